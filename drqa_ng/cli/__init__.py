@@ -1,0 +1,1 @@
+"""Command-line interface: ``drqa-ng SUBCOMMAND``; one module per group of subcommands."""

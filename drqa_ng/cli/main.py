@@ -1,0 +1,71 @@
+"""The one ``drqa-ng`` entry point. Each subcommand lives in its own module with ``register``.
+
+Handlers are thin: parse, call the library, print. Errors from the library (``DrqaError``) become a
+one-line message on stderr and the error's exit code; no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from drqa_ng import __version__
+from drqa_ng.errors import DrqaError
+
+# Each module defines ``register(subparsers)``; imports inside handlers stay lazy so ``--help`` is fast.
+COMMAND_MODULES = (
+    "drqa_ng.cli.docs",
+    "drqa_ng.cli.sparse",
+    "drqa_ng.cli.search",
+    "drqa_ng.cli.dense",
+    "drqa_ng.cli.reader",
+    "drqa_ng.cli.ask",
+    "drqa_ng.cli.serve",
+    "drqa_ng.cli.video",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drqa-ng",
+        description="Open-domain question answering: build doc stores and indexes, search, ask, evaluate, serve.",
+    )
+    parser.add_argument("--version", action="version", version=f"drqa-ng {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        rc = args.func(args)
+    except DrqaError as e:
+        if args.debug:
+            raise
+        print(f"drqa-ng {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"drqa-ng {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return int(rc or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

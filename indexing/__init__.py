@@ -1,0 +1,1 @@
+"""Building doc stores and indexes from raw corpora (streaming, bounded memory)."""

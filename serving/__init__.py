@@ -1,0 +1,1 @@
+"""HTTP serving: FastAPI app built by create_app(settings)."""
