@@ -1,0 +1,348 @@
+"""End-to-end question answering: retriever → doc store → reader → ranked, deduplicated answers.
+
+The chain is fixed (DrQA's): for a batch of questions the retriever returns the top ``n_docs`` units,
+the doc store turns their ids into passages (whole-document hits are split into paragraphs, as
+DrQA does), the reader extracts candidate spans, and each candidate is ranked by
+
+    score = reader_score + weight · norm(retriever_score)
+
+where ``norm`` min-max scales the retriever scores of one question's hits to [0, 1] (linear
+interpolation of reader and retriever evidence as in BERTserini, Yang et al. 2019, "End-to-End
+Open-Domain Question Answering with BERTserini"; DrQA itself uses weight 0). ``weight`` is meant to
+be tuned on a dev split (``drqa_ng.evaluation.qa.tune_weight``), never on the reported split.
+
+Everything is computed per question: a question's answers never depend on the rest of its batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from drqa_ng.errors import InputError
+from drqa_ng.evaluation.metrics import normalize_answer
+from drqa_ng.retrieval.base import Retriever
+from drqa_ng.types import Answer, Document, Hit, Passage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHT = 0.0
+"""Retriever weight used when none is given. Tuned value (see ``tune_weight``) belongs in settings."""
+MAX_QUESTION_CHARS = 1000
+MAX_BATCH_QUESTIONS = 4096
+
+
+class PassageStore(Protocol):
+    """What the pipeline needs from a doc store (``drqa_ng.store.docstore.DocStore`` implements it)."""
+
+    def get_passages(self, ids: Sequence[str]) -> list[Passage | None]: ...
+
+    def get_documents(self, ids: Sequence[str]) -> list[Document | None]: ...
+
+
+class Reader(Protocol):
+    """What the pipeline needs from a reader (``drqa_ng.reading.load_reader`` returns one)."""
+
+    def read(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int
+    ) -> list[list[Answer]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A passage handed to the reader, with the retriever's raw score and its per-question [0, 1] norm."""
+
+    passage: Passage
+    score: float
+    norm: float
+
+
+@dataclass(frozen=True, slots=True)
+class QAResult:
+    """One question's outcome: ranked answers, the evidence read, and the batch's wall time per question."""
+
+    question: str
+    answers: tuple[Answer, ...]
+    evidence: tuple[Evidence, ...]
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """Where the pieces live and how they are combined; ``QAPipeline.from_settings`` loads them.
+
+    Several ``indexes`` are fused with ``HybridRetriever`` (``fusion`` = "rrf" or "interp").
+    """
+
+    indexes: tuple[Path, ...]
+    docs: Path
+    reader: Path | None = None
+    reader_backend: str = "auto"
+    fusion: str = "rrf"
+    fusion_weight: float = 0.5
+    n_docs: int = 5
+    weight: float = DEFAULT_WEIGHT
+    max_passages: int = 64
+    reader_candidates: int = 20
+    reader_batch_size: int = 8
+    max_question_chars: int = MAX_QUESTION_CHARS
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+
+def normalize_scores(scores: Sequence[float]) -> np.ndarray:
+    """Min-max scale to [0, 1]: (s - min) / (max - min); all ones when every score is equal (or one hit)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size == 0:
+        return s
+    lo, hi = float(s.min()), float(s.max())
+    if not np.isfinite(lo) or not np.isfinite(hi) or hi - lo <= 1e-12:
+        return np.ones_like(s)
+    return (s - lo) / (hi - lo)
+
+
+def combine_score(reader_score: float, retriever_norm: float, weight: float) -> float:
+    """Final answer score = reader_score + weight · retriever_norm (BERTserini-style interpolation)."""
+    return float(reader_score) + float(weight) * float(retriever_norm)
+
+
+def split_paragraphs(doc: Document) -> list[Passage]:
+    """Split a document on blank lines into paragraph passages ``{doc.id}#p{i}`` with char offsets.
+
+    Paragraph numbering counts non-empty paragraphs in order, matching the doc store's ``#p{i}`` ids.
+    """
+    out: list[Passage] = []
+    for m in re.finditer(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", doc.text, flags=re.DOTALL):
+        out.append(
+            Passage(
+                id=f"{doc.id}#p{len(out)}",
+                doc_id=doc.id,
+                title=doc.title,
+                text=m.group(0),
+                start=m.start(),
+                end=m.end(),
+                unit="paragraph",
+            )
+        )
+    return out
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _overlap(question_terms: set[str], text: str) -> int:
+    return len(question_terms.intersection(w.lower() for w in _WORD.findall(text)))
+
+
+def rank_answers(candidates: Sequence[Answer], weight: float, top_n: int) -> list[Answer]:
+    """Re-score with ``combine_score``, merge answers whose SQuAD-normalised text is equal, keep ``top_n``.
+
+    A merged answer keeps its best-scoring evidence; ``extra`` records ``support`` (how many candidate
+    spans agreed). Ties are broken by passage id then offset so the order is deterministic.
+    """
+    scored = sorted(
+        (
+            replace(a, score=combine_score(a.reader_score, a.retriever_score, weight))
+            for a in candidates
+            if a.text.strip()
+        ),
+        key=lambda a: (-a.score, a.passage.id, a.start),
+    )
+    best: dict[str, Answer] = {}
+    support: dict[str, int] = {}
+    for a in scored:
+        key = normalize_answer(a.text) or a.text.strip().lower()
+        support[key] = support.get(key, 0) + 1
+        if key not in best:
+            best[key] = a
+    ranked = list(best.values())[:top_n]
+    out = []
+    for a in ranked:
+        key = normalize_answer(a.text) or a.text.strip().lower()
+        extra = tuple(kv for kv in a.extra if kv[0] != "support") + (("support", str(support[key])),)
+        out.append(replace(a, extra=extra))
+    return out
+
+
+def check_questions(questions: Sequence[str], max_chars: int = MAX_QUESTION_CHARS) -> list[str]:
+    """Strip and validate; raises InputError naming the offending question."""
+    if isinstance(questions, str):
+        raise InputError("questions must be a list of strings, not one string")
+    if len(questions) > MAX_BATCH_QUESTIONS:
+        raise InputError(f"too many questions in one batch: {len(questions)} > {MAX_BATCH_QUESTIONS}")
+    out = []
+    for i, q in enumerate(questions):
+        q = q.strip() if isinstance(q, str) else ""
+        if not q:
+            raise InputError(f"question {i} is empty")
+        if len(q) > max_chars:
+            raise InputError(f"question {i} is too long: {len(q)} characters > {max_chars}")
+        out.append(q)
+    return out
+
+
+class QAPipeline:
+    """Retriever + doc store + reader. Construction is cheap; ``from_settings`` does the heavy loading."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        store: PassageStore,
+        reader: Reader,
+        *,
+        n_docs: int = 5,
+        weight: float = DEFAULT_WEIGHT,
+        max_passages: int = 64,
+        reader_candidates: int = 20,
+        reader_batch_size: int = 8,
+        max_question_chars: int = MAX_QUESTION_CHARS,
+    ) -> None:
+        if n_docs < 1:
+            raise InputError(f"n_docs must be >= 1, got {n_docs}")
+        if max_passages < 1 or reader_candidates < 1 or reader_batch_size < 1:
+            raise InputError("max_passages, reader_candidates and reader_batch_size must be >= 1")
+        self.retriever = retriever
+        self.store = store
+        self.reader = reader
+        self.n_docs = n_docs
+        self.weight = weight
+        self.max_passages = max_passages
+        self.reader_candidates = reader_candidates
+        self.reader_batch_size = reader_batch_size
+        self.max_question_chars = max_question_chars
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> QAPipeline:
+        """Open the indexes (fused when several), the doc store and the reader named in ``settings``."""
+        from drqa_ng.reading import load_reader  # type: ignore[attr-defined]
+        from drqa_ng.store.docstore import DocStore  # type: ignore[import-not-found]
+
+        retriever = open_retrievers(settings.indexes, settings.fusion, settings.fusion_weight)
+        store = DocStore.open(settings.docs)
+        reader = load_reader(settings.reader, backend=settings.reader_backend)
+        return cls(
+            retriever,
+            store,
+            reader,
+            n_docs=settings.n_docs,
+            weight=settings.weight,
+            max_passages=settings.max_passages,
+            reader_candidates=settings.reader_candidates,
+            reader_batch_size=settings.reader_batch_size,
+            max_question_chars=settings.max_question_chars,
+        )
+
+    from_paths = from_settings
+
+    # -- stages -------------------------------------------------------------------------------------
+
+    def retrieve(self, questions: Sequence[str], k: int | None = None) -> list[list[Evidence]]:
+        """Top-``k`` (default ``n_docs``) units per question as passages; doc hits become paragraphs."""
+        qs = check_questions(questions, self.max_question_chars)
+        hits = self.retriever.search(qs, k or self.n_docs)
+        return [self._evidence(q, h) for q, h in zip(qs, hits, strict=True)]
+
+    def _evidence(self, question: str, hits: Sequence[Hit]) -> list[Evidence]:
+        if not hits:
+            return []
+        norms = normalize_scores([h.score for h in hits])
+        if self.retriever.unit == "doc":
+            docs = self.store.get_documents([h.doc_id for h in hits])
+            ev: list[Evidence] = []
+            for h, n, d in zip(hits, norms, docs, strict=True):
+                if d is None:
+                    log.warning("retrieved doc %s is missing from the doc store", h.doc_id)
+                    continue
+                ev.extend(Evidence(p, h.score, float(n)) for p in split_paragraphs(d))
+            return self._cap(question, ev)
+        passages = self.store.get_passages([h.id for h in hits])
+        ev = []
+        for h, n, p in zip(hits, norms, passages, strict=True):
+            if p is None:
+                log.warning("retrieved unit %s is missing from the doc store", h.id)
+                continue
+            ev.append(Evidence(p, h.score, float(n)))
+        return self._cap(question, ev)
+
+    def _cap(self, question: str, ev: list[Evidence]) -> list[Evidence]:
+        """Bound reader work: past ``max_passages``, keep the passages sharing most words with the question.
+
+        A cheap lexical pre-filter (DrQA reads every paragraph; on CPU that is too slow for long docs).
+        """
+        if len(ev) <= self.max_passages:
+            return ev
+        terms = {w.lower() for w in _WORD.findall(question)}
+        order = sorted(range(len(ev)), key=lambda i: (-_overlap(terms, ev[i].passage.text), -ev[i].score, i))
+        keep = sorted(order[: self.max_passages])
+        return [ev[i] for i in keep]
+
+    def read(self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]], top_n: int) -> list[list[Answer]]:
+        """Run the reader over each question's evidence in batches and rank its candidates."""
+        results: list[list[Answer]] = []
+        for lo in range(0, len(questions), self.reader_batch_size):
+            qs = list(questions[lo : lo + self.reader_batch_size])
+            evs = evidence[lo : lo + self.reader_batch_size]
+            todo = [i for i, e in enumerate(evs) if e]
+            raw: dict[int, list[Answer]] = {}
+            if todo:
+                out = self.reader.read(
+                    [qs[i] for i in todo],
+                    [[e.passage for e in evs[i]] for i in todo],
+                    top_n=max(top_n, self.reader_candidates),
+                )
+                raw = dict(zip(todo, out, strict=True))
+            for i, ev in enumerate(evs):
+                by_id = {e.passage.id: e for e in ev}
+                cands = []
+                for a in raw.get(i, []):
+                    e = by_id.get(a.passage.id)
+                    norm, score = (e.norm, e.score) if e is not None else (0.0, 0.0)
+                    cands.append(
+                        replace(a, retriever_score=norm, extra=(*a.extra, ("retriever_raw", f"{score:.6g}")))
+                    )
+                results.append(rank_answers(cands, self.weight, top_n))
+        return results
+
+    # -- public entry points -------------------------------------------------------------------------
+
+    def ask_detailed(self, questions: Sequence[str], top_n: int = 5) -> list[QAResult]:
+        """Answers plus the evidence read for each question; ``seconds`` = batch wall time / batch size."""
+        if top_n < 1:
+            raise InputError(f"top_n must be >= 1, got {top_n}")
+        t0 = time.perf_counter()
+        qs = check_questions(questions, self.max_question_chars)
+        evidence = self.retrieve(qs)
+        answers = self.read(qs, evidence, top_n)
+        per_q = (time.perf_counter() - t0) / max(len(qs), 1)
+        return [
+            QAResult(q, tuple(a), tuple(e), per_q) for q, a, e in zip(qs, answers, evidence, strict=True)
+        ]
+
+    def ask(self, questions: Sequence[str], top_n: int = 5) -> list[list[Answer]]:
+        """Batch QA: one ranked, deduplicated answer list (at most ``top_n``) per question."""
+        return [list(r.answers) for r in self.ask_detailed(questions, top_n)]
+
+    def ask_one(self, question: str, top_n: int = 5) -> list[Answer]:
+        """Single-question convenience wrapper over ``ask``."""
+        return self.ask([question], top_n)[0]
+
+
+def open_retrievers(paths: Sequence[Path], fusion: str = "rrf", weight: float = 0.5) -> Retriever:
+    """Open each index folder (kind read from its manifest); several are fused into one hybrid retriever."""
+    from drqa_ng.retrieval.loader import open_retriever  # type: ignore[import-not-found]
+
+    if not paths:
+        raise InputError("no index given: pass --index DIR (or run `drqa-ng quickstart` first)")
+    retrievers: list[Retriever] = [open_retriever(Path(p)) for p in paths]
+    if len(retrievers) == 1:
+        return retrievers[0]
+    from drqa_ng.retrieval.fusion import HybridRetriever  # type: ignore[import-not-found]
+
+    hybrid: Retriever = HybridRetriever(retrievers, method=fusion, weight=weight)
+    return hybrid

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drqa_ng.errors import InputError
+from drqa_ng.evaluation.metrics import normalize_answer
+from drqa_ng.pipeline import (
+    QAPipeline,
+    normalize_scores,
+    rank_answers,
+    split_paragraphs,
+)
+from drqa_ng.types import Answer, Document, Passage
+from tests.serving.fakes import FakeReader, FakeRetriever, FakeStore, fake_pipeline
+
+QUESTIONS = [
+    "What is the capital of Germany?",
+    "Who built the Eiffel Tower?",
+    "What is the capital of Italy?",
+    "Which city is the capital of Spain?",
+    "xyzzy nothing matches",
+]
+
+
+def test_ask_ranks_best_passage_answer_first_with_evidence() -> None:
+    pipe = fake_pipeline(n_docs=3)
+    (answers,) = pipe.ask(["What is the capital of Germany?"], top_n=3)
+    assert answers[0].text == "Berlin"
+    a = answers[0]
+    assert a.passage.doc_id == "2" and a.passage.title == "Berlin" and a.passage.id == "2#p0"
+    assert a.passage.text[a.start : a.end] == a.text
+    assert [x.score for x in answers] == sorted((x.score for x in answers), reverse=True)
+    assert len(answers) <= 3
+
+
+def test_answers_do_not_depend_on_batch() -> None:
+    pipe = fake_pipeline(n_docs=4, reader_batch_size=2, weight=0.7)
+    together = pipe.ask(QUESTIONS, top_n=4)
+    alone = [pipe.ask([q], top_n=4)[0] for q in QUESTIONS]
+    assert together == alone
+    assert together[-1] == []  # no hit, no answer
+    assert set(pipe.reader.batches) <= {1, 2}  # type: ignore[attr-defined]
+
+
+def test_answers_are_deduplicated_by_normalised_text() -> None:
+    pipe = fake_pipeline(n_docs=10, weight=0.0)
+    (answers,) = pipe.ask(["which capital"], top_n=10)
+    keys = [normalize_answer(a.text) for a in answers]
+    assert len(keys) == len(set(keys))
+    support = {a.text: int(dict(a.extra)["support"]) for a in answers}
+    assert support["France"] >= 2  # proposed by the Paris paragraph and the Madrid doc
+
+
+def test_weight_changes_ranking() -> None:
+    p1 = Passage("a#p0", "a", "A", "Alpha text", 0, 10)
+    p2 = Passage("b#p0", "b", "B", "Beta text", 0, 9)
+    x = Answer("Alpha", 0.0, p1, 0, 5, reader_score=1.0, retriever_score=0.0)
+    y = Answer("Beta", 0.0, p2, 0, 4, reader_score=0.8, retriever_score=1.0)
+    assert [a.text for a in rank_answers([x, y], 0.0, 2)] == ["Alpha", "Beta"]
+    ranked = rank_answers([x, y], 0.5, 2)
+    assert [a.text for a in ranked] == ["Beta", "Alpha"]
+    assert ranked[0].score == pytest.approx(1.3)
+
+
+def test_retriever_score_is_normalised_per_question() -> None:
+    pipe = fake_pipeline(n_docs=5, weight=1.0)
+    res = pipe.ask_detailed(["What is the capital of Germany?"], top_n=5)[0]
+    norms = [e.norm for e in res.evidence]
+    assert max(norms) == 1.0 and min(norms) == 0.0
+    for a in res.answers:
+        assert a.score == pytest.approx(a.reader_score + a.retriever_score)
+        assert 0.0 <= a.retriever_score <= 1.0
+
+
+def test_doc_unit_hits_are_split_into_paragraphs() -> None:
+    store = FakeStore()
+    pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), n_docs=2)
+    (ev,) = pipe.retrieve(["Who built the Colosseum in Rome?"])
+    assert [e.passage.id for e in ev][:2] == ["3#p0", "3#p1"]
+    doc = store.docs["3"]
+    for e in ev:
+        assert doc.text[e.passage.start : e.passage.end] == e.passage.text if e.passage.doc_id == "3" else True
+    (answers,) = pipe.ask(["Who built the Colosseum in Rome?"], top_n=2)
+    assert answers and answers[0].passage.id.startswith("3#p")
+
+
+def test_max_passages_keeps_most_overlapping() -> None:
+    store = FakeStore()
+    pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), n_docs=4, max_passages=2)
+    (ev,) = pipe.retrieve(["capital of Italy Colosseum Vespasian"])
+    assert len(ev) == 2
+    assert {e.passage.id for e in ev} == {"3#p0", "3#p1"}
+
+
+def test_missing_store_entries_are_skipped() -> None:
+    store = FakeStore()
+    retriever = FakeRetriever(store)
+    del store.passages["2#p0"]
+    pipe = QAPipeline(retriever, store, FakeReader(), n_docs=3)
+    (answers,) = pipe.ask(["What is the capital of Germany?"])
+    assert all(a.passage.id != "2#p0" for a in answers)
+
+
+@pytest.mark.parametrize("bad", [[""], ["   "], ["x" * 1001], "a string"])
+def test_bad_questions_raise_input_error(bad: object) -> None:
+    pipe = fake_pipeline()
+    with pytest.raises(InputError):
+        pipe.ask(bad)  # type: ignore[arg-type]
+
+
+def test_bad_parameters_raise_input_error() -> None:
+    with pytest.raises(InputError):
+        fake_pipeline(n_docs=0)
+    with pytest.raises(InputError):
+        fake_pipeline().ask(["q"], top_n=0)
+
+
+def test_normalize_scores() -> None:
+    assert normalize_scores([3.0, 1.0, 2.0]).tolist() == [1.0, 0.0, 0.5]
+    assert normalize_scores([2.0, 2.0]).tolist() == [1.0, 1.0]
+    assert normalize_scores([]).size == 0
+    assert np.all(normalize_scores([-1.0, -3.0]) >= 0)
+
+
+def test_split_paragraphs_offsets_and_ids() -> None:
+    doc = Document("d", "T", "First para.\n\n\n  Second one\nstill second.\n\nThird.  \n")
+    ps = split_paragraphs(doc)
+    assert [p.id for p in ps] == ["d#p0", "d#p1", "d#p2"]
+    assert [p.text for p in ps] == ["First para.", "Second one\nstill second.", "Third."]
+    for p in ps:
+        assert doc.text[p.start : p.end] == p.text
