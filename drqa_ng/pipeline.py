@@ -1,8 +1,8 @@
 """End-to-end question answering: retriever → doc store → reader → ranked, deduplicated answers.
 
 The chain is fixed (DrQA's): for a batch of questions the retriever returns the top ``n_docs`` units,
-the doc store turns their ids into passages (whole-document hits are split into paragraphs, as
-DrQA does), the reader extracts candidate spans, and each candidate is ranked by
+the doc store turns their ids into passages (whole-document hits become the store's paragraphs,
+as DrQA reads articles paragraph by paragraph), the reader extracts candidate spans, and each candidate is ranked by
 
     score = reader_score + weight · norm(retriever_score)
 
@@ -22,14 +22,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
 from drqa_ng.errors import InputError
 from drqa_ng.evaluation.metrics import normalize_answer
 from drqa_ng.retrieval.base import Retriever
-from drqa_ng.types import Answer, Document, Hit, Passage
+from drqa_ng.types import Answer, Document, Hit, Passage, Unit
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class PassageStore(Protocol):
     def get_passages(self, ids: Sequence[str]) -> list[Passage | None]: ...
 
     def get_documents(self, ids: Sequence[str]) -> list[Document | None]: ...
+
+    def get_units(self, doc_ids: Sequence[str], unit: Unit) -> list[list[Passage]]: ...
 
 
 class Reader(Protocol):
@@ -112,27 +114,6 @@ def combine_score(reader_score: float, retriever_norm: float, weight: float) -> 
     return float(reader_score) + float(weight) * float(retriever_norm)
 
 
-def split_paragraphs(doc: Document) -> list[Passage]:
-    """Split a document on blank lines into paragraph passages ``{doc.id}#p{i}`` with char offsets.
-
-    Paragraph numbering counts non-empty paragraphs in order, matching the doc store's ``#p{i}`` ids.
-    """
-    out: list[Passage] = []
-    for m in re.finditer(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", doc.text, flags=re.DOTALL):
-        out.append(
-            Passage(
-                id=f"{doc.id}#p{len(out)}",
-                doc_id=doc.id,
-                title=doc.title,
-                text=m.group(0),
-                start=m.start(),
-                end=m.end(),
-                unit="paragraph",
-            )
-        )
-    return out
-
-
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -165,7 +146,7 @@ def rank_answers(candidates: Sequence[Answer], weight: float, top_n: int) -> lis
     out = []
     for a in ranked:
         key = normalize_answer(a.text) or a.text.strip().lower()
-        extra = tuple(kv for kv in a.extra if kv[0] != "support") + (("support", str(support[key])),)
+        extra = (*(kv for kv in a.extra if kv[0] != "support"), ("support", str(support[key])))
         out.append(replace(a, extra=extra))
     return out
 
@@ -220,8 +201,8 @@ class QAPipeline:
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> QAPipeline:
         """Open the indexes (fused when several), the doc store and the reader named in ``settings``."""
-        from drqa_ng.reading import load_reader  # type: ignore[attr-defined]
-        from drqa_ng.store.docstore import DocStore  # type: ignore[import-not-found]
+        from drqa_ng.reading.reader import load_reader
+        from drqa_ng.store.docstore import DocStore
 
         retriever = open_retrievers(settings.indexes, settings.fusion, settings.fusion_weight)
         store = DocStore.open(settings.docs)
@@ -253,13 +234,13 @@ class QAPipeline:
             return []
         norms = normalize_scores([h.score for h in hits])
         if self.retriever.unit == "doc":
-            docs = self.store.get_documents([h.doc_id for h in hits])
+            # DrQA reads whole articles paragraph by paragraph; the store's paragraph ids are reused.
+            paragraphs = self.store.get_units([h.doc_id for h in hits], "paragraph")
             ev: list[Evidence] = []
-            for h, n, d in zip(hits, norms, docs, strict=True):
-                if d is None:
-                    log.warning("retrieved doc %s is missing from the doc store", h.doc_id)
-                    continue
-                ev.extend(Evidence(p, h.score, float(n)) for p in split_paragraphs(d))
+            for h, n, ps in zip(hits, norms, paragraphs, strict=True):
+                if not ps:
+                    log.warning("retrieved doc %s has no paragraphs in the doc store", h.doc_id)
+                ev.extend(Evidence(p, h.score, float(n)) for p in ps)
             return self._cap(question, ev)
         passages = self.store.get_passages([h.id for h in hits])
         ev = []
@@ -282,7 +263,9 @@ class QAPipeline:
         keep = sorted(order[: self.max_passages])
         return [ev[i] for i in keep]
 
-    def read(self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]], top_n: int) -> list[list[Answer]]:
+    def read(
+        self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]], top_n: int
+    ) -> list[list[Answer]]:
         """Run the reader over each question's evidence in batches and rank its candidates."""
         results: list[list[Answer]] = []
         for lo in range(0, len(questions), self.reader_batch_size):
@@ -320,9 +303,7 @@ class QAPipeline:
         evidence = self.retrieve(qs)
         answers = self.read(qs, evidence, top_n)
         per_q = (time.perf_counter() - t0) / max(len(qs), 1)
-        return [
-            QAResult(q, tuple(a), tuple(e), per_q) for q, a, e in zip(qs, answers, evidence, strict=True)
-        ]
+        return [QAResult(q, tuple(a), tuple(e), per_q) for q, a, e in zip(qs, answers, evidence, strict=True)]
 
     def ask(self, questions: Sequence[str], top_n: int = 5) -> list[list[Answer]]:
         """Batch QA: one ranked, deduplicated answer list (at most ``top_n``) per question."""
@@ -335,14 +316,16 @@ class QAPipeline:
 
 def open_retrievers(paths: Sequence[Path], fusion: str = "rrf", weight: float = 0.5) -> Retriever:
     """Open each index folder (kind read from its manifest); several are fused into one hybrid retriever."""
-    from drqa_ng.retrieval.loader import open_retriever  # type: ignore[import-not-found]
+    from drqa_ng.retrieval.loader import open_retriever
 
     if not paths:
         raise InputError("no index given: pass --index DIR (or run `drqa-ng quickstart` first)")
     retrievers: list[Retriever] = [open_retriever(Path(p)) for p in paths]
     if len(retrievers) == 1:
         return retrievers[0]
-    from drqa_ng.retrieval.fusion import HybridRetriever  # type: ignore[import-not-found]
+    from drqa_ng.retrieval.fusion import FUSION_METHODS, FusionMethod, HybridRetriever
 
-    hybrid: Retriever = HybridRetriever(retrievers, method=fusion, weight=weight)
+    if fusion not in FUSION_METHODS:
+        raise InputError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSION_METHODS)}")
+    hybrid: Retriever = HybridRetriever(retrievers, method=cast(FusionMethod, fusion), weight=weight)
     return hybrid

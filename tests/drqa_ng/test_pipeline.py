@@ -9,10 +9,9 @@ from drqa_ng.pipeline import (
     QAPipeline,
     normalize_scores,
     rank_answers,
-    split_paragraphs,
 )
 from drqa_ng.types import Answer, Document, Passage
-from tests.serving.fakes import FakeReader, FakeRetriever, FakeStore, fake_pipeline
+from tests.serving.fakes import FakeReader, FakeRetriever, FakeStore, fake_pipeline, split_paragraphs
 
 QUESTIONS = [
     "What is the capital of Germany?",
@@ -80,7 +79,9 @@ def test_doc_unit_hits_are_split_into_paragraphs() -> None:
     assert [e.passage.id for e in ev][:2] == ["3#p0", "3#p1"]
     doc = store.docs["3"]
     for e in ev:
-        assert doc.text[e.passage.start : e.passage.end] == e.passage.text if e.passage.doc_id == "3" else True
+        assert (
+            doc.text[e.passage.start : e.passage.end] == e.passage.text if e.passage.doc_id == "3" else True
+        )
     (answers,) = pipe.ask(["Who built the Colosseum in Rome?"], top_n=2)
     assert answers and answers[0].passage.id.startswith("3#p")
 
@@ -123,7 +124,7 @@ def test_normalize_scores() -> None:
     assert np.all(normalize_scores([-1.0, -3.0]) >= 0)
 
 
-def test_split_paragraphs_offsets_and_ids() -> None:
+def test_fake_store_paragraphs_have_exact_offsets() -> None:
     doc = Document("d", "T", "First para.\n\n\n  Second one\nstill second.\n\nThird.  \n")
     ps = split_paragraphs(doc)
     assert [p.id for p in ps] == ["d#p0", "d#p1", "d#p2"]

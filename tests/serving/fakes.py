@@ -12,17 +12,28 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from drqa_ng.pipeline import split_paragraphs
 from drqa_ng.types import Answer, Document, Hit, Passage
 
 _WORD = re.compile(r"\w+")
 
 DOCS = (
-    Document("1", "Paris", "Paris is the capital of France.\n\nThe Eiffel Tower was built by Gustave Eiffel."),
+    Document(
+        "1", "Paris", "Paris is the capital of France.\n\nThe Eiffel Tower was built by Gustave Eiffel."
+    ),
     Document("2", "Berlin", "Berlin is the capital of Germany.\n\nThe Brandenburg Gate stands in Berlin."),
     Document("3", "Rome", "Rome is the capital of Italy.\n\nThe Colosseum was built under Vespasian."),
     Document("4", "Madrid", "Madrid is the capital of Spain. Spain borders France."),
 )
+
+
+def split_paragraphs(doc: Document) -> list[Passage]:
+    """Blank-line paragraphs ``{doc}#p{i}`` with exact offsets (the real store also merges short ones)."""
+    out: list[Passage] = []
+    for m in re.finditer(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", doc.text, flags=re.DOTALL):
+        out.append(
+            Passage(f"{doc.id}#p{len(out)}", doc.id, doc.title, m.group(0), m.start(), m.end(), "paragraph")
+        )
+    return out
 
 
 def words(text: str) -> set[str]:
@@ -39,6 +50,10 @@ class FakeStore:
 
     def get_documents(self, ids: Sequence[str]) -> list[Document | None]:
         return [self.docs.get(i) for i in ids]
+
+    def get_units(self, doc_ids: Sequence[str], unit: str) -> list[list[Passage]]:
+        assert unit == "paragraph"
+        return [[p for p in self.passages.values() if p.doc_id == d] for d in doc_ids]
 
 
 class FakeRetriever:
@@ -70,7 +85,9 @@ class FakeReader:
     def __init__(self) -> None:
         self.batches: list[int] = []
 
-    def read(self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int) -> list[list[Answer]]:
+    def read(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int
+    ) -> list[list[Answer]]:
         self.batches.append(len(questions))
         out = []
         for q, ps in zip(questions, passages, strict=True):

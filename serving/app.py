@@ -1,0 +1,93 @@
+"""The HTTP app factory: ``create_app(settings)`` builds a FastAPI app; models load in its lifespan.
+
+Routes: ``POST /v1/ask``, ``POST /v1/search``, ``GET /v1/docs/{id}``, ``GET /healthz``, the web
+page at ``/`` and OpenAPI docs at ``/docs``. ``DrqaError`` subclasses become HTTP errors in one
+handler (``.http_status``). Optional routers (e.g. video) are listed in ``OPTIONAL_ROUTERS`` or
+``settings.routers``: each is a module exposing ``router`` and, optionally,
+``setup(app, settings)`` (called at startup to load its own state).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from drqa_ng import __version__
+from drqa_ng.errors import DrqaError, InputError
+from drqa_ng.pipeline import QAPipeline
+from serving.batching import MicroBatcher
+from serving.deps import AppState, require_api_key
+from serving.routers import ask, docs, health, search
+from serving.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Optional router modules included in every app, one line each (e.g. "serving.routers.video").
+OPTIONAL_ROUTERS: tuple[str, ...] = ()
+
+
+def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) -> FastAPI:
+    """Build the app. ``pipeline`` (tests, benchmarks) skips loading from ``settings.pipeline``."""
+    if pipeline is None and settings.pipeline is None:
+        raise InputError("create_app needs settings.pipeline or a ready pipeline")
+    extra_modules = [importlib.import_module(m) for m in (*OPTIONAL_ROUTERS, *settings.routers)]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pipe = pipeline
+        if pipe is None:
+            assert settings.pipeline is not None
+            log.info("loading pipeline from %s", settings.pipeline)
+            pipe = QAPipeline.from_settings(settings.pipeline)
+        batcher = MicroBatcher(pipe.ask, max_batch=settings.max_batch, max_wait_ms=settings.batch_wait_ms)
+        await batcher.start()
+        for mod in extra_modules:
+            setup = getattr(mod, "setup", None)
+            if setup is not None:
+                setup(app, settings)
+        app.state.drqa = AppState(settings=settings, pipeline=pipe, batcher=batcher)
+        try:
+            yield
+        finally:
+            await batcher.stop()
+            app.state.drqa = None
+
+    app = FastAPI(
+        title="drqa-ng",
+        version=__version__,
+        description="Open-domain question answering over a document collection.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.drqa = None
+
+    @app.exception_handler(DrqaError)
+    async def _drqa_error(request: Request, exc: DrqaError) -> JSONResponse:
+        return JSONResponse(
+            status_code=exc.http_status, content={"detail": str(exc), "error": type(exc).__name__}
+        )
+
+    auth = [Depends(require_api_key)]
+    app.include_router(health.router)
+    app.include_router(ask.router, prefix="/v1", dependencies=auth)
+    app.include_router(search.router, prefix="/v1", dependencies=auth)
+    app.include_router(docs.router, prefix="/v1", dependencies=auth)
+    for mod in extra_modules:
+        app.include_router(mod.router, prefix="/v1", dependencies=auth)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    return app

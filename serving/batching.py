@@ -1,0 +1,115 @@
+"""Micro-batching: concurrent requests are gathered for a few ms and read as one batch in a worker thread.
+
+Why: the reader is far cheaper per question in a batch than one at a time, and the event loop must
+never block on model code. Requests are validated before they are queued, so one bad request does
+not fail its neighbours; if a joint batch still fails, each request is retried alone so the error
+reaches only the request that caused it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from drqa_ng.types import Answer
+
+log = logging.getLogger(__name__)
+
+AskFn = Callable[[Sequence[str], int], list[list[Answer]]]
+
+
+@dataclass
+class _Job:
+    questions: list[str]
+    top_n: int
+    future: asyncio.Future[list[list[Answer]]]
+
+
+class MicroBatcher:
+    """Queue ``submit`` calls; a worker task runs ``fn`` on up to ``max_batch`` questions at a time."""
+
+    def __init__(self, fn: AskFn, max_batch: int = 32, max_wait_ms: float = 5.0) -> None:
+        self.fn = fn
+        self.max_batch = max(1, max_batch)
+        self.max_wait = max(0.0, max_wait_ms) / 1000.0
+        self.batches = 0
+        self.questions = 0
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(), name="drqa-ng-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def submit(self, questions: Sequence[str], top_n: int) -> list[list[Answer]]:
+        if self._queue is None:
+            raise RuntimeError("MicroBatcher.start() was not awaited")
+        fut: asyncio.Future[list[list[Answer]]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(list(questions), top_n, fut))
+        return await fut
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            jobs = [await self._queue.get()]
+            size = len(jobs[0].questions)
+            deadline = time.monotonic() + self.max_wait
+            while size < self.max_batch:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self._queue.get(), timeout=left)
+                except TimeoutError:
+                    break
+                jobs.append(job)
+                size += len(job.questions)
+            await self._process(jobs)
+
+    async def _process(self, jobs: list[_Job]) -> None:
+        jobs = [j for j in jobs if not j.future.cancelled()]
+        if not jobs:
+            return
+        questions = [q for j in jobs for q in j.questions]
+        top_n = max(j.top_n for j in jobs)
+        self.batches += 1
+        self.questions += len(questions)
+        try:
+            answers = await asyncio.to_thread(self.fn, questions, top_n)
+        except Exception as e:  # re-run alone below so the error reaches only its own request
+            if len(jobs) == 1:
+                _set_exception(jobs[0], e)
+                return
+            log.info("joint batch of %d requests failed (%s); retrying one by one", len(jobs), e)
+            for j in jobs:
+                try:
+                    _set_result(j, await asyncio.to_thread(self.fn, j.questions, j.top_n))
+                except Exception as e1:
+                    _set_exception(j, e1)
+            return
+        pos = 0
+        for j in jobs:
+            part = answers[pos : pos + len(j.questions)]
+            pos += len(j.questions)
+            _set_result(j, [a[: j.top_n] for a in part])
+
+
+def _set_result(job: _Job, value: list[list[Answer]]) -> None:
+    if not job.future.done():
+        job.future.set_result(value)
+
+
+def _set_exception(job: _Job, exc: Exception) -> None:
+    if not job.future.done():
+        job.future.set_exception(exc)

@@ -1,0 +1,44 @@
+"""Typed FastAPI dependencies: the loaded state and the API-key check."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from drqa_ng.pipeline import QAPipeline
+from serving.batching import MicroBatcher
+from serving.settings import ServerSettings
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    """Everything loaded once in the lifespan and shared by the routers."""
+
+    settings: ServerSettings
+    pipeline: QAPipeline
+    batcher: MicroBatcher
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState | None = getattr(request.app.state, "drqa", None)
+    if state is None:
+        raise HTTPException(status_code=503, detail="models are still loading")
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def require_api_key(request: Request, key: Annotated[str | None, Security(_api_key_header)]) -> None:
+    """401 unless the server has no key or ``X-API-Key`` matches it (constant-time compare)."""
+    expected: str | None = request.app.state.settings.api_key
+    if expected is None:
+        return
+    if key is None or not secrets.compare_digest(key.encode(), expected.encode()):
+        raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")

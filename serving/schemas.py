@@ -1,0 +1,136 @@
+"""HTTP request/response models. Kept apart from the internal dataclasses; converters live here."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from drqa_ng.types import Answer, Passage
+
+# Hard caps the schema enforces before any setting is consulted (settings may only lower them).
+HARD_MAX_QUESTIONS = 1024
+HARD_MAX_CHARS = 10_000
+HARD_MAX_K = 1000
+
+
+class AskRequest(BaseModel):
+    """One question (``question``) or many (``questions``), not both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str | None = Field(default=None, max_length=HARD_MAX_CHARS, examples=["Who wrote Hamlet?"])
+    questions: list[str] | None = Field(default=None, max_length=HARD_MAX_QUESTIONS)
+    top_n: int = Field(default=5, ge=1, le=HARD_MAX_K, description="answers per question")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AskRequest:
+        if (self.question is None) == (self.questions is None):
+            raise ValueError("give exactly one of 'question' or 'questions'")
+        if self.questions is not None and not self.questions:
+            raise ValueError("'questions' is empty")
+        return self
+
+    def as_list(self) -> list[str]:
+        return [self.question] if self.question is not None else list(self.questions or [])
+
+
+class SearchRequest(BaseModel):
+    """One query (``query``) or many (``queries``); ``k`` hits each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str | None = Field(default=None, max_length=HARD_MAX_CHARS)
+    queries: list[str] | None = Field(default=None, max_length=HARD_MAX_QUESTIONS)
+    k: int = Field(default=10, ge=1, le=HARD_MAX_K)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SearchRequest:
+        if (self.query is None) == (self.queries is None):
+            raise ValueError("give exactly one of 'query' or 'queries'")
+        if self.queries is not None and not self.queries:
+            raise ValueError("'queries' is empty")
+        return self
+
+    def as_list(self) -> list[str]:
+        return [self.query] if self.query is not None else list(self.queries or [])
+
+
+class AnswerOut(BaseModel):
+    text: str
+    score: float
+    reader_score: float
+    retriever_score: float
+    doc_id: str
+    title: str
+    passage_id: str
+    start: int = Field(description="answer offset in passage_text")
+    end: int
+    passage_text: str
+    support: int = 1
+
+    @classmethod
+    def of(cls, a: Answer) -> AnswerOut:
+        extra = dict(a.extra)
+        return cls(
+            text=a.text,
+            score=a.score,
+            reader_score=a.reader_score,
+            retriever_score=a.retriever_score,
+            doc_id=a.passage.doc_id,
+            title=a.passage.title,
+            passage_id=a.passage.id,
+            start=a.start,
+            end=a.end,
+            passage_text=a.passage.text,
+            support=int(extra.get("support", "1")),
+        )
+
+
+class QuestionAnswers(BaseModel):
+    question: str
+    answers: list[AnswerOut]
+
+
+class AskResponse(BaseModel):
+    results: list[QuestionAnswers]
+    latency_ms: float
+
+
+class HitOut(BaseModel):
+    id: str
+    doc_id: str
+    score: float
+    title: str
+    text: str
+
+    @classmethod
+    def of(cls, score: float, p: Passage) -> HitOut:
+        return cls(id=p.id, doc_id=p.doc_id, score=score, title=p.title, text=p.text)
+
+
+class QueryHits(BaseModel):
+    query: str
+    hits: list[HitOut]
+
+
+class SearchResponse(BaseModel):
+    results: list[QueryHits]
+    latency_ms: float
+
+
+class DocOut(BaseModel):
+    id: str
+    title: str
+    text: str
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    unit: str
+    batches: int
+    batched_questions: int
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    error: str

@@ -1,0 +1,34 @@
+"""Server settings: one frozen value passed to ``create_app``; nothing read from the environment here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drqa_ng.pipeline import PipelineSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """What to load and the request limits.
+
+    ``pipeline`` names the indexes, doc store and reader loaded once at startup (``None`` only when a
+    ready pipeline is handed to ``create_app``). ``api_key``: when set, every ``/v1`` request must
+    send it in ``X-API-Key``. Concurrent ``/v1/ask`` requests are gathered for up to
+    ``batch_wait_ms`` or ``max_batch`` questions and read together. ``routers`` adds optional router
+    modules (each exposes ``router``); ``extra`` holds their settings as key/value strings.
+    """
+
+    pipeline: PipelineSettings | None = None
+    api_key: str | None = None
+    max_questions: int = 32
+    max_question_chars: int = 1000
+    max_top_n: int = 20
+    max_k: int = 100
+    batch_wait_ms: float = 5.0
+    max_batch: int = 32
+    routers: tuple[str, ...] = ()
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """Look up an ``extra`` setting (used by optional routers)."""
+        return dict(self.extra).get(key, default)

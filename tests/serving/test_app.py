@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+
+from drqa_ng.errors import IndexFormatError, InputError
+from serving.app import create_app
+from serving.settings import ServerSettings
+from tests.serving.fakes import fake_pipeline
+
+
+def _client(**kw: object) -> Iterator[TestClient]:
+    settings = ServerSettings(**kw)  # type: ignore[arg-type]
+    with TestClient(create_app(settings, pipeline=fake_pipeline(n_docs=3))) as c:
+        yield c
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    yield from _client(max_questions=4, max_top_n=5, max_k=7, max_question_chars=200)
+
+
+@pytest.fixture
+def auth_client() -> Iterator[TestClient]:
+    yield from _client(api_key="s3cret")
+
+
+def test_ask_one_question(client: TestClient) -> None:
+    r = client.post("/v1/ask", json={"question": "What is the capital of Germany?", "top_n": 2})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    (res,) = body["results"]
+    a = res["answers"][0]
+    assert a["text"] == "Berlin" and a["doc_id"] == "2" and a["title"] == "Berlin"
+    assert a["passage_text"][a["start"] : a["end"]] == "Berlin"
+    assert len(res["answers"]) <= 2 and body["latency_ms"] >= 0
+
+
+def test_ask_many_questions_keeps_order(client: TestClient) -> None:
+    qs = ["What is the capital of Italy?", "What is the capital of Germany?"]
+    r = client.post("/v1/ask", json={"questions": qs, "top_n": 1})
+    assert r.status_code == 200
+    assert [x["question"] for x in r.json()["results"]] == qs
+    assert [x["answers"][0]["text"] for x in r.json()["results"]] == ["Rome", "Berlin"]
+
+
+def test_concurrent_requests_get_same_answers_as_alone(client: TestClient) -> None:
+    qs = ["What is the capital of Italy?", "What is the capital of Germany?", "Which capital is Madrid?"] * 4
+    alone = {q: client.post("/v1/ask", json={"question": q}).json()["results"][0] for q in set(qs)}
+    with ThreadPoolExecutor(8) as ex:
+        got = list(ex.map(lambda q: client.post("/v1/ask", json={"question": q}).json()["results"][0], qs))
+    assert got == [alone[q] for q in qs]
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"question": ""}, "empty"),
+        ({"question": "x" * 201}, "too long"),
+        ({"questions": ["a"] * 5}, "too many questions"),
+        ({"question": "a", "top_n": 6}, "top_n"),
+        ({"question": "a", "top_n": 0}, "top_n"),
+        ({}, "exactly one"),
+        ({"question": "a", "questions": ["b"]}, "exactly one"),
+        ({"questions": []}, "empty"),
+        ({"question": "a", "bogus": 1}, "bogus"),
+    ],
+)
+def test_ask_limits_are_422_with_reason(client: TestClient, body: dict[str, object], needle: str) -> None:
+    r = client.post("/v1/ask", json=body)
+    assert r.status_code == 422
+    assert needle in r.text
+
+
+def test_search(client: TestClient) -> None:
+    r = client.post("/v1/search", json={"query": "capital of Germany", "k": 2})
+    assert r.status_code == 200
+    (res,) = r.json()["results"]
+    assert res["query"] == "capital of Germany"
+    assert res["hits"][0]["id"] == "2#p0" and "Germany" in res["hits"][0]["text"]
+    assert len(res["hits"]) == 2
+    r = client.post("/v1/search", json={"query": "capital", "k": 8})
+    assert r.status_code == 422 and "k=8" in r.text
+
+
+def test_docs(client: TestClient) -> None:
+    r = client.get("/v1/docs/3")
+    assert r.status_code == 200 and r.json()["title"] == "Rome"
+    r = client.get("/v1/docs/3%23p1")
+    assert r.status_code == 200 and r.json()["text"].startswith("The Colosseum")
+    r = client.get("/v1/docs/404")
+    assert r.status_code == 404 and "404" in r.json()["detail"]
+    assert r.json()["error"] == "NotFoundError"
+
+
+def test_health_and_openapi_and_page(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["unit"] == "paragraph"
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/ask", "/v1/search", "/v1/docs/{doc_id}", "/healthz"} <= set(spec["paths"])
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="question"' in page.text
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_api_key(auth_client: TestClient) -> None:
+    body = {"question": "What is the capital of Germany?"}
+    assert auth_client.post("/v1/ask", json=body).status_code == 401
+    assert auth_client.post("/v1/ask", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert auth_client.post("/v1/ask", json=body, headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert auth_client.get("/v1/docs/1").status_code == 401
+    assert auth_client.get("/healthz").status_code == 200  # probes need no key
+
+
+def test_drqa_errors_map_to_http_status() -> None:
+    pipe = fake_pipeline()
+
+    def broken(*a: object, **k: object) -> object:
+        raise IndexFormatError("index is corrupt")
+
+    pipe.retriever.search = broken  # type: ignore[method-assign]
+    with TestClient(create_app(ServerSettings(), pipeline=pipe)) as c:
+        r = c.post("/v1/search", json={"query": "x"})
+        assert r.status_code == 500 and r.json() == {
+            "detail": "index is corrupt",
+            "error": "IndexFormatError",
+        }
+        r = c.post("/v1/ask", json={"question": "x"})
+        assert r.status_code == 500 and r.json()["error"] == "IndexFormatError"
+
+
+def test_create_app_needs_something_to_load() -> None:
+    with pytest.raises(InputError):
+        create_app(ServerSettings())
+
+
+def test_optional_router_modules_are_included(tmp_path: object) -> None:
+    settings = ServerSettings(routers=("tests.serving.extra_router",), extra=(("greeting", "hi"),))
+    with TestClient(create_app(settings, pipeline=fake_pipeline())) as c:
+        assert c.get("/v1/hello").json() == {"greeting": "hi"}

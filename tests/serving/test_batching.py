@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from drqa_ng.errors import InputError
+from drqa_ng.types import Answer, Passage
+from serving.batching import MicroBatcher
+
+P = Passage("d#p0", "d", "T", "text", 0, 4)
+
+
+def _answers(questions: Sequence[str], top_n: int) -> list[list[Answer]]:
+    out = []
+    for q in questions:
+        if q == "bad":
+            raise InputError("bad question")
+        out.append([Answer(f"{q}-{i}", float(-i), P, 0, 1, 0.0, 0.0) for i in range(top_n)])
+    return out
+
+
+def test_concurrent_submits_are_batched_and_split_back() -> None:
+    calls: list[int] = []
+
+    def fn(qs: Sequence[str], top_n: int) -> list[list[Answer]]:
+        calls.append(len(qs))
+        time.sleep(0.01)
+        return _answers(qs, top_n)
+
+    async def go() -> list[list[list[Answer]]]:
+        b = MicroBatcher(fn, max_batch=8, max_wait_ms=50)
+        await b.start()
+        try:
+            return await asyncio.gather(*(b.submit([f"q{i}"], top_n=1 + i % 3) for i in range(20)))
+        finally:
+            await b.stop()
+
+    results = asyncio.run(go())
+    for i, res in enumerate(results):
+        assert [a.text for a in res[0]] == [f"q{i}-{j}" for j in range(1 + i % 3)]
+    assert sum(calls) == 20 and len(calls) < 20 and max(calls) <= 8
+
+
+def test_one_bad_request_does_not_fail_its_neighbours() -> None:
+    async def go() -> list[object]:
+        b = MicroBatcher(_answers, max_batch=8, max_wait_ms=50)
+        await b.start()
+        try:
+            return await asyncio.gather(
+                b.submit(["good"], 1), b.submit(["bad"], 1), b.submit(["fine"], 1), return_exceptions=True
+            )
+        finally:
+            await b.stop()
+
+    good, bad, fine = asyncio.run(go())
+    assert isinstance(bad, InputError)
+    assert good[0][0].text == "good-0" and fine[0][0].text == "fine-0"  # type: ignore[index]
+
+
+def test_submit_before_start_fails() -> None:
+    with pytest.raises(RuntimeError):
+        asyncio.run(MicroBatcher(_answers).submit(["q"], 1))
