@@ -1,1 +1,1 @@
-"""store."""
+"""The document store: documents and their paragraph/passage units in one SQLite file."""

@@ -1,0 +1,135 @@
+"""``read_corpus``: stream Documents from files and folders in any supported format.
+
+Formats (``fmt``): ``jsonl`` (also WikiExtractor ``--json``), ``wikiextractor`` (text or json
+flavour, chosen per file), ``mediawiki`` (XML dump), ``squad`` (SQuAD JSON), or ``auto`` to sniff
+each file's first bytes (after gzip/bzip2 decompression, detected by magic number). Folders are
+walked recursively in sorted order, hidden files skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from drqa_ng.errors import DataFormatError, NotFoundError
+from drqa_ng.types import UNIT_SEP, Document
+from indexing.ingest.jsonl import read_jsonl
+from indexing.ingest.text import head, source_name
+from indexing.ingest.wikiextractor import read_wikiextractor
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("jsonl", "wikiextractor", "mediawiki", "squad")
+_SQUAD_HEAD = re.compile(r'^\{\s*"(data|version)"\s*:')
+
+
+def _read_mediawiki(path: Path) -> Iterator[Document]:
+    from indexing.ingest.mediawiki import read_mediawiki  # mwxml/mwparserfromhell only when needed
+
+    return read_mediawiki(path)
+
+
+def _read_squad(path: Path) -> Iterator[Document]:
+    from indexing.ingest.squad import read_squad
+
+    return read_squad(path)
+
+
+def _read_wikiextractor_any(path: Path) -> Iterator[Document]:
+    if head(path, 4096).lstrip().startswith("{"):
+        return read_jsonl(path, wikiextractor=True)
+    return read_wikiextractor(path)
+
+
+_READERS: dict[str, Callable[[Path], Iterator[Document]]] = {
+    "jsonl": read_jsonl,
+    "wikiextractor": _read_wikiextractor_any,
+    "mediawiki": _read_mediawiki,
+    "squad": _read_squad,
+}
+
+
+def detect_format(path: Path) -> str | None:
+    """The format of one file from its first bytes; None for an empty file.
+
+    Raises DataFormatError (naming the supported formats) when nothing matches.
+    """
+    text = head(path).lstrip()
+    if not text:
+        return None
+    if text.startswith("<doc"):
+        return "wikiextractor"
+    if text.startswith("<mediawiki") or (text.startswith("<?xml") and "<mediawiki" in text[:4096]):
+        return "mediawiki"
+    if text.startswith("{"):
+        if _SQUAD_HEAD.match(text):
+            return "squad"
+        first = text.split("\n", 1)[0]
+        try:
+            obj = json.loads(first)
+        except json.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict) and "text" in obj:
+            return "wikiextractor" if "url" in obj else "jsonl"
+        if '"data"' in text and '"paragraphs"' in text:
+            return "squad"
+    raise DataFormatError(
+        f"{path}: unknown corpus format (supported: {', '.join(FORMATS)}: JSON lines with id/title/text, "
+        "WikiExtractor <doc> or --json output, MediaWiki XML dump, SQuAD JSON; plain, .gz or .bz2)"
+    )
+
+
+def iter_files(path: Path) -> Iterator[Path]:
+    """``path`` itself, or every non-hidden file below the folder ``path`` in sorted order."""
+    if not path.exists():
+        raise NotFoundError(f"corpus path not found: {path}")
+    if path.is_file():
+        yield path
+        return
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def read_file(path: Path, fmt: str = "auto") -> Iterator[Document]:
+    """Documents of one file in format ``fmt`` (or sniffed with ``auto``)."""
+    if fmt not in (*FORMATS, "auto"):
+        raise DataFormatError(f"unknown corpus format {fmt!r}; expected auto or one of {', '.join(FORMATS)}")
+    chosen = detect_format(path) if fmt == "auto" else fmt
+    if chosen is None:
+        log.warning("skipping empty file %s", path)
+        return iter(())
+    log.info("reading %s as %s", path, chosen)
+    return _READERS[chosen](path)
+
+
+def read_corpus(paths: Sequence[Path], fmt: str = "auto", *, id_prefix: bool = False) -> Iterator[Document]:
+    """Stream the documents of every file under ``paths`` (files or folders), in order.
+
+    ``id_prefix=True`` namespaces ids by source as ``"{source}:{id}"`` (source = folder name or file
+    stem), for building one store from corpora whose ids overlap (e.g. two Wikipedia dumps both
+    numbering pages from 1); SQuAD ids are already namespaced and are left as they are.
+    Ids may not contain ``#`` (it separates a doc id from a unit suffix): DataFormatError.
+    """
+    if fmt not in (*FORMATS, "auto"):
+        raise DataFormatError(f"unknown corpus format {fmt!r}; expected auto or one of {', '.join(FORMATS)}")
+    for src in paths:
+        src = Path(src)
+        if not src.exists():
+            raise NotFoundError(f"corpus path not found: {src}")
+    for src in paths:
+        src = Path(src)
+        prefix = f"{source_name(src)}:" if id_prefix else ""
+        for file in iter_files(src):
+            for doc in read_file(file, fmt):
+                if UNIT_SEP in doc.id:
+                    raise DataFormatError(f"{file}: document id {doc.id!r} contains {UNIT_SEP!r}")
+                if prefix and not doc.id.startswith("squad:"):
+                    doc = Document(prefix + doc.id, doc.title, doc.text)
+                yield doc
