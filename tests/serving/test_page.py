@@ -1,0 +1,113 @@
+"""The web page in headless Chromium: type a question, wait for the answer, check the highlight."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from serving.app import create_app
+from serving.settings import ServerSettings
+from tests.serving.fakes import fake_pipeline
+
+pytestmark = pytest.mark.browser
+
+CHROME_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    import uvicorn
+
+    port = _free_port()
+    app = create_app(ServerSettings(), pipeline=fake_pipeline(n_docs=3))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install selenium)")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver_path = shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        pytest.skip("headless browser not installed (need chromium and chromedriver on PATH)")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in CHROME_FLAGS:
+        opts.add_argument(flag)
+    with tempfile.TemporaryDirectory(prefix="drqa-ng-chrome-") as profile:
+        opts.add_argument(f"--user-data-dir={profile}")
+        driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def test_page_shows_highlighted_answer(server_url: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser
+    d.get(server_url + "/")  # type: ignore[attr-defined]
+    box = d.find_element(By.ID, "question")  # type: ignore[attr-defined]
+    box.send_keys("What is the capital of Germany?")
+    d.find_element(By.ID, "ask-button").click()  # type: ignore[attr-defined]
+    wait = WebDriverWait(d, 20)
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#answers li mark")))
+    first = d.find_elements(By.CSS_SELECTOR, "#answers li")[0]  # type: ignore[attr-defined]
+    assert first.find_element(By.CLASS_NAME, "answer-text").text == "Berlin"
+    assert first.find_element(By.TAG_NAME, "mark").text == "Berlin"
+    passage = first.find_element(By.CLASS_NAME, "passage").text
+    assert "Berlin is the capital of Germany." in passage
+    assert "Berlin (doc 2)" in first.text
+    status = d.find_element(By.ID, "status").text  # type: ignore[attr-defined]
+    assert "ms" in status and "answer" in status
+
+
+def test_page_shows_server_error(server_url: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser
+    d.get(server_url + "/")  # type: ignore[attr-defined]
+    d.execute_script("document.getElementById('question').removeAttribute('maxlength')")  # type: ignore[attr-defined]
+    d.execute_script("document.getElementById('question').value = 'x'.repeat(1500)")  # type: ignore[attr-defined]
+    d.find_element(By.ID, "ask-button").click()  # type: ignore[attr-defined]
+    WebDriverWait(d, 20).until(lambda drv: "Error 422" in drv.find_element(By.ID, "status").text)
+    assert "too long" in d.find_element(By.ID, "status").text  # type: ignore[attr-defined]
