@@ -1,0 +1,188 @@
+"""Dense retrieval over a FAISS index of L2-normalised sentence embeddings (inner product = cosine).
+
+An index folder (written by ``indexing.dense``) holds:
+
+- ``index.faiss`` — the FAISS index (any factory string: Flat, HNSW32, IVF…,PQ…, HNSW32,SQ8 …);
+- ``ids.bytes.npy`` / ``ids.offsets.npy`` — unit ids in FAISS row order (``StringArray``);
+- ``manifest.json`` — kind ``"dense"``, format version, encoder name + weights sha256, dim,
+  factory, metric, counts, unit, corpus hash, docs path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drqa_ng.errors import IndexFormatError, InputError
+from drqa_ng.index_io import StringArray, read_manifest
+from drqa_ng.retrieval.encoder import Encoder
+from drqa_ng.types import Hit, doc_id_of
+
+log = logging.getLogger(__name__)
+
+KIND = "dense"
+FORMAT_VERSION = 1
+INDEX_FILE = "index.faiss"
+IDS_STEM = "ids"
+
+
+def gpu_available() -> bool:
+    """True when the installed faiss is a GPU build and sees at least one GPU."""
+    import faiss
+
+    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
+class DenseIndex:
+    """A dense index folder opened for search. Construct with ``DenseIndex.open``."""
+
+    def __init__(
+        self,
+        path: Path,
+        index: Any,
+        ids: StringArray,
+        manifest: dict[str, Any],
+        encoder: Encoder | None = None,
+        on_gpu: bool = False,
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.on_gpu = on_gpu
+        self._index = index
+        self._ids = ids
+        self._encoder = encoder
+
+    @classmethod
+    def open(
+        cls, path: Path | str, encoder: Encoder | None = None, use_gpu: bool | None = None
+    ) -> DenseIndex:
+        """Open and check an index folder.
+
+        ``encoder``: the query encoder; None loads the one recorded in the manifest on the first text
+        query (so vector-only use never loads a model). ``use_gpu``: None = move a Flat index to the
+        GPU when faiss-gpu sees one; False = never; True = required.
+        """
+        import faiss
+
+        path = Path(path)
+        manifest = read_manifest(path, KIND, FORMAT_VERSION)
+        ipath = path / INDEX_FILE
+        if not ipath.is_file():
+            raise IndexFormatError(f"{path} is incomplete: {INDEX_FILE} missing")
+        try:
+            index = faiss.read_index(str(ipath))
+        except RuntimeError as e:
+            raise IndexFormatError(f"{ipath} is corrupt: {str(e).splitlines()[0]}") from e
+        ids = StringArray.open(path, IDS_STEM)
+        dim, count = int(manifest.get("dim", -1)), int(manifest.get("count", -1))
+        if index.d != dim or index.ntotal != count or len(ids) != count:
+            raise IndexFormatError(
+                f"{path} is inconsistent: faiss d={index.d} ntotal={index.ntotal}, "
+                f"{len(ids)} ids, manifest dim={dim} count={count}"
+            )
+        if encoder is not None:
+            _check_encoder(encoder, manifest, path)
+        on_gpu = False
+        want_gpu = gpu_available() if use_gpu is None else use_gpu
+        if want_gpu:
+            if not gpu_available():
+                raise IndexFormatError("use_gpu=True but this faiss build sees no GPU")
+            if isinstance(faiss.downcast_index(index), faiss.IndexFlat):
+                index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+                on_gpu = True
+            else:  # HNSW has no GPU version; IVF could move but gains little at our sizes
+                log.warning(
+                    "only Flat indexes are moved to the GPU; %s stays on CPU", manifest.get("factory")
+                )
+        log.info(
+            "dense index %s: %d %s vectors, %s%s",
+            path,
+            count,
+            manifest.get("unit"),
+            manifest.get("factory"),
+            " (GPU)" if on_gpu else "",
+        )
+        return cls(path, index, ids, manifest, encoder, on_gpu)
+
+    @property
+    def unit(self) -> str:
+        return str(self.manifest["unit"])
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The query encoder (loaded from the manifest's record on first use)."""
+        if self._encoder is None:
+            rec = self.manifest["encoder"]
+            self._encoder = Encoder.load(rec.get("name"), max_length=int(rec.get("query_max_length", 64)))
+            _check_encoder(self._encoder, self.manifest, self.path)
+        return self._encoder
+
+    def set_search_params(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
+        """Set IVF ``nprobe`` and/or HNSW ``efSearch`` (ignored by index types without them)."""
+        import faiss
+
+        ps = faiss.GpuParameterSpace() if self.on_gpu else faiss.ParameterSpace()
+        for name, value in (("nprobe", nprobe), ("efSearch", ef_search)):
+            if value is None:
+                continue
+            if value < 1:
+                raise InputError(f"{name} must be >= 1, got {value}")
+            try:
+                ps.set_index_parameter(self._index, name, int(value))
+            except RuntimeError:
+                log.warning("index %s has no %s parameter; ignored", self.manifest.get("factory"), name)
+
+    def search(self, queries: Sequence[str], k: int, batch_size: int = 64) -> list[list[Hit]]:
+        """Encode all queries (one batched call) and run one FAISS search; best ``k`` per query."""
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        if not queries:
+            return []
+        qmax = int(self.manifest["encoder"].get("query_max_length", 64))
+        vecs = self.encoder.encode(list(queries), batch_size=batch_size, max_length=qmax)
+        return self.search_vectors(vecs, k)
+
+    def search_vectors(self, vecs: np.ndarray, k: int) -> list[list[Hit]]:
+        """Search with precomputed (n, dim) query vectors (L2-normalised); best ``k`` per row."""
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape[1] != self._index.d:
+            raise InputError(f"query vectors must be (n, {self._index.d}), got {vecs.shape}")
+        if len(vecs) == 0:
+            return []
+        scores, rows = self._index.search(vecs, min(k, max(len(self._ids), 1)))
+        out: list[list[Hit]] = []
+        for srow, irow in zip(scores, rows, strict=True):
+            hits = []
+            for s, r in zip(srow, irow, strict=True):
+                if r < 0:  # faiss pads with -1 when an approximate index finds fewer than k
+                    continue
+                uid = self._ids[int(r)]
+                hits.append(Hit(id=uid, doc_id=doc_id_of(uid), score=float(s)))
+            out.append(hits)
+        return out
+
+
+def _check_encoder(encoder: Encoder, manifest: dict[str, Any], path: Path) -> None:
+    rec = manifest.get("encoder", {})
+    if encoder.dim != int(manifest["dim"]):
+        raise InputError(
+            f"encoder {encoder.name} gives {encoder.dim}-d vectors; {path} holds {manifest['dim']}-d"
+        )
+    if rec.get("sha256") and rec["sha256"] != encoder.sha256:
+        log.warning(
+            "query encoder %s (sha256 %s) differs from the one %s was built with (%s, %s)",
+            encoder.name,
+            encoder.sha256[:12],
+            path,
+            rec.get("name"),
+            str(rec["sha256"])[:12],
+        )

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
+from drqa_ng.retrieval.base import Retriever
+from drqa_ng.retrieval.dense import DenseIndex, gpu_available
+from drqa_ng.retrieval.encoder import Encoder
+from indexing.dense import build_dense_from_units
+from tests.fixtures.dense import tiny_passages
+
+
+@pytest.fixture(scope="module")
+def passage_index(dense_encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dense_units") / "idx"
+    build_dense_from_units(tiny_passages(), out, dense_encoder, "paragraph", factory="Flat")
+    return out
+
+
+def test_finds_paraphrased_facts(passage_index: Path, dense_encoder: Encoder) -> None:
+    idx = DenseIndex.open(passage_index, encoder=dense_encoder)
+    assert isinstance(idx, Retriever) and idx.unit == "paragraph" and len(idx) == 8
+    hits = idx.search(
+        [
+            "Which peak is the tallest on the planet?",
+            "Who found the first antibiotic?",
+            "When did astronauts first walk on the lunar surface?",
+        ],
+        k=3,
+    )
+    assert [h[0].doc_id for h in hits] == ["everest", "penicillin", "moon"]
+    assert all(len(h) == 3 for h in hits)
+    assert hits[0][0].id == "everest#p0" and hits[0][0].score > hits[0][1].score
+
+
+def test_k_larger_than_index_and_bad_input(passage_index: Path, dense_encoder: Encoder) -> None:
+    idx = DenseIndex.open(passage_index, encoder=dense_encoder)
+    assert len(idx.search(["river"], k=50)[0]) == 8
+    assert idx.search([], k=3) == []
+    with pytest.raises(InputError):
+        idx.search(["river"], k=0)
+    with pytest.raises(InputError):
+        idx.search_vectors(np.zeros((1, 5), dtype=np.float32), 3)
+
+
+def test_search_vectors_is_exact_inner_product(passage_index: Path, dense_encoder: Encoder) -> None:
+    idx = DenseIndex.open(passage_index, encoder=dense_encoder)
+    docs = dense_encoder.encode([f"{p.title}\n{p.text}" for p in tiny_passages()])
+    q = dense_encoder.encode(["a hot drink made from leaves"])
+    (hits,) = idx.search_vectors(q, 8)
+    expected = (docs @ q[0]).argsort()[::-1]
+    assert [h.id for h in hits] == [tiny_passages()[i].id for i in expected]
+    assert hits[0].score == pytest.approx(float(docs[expected[0]] @ q[0]), abs=1e-5)
+
+
+def test_loads_recorded_encoder_lazily(passage_index: Path) -> None:
+    idx = DenseIndex.open(passage_index)
+    assert idx._encoder is None  # vector-only use never loads a model
+    assert idx.encoder.name == "default"
+
+
+def test_hnsw_and_ivf_params(dense_encoder: Encoder, tmp_path: Path) -> None:
+    for factory in ("HNSW16", "IVF2,Flat"):
+        out = tmp_path / factory.replace(",", "_")
+        build_dense_from_units(tiny_passages(), out, dense_encoder, "paragraph", factory=factory)
+        idx = DenseIndex.open(out, encoder=dense_encoder)
+        idx.set_search_params(nprobe=2, ef_search=64)
+        assert idx.search(["Which peak is the tallest on the planet?"], 1)[0][0].doc_id == "everest"
+        with pytest.raises(InputError):
+            idx.set_search_params(nprobe=0)
+
+
+def test_open_errors(passage_index: Path, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        DenseIndex.open(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IndexFormatError):
+        DenseIndex.open(tmp_path / "empty")
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(passage_index, bad)
+    (bad / "ids.offsets.npy").unlink()
+    with pytest.raises(IndexFormatError, match=r"ids\.offsets\.npy"):
+        DenseIndex.open(bad)
+    wrong_kind = tmp_path / "wrong"
+    shutil.copytree(passage_index, wrong_kind)
+    m = (wrong_kind / "manifest.json").read_text().replace('"kind": "dense"', '"kind": "sparse"')
+    (wrong_kind / "manifest.json").write_text(m)
+    with pytest.raises(IndexFormatError, match="sparse"):
+        DenseIndex.open(wrong_kind)
+
+
+def test_tiny_docstore_index(tiny_dense_index: Path, dense_encoder: Encoder) -> None:
+    idx = DenseIndex.open(tiny_dense_index, encoder=dense_encoder)
+    assert idx.unit == "paragraph" and len(idx) > 0
+    hits = idx.search(["anything"], k=3)[0]
+    assert len(hits) == min(3, len(idx)) and all("#p" in h.id for h in hits)
+
+
+@pytest.mark.gpu
+def test_flat_index_moves_to_gpu(passage_index: Path, dense_encoder: Encoder) -> None:
+    if not gpu_available():
+        pytest.skip("faiss-gpu with a GPU not available")
+    idx = DenseIndex.open(passage_index, encoder=dense_encoder, use_gpu=True)
+    assert idx.on_gpu
+    assert idx.search(["Which peak is the tallest on the planet?"], 1)[0][0].doc_id == "everest"
