@@ -1,0 +1,32 @@
+"""Open any retriever index folder by the ``kind`` in its manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from drqa_ng.errors import IndexFormatError
+from drqa_ng.index_io import read_manifest
+from drqa_ng.retrieval.base import Retriever
+
+
+def _open_sparse(path: Path) -> Retriever:
+    from drqa_ng.retrieval.sparse import SparseIndex
+
+    return SparseIndex.open(path)
+
+
+# kind -> opener. Each opener imports its module lazily so opening a sparse index never loads
+# torch/faiss. To add a kind (e.g. "dense"), add one entry here.
+OPENERS: dict[str, Callable[[Path], Retriever]] = {
+    "sparse": _open_sparse,
+}
+
+
+def open_retriever(path: Path) -> Retriever:
+    """Open the index at ``path`` as a Retriever; NotFoundError / IndexFormatError on bad folders."""
+    kind = read_manifest(Path(path))["kind"]
+    opener = OPENERS.get(kind)
+    if opener is None:
+        raise IndexFormatError(f"{path}: no retriever for index kind {kind!r} (known: {', '.join(OPENERS)})")
+    return opener(Path(path))

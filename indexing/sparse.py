@@ -1,0 +1,255 @@
+"""Build a hashed sparse index (DrQA TF-IDF or BM25) from any stream of Passages, in bounded memory.
+
+Two passes over on-disk chunks, never a Python list of all (unit, term) triples:
+
+1. Count: per chunk of ``chunk_size`` units, hash each unit's filtered n-grams, turn the chunk
+   into unique (row, bucket, count) COO arrays with ``np.unique`` on ``row * buckets + bucket``,
+   and write them to a scratch folder. Only ``df`` per bucket and the unit lengths stay in memory.
+2. Fill: from ``df`` compute ``indptr`` and the idf, then stream the chunks again and scatter
+   each entry's precomputed weight straight into memory-mapped ``indices``/``data`` arrays at
+   ``indptr[col] + (entries of that column already written)``. Chunks are visited in row order
+   and each chunk is stably sorted by column, so rows end up ascending inside every column and
+   the result does not depend on the chunk size.
+
+Peak memory is about one chunk plus a few arrays of ``buckets`` int64s (``df``, ``indptr``, the
+write cursors), plus the page cache of the output files.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+
+from drqa_ng.errors import InputError
+from drqa_ng.index_io import StringArray, atomic_dir, load_array, write_manifest
+from drqa_ng.retrieval.hashing import HashSpec, text_buckets
+from drqa_ng.retrieval.scoring import BM25_EPSILON, bm25_doc_weights, bm25_idf, tfidf_doc_weights, tfidf_idf
+from drqa_ng.retrieval.sparse import FORMAT_VERSION, KIND, SCORINGS
+from drqa_ng.retrieval.tokenize import FilterMode
+from drqa_ng.types import UNITS, Passage, Unit
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class SparseBuildReport:
+    """What a build produced."""
+
+    path: Path
+    units: int
+    nnz: int
+    occupied_buckets: int
+    seconds: float
+    bytes_on_disk: int
+
+
+def _chunks(units: Iterable[Passage], size: int) -> Iterator[list[Passage]]:
+    it = iter(units)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _count_chunk(
+    chunk: list[Passage], spec: HashSpec, include_title: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(local rows int32, buckets int64, counts int32, unit lengths int64) of one chunk, row-major."""
+    per_unit = [text_buckets(f"{p.title}\n{p.text}" if include_title else p.text, spec) for p in chunk]
+    lengths = np.fromiter((len(b) for b in per_unit), dtype=np.int64, count=len(per_unit))
+    if lengths.sum() == 0:
+        empty = np.empty(0, np.int64)
+        return empty.astype(np.int32), empty, empty.astype(np.int32), lengths
+    cols = np.concatenate(per_unit)
+    rows = np.repeat(np.arange(len(chunk), dtype=np.int64), lengths)
+    keys, counts = np.unique(rows * spec.buckets + cols, return_counts=True)
+    return (keys // spec.buckets).astype(np.int32), keys % spec.buckets, counts.astype(np.int32), lengths
+
+
+def _progress(done: int, t0: float, show: bool) -> None:
+    msg = f"{done:,} units, {time.perf_counter() - t0:.0f}s"
+    log.info("sparse build: %s", msg)
+    if show:
+        # Progress goes to stderr so it never mixes with a command's output.
+        print(f"\rcounting {msg}", end="", file=sys.stderr, flush=True)
+
+
+def build_sparse_index(
+    units: Iterable[Passage],
+    out: Path,
+    *,
+    unit: str,
+    scoring: str = "bm25",
+    buckets: int = 2**24,
+    ngrams: int = 2,
+    k1: float = 1.5,
+    b: float = 0.75,
+    corpus_hash: str = "",
+    show_progress: bool = True,
+    filter_mode: FilterMode = "any",
+    chunk_size: int = DEFAULT_CHUNK,
+    docs_path: Path | None = None,
+    include_title: bool = True,
+) -> SparseBuildReport:
+    """Index ``units`` (any iterable of Passages, streamed once) into the folder ``out``.
+
+    ``scoring`` picks the weights stored ("bm25" or "tfidf"); ``docs_path`` is recorded in the
+    manifest so ``drqa-ng search`` can show titles and text. ``include_title`` indexes each
+    unit's title with its text (a paragraph rarely repeats its article's name, and the name is
+    what questions ask about). The folder appears atomically.
+    """
+    if scoring not in SCORINGS:
+        raise InputError(f"unknown scoring {scoring!r}: use one of {', '.join(SCORINGS)}")
+    if unit not in UNITS:
+        raise InputError(f"unknown unit {unit!r}: use one of {', '.join(UNITS)}")
+    if k1 < 0 or not 0 <= b <= 1:
+        raise InputError(f"need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+    if chunk_size < 1:
+        raise InputError("chunk_size must be >= 1")
+    try:
+        spec = HashSpec(buckets=buckets, ngrams=ngrams, filter_mode=filter_mode)
+    except ValueError as e:
+        raise InputError(str(e)) from e
+    t0 = time.perf_counter()
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        scratch = tmp / "_chunks"
+        scratch.mkdir()
+        df = np.zeros(buckets, dtype=np.int64)
+        lengths: list[np.ndarray] = []
+        n_chunks, n_units = 0, 0
+        for chunk in _chunks(units, chunk_size):
+            rows, cols, counts, lens = _count_chunk(chunk, spec, include_title)
+            np.save(scratch / f"{n_chunks}.rows.npy", rows + np.int32(n_units))
+            np.save(scratch / f"{n_chunks}.cols.npy", cols.astype(np.int32 if buckets <= 2**31 else np.int64))
+            np.save(scratch / f"{n_chunks}.counts.npy", counts)
+            StringArray.write(scratch, f"{n_chunks}.ids", (p.id for p in chunk))
+            # Entries are unique per (row, col), so counting entries per column gives df.
+            df += np.bincount(cols, minlength=buckets)
+            lengths.append(lens)
+            n_chunks += 1
+            n_units += len(chunk)
+            _progress(n_units, t0, show_progress)
+        if show_progress:
+            print(file=sys.stderr)
+        dl = np.concatenate(lengths) if lengths else np.empty(0, np.int64)
+        del lengths
+        avgdl = float(dl.mean()) if n_units else 0.0
+        indptr = np.zeros(buckets + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        nnz = int(indptr[-1])
+        average_idf = 0.0
+        if scoring == "bm25":
+            idf, average_idf = bm25_idf(df, n_units, BM25_EPSILON)
+        else:
+            idf = tfidf_idf(df, n_units)
+        occupied = int(np.count_nonzero(df))
+        del df
+        np.save(tmp / "indptr.npy", indptr)
+        indices = np.lib.format.open_memmap(tmp / "indices.npy", mode="w+", dtype=np.int32, shape=(nnz,))
+        data = np.lib.format.open_memmap(tmp / "data.npy", mode="w+", dtype=np.float32, shape=(nnz,))
+        cursor = indptr[:-1].copy()
+        del indptr
+        for i in range(n_chunks):
+            rows = load_array(scratch, f"{i}.rows.npy", mmap=False)
+            cols = load_array(scratch, f"{i}.cols.npy", mmap=False)
+            tf = load_array(scratch, f"{i}.counts.npy", mmap=False)
+            if scoring == "bm25":
+                w = bm25_doc_weights(tf, idf[cols], dl[rows], avgdl, k1, b)
+            else:
+                w = tfidf_doc_weights(tf, idf[cols])
+            order = np.argsort(cols, kind="stable")
+            cs = cols[order]
+            first = np.ones(len(cs), dtype=bool)
+            first[1:] = cs[1:] != cs[:-1]
+            starts = np.flatnonzero(first)
+            group = np.cumsum(first) - 1
+            rank = np.arange(len(cs)) - starts[group]
+            pos = cursor[cs] + rank
+            indices[pos] = rows[order]
+            data[pos] = w[order]
+            cursor[cs[starts]] += np.diff(np.append(starts, len(cs)))
+        indices.flush()
+        data.flush()
+        del indices, data, cursor, idf
+        StringArray.write(
+            tmp, "ids", (s for i in range(n_chunks) for s in StringArray.open(scratch, f"{i}.ids"))
+        )
+        shutil.rmtree(scratch)
+        seconds = time.perf_counter() - t0
+        write_manifest(
+            tmp,
+            KIND,
+            FORMAT_VERSION,
+            unit=unit,
+            corpus_hash=corpus_hash,
+            docs=str(Path(docs_path).resolve()) if docs_path else None,
+            params={
+                "scoring": scoring,
+                "k1": k1,
+                "b": b,
+                "epsilon": BM25_EPSILON,
+                "buckets": spec.buckets,
+                "ngrams": spec.ngrams,
+                "filter_mode": spec.filter_mode,
+                "tokenizer": spec.tokenizer,
+                "tokenizer_version": spec.tokenizer_version,
+                "hash": spec.hash,
+                "include_title": include_title,
+            },
+            counts={"units": n_units, "nnz": nnz, "occupied_buckets": occupied},
+            avgdl=avgdl,
+            average_idf=average_idf,
+            build_seconds=round(seconds, 3),
+        )
+    size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    log.info("sparse index %s: %d units, %d entries, %.1fs", out, n_units, nnz, seconds)
+    return SparseBuildReport(out, n_units, nnz, occupied, seconds, size)
+
+
+def build_sparse_from_store(
+    store_path: Path,
+    out: Path,
+    *,
+    unit: str = "paragraph",
+    scoring: str = "bm25",
+    buckets: int = 2**24,
+    ngrams: int = 2,
+    k1: float = 1.5,
+    b: float = 0.75,
+    show_progress: bool = True,
+    filter_mode: FilterMode = "any",
+    chunk_size: int = DEFAULT_CHUNK,
+    include_title: bool = True,
+) -> SparseBuildReport:
+    """Index the ``unit``s of a doc store (H1's ``DocStore``); records its path and corpus hash."""
+    from drqa_ng.store.docstore import DocStore  # the store module is optional for the core builder
+
+    if unit not in UNITS:
+        raise InputError(f"unknown unit {unit!r}: use one of {', '.join(UNITS)}")
+    store = DocStore.open(Path(store_path))
+    return build_sparse_index(
+        store.iter_units(cast(Unit, unit)),
+        out,
+        unit=unit,
+        scoring=scoring,
+        buckets=buckets,
+        ngrams=ngrams,
+        k1=k1,
+        b=b,
+        corpus_hash=store.corpus_hash(),
+        show_progress=show_progress,
+        filter_mode=filter_mode,
+        chunk_size=chunk_size,
+        docs_path=Path(store_path),
+        include_title=include_title,
+    )

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from drqa_ng.types import Passage
+from indexing.sparse import build_sparse_index
+
+
+def test_help(run_cli) -> None:  # type: ignore[no-untyped-def]
+    for cmd in ("build-sparse", "search"):
+        with pytest.raises(SystemExit) as e:
+            run_cli(cmd, "--help")
+        assert e.value.code == 0
+
+
+def test_build_sparse_and_search(run_cli, tiny_docstore: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "idx"
+    rc, stdout, _ = run_cli(
+        "build-sparse",
+        str(tiny_docstore),
+        str(out),
+        "--scoring",
+        "tfidf",
+        "--buckets",
+        "65536",
+        "--no-progress",
+    )
+    assert rc == 0 and "built tfidf index" in stdout
+    rc, stdout, _ = run_cli("search", str(out), "Who designed the Eiffel Tower?", "-k", "3")
+    assert rc == 0
+    lines = stdout.strip().splitlines()
+    assert 1 <= len(lines) <= 3
+    rank, score, unit_id, title, _snippet = lines[0].split("\t")
+    assert rank == "1" and float(score) > 0 and unit_id.startswith("eiffel_tower") and title
+
+
+def test_search_table_json_and_queries_file(run_cli, tiny_sparse_index: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rc, stdout, _ = run_cli("search", str(tiny_sparse_index), "capital of France", "--json", "-k", "2")
+    assert rc == 0
+    [res] = json.loads(stdout)
+    assert res["query"] == "capital of France" and len(res["hits"]) == 2
+    top = res["hits"][0]
+    assert top["id"] == "france#p0" and top["doc_id"] == "france" and "Paris" in top["text"] and top["title"]
+    qfile = tmp_path / "q.txt"
+    qfile.write_text("Eiffel Tower\n\nMount Everest ascent\n")
+    rc, stdout, _ = run_cli(
+        "search", "--index", str(tiny_sparse_index), "--queries-file", str(qfile), "--json"
+    )
+    assert rc == 0
+    assert [r["query"] for r in json.loads(stdout)] == ["Eiffel Tower", "Mount Everest ascent"]
+    rc, stdout, _ = run_cli(
+        "search", "--index", str(tiny_sparse_index), "Beatles Liverpool", "Python language"
+    )
+    assert rc == 0 and "# Beatles Liverpool" in stdout and "# Python language" in stdout
+
+
+def test_ids_only_without_doc_store(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    build_sparse_index(
+        [Passage("a#p0", "a", "Alpha", "red apples", 0, 10)],
+        tmp_path / "i",
+        unit="paragraph",
+        buckets=256,
+        show_progress=False,
+    )
+    rc, stdout, _ = run_cli("search", str(tmp_path / "i"), "apples")
+    assert rc == 0 and stdout.strip().split("\t")[2] == "a#p0" and len(stdout.strip().split("\t")) == 3
+    rc, stdout, _ = run_cli("search", str(tmp_path / "i"), "zebras")
+    assert rc == 0 and "(no hits)" in stdout
+
+
+def _err(run_cli, *argv: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    rc, _, err = run_cli(*argv)
+    assert rc != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0] and "Traceback" not in err
+    return rc, lines[0]
+
+
+def test_bad_input_is_one_line_error(run_cli, tiny_sparse_index: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    idx = str(tiny_sparse_index)
+    assert _err(run_cli, "search", str(tmp_path / "nope"), "q")[0] == 5
+    assert _err(run_cli, "search", idx, "   ")[0] == 2
+    assert _err(run_cli, "search", idx)[0] == 2
+    assert _err(run_cli, "search")[0] == 2
+    assert _err(run_cli, "search", idx, "q", "-k", "0")[0] == 2
+    rc, msg = _err(run_cli, "search", "--index", idx, "--index", idx, "q")
+    assert rc == 2 and "fusion not available" in msg
+    assert _err(run_cli, "search", idx, "q", "--docs", str(tmp_path / "missing.sqlite"))[0] == 5
+    assert _err(run_cli, "search", idx, "--queries-file", str(tmp_path / "none.txt"))[0] == 5
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_sparse_index, bad)
+    (bad / "data.npy").write_bytes(b"garbage")
+    assert _err(run_cli, "search", str(bad), "q")[0] == 4
+    m = json.loads((bad / "manifest.json").read_text())
+    (bad / "manifest.json").write_text(json.dumps({**m, "format_version": 0}))
+    rc, msg = _err(run_cli, "search", str(bad), "q")
+    assert rc == 4 and "version" in msg
+
+
+def test_build_sparse_bad_input(run_cli, tiny_docstore: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert _err(run_cli, "build-sparse", str(tmp_path / "none.sqlite"), str(tmp_path / "o"))[0] == 5
+    assert _err(run_cli, "build-sparse", str(tiny_docstore), str(tmp_path / "o"), "--buckets", "0")[0] == 2
+    assert (
+        _err(run_cli, "build-sparse", str(tiny_docstore), str(tmp_path / "o"), "--b", "3", "--no-progress")[0]
+        == 2
+    )
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not sqlite")
+    assert _err(run_cli, "build-sparse", str(junk), str(tmp_path / "o"))[0] == 4
+    assert not (tmp_path / "o").exists()
