@@ -1,0 +1,316 @@
+"""Build a video index: subtitle-aligned segments, tiny-CNN frame tags, and a sparse index over segment text.
+
+Pipeline per video: probe -> subtitles (sidecar .srt/.vtt, else an embedded text stream) ->
+decode and sample frames at ``fps`` -> (distil a tagger on a ``label_fraction`` sample labelled by
+the heavy recogniser, unless one is given) -> tag every sampled frame -> segments whose text is
+subtitle text plus tag tokens -> sparse BM25 index (``indexing.sparse``) in ``sparse/``.
+
+Folder layout (format version 1), written atomically:
+``manifest.json`` (kind "video"), ``videos.json`` (paths, sha256, duration, subtitle source),
+``seg_ids`` / ``seg_texts`` / ``seg_subs`` (StringArrays: ids, indexed text, subtitle-only text),
+``seg_video.npy`` int32, ``seg_time.npy`` float64 (n, 2), ``seg_frames.npy`` int64 (n, 2) row
+range into the frame arrays, ``frame_video.npy`` int32, ``frame_time.npy`` float32,
+``frame_tags.npy`` float16 (frames, tags), ``tagger.safetensors``, ``sparse/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from drqa_ng.errors import InputError, NotFoundError
+from drqa_ng.index_io import StringArray, atomic_dir, file_sha256, write_manifest
+from drqa_ng.types import Passage
+from drqa_ng.video.frames import FrameSampler, probe
+from drqa_ng.video.index import FORMAT_VERSION, KIND, SPARSE_DIR, TAGGER_FILE, VIDEOS_FILE
+from drqa_ng.video.recognize import Recognizer, default_recognizer, labels_of
+from drqa_ng.video.segments import Segment, check_params, make_segments
+from drqa_ng.video.subtitles import Cue, embedded_text_cues, find_sidecar, load_subtitles
+from drqa_ng.video.tagger import TAG_WORDS, TinyTagger, save_tagger, tag_probs, train_distilled
+
+log = logging.getLogger(__name__)
+
+SPARSE_BUCKETS = 2**20
+"""Hash buckets for the segment index: segments are few, so a small table (8 MB indptr) suffices."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoBuildReport:
+    """Counts and per-stage wall times of one build."""
+
+    path: Path
+    videos: int
+    segments: int
+    frames_decoded: int
+    frames_sampled: int
+    frames_tagged: int
+    frames_teacher: int
+    decode_s: float
+    teacher_s: float
+    train_s: float
+    tag_s: float
+    index_s: float
+    total_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Video:
+    id: str
+    path: Path
+    cues: tuple[Cue, ...]
+    subtitle_source: str
+
+
+def _video_ids(paths: Sequence[Path]) -> list[str]:
+    ids: list[str] = []
+    seen: dict[str, int] = {}
+    for p in paths:
+        stem = p.stem.replace("#", "_")
+        n = seen.get(stem, 0)
+        seen[stem] = n + 1
+        ids.append(stem if n == 0 else f"{stem}-{n + 1}")
+    return ids
+
+
+def _subtitles(path: Path) -> tuple[list[Cue], str]:
+    sidecar = find_sidecar(path)
+    if sidecar is not None:
+        return load_subtitles(sidecar), f"sidecar:{sidecar.name}"
+    cues, image_codecs = embedded_text_cues(path)
+    if cues:
+        return cues, "embedded"
+    if image_codecs:
+        log.warning(
+            "%s: only image-based subtitles (%s), which need OCR; indexing frame tags only",
+            path,
+            ", ".join(image_codecs),
+        )
+    else:
+        log.warning("%s: no subtitles found; indexing fixed windows with frame tags only", path)
+    return [], "none"
+
+
+def segment_tag_tokens(probs: np.ndarray, tags: Sequence[str], threshold: float) -> str:
+    """Tokens for the tags whose max probability over the segment's frames reaches ``threshold``.
+
+    Each tag contributes ``tag_<name>`` plus its human words (``TAG_WORDS``) so that both
+    structured and plain-language queries match.
+    """
+    if len(probs) == 0:
+        return ""
+    best = probs.max(axis=0)
+    words: list[str] = []
+    for t, p in zip(tags, best, strict=True):
+        if p >= threshold:
+            words.append(f"tag_{t}")
+            words.append(TAG_WORDS.get(t, t))
+    return " ".join(words)
+
+
+def build_video_index(
+    videos: Sequence[Path],
+    out: Path,
+    *,
+    fps: float = 1.0,
+    min_seg: float = 10.0,
+    max_seg: float = 30.0,
+    overlap: float = 2.0,
+    tagger: TinyTagger | None = None,
+    teacher: Recognizer | None = None,
+    label_fraction: float = 0.15,
+    tag_threshold: float = 0.5,
+    epochs: int = 30,
+    seed: int = 0,
+) -> VideoBuildReport:
+    """Index ``videos`` into the folder ``out`` (see the module docstring for the layout).
+
+    Without ``tagger``, one is distilled from ``teacher`` (default: Haar + Tesseract) on every
+    ``round(1/label_fraction)``-th sampled frame. Bad input raises InputError / NotFoundError;
+    unreadable video DataFormatError / UnsupportedError; nothing is written unless all succeed.
+    """
+    t_all = time.perf_counter()
+    paths = [Path(v) for v in videos]
+    if not paths:
+        raise InputError("no videos given")
+    if fps <= 0 or fps > 30:
+        raise InputError(f"--fps must be in (0, 30], got {fps}")
+    if not 0 < label_fraction <= 1:
+        raise InputError(f"label fraction must be in (0, 1], got {label_fraction}")
+    check_params(min_seg, max_seg, overlap)
+    for p in paths:
+        if not p.is_file():
+            raise NotFoundError(f"video not found: {p}")
+    ids = _video_ids(paths)
+    every = max(1, round(1 / label_fraction))
+
+    # Stage 1: decode. Keep tagger-sized thumbnails of every sampled frame, larger copies only
+    # of the frames the teacher will label.
+    import cv2  # lazy
+
+    infos = []
+    vids: list[_Video] = []
+    thumbs: list[np.ndarray] = []
+    frame_video: list[int] = []
+    frame_time: list[float] = []
+    teacher_rows: list[int] = []
+    teacher_frames: list[np.ndarray] = []
+    decoded = 0
+    size = tagger.config.input_size if tagger is not None else 96
+    t0 = time.perf_counter()
+    for vi, (vid, path) in enumerate(zip(ids, paths, strict=True)):
+        info = probe(path)
+        cues, source = _subtitles(path)
+        sampler = FrameSampler(path, fps=fps, max_side=640)
+        for fr in sampler:
+            row = len(thumbs)
+            thumbs.append(cv2.resize(fr.image, (size, size), interpolation=cv2.INTER_AREA))
+            frame_video.append(vi)
+            frame_time.append(fr.t)
+            if tagger is None and (row + seed) % every == every // 2:
+                teacher_rows.append(row)
+                teacher_frames.append(fr.image)
+        decoded += sampler.decoded
+        if sampler.sampled == 0:
+            log.warning("%s: no frames decoded", path)
+        infos.append(info)
+        vids.append(_Video(vid, path, tuple(cues), source))
+    decode_s = time.perf_counter() - t0
+
+    # Stage 2: distil the tagger from the heavy recogniser's labels on the sample.
+    teacher_s = train_s = 0.0
+    if tagger is None:
+        from drqa_ng.video.tagger import DEFAULT_TAGS, TaggerConfig
+
+        t0 = time.perf_counter()
+        rec = teacher if teacher is not None else default_recognizer()
+        dets = rec.recognize(teacher_frames) if teacher_frames else []
+        targets = (
+            np.stack([labels_of(d, DEFAULT_TAGS) for d in dets]) if dets else np.zeros((0, len(DEFAULT_TAGS)))
+        )
+        teacher_s = time.perf_counter() - t0
+        log.info("teacher %s labelled %d frames: %s positives per tag", rec.name, len(dets), targets.sum(0))
+        t0 = time.perf_counter()
+        tagger = train_distilled(teacher_frames, targets, config=TaggerConfig(), epochs=epochs, seed=seed)
+        train_s = time.perf_counter() - t0
+    tags = tagger.config.tags
+
+    # Stage 3: tag every sampled frame with the tiny CNN.
+    t0 = time.perf_counter()
+    probs = tag_probs(tagger, thumbs) if thumbs else np.zeros((0, len(tags)), np.float32)
+    tag_s = time.perf_counter() - t0
+
+    # Stage 4: segments, their frames and texts; sparse index over the texts.
+    t0 = time.perf_counter()
+    fv = np.asarray(frame_video, dtype=np.int32)
+    ft = np.asarray(frame_time, dtype=np.float64)
+    segments: list[Segment] = []
+    seg_video: list[int] = []
+    seg_frames: list[tuple[int, int]] = []
+    texts: list[str] = []
+    for vi, (v, info) in enumerate(zip(vids, infos, strict=True)):
+        rows = np.flatnonzero(fv == vi)
+        duration = float(ft[rows[-1]] + 1.0 / fps) if len(rows) else info.duration
+        for seg in make_segments(v.id, v.cues, duration, min_seg=min_seg, max_seg=max_seg, overlap=overlap):
+            lo = int(rows[0] + np.searchsorted(ft[rows], seg.t_start - 1e-6)) if len(rows) else 0
+            hi = int(rows[0] + np.searchsorted(ft[rows], seg.t_end - 1e-6)) if len(rows) else 0
+            if hi <= lo and len(rows):  # a very short segment still gets its nearest frame
+                lo = min(lo, int(rows[-1]))
+                hi = lo + 1
+            segments.append(seg)
+            seg_video.append(vi)
+            seg_frames.append((lo, hi))
+            tokens = segment_tag_tokens(probs[lo:hi], tags, tag_threshold)
+            texts.append(f"{seg.text} {tokens}".strip())
+
+    from indexing.sparse import build_sparse_index
+
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        passages = (
+            Passage(s.id, s.video_id, s.video_id, text, 0, len(text), "passage")
+            for s, text in zip(segments, texts, strict=True)
+        )
+        build_sparse_index(
+            passages, tmp / SPARSE_DIR, unit="passage", buckets=SPARSE_BUCKETS, show_progress=False
+        )
+        StringArray.write(tmp, "seg_ids", (s.id for s in segments))
+        StringArray.write(tmp, "seg_texts", texts)
+        StringArray.write(tmp, "seg_subs", (s.text for s in segments))
+        np.save(tmp / "seg_video.npy", np.asarray(seg_video, dtype=np.int32))
+        np.save(tmp / "seg_time.npy", np.asarray([(s.t_start, s.t_end) for s in segments], dtype=np.float64))
+        np.save(tmp / "seg_frames.npy", np.asarray(seg_frames, dtype=np.int64).reshape(-1, 2))
+        np.save(tmp / "frame_video.npy", fv)
+        np.save(tmp / "frame_time.npy", ft.astype(np.float32))
+        np.save(tmp / "frame_tags.npy", probs.astype(np.float16))
+        save_tagger(tagger, tmp / TAGGER_FILE)
+        meta = [
+            {
+                "id": v.id,
+                "path": str(v.path.resolve()),
+                "name": v.path.name,
+                "sha256": file_sha256(v.path),
+                "duration": info.duration,
+                "fps": info.fps,
+                "width": info.width,
+                "height": info.height,
+                "codec": info.codec,
+                "subtitles": v.subtitle_source,
+                "cues": len(v.cues),
+            }
+            for v, info in zip(vids, infos, strict=True)
+        ]
+        (tmp / VIDEOS_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        index_s = time.perf_counter() - t0
+        total_s = time.perf_counter() - t_all
+        write_manifest(
+            tmp,
+            KIND,
+            FORMAT_VERSION,
+            params={
+                "fps": fps,
+                "min_seg": min_seg,
+                "max_seg": max_seg,
+                "overlap": overlap,
+                "tags": list(tags),
+                "tag_threshold": tag_threshold,
+                "label_fraction": label_fraction if teacher_rows else None,
+            },
+            counts={
+                "videos": len(vids),
+                "segments": len(segments),
+                "frames": len(thumbs),
+                "frames_decoded": decoded,
+                "frames_tagged": len(thumbs),
+                "frames_teacher": len(teacher_rows),
+            },
+            timings={
+                "decode_s": round(decode_s, 3),
+                "teacher_s": round(teacher_s, 3),
+                "train_s": round(train_s, 3),
+                "tag_s": round(tag_s, 3),
+                "index_s": round(index_s, 3),
+                "total_s": round(total_s, 3),
+            },
+            corpus_hash=file_sha256(tmp / VIDEOS_FILE),
+        )
+    return VideoBuildReport(
+        path=out,
+        videos=len(vids),
+        segments=len(segments),
+        frames_decoded=decoded,
+        frames_sampled=len(thumbs),
+        frames_tagged=len(thumbs),
+        frames_teacher=len(teacher_rows),
+        decode_s=decode_s,
+        teacher_s=teacher_s,
+        train_s=train_s,
+        tag_s=tag_s,
+        index_s=index_s,
+        total_s=total_s,
+    )
