@@ -59,11 +59,13 @@ class Reader(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """A passage handed to the reader, with the retriever's raw score and its per-question [0, 1] norm."""
+    """A passage handed to the reader: the retriever's raw score, its per-question [0, 1] norm and the
+    0-based rank of the hit it came from (paragraphs of one retrieved doc share their doc's rank)."""
 
     passage: Passage
     score: float
     norm: float
+    rank: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,18 +239,18 @@ class QAPipeline:
             # DrQA reads whole articles paragraph by paragraph; the store's paragraph ids are reused.
             paragraphs = self.store.get_units([h.doc_id for h in hits], "paragraph")
             ev: list[Evidence] = []
-            for h, n, ps in zip(hits, norms, paragraphs, strict=True):
+            for r, (h, n, ps) in enumerate(zip(hits, norms, paragraphs, strict=True)):
                 if not ps:
                     log.warning("retrieved doc %s has no paragraphs in the doc store", h.doc_id)
-                ev.extend(Evidence(p, h.score, float(n)) for p in ps)
+                ev.extend(Evidence(p, h.score, float(n), r) for p in ps)
             return self._cap(question, ev)
         passages = self.store.get_passages([h.id for h in hits])
         ev = []
-        for h, n, p in zip(hits, norms, passages, strict=True):
+        for r, (h, n, p) in enumerate(zip(hits, norms, passages, strict=True)):
             if p is None:
                 log.warning("retrieved unit %s is missing from the doc store", h.id)
                 continue
-            ev.append(Evidence(p, h.score, float(n)))
+            ev.append(Evidence(p, h.score, float(n), r))
         return self._cap(question, ev)
 
     def _cap(self, question: str, ev: list[Evidence]) -> list[Evidence]:
