@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drqa_ng.errors import InputError
+from drqa_ng.store.docstore import DocStore
+from drqa_ng.types import Document
+from indexing.docstore import build_docstore
+from indexing.ingest import read_corpus
+
+
+def _docs(n: int, prefix: str = "d") -> list[Document]:
+    return [
+        Document(f"{prefix}{i}", f"Title {i}", f"Paragraph one of doc {i} is here.\n\nSecond one.")
+        for i in range(n)
+    ]
+
+
+def test_build_reports_duplicates_and_empty(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    docs = [*_docs(3), Document("d1", "Dup", "again"), Document("e", "E", " \n\n "), Document("f", "F", "")]
+    with caplog.at_level(logging.WARNING, logger="indexing.docstore"):
+        report = build_docstore(docs, tmp_path / "s.sqlite", show_progress=False)
+    assert (report.documents, report.duplicates, report.empty) == (3, 1, 2)
+    assert "duplicate id" in caplog.text and "empty text" in caplog.text
+    assert report.paragraphs == 3 and report.passages == 3
+    with DocStore.open(tmp_path / "s.sqlite") as s:
+        assert s.corpus_hash() == report.corpus_hash
+        d1 = s.get_document("d1")
+        assert d1 is not None and d1.title == "Title 1"
+
+
+def test_duplicates_across_batches_are_found(tmp_path: Path) -> None:
+    docs = [*_docs(1200), *_docs(5)]  # the repeats arrive in a later insert batch
+    report = build_docstore(docs, tmp_path / "s.sqlite", show_progress=False)
+    assert (report.documents, report.duplicates) == (1200, 5)
+
+
+def test_corpus_hash_definition_and_stability(tmp_path: Path) -> None:
+    docs = _docs(4)
+    h = hashlib.sha256()
+    for d in docs:
+        for f in (d.id, d.title, d.text):
+            h.update(f.encode() + b"\0")
+    a = build_docstore(docs, tmp_path / "a.sqlite", show_progress=False)
+    b = build_docstore(docs, tmp_path / "b.sqlite", passage_words=0, show_progress=False)
+    assert a.corpus_hash == b.corpus_hash == h.hexdigest()
+    c = build_docstore(docs[::-1], tmp_path / "c.sqlite", show_progress=False)
+    assert c.corpus_hash != a.corpus_hash
+    assert b.passages == 0
+
+
+def test_build_options(tmp_path: Path) -> None:
+    text = "Intro.\n\n" + " ".join(f"w{i}" for i in range(25))
+    r = build_docstore(
+        [Document("x", "X", text)], tmp_path / "s.sqlite", passage_words=10, min_paragraph_chars=0
+    )
+    assert (r.paragraphs, r.passages) == (2, 3)
+    with DocStore.open(tmp_path / "s.sqlite") as s:
+        info = s.info()
+        assert (info.passage_words, info.min_paragraph_chars) == (10, 0)
+        assert [p.text.split()[0] for p in s.iter_units("passage")] == ["Intro.", "w9", "w19"]
+    with pytest.raises(InputError):
+        build_docstore([], tmp_path / "bad.sqlite", passage_words=-1)
+    with pytest.raises(InputError):
+        build_docstore([], tmp_path)  # a folder, not a file
+
+
+def _failing(docs: list[Document], after: int) -> Iterator[Document]:
+    for i, d in enumerate(docs):
+        if i == after:
+            raise RuntimeError("simulated crash mid-build")
+        yield d
+
+
+def test_failed_build_leaves_previous_store_intact(tmp_path: Path) -> None:
+    out = tmp_path / "store.sqlite"
+    old = build_docstore(_docs(3, "old"), out, show_progress=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_docstore(_failing(_docs(2000, "new"), after=1500), out, show_progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.sqlite"]
+    with DocStore.open(out) as s:
+        assert s.corpus_hash() == old.corpus_hash
+        assert list(s.doc_ids()) == ["old0", "old1", "old2"]
+    # a successful rebuild replaces it
+    new = build_docstore(_docs(2, "new"), out, show_progress=False)
+    with DocStore.open(out) as s:
+        assert s.corpus_hash() == new.corpus_hash and s.count("doc") == 2
+
+
+def test_rebuild_while_a_reader_is_open(tmp_path: Path) -> None:
+    out = tmp_path / "store.sqlite"
+    build_docstore(_docs(2, "a"), out, show_progress=False)
+    with DocStore.open(out) as reader:
+        assert reader.get_document("a0") is not None
+        build_docstore(_docs(2, "b"), out, show_progress=False)
+        # the open reader keeps its snapshot (old inode); a new open sees the new store
+        with DocStore.open(out) as fresh:
+            assert fresh.get_document("b0") is not None and fresh.get_document("a0") is None
+
+
+def test_build_from_tiny_jsonl(tiny_corpus_jsonl: Path, tmp_path: Path) -> None:
+    r = build_docstore(read_corpus([tiny_corpus_jsonl]), tmp_path / "t.sqlite", show_progress=False)
+    assert (r.documents, r.duplicates, r.empty) == (12, 1, 1)
+    assert r.seconds >= 0
