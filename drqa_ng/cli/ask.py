@@ -1,10 +1,354 @@
-"""`drqa-ng` subcommands: ask (being written)."""
+"""`drqa-ng ask`, `drqa-ng quickstart` and `drqa-ng eval`: end-to-end question answering.
+
+Each handler is a few lines over ``drqa_ng.pipeline``, ``drqa_ng.evaluation.qa`` and
+``indexing.quickstart``. Without ``--index``/``--docs`` the pipeline is read from the data home's
+``config.json`` (written by ``quickstart``).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from drqa_ng.pipeline import PipelineSettings, QAPipeline
+    from drqa_ng.types import Answer
+
+SNIPPET_CHARS = 160
+
+
+def add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    """Options naming the indexes, doc store and reader (shared by ask, eval and serve)."""
+    g = p.add_argument_group("pipeline (defaults: the data home's config.json)")
+    g.add_argument(
+        "--home", type=Path, help="data home written by quickstart (default: $DRQA_NG_HOME or ./drqa_ng_data)"
+    )
+    g.add_argument(
+        "--index", type=Path, action="append", help="index folder; repeat to fuse several (hybrid)"
+    )
+    g.add_argument("--docs", type=Path, help="doc store (.sqlite) the index was built from")
+    g.add_argument("--reader", type=Path, help="reader model folder (default: the shipped weights)")
+    g.add_argument("--reader-backend", default="auto", choices=("auto", "torch", "onnx"))
+    g.add_argument("--fusion", choices=("rrf", "interp"), help="how several indexes are fused (default rrf)")
+    g.add_argument("--n-docs", type=int, default=5, help="retrieved units per question (default 5)")
+    g.add_argument(
+        "--weight",
+        type=float,
+        help="retriever weight w in score = reader + w·norm(retriever) (default: config.json, else 0)",
+    )
+    g.add_argument(
+        "--max-passages", type=int, default=64, help="cap on passages read per question (default 64)"
+    )
+
+
+def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
+    """Settings from flags, falling back to ``<home>/config.json`` for whatever is not given."""
+    from drqa_ng.config import default_home
+    from drqa_ng.errors import InputError
+    from drqa_ng.pipeline import DEFAULT_WEIGHT, PipelineSettings
+
+    indexes, docs, reader = args.index, args.docs, args.reader
+    weight, fusion = args.weight, args.fusion
+    if not indexes or docs is None:
+        from indexing.quickstart import read_home_config
+
+        if args.home is None and (indexes or docs is not None):
+            raise InputError("give both --index and --docs (or neither, to use the data home)")
+        cfg = read_home_config(args.home or default_home())
+        indexes = indexes or list(cfg.indexes)
+        docs = docs or cfg.docs
+        reader = reader or cfg.reader
+        weight = weight if weight is not None else cfg.weight
+        fusion = fusion or cfg.fusion
+    return PipelineSettings(
+        indexes=tuple(indexes),
+        docs=docs,
+        reader=reader,
+        reader_backend=args.reader_backend,
+        fusion=fusion or "rrf",
+        n_docs=args.n_docs,
+        weight=DEFAULT_WEIGHT if weight is None else weight,
+        max_passages=args.max_passages,
+    )
+
+
+def load_pipeline(args: argparse.Namespace) -> QAPipeline:
+    from drqa_ng.pipeline import QAPipeline
+
+    return QAPipeline.from_settings(pipeline_settings(args))
+
+
+# -- ask ---------------------------------------------------------------------------------------------
+
+
+def answer_json(a: Answer) -> dict[str, Any]:
+    """The CLI's JSON form of an answer (same field names as the HTTP API)."""
+    return {
+        "text": a.text,
+        "score": a.score,
+        "reader_score": a.reader_score,
+        "retriever_score": a.retriever_score,
+        "doc_id": a.passage.doc_id,
+        "title": a.passage.title,
+        "passage_id": a.passage.id,
+        "start": a.start,
+        "end": a.end,
+        "passage_text": a.passage.text,
+        "support": int(dict(a.extra).get("support", "1")),
+    }
+
+
+def snippet(a: Answer, color: bool) -> str:
+    """The answer in ~``SNIPPET_CHARS`` of context, marked with bold (tty) or ``**…**``."""
+    text = a.passage.text
+    lo, hi = max(0, a.start - SNIPPET_CHARS), min(len(text), a.end + SNIPPET_CHARS)
+    on, off = ("\033[1;33m", "\033[0m") if color else ("**", "**")
+    body = f"{text[lo : a.start]}{on}{text[a.start : a.end]}{off}{text[a.end : hi]}"
+    return ("…" if lo else "") + " ".join(body.split()) + ("…" if hi < len(text) else "")
+
+
+def print_answers(question: str, answers: list[Answer], out: TextIO, color: bool) -> None:
+    print(f"Q: {question}", file=out)
+    if not answers:
+        print("   (no answer found)", file=out)
+    for i, a in enumerate(answers, 1):
+        print(
+            f"{i:2d}. {a.text}   [score {a.score:.3f}: reader {a.reader_score:.3f}, "
+            f"retriever {a.retriever_score:.3f}]",
+            file=out,
+        )
+        print(f"    {a.passage.title} (doc {a.passage.doc_id}, {a.passage.id})", file=out)
+        print(f"    {snippet(a, color)}", file=out)
+    print(file=out)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from drqa_ng.errors import InputError
+
+    if not args.questions and not args.interactive:
+        raise InputError("give a question, or -i to read questions from stdin")
+    pipe = load_pipeline(args)
+    color = sys.stdout.isatty() and not args.json
+    if args.questions:
+        results = pipe.ask(args.questions, top_n=args.n)
+        _emit(args, args.questions, results, color)
+    if args.interactive:
+        _interactive(args, pipe, color)
+    return 0
+
+
+def _emit(args: argparse.Namespace, questions: list[str], results: list[list[Answer]], color: bool) -> None:
+    for q, answers in zip(questions, results, strict=True):
+        if args.json:
+            print(
+                json.dumps({"question": q, "answers": [answer_json(a) for a in answers]}, ensure_ascii=False)
+            )
+        else:
+            print_answers(q, answers, sys.stdout, color)
+    sys.stdout.flush()
+
+
+def _interactive(args: argparse.Namespace, pipe: QAPipeline, color: bool) -> None:
+    """One question a line until EOF; a bad line reports its error and the loop goes on."""
+    from drqa_ng.errors import InputError
+
+    tty = sys.stdin.isatty()
+    while True:
+        if tty:
+            print("question> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        q = line.strip()
+        if not q:
+            continue
+        try:
+            results = pipe.ask([q], top_n=args.n)
+        except InputError as e:
+            print(f"drqa-ng ask: error: {e}", file=sys.stderr)
+            continue
+        _emit(args, [q], results, color)
+
+
+# -- quickstart --------------------------------------------------------------------------------------
+
+
+def _quickstart(args: argparse.Namespace) -> int:
+    from drqa_ng.config import default_home
+    from indexing.quickstart import build_home, default_url, download, report_dict
+
+    home = (args.home or default_home()).resolve()
+    corpus = args.corpus
+    if not corpus:
+        url = args.url or default_url()
+        name = url.rstrip("/").rsplit("/", 1)[-1] or "corpus.xml.bz2"
+        print(f"downloading {url}", file=sys.stderr)
+        corpus = [download(url, home / "downloads" / name, progress=not args.quiet)]
+    dense = args.dense
+    if dense is None:
+        import torch
+
+        dense = bool(torch.cuda.is_available())
+    report = build_home(
+        corpus,
+        home,
+        unit=args.unit,
+        dense=dense,
+        dense_limit=args.dense_limit,
+        encoder=args.encoder,
+        progress=not args.quiet,
+    )
+    if args.json:
+        print(json.dumps(report_dict(report), indent=2))
+        return 0
+    print(f"built {report.home}: {report.documents} documents, {report.units} {args.unit} units", end="")
+    print(f", {report.dense_units} dense vectors" if dense else " (no dense index)")
+    for stage, seconds in report.seconds:
+        print(f"  {stage:7s} {seconds:8.1f} s")
+    print(f'config: {report.config}\nnow try: drqa-ng ask --home {report.home} "your question"')
+    return 0
+
+
+# -- eval --------------------------------------------------------------------------------------------
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from drqa_ng.errors import InputError
+    from drqa_ng.evaluation.datasets import load_questions, read_article_list
+    from drqa_ng.evaluation.qa import (
+        REGEX_DATASETS,
+        evaluate_qa,
+        metrics_dict,
+        run_pipeline,
+        tune_weight,
+        write_metrics,
+        write_predictions,
+    )
+    from drqa_ng.evaluation.report import plot_qa_report
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be >= 1, got {args.limit}")
+    articles = read_article_list(args.articles) if args.articles else None
+    questions = load_questions(args.file, articles)[: args.limit]
+    if not questions:
+        raise InputError(
+            f"no questions in {args.file}" + (f" for the articles in {args.articles}" if articles else "")
+        )
+    settings = pipeline_settings(args)
+    from drqa_ng.pipeline import QAPipeline
+
+    pipe = QAPipeline.from_settings(settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(
+        total=len(questions), desc=f"eval {args.dataset}", unit="q", disable=args.quiet, file=sys.stderr
+    )
+    curve: tuple[tuple[float, float], ...] = ()
+    extra: dict[str, object] = {}
+    with bar:
+        if args.tune:
+            results, _ = run_pipeline(
+                pipe, questions, top_n=pipe.reader_candidates, batch_size=args.batch_size
+            )
+            best, curve = tune_weight(results, questions, regex=args.dataset in REGEX_DATASETS)
+            extra["tuned_weight"] = best
+            extra["weight_curve"] = [list(c) for c in curve]
+            bar.reset()
+        preds, metrics = evaluate_qa(
+            pipe, questions, dataset=args.dataset, batch_size=args.batch_size, progress=bar.update
+        )
+    write_predictions(args.out / "predictions.jsonl", preds)
+    write_metrics(
+        args.out / "metrics.json",
+        metrics,
+        file=str(args.file),
+        articles=str(args.articles) if args.articles else None,
+        limit=args.limit,
+        indexes=[str(p) for p in settings.indexes],
+        docs=str(settings.docs),
+        reader=str(settings.reader) if settings.reader else "shipped",
+        **extra,
+    )
+    plot_qa_report(metrics, preds, args.out / "report.png", weight_curve=curve)
+    m = metrics_dict(metrics)
+    line = f"{args.dataset}: {metrics.questions} questions  EM {metrics.em:.1f}  F1 {metrics.f1:.1f}"
+    if metrics.regex_match is not None:
+        line += f"  regex {metrics.regex_match:.1f}"
+    print(line)
+    print("  " + "  ".join(f"{k} {v:.1f}" for k, v in m["recall_at"].items()))  # type: ignore[attr-defined]
+    print(
+        f"  latency p50 {metrics.latency_p50_ms:.0f} ms  p95 {metrics.latency_p95_ms:.0f} ms  "
+        f"{metrics.questions_per_s:.2f} q/s  (w={metrics.weight}, n_docs={metrics.n_docs})"
+    )
+    if args.tune:
+        print(f"  tuned weight on this split: {extra['tuned_weight']} (curve {list(curve)})")
+    print(f"  wrote {args.out}/predictions.jsonl, metrics.json, report.png")
+    return 0
+
+
+# -- registration ------------------------------------------------------------------------------------
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this module's subcommands to the parser."""
+    """Add ask, quickstart and eval."""
+    p = sub.add_parser(
+        "ask",
+        help="answer questions with evidence from the indexed corpus",
+        description="Retrieve passages, read answer spans, print ranked answers with their evidence. "
+        "Without --index/--docs, uses the data home built by `drqa-ng quickstart`.",
+    )
+    p.add_argument("questions", nargs="*", metavar="QUESTION")
+    p.add_argument(
+        "-i", "--interactive", action="store_true", help="read one question a line from stdin until EOF"
+    )
+    p.add_argument("-n", type=int, default=5, help="answers per question (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per question")
+    add_pipeline_options(p)
+    p.set_defaults(func=_ask)
+
+    q = sub.add_parser(
+        "quickstart",
+        help="download/ingest a corpus and build doc store + indexes into the data home",
+        description="Build everything `drqa-ng ask` needs into one folder (--home, default $DRQA_NG_HOME or "
+        "./drqa_ng_data) and write its config.json. Without --corpus, downloads the latest Simple English "
+        "Wikipedia dump (override with --url or $DRQA_NG_WIKI_URL; partial downloads resume). "
+        "Dense indexing is OFF by default on CPU (encoding ~0.5M Simple Wikipedia paragraphs takes hours on "
+        "2 cores) and ON when a CUDA GPU is present; --dense forces it, --dense-limit N encodes only the "
+        "first N units.",
+    )
+    q.add_argument(
+        "--corpus", type=Path, action="append", help="dump (.xml.bz2), WikiExtractor folder, JSONL, SQuAD"
+    )
+    q.add_argument("--home", type=Path, help="output data home")
+    q.add_argument("--url", help="dump URL to download when no --corpus is given")
+    q.add_argument(
+        "--unit", default="paragraph", choices=("doc", "paragraph", "passage"), help="retrieval unit"
+    )
+    q.add_argument("--dense", action=argparse.BooleanOptionalAction, default=None, help="build a dense index")
+    q.add_argument("--dense-limit", type=int, help="encode at most N units for the dense index")
+    q.add_argument("--encoder", help="dense encoder folder (default: the shipped MiniLM)")
+    q.add_argument("--json", action="store_true", help="print the build report as JSON")
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    q.set_defaults(func=_quickstart)
+
+    e = sub.add_parser(
+        "eval",
+        help="batch end-to-end QA evaluation (EM/F1/regex, recall@k, latency) with a PNG report",
+        description="Run the pipeline on a question set and write predictions.jsonl, metrics.json and "
+        "report.png to --out. CuratedTREC is scored by regex match. --tune also picks the retriever weight "
+        "on THIS split (use a dev split, e.g. SQuAD part-A train articles, then pass --weight elsewhere).",
+    )
+    e.add_argument("--dataset", required=True, choices=("squad", "webquestions", "curatedtrec", "wikimovies"))
+    e.add_argument("file", type=Path, metavar="FILE", help="SQuAD JSON or DrQA JSONL question file")
+    e.add_argument("--articles", type=Path, help="SQuAD: keep only these article titles (one a line)")
+    e.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    e.add_argument("--out", type=Path, required=True, help="output folder")
+    e.add_argument("--batch-size", type=int, default=1, help="questions per pipeline call (1 = true latency)")
+    e.add_argument("--tune", action="store_true", help="also grid-search the retriever weight on this split")
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_pipeline_options(e)
+    e.set_defaults(func=_eval)

@@ -1,10 +1,61 @@
-"""`drqa-ng` subcommands: serve (being written)."""
+"""`drqa-ng serve`: the HTTP API and web page (FastAPI app from ``serving.app.create_app``) under uvicorn."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from drqa_ng.cli.ask import pipeline_settings
+    from drqa_ng.errors import InputError
+    from serving.app import create_app
+    from serving.settings import ServerSettings
+
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is empty or unset")
+    settings = ServerSettings(
+        pipeline=pipeline_settings(args),
+        api_key=api_key,
+        max_questions=args.max_questions,
+        max_top_n=args.max_top_n,
+        max_k=args.max_k,
+        batch_wait_ms=args.batch_wait_ms,
+        max_batch=args.max_batch,
+    )
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_level="info" if args.verbose else "warning"
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this module's subcommands to the parser."""
+    """Add ``serve``."""
+    from drqa_ng.cli.ask import add_pipeline_options
+
+    p = sub.add_parser(
+        "serve",
+        help="run the HTTP API (/v1/ask, /v1/search, /v1/docs) and web page",
+        description="Serve question answering over HTTP with uvicorn. Models load once at startup; "
+        "concurrent /v1/ask requests are micro-batched into the reader. OpenAPI docs at /docs.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--api-key-env", metavar="VAR", help="require X-API-Key equal to this environment variable"
+    )
+    p.add_argument("--max-questions", type=int, default=32, help="questions per request (default 32)")
+    p.add_argument("--max-top-n", type=int, default=20, help="answers per question (default 20)")
+    p.add_argument("--max-k", type=int, default=100, help="hits per /v1/search query (default 100)")
+    p.add_argument(
+        "--batch-wait-ms", type=float, default=5.0, help="micro-batch gathering window (default 5)"
+    )
+    p.add_argument("--max-batch", type=int, default=32, help="questions per reader batch (default 32)")
+    add_pipeline_options(p)
+    p.set_defaults(func=_serve)

@@ -1,0 +1,262 @@
+"""Quickstart: fetch a corpus (default: latest Simple English Wikipedia dump), build everything, record it.
+
+``build_home`` writes into one data home folder::
+
+    home/docs.sqlite      doc store (H1's DocStore)
+    home/sparse/          hashed BM25 index over paragraphs
+    home/dense/           optional FAISS index (off by default on CPU: see ``build_home``)
+    home/config.json      what was built, paths relative to home; ``drqa-ng ask`` reads it
+
+``download`` streams to ``<dest>.part`` with a progress bar, resumes a partial file with an HTTP
+Range request when the server supports it (else restarts), and renames into place only when the
+byte count matches ``Content-Length``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from drqa_ng.errors import DataFormatError, InputError, NotFoundError, UnsupportedError
+
+log = logging.getLogger(__name__)
+
+SIMPLEWIKI_URL = "https://dumps.wikimedia.org/simplewiki/latest/simplewiki-latest-pages-articles.xml.bz2"
+URL_ENV = "DRQA_NG_WIKI_URL"
+CONFIG = "config.json"
+CONFIG_VERSION = 1
+DOCS_NAME = "docs.sqlite"
+SPARSE_NAME = "sparse"
+DENSE_NAME = "dense"
+
+
+@dataclass(frozen=True, slots=True)
+class HomeConfig:
+    """What ``config.json`` in a data home says, with paths resolved against the home."""
+
+    home: Path
+    docs: Path
+    indexes: tuple[Path, ...]
+    unit: str
+    reader: Path | None
+    weight: float | None
+    fusion: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuickstartReport:
+    home: Path
+    config: Path
+    documents: int
+    units: int
+    dense_units: int
+    seconds: tuple[tuple[str, float], ...]
+
+
+def default_url() -> str:
+    """``$DRQA_NG_WIKI_URL`` when set, else the Simple English Wikipedia dump."""
+    return os.environ.get(URL_ENV) or SIMPLEWIKI_URL
+
+
+def download(
+    url: str, dest: Path, *, progress: bool = True, chunk: int = 1 << 20, timeout: float = 60.0
+) -> Path:
+    """Stream ``url`` to ``dest`` (resuming ``dest.part``); an existing complete ``dest`` is reused."""
+    dest = Path(dest)
+    if dest.is_file():
+        log.info("%s already downloaded", dest)
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.is_file() else 0
+    req = urllib.request.Request(url, headers={"User-Agent": "drqa-ng quickstart"})
+    if have:
+        req.add_header("Range", f"bytes={have}-")
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # the part file already holds the whole body
+            os.replace(part, dest)
+            return dest
+        raise NotFoundError(f"download failed: {url}: HTTP {e.code} {e.reason}") from e
+    except (urllib.error.URLError, OSError) as e:
+        raise NotFoundError(f"download failed: {url}: {e}") from e
+    from tqdm import tqdm
+
+    with resp:
+        resumed = have > 0 and resp.status == 206
+        if have and not resumed:
+            log.info("server ignored the Range request; restarting %s", dest.name)
+            have = 0
+        length = resp.headers.get("Content-Length")
+        total = have + int(length) if length is not None else None
+        bar = tqdm(
+            total=total,
+            initial=have,
+            unit="B",
+            unit_scale=True,
+            desc=f"download {dest.name}",
+            disable=not progress,
+            file=sys.stderr,
+        )
+        with open(part, "ab" if resumed else "wb") as f, bar:
+            while block := resp.read(chunk):
+                f.write(block)
+                bar.update(len(block))
+    size = part.stat().st_size
+    if total is not None and size != total:
+        raise DataFormatError(
+            f"download of {url} is incomplete ({size} of {total} bytes); run again to resume"
+        )
+    os.replace(part, dest)
+    return dest
+
+
+def _rel(path: Path, home: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(home.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def build_home(
+    corpus: Sequence[Path],
+    home: Path,
+    *,
+    unit: str = "paragraph",
+    dense: bool = False,
+    dense_limit: int | None = None,
+    encoder: str | None = None,
+    progress: bool = True,
+) -> QuickstartReport:
+    """Build doc store, sparse index and (if ``dense``) a dense index from ``corpus`` into ``home``.
+
+    Dense encoding runs the MiniLM encoder over every unit: on 2 CPU cores that is hours for Simple
+    English Wikipedia, so callers keep it off on CPU or cap it with ``dense_limit`` (the first N
+    units in store order; the hybrid retriever then fuses a full sparse ranking with a partial dense one).
+    """
+    from drqa_ng.store.docstore import DocStore
+    from indexing.docstore import build_docstore
+    from indexing.ingest import read_corpus
+    from indexing.sparse import build_sparse_from_store
+
+    if not corpus:
+        raise InputError("no corpus given")
+    if dense_limit is not None and dense_limit < 1:
+        raise InputError(f"--dense-limit must be >= 1, got {dense_limit}")
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    timings: list[tuple[str, float]] = []
+
+    t = time.perf_counter()
+    docs_path = home / DOCS_NAME
+    report = build_docstore(
+        read_corpus([Path(c) for c in corpus]),
+        docs_path,
+        show_progress=progress,
+        sources=[str(c) for c in corpus],
+    )
+    timings.append(("docs", time.perf_counter() - t))
+    if report.documents == 0:
+        raise DataFormatError(f"no documents found in {', '.join(map(str, corpus))}")
+
+    t = time.perf_counter()
+    sparse_path = home / SPARSE_NAME
+    sparse = build_sparse_from_store(docs_path, sparse_path, unit=unit, show_progress=progress)
+    timings.append(("sparse", time.perf_counter() - t))
+    indexes = [sparse_path]
+
+    dense_units = 0
+    if dense:
+        t = time.perf_counter()
+        dense_units = _build_dense(docs_path, home / DENSE_NAME, unit, dense_limit, encoder, progress)
+        timings.append(("dense", time.perf_counter() - t))
+        indexes.append(home / DENSE_NAME)
+
+    with DocStore.open(docs_path) as store:
+        info = store.info()
+    config: dict[str, Any] = {
+        "format_version": CONFIG_VERSION,
+        "docs": _rel(docs_path, home),
+        "indexes": [_rel(p, home) for p in indexes],
+        "unit": unit,
+        "fusion": "rrf",
+        "reader": None,
+        "weight": None,
+        "corpus": [str(Path(c).resolve()) for c in corpus],
+        "counts": {"documents": info.documents, "units": sparse.units, "dense_units": dense_units},
+        "dense_limit": dense_limit,
+        "seconds": {name: round(s, 2) for name, s in timings},
+        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    cfg_path = home / CONFIG
+    tmp = cfg_path.with_name(f".{CONFIG}.tmp")
+    tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, cfg_path)
+    return QuickstartReport(home, cfg_path, info.documents, sparse.units, dense_units, tuple(timings))
+
+
+def _build_dense(
+    docs: Path, out: Path, unit: str, limit: int | None, encoder: str | None, progress: bool
+) -> int:
+    from drqa_ng.retrieval.encoder import Encoder
+    from drqa_ng.store.docstore import DocStore
+    from indexing.dense import build_dense_from_units
+
+    with DocStore.open(docs) as store:
+        total = store.count(unit)  # type: ignore[arg-type]
+        n = min(total, limit) if limit is not None else total
+        enc = Encoder.load(encoder)
+        res = build_dense_from_units(
+            islice(store.iter_units(unit), n),  # type: ignore[arg-type]
+            out,
+            enc,
+            unit,
+            total=n,
+            corpus_hash=store.corpus_hash(),
+            docs_path=str(docs.resolve()),
+            progress=progress,
+        )
+    return res.count
+
+
+def read_home_config(home: Path) -> HomeConfig:
+    """Read ``home/config.json``; NotFoundError with a hint when quickstart has not run there."""
+    home = Path(home)
+    path = home / CONFIG
+    if not path.is_file():
+        raise NotFoundError(f"no {CONFIG} in {home}: run `drqa-ng quickstart` or pass --index and --docs")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format_version") != CONFIG_VERSION:
+            raise UnsupportedError(
+                f"{path}: config version {data.get('format_version')}, expected {CONFIG_VERSION}"
+            )
+        return HomeConfig(
+            home=home,
+            docs=home / data["docs"],
+            indexes=tuple(home / p for p in data["indexes"]),
+            unit=str(data.get("unit", "paragraph")),
+            reader=home / data["reader"] if data.get("reader") else None,
+            weight=float(data["weight"]) if data.get("weight") is not None else None,
+            fusion=str(data.get("fusion", "rrf")),
+        )
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise DataFormatError(f"{path} is not a valid drqa-ng config: {e}") from e
+
+
+def report_dict(report: QuickstartReport) -> dict[str, Any]:
+    d = asdict(report)
+    d["home"], d["config"] = str(report.home), str(report.config)
+    d["seconds"] = dict(report.seconds)
+    return d

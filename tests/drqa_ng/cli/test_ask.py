@@ -1,0 +1,138 @@
+"""`drqa-ng ask` / `eval` / `serve` over the tiny doc store + BM25 index and the tiny (untrained) reader.
+
+The tiny reader's spans are arbitrary, so these tests check structure and evidence, not correctness;
+answer quality with the shipped reader is checked in tests/drqa_ng/test_pipeline.py when it exists.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.corpus import TINY_FACTS
+
+
+@pytest.fixture(scope="module")
+def pipe_args(tiny_sparse_index: Path, tiny_docstore: Path, tiny_model_dir: Path) -> list[str]:
+    return ["--index", str(tiny_sparse_index), "--docs", str(tiny_docstore), "--reader", str(tiny_model_dir)]
+
+
+@pytest.fixture
+def home(tmp_path: Path, tiny_sparse_index: Path, tiny_docstore: Path, tiny_model_dir: Path) -> Path:
+    cfg = {
+        "format_version": 1,
+        "docs": str(tiny_docstore),
+        "indexes": [str(tiny_sparse_index)],
+        "unit": "paragraph",
+        "fusion": "rrf",
+        "reader": str(tiny_model_dir),
+        "weight": 0.5,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    return tmp_path
+
+
+def test_ask_json_has_evidence_from_the_store(run_cli, pipe_args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    q = TINY_FACTS[0][0]
+    rc, out, err = run_cli(
+        "ask", *pipe_args, "-n", "3", "--json", q, "Who created the Python programming language?"
+    )
+    assert rc == 0, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [x["question"] for x in lines] == [q, "Who created the Python programming language?"]
+    for obj in lines:
+        assert 1 <= len(obj["answers"]) <= 3
+        for a in obj["answers"]:
+            assert a["passage_text"][a["start"] : a["end"]] == a["text"]
+            assert a["passage_id"].startswith(a["doc_id"] + "#p")
+    assert any(a["doc_id"] == "france" for a in lines[0]["answers"])
+    assert any(a["doc_id"] == "python_language" for a in lines[1]["answers"])
+
+
+def test_ask_text_output_highlights_answer(run_cli, pipe_args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    rc, out, _ = run_cli("ask", *pipe_args, "-n", "1", "What is the capital of France?")
+    assert rc == 0
+    assert out.startswith("Q: What is the capital of France?")
+    assert " 1. " in out and "score" in out and "(doc " in out
+    assert out.count("**") >= 2  # answer marked in its snippet (no tty: ** instead of colour)
+
+
+def test_ask_interactive_reads_stdin_until_eof(run_cli, pipe_args, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    stdin = "What is the capital of France?\n\n" + "x" * 2000 + "\nWho designed the Eiffel Tower?\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    rc, out, err = run_cli("ask", *pipe_args, "-i", "--json", "-n", "2")
+    assert rc == 0
+    qs = [json.loads(x)["question"] for x in out.splitlines()]
+    assert qs == ["What is the capital of France?", "Who designed the Eiffel Tower?"]
+    assert "too long" in err  # the bad line is reported and the loop goes on
+
+
+def test_ask_uses_home_config(run_cli, home: Path) -> None:  # type: ignore[no-untyped-def]
+    rc, out, err = run_cli("ask", "--home", str(home), "--json", "When was the Eiffel Tower completed?")
+    assert rc == 0, err
+    (obj,) = [json.loads(x) for x in out.splitlines()]
+    assert obj["answers"] and any(a["doc_id"] == "eiffel_tower" for a in obj["answers"])
+
+
+def test_ask_errors(run_cli, tmp_path: Path, pipe_args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    rc, _, err = run_cli("ask", "--home", str(tmp_path), "q")
+    assert rc == 5 and "quickstart" in err
+    rc, _, err = run_cli("ask", *pipe_args)
+    assert rc == 2 and "question" in err
+    rc, _, err = run_cli("ask", *pipe_args, "   ")
+    assert rc == 2 and "empty" in err
+
+
+def test_eval_writes_predictions_metrics_and_report(run_cli, pipe_args, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    qfile = tmp_path / "qs.jsonl"
+    qfile.write_text("".join(json.dumps({"question": q, "answer": [a]}) + "\n" for q, a, _ in TINY_FACTS))
+    out = tmp_path / "run"
+    rc, text, err = run_cli(
+        "eval", "--dataset", "webquestions", str(qfile), "--limit", "4", "--out", str(out), "-q", *pipe_args
+    )
+    assert rc == 0, err
+    preds = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 4 and preds[0]["question"] == TINY_FACTS[0][0]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["questions"] == 4 and 0 <= m["em"] <= 100 and m["regex_match"] is None
+    assert m["recall_at"]["recall@5"] == 100.0  # BM25 finds every tiny fact's paragraph in its top 5
+    assert m["latency_p95_ms"] >= m["latency_p50_ms"] > 0
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+    assert "EM" in text and "recall@5" in text
+
+
+def test_eval_regex_and_tune(run_cli, pipe_args, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    qfile = tmp_path / "trec.jsonl"
+    qfile.write_text(
+        json.dumps({"question": "When was the Eiffel Tower completed?", "answer": ["18[0-9]9"]}) + "\n"
+    )
+    out = tmp_path / "trec"
+    rc, text, err = run_cli(
+        "eval", "--dataset", "curatedtrec", str(qfile), "--out", str(out), "--tune", "-q", *pipe_args
+    )
+    assert rc == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["regex_match"] is not None and m["recall_at"]["recall@1"] == 100.0
+    assert "tuned_weight" in m and len(m["weight_curve"]) > 1
+    assert "tuned weight" in text
+
+
+def test_serve_builds_app_from_flags(run_cli, pipe_args, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    seen: dict[str, object] = {}
+
+    def fake_run(app: object, **kw: object) -> None:
+        seen["app"] = app
+        seen.update(kw)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setenv("H5_TEST_KEY", "k")
+    rc, _, err = run_cli("serve", *pipe_args, "--port", "8123", "--api-key-env", "H5_TEST_KEY")
+    assert rc == 0, err
+    assert seen["port"] == 8123 and seen["host"] == "127.0.0.1"
+    assert seen["app"].state.settings.api_key == "k"  # type: ignore[attr-defined]
+    monkeypatch.delenv("H5_TEST_KEY")
+    rc, _, err = run_cli("serve", *pipe_args, "--api-key-env", "H5_TEST_KEY")
+    assert rc == 2 and "H5_TEST_KEY" in err
