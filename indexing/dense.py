@@ -78,6 +78,16 @@ def adapt_factory(factory: str, n: int) -> str:
     return factory
 
 
+def new_faiss_index(factory: str, dim: int) -> Any:
+    """An empty inner-product FAISS index; a factory string faiss cannot parse is an InputError."""
+    import faiss
+
+    try:
+        return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as e:
+        raise InputError(f"bad FAISS factory string {factory!r}: {str(e).splitlines()[0]}") from e
+
+
 def build_faiss(
     factory: str,
     dim: int,
@@ -92,9 +102,8 @@ def build_faiss(
     one chunk plus the training sample is in memory at a time. The training sample is drawn with
     ``seed``; its size defaults to max(64·nlist, 9984) capped at n.
     """
-    import faiss
 
-    index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    index = new_faiss_index(factory, dim)
     if not index.is_trained:
         m = re.search(r"IVF(\d+)", factory)
         nlist = int(m.group(1)) if m else 1
@@ -171,6 +180,7 @@ def build_dense_from_units(
         raise InputError(f"unknown unit {unit!r}; choose from {', '.join(UNITS)}")
     if chunk_size < 1 or batch_size < 1:
         raise InputError("chunk size and batch size must be >= 1")
+    new_faiss_index(factory, encoder.dim)  # fail on a bad factory before hours of encoding
     t0 = time.perf_counter()
     out = Path(out)
     work = work_dir_for(out)

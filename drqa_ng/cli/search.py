@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--json", action="store_true", help="print a JSON list of {query, hits} instead of a table"
     )
+    # hybrid options (dense area, H3): several --index are fused by drqa_ng.retrieval.fusion
+    p.add_argument("--fusion", choices=["rrf", "interp"], default="rrf", help="fusion of several --index")
+    p.add_argument("--weight", type=float, default=None, help="interp: weight of the last --index (0..1)")
+    p.add_argument("--depth", type=int, default=100, help="hits fetched from each index before fusion")
     p.set_defaults(func=_search)
 
 
@@ -93,14 +97,21 @@ def _search(args: argparse.Namespace) -> int:
         if not positional:
             raise InputError("give an index folder (positional or --index)")
         indexes = [Path(positional.pop(0))]
-    if len(indexes) > 1:
-        raise InputError("fusion not available: give one index")
     queries = positional + (_read_queries(args.queries_file) if args.queries_file else [])
     if not queries:
         raise InputError("no query given")
     if args.k < 1:
         raise InputError(f"-k must be >= 1, got {args.k}")
     retriever = open_retriever(indexes[0])
+    if len(indexes) > 1:  # hybrid (H3)
+        from drqa_ng.retrieval.fusion import HybridRetriever
+
+        retriever = HybridRetriever(
+            [retriever, *(open_retriever(p) for p in indexes[1:])],
+            method=args.fusion,
+            weight=args.weight,
+            depth=args.depth,
+        )
     hits = retriever.search(queries, args.k)
     docs = _open_docs(args, read_manifest(indexes[0]))
     found: list[list[tuple[Hit, Passage | None]]] = []

@@ -252,7 +252,7 @@ def export_onnx_int8(folder: Path, target: Path) -> Path:
             out = self.inner(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             )
-            return out.last_hidden_state  # type: ignore[no-any-return]
+            return out.last_hidden_state
 
     dummy = torch.ones((2, 8), dtype=torch.long)
     fp32 = target.with_name(f".{target.stem}.fp32-{os.getpid()}.onnx")

@@ -16,10 +16,17 @@ def _open_sparse(path: Path) -> Retriever:
     return SparseIndex.open(path)
 
 
+def _open_dense(path: Path) -> Retriever:  # added by the dense area (H3)
+    from drqa_ng.retrieval.dense import DenseIndex
+
+    return DenseIndex.open(path)
+
+
 # kind -> opener. Each opener imports its module lazily so opening a sparse index never loads
 # torch/faiss. To add a kind (e.g. "dense"), add one entry here.
 OPENERS: dict[str, Callable[[Path], Retriever]] = {
     "sparse": _open_sparse,
+    "dense": _open_dense,
 }
 
 

@@ -91,9 +91,14 @@ def test_manifest_records_encoder_and_counts(dense_encoder: Encoder, tmp_path: P
     assert m["corpus_hash"] == "abc" and m["docs"] == "/d.sqlite"
 
 
-def test_empty_corpus_is_an_input_error(dense_encoder: Encoder, tmp_path: Path) -> None:
+def test_empty_corpus_and_bad_factory_are_input_errors(dense_encoder: Encoder, tmp_path: Path) -> None:
     with pytest.raises(InputError):
         build_dense_from_units([], tmp_path / "idx", dense_encoder, "paragraph")
+    with pytest.raises(InputError, match="factory"):
+        build_dense_from_units(
+            tiny_passages(), tmp_path / "idx2", dense_encoder, "paragraph", factory="Nope12"
+        )
+    assert not work_dir_for(tmp_path / "idx2").exists()  # rejected before any encoding
 
 
 def test_corrupt_index_fails_loudly(dense_encoder: Encoder, tmp_path: Path) -> None:

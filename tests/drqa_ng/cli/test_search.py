@@ -87,8 +87,10 @@ def test_bad_input_is_one_line_error(run_cli, tiny_sparse_index: Path, tmp_path:
     assert _err(run_cli, "search", idx)[0] == 2
     assert _err(run_cli, "search")[0] == 2
     assert _err(run_cli, "search", idx, "q", "-k", "0")[0] == 2
-    rc, msg = _err(run_cli, "search", "--index", idx, "--index", idx, "q")
-    assert rc == 2 and "fusion not available" in msg
+    rc, msg = _err(
+        run_cli, "search", "--index", idx, "--index", idx, "q", "--fusion", "interp", "--weight", "2"
+    )
+    assert rc == 2 and "weight" in msg  # fusion itself works since H3's hybrid edit
     assert _err(run_cli, "search", idx, "q", "--docs", str(tmp_path / "missing.sqlite"))[0] == 5
     assert _err(run_cli, "search", idx, "--queries-file", str(tmp_path / "none.txt"))[0] == 5
     bad = tmp_path / "bad"

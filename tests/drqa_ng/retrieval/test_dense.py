@@ -94,11 +94,14 @@ def test_open_errors(passage_index: Path, tmp_path: Path) -> None:
         DenseIndex.open(wrong_kind)
 
 
-def test_tiny_docstore_index(tiny_dense_index: Path, dense_encoder: Encoder) -> None:
+def test_tiny_docstore_index_answers_facts(tiny_dense_index: Path, dense_encoder: Encoder) -> None:
+    from tests.fixtures.corpus import TINY_FACTS
+
     idx = DenseIndex.open(tiny_dense_index, encoder=dense_encoder)
-    assert idx.unit == "paragraph" and len(idx) > 0
-    hits = idx.search(["anything"], k=3)[0]
-    assert len(hits) == min(3, len(idx)) and all("#p" in h.id for h in hits)
+    assert idx.unit == "paragraph"
+    hits = idx.search([q for q, _, _ in TINY_FACTS], k=3)
+    found = sum(uid in {h.id for h in hs} for (_, _, uid), hs in zip(TINY_FACTS, hits, strict=True))
+    assert found >= 0.8 * len(TINY_FACTS)
 
 
 @pytest.mark.gpu

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.corpus import TINY_FACTS
+
+
+@pytest.fixture(scope="module")
+def facts_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("q") / "facts.jsonl"
+    path.write_text("".join(json.dumps({"question": q, "answer": [a]}) + "\n" for q, a, _ in TINY_FACTS))
+    return path
+
+
+def test_build_dense_cli(run_cli, tiny_docstore: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "dense"
+    rc, stdout, _ = run_cli("build-dense", str(tiny_docstore), str(out), "--unit", "doc", "--chunk-size", "4")
+    assert rc == 0, stdout
+    assert "doc vectors" in stdout and "Flat" in stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["unit"] == "doc" and manifest["docs"] == str(tiny_docstore.resolve())
+    rc, stdout, _ = run_cli("search", str(out), "Who first climbed the highest peak on Earth?", "-k", "1")
+    assert rc == 0 and "mount_everest" in stdout
+
+
+def test_build_dense_cli_errors(run_cli, tiny_docstore: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rc, _, err = run_cli("build-dense", str(tmp_path / "none.sqlite"), str(tmp_path / "o"))
+    assert rc == 5 and err.count("\n") == 1
+    rc, _, err = run_cli("build-dense", str(tiny_docstore), str(tmp_path / "o"), "--factory", "Bogus7")
+    assert rc == 2 and "factory" in err
+
+
+def test_hybrid_search_cli(run_cli, tiny_sparse_index: Path, tiny_dense_index: Path) -> None:  # type: ignore[no-untyped-def]
+    q = "When was the Eiffel Tower completed?"
+    rc, stdout, _ = run_cli(
+        "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q, "-k", "2", "--json"
+    )
+    assert rc == 0
+    hits = json.loads(stdout)[0]["hits"]
+    assert hits[0]["id"] == "eiffel_tower#p1" and len(hits) == 2
+    rc, stdout, _ = run_cli(
+        "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q,
+        "--fusion", "interp", "--weight", "0.3", "-k", "1",
+    )  # fmt: skip
+    assert rc == 0 and "eiffel_tower#p1" in stdout
+
+
+def test_eval_retrieval_cli(  # type: ignore[no-untyped-def]
+    run_cli,
+    tiny_docstore: Path,
+    tiny_sparse_index: Path,
+    tiny_dense_index: Path,
+    facts_jsonl: Path,
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "eval"
+    rc, stdout, _ = run_cli(
+        "eval-retrieval", "--questions", str(facts_jsonl), "--docs", str(tiny_docstore),
+        "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), "--out", str(out), "-k", "1", "5",
+    )  # fmt: skip
+    assert rc == 0, stdout
+    metrics = json.loads((out / "retrieval_metrics.json").read_text())
+    assert metrics["questions"] == len(TINY_FACTS) and metrics["ks"] == [1, 5]
+    names = [s["name"] for s in metrics["systems"]]
+    assert names == ["tiny_sparse", "tiny_dense", "hybrid-rrf"]
+    for s in metrics["systems"]:
+        assert s["recall"][1] >= s["recall"][0] >= 0.5
+    assert (out / "recall_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| hybrid-rrf |" in stdout
+
+
+def test_eval_retrieval_cli_errors(
+    run_cli, tiny_docstore: Path, tiny_dense_index: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    base = [
+        "eval-retrieval",
+        "--docs",
+        str(tiny_docstore),
+        "--index",
+        str(tiny_dense_index),
+        "--out",
+        str(tmp_path),
+    ]
+    assert run_cli(*base, "--questions", str(tmp_path / "none.jsonl"))[0] == 5
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    assert run_cli(*base, "--questions", str(bad))[0] == 3
