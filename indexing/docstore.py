@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 DEFAULT_PASSAGE_WORDS = 100
 # Paragraphs shorter than this (mostly section headings such as "History.") are merged into the next.
 DEFAULT_MIN_PARAGRAPH_CHARS = 30
+# Per kind of skip, this many are logged one by one; the rest are only counted (a Wikipedia dump
+# has tens of thousands of list-only pages that WikiExtractor leaves empty).
+MAX_SKIP_WARNINGS = 10
 BATCH = 500  # ids per duplicate-check query stay under old SQLite host-parameter limits
 
 
@@ -53,6 +56,25 @@ def _sidecars(path: Path) -> list[Path]:
     return [path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))]
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_temps(out: Path) -> None:
+    """Delete temp files of earlier builds of ``out`` whose process is gone (killed with SIGKILL)."""
+    for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+        pid = tmp.name[len(f".{out.name}.tmp-") :].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            log.warning("removing %s left by an interrupted build", tmp)
+            tmp.unlink(missing_ok=True)
+
+
 class _Writer:
     """Batches rows and tracks counts for one build."""
 
@@ -65,10 +87,16 @@ class _Writer:
         self.next_rowid = 1
         self.documents = self.paragraphs = self.passages = self.duplicates = self.empty = 0
 
+    def _skip(self, doc: Document, reason: str, count: int) -> None:
+        if count <= MAX_SKIP_WARNINGS:
+            log.warning("skipping document %r (%s): %s", doc.id, doc.title, reason)
+        if count == MAX_SKIP_WARNINGS:
+            log.warning("further documents with %s are skipped without a warning (see the counts)", reason)
+
     def add(self, doc: Document) -> None:
         if not doc.text.strip():
-            log.warning("skipping document %r (%s): empty text", doc.id, doc.title)
             self.empty += 1
+            self._skip(doc, "empty text", self.empty)
             return
         self.batch.append(doc)
         if len(self.batch) >= BATCH:
@@ -86,8 +114,8 @@ class _Writer:
         unit_rows: list[tuple[str, int, int, int, int]] = []
         for doc in self.batch:
             if doc.id in seen:
-                log.warning("skipping document %r (%s): duplicate id", doc.id, doc.title)
                 self.duplicates += 1
+                self._skip(doc, "duplicate id", self.duplicates)
                 continue
             seen.add(doc.id)
             rowid = self.next_rowid
@@ -136,6 +164,7 @@ def build_docstore(
     if out.exists() and not out.is_file():
         raise InputError(f"output {out} exists and is not a file")
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}-{int(time.time() * 1000)}")
     t0 = time.perf_counter()
     conn = sqlite3.connect(tmp, isolation_level=None)

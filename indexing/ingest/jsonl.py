@@ -13,6 +13,7 @@ from pathlib import Path
 from drqa_ng.errors import DataFormatError
 from drqa_ng.types import Document
 from indexing.ingest.text import lines_to_text, normalize_text, open_text
+from indexing.ingest.wikiextractor import is_article_title
 
 
 def parse_record(obj: object, where: str, *, wikiextractor: bool) -> Document:
@@ -52,4 +53,7 @@ def read_jsonl(path: Path, *, wikiextractor: bool = False) -> Iterator[Document]
             except json.JSONDecodeError as e:
                 raise DataFormatError(f"{where}: invalid JSON ({e.msg})") from e
             is_wx = wikiextractor or (isinstance(obj, dict) and "url" in obj)
-            yield parse_record(obj, where, wikiextractor=is_wx)
+            doc = parse_record(obj, where, wikiextractor=is_wx)
+            if is_wx and not is_article_title(doc.title):
+                continue
+            yield doc

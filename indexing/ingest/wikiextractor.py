@@ -7,6 +7,7 @@ The first line of a block repeats the title and is dropped. Files may be plain o
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +16,28 @@ from drqa_ng.errors import DataFormatError
 from drqa_ng.types import Document
 from indexing.ingest.text import lines_to_text, open_text
 
+log = logging.getLogger(__name__)
+
+# Namespace prefixes of non-article pages (English names + common aliases); some WikiExtractor trees,
+# like the shared simplewiki one, still contain "Wikipedia:", "MediaWiki:", "Help:" ... pages.
+NON_ARTICLE_NAMESPACES = frozenset(
+    {
+        "talk", "user", "user talk", "wikipedia", "wikipedia talk", "wp", "project", "file", "file talk",
+        "image", "media", "mediawiki", "mediawiki talk", "template", "template talk", "help", "help talk",
+        "category", "category talk", "portal", "portal talk", "book", "book talk", "draft", "draft talk",
+        "timedtext", "timedtext talk", "module", "module talk", "special", "education program",
+        "gadget", "gadget definition", "topic",
+    }
+)  # fmt: skip
 _ID = re.compile(r'\bid="([^"]*)"')
 # Titles may themselves contain quotes, so take everything up to the final '">'.
 _TITLE = re.compile(r'\btitle="(.*)"\s*>\s*$')
+
+
+def is_article_title(title: str) -> bool:
+    """False for titles in a non-article namespace ("Help:Contents"); "Star Wars: Episode IV" is an article."""
+    prefix, sep, _ = title.partition(":")
+    return not sep or " ".join(prefix.split()).casefold() not in NON_ARTICLE_NAMESPACES
 
 
 def _document(did: str, title: str, lines: list[str]) -> Document:
@@ -29,7 +49,7 @@ def _document(did: str, title: str, lines: list[str]) -> Document:
 
 
 def read_wikiextractor(path: Path) -> Iterator[Document]:
-    """Stream the documents of one WikiExtractor output file."""
+    """Stream the article documents of one WikiExtractor output file (non-article namespaces skipped)."""
     current: tuple[str, str, int] | None = None  # (id, title, line of <doc>)
     lines: list[str] = []
     lineno = 0
@@ -51,7 +71,10 @@ def read_wikiextractor(path: Path) -> Iterator[Document]:
             elif line.strip() == "</doc>":
                 if current is None:
                     raise DataFormatError(f"{path}:{lineno}: </doc> without an opening <doc>")
-                yield _document(current[0], current[1], lines)
+                if is_article_title(current[1]):
+                    yield _document(current[0], current[1], lines)
+                else:
+                    log.debug("skipping non-article page %r", current[1])
                 current = None
             elif current is not None:
                 lines.append(line)

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import pytest
 from drqa_ng.errors import InputError
 from drqa_ng.store.docstore import DocStore
 from drqa_ng.types import Document
-from indexing.docstore import build_docstore
+from indexing.docstore import MAX_SKIP_WARNINGS, build_docstore
 from indexing.ingest import read_corpus
 
 
@@ -32,6 +35,28 @@ def test_build_reports_duplicates_and_empty(tmp_path: Path, caplog: pytest.LogCa
         assert s.corpus_hash() == report.corpus_hash
         d1 = s.get_document("d1")
         assert d1 is not None and d1.title == "Title 1"
+
+
+def test_skip_warnings_are_capped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    docs = [Document(f"e{i}", "E", "") for i in range(50)]
+    with caplog.at_level(logging.WARNING, logger="indexing.docstore"):
+        report = build_docstore(docs, tmp_path / "s.sqlite", show_progress=False)
+    assert report.empty == 50
+    assert caplog.text.count("empty text") == MAX_SKIP_WARNINGS + 1  # + the "further ..." line
+
+
+def test_stale_temp_of_a_dead_build_is_removed(tmp_path: Path) -> None:
+    out = tmp_path / "s.sqlite"
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(proc.stdout)  # this process has exited
+    stale = tmp_path / f".s.sqlite.tmp-{dead_pid}-123"
+    stale.write_bytes(b"half-written")
+    live = tmp_path / f".s.sqlite.tmp-{os.getpid()}-1"  # a concurrent build of ours: left alone
+    live.write_bytes(b"in progress")
+    build_docstore(_docs(1), out, show_progress=False)
+    assert not stale.exists() and live.exists()
 
 
 def test_duplicates_across_batches_are_found(tmp_path: Path) -> None:

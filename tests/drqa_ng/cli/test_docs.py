@@ -40,7 +40,7 @@ def test_build_docs_options_and_prefix(run_cli, tiny_wikiextractor_tree: Path, t
     )
     assert rc == 0
     with DocStore.open(out) as s:
-        assert s.count("doc") == 8 and s.count("passage") == 0
+        assert s.count("doc") == 10 and s.count("passage") == 0
         assert list(s.doc_ids())[:2] == ["text:1", "text:2"]
         info = s.info()
         assert info.min_paragraph_chars == 0 and len(info.sources) == 2

@@ -7,6 +7,7 @@ import pytest
 from drqa_ng.errors import DataFormatError
 from drqa_ng.types import Document
 from indexing.ingest import detect_format, read_corpus
+from indexing.ingest.wikiextractor import is_article_title
 from tests.fixtures.corpus import WIKIEXTRACTOR_DOCS
 
 EXPECTED = [
@@ -18,13 +19,16 @@ EXPECTED = [
         "5", "Ozone", "Ozone is a molecule made of three oxygen atoms.\n\nIt protects life from UV light."
     ),
     Document("8", 'Quote "Title"', "A title containing quotes must still be parsed."),
+    Document(
+        "10", "Star Wars: A New Hope", "A 1977 film; the colon in its title does not make it a namespace."
+    ),
 ]
 
 
 @pytest.mark.parametrize("flavour", ["text", "json"])
 def test_tree_plain_and_bz2(tiny_wikiextractor_tree: Path, flavour: str) -> None:
     tree = tiny_wikiextractor_tree / flavour
-    assert len(EXPECTED) == len(WIKIEXTRACTOR_DOCS)
+    assert len(EXPECTED) == len(WIKIEXTRACTOR_DOCS) - 1  # Help:Contents is skipped
     assert detect_format(tree / "AA" / "wiki_00") == "wikiextractor"
     assert detect_format(tree / "AB" / "wiki_00.bz2") == "wikiextractor"
     assert list(read_corpus([tree])) == EXPECTED
@@ -38,7 +42,7 @@ def test_both_flavours_prefixed(tiny_wikiextractor_tree: Path) -> None:
             [tiny_wikiextractor_tree / "text", tiny_wikiextractor_tree / "json"], id_prefix=True
         )
     ]
-    assert ids[:2] == ["text:1", "text:2"] and ids[4:6] == ["json:1", "json:2"]
+    assert ids[:2] == ["text:1", "text:2"] and ids[5:7] == ["json:1", "json:2"]
 
 
 @pytest.mark.parametrize(
@@ -64,3 +68,13 @@ def test_title_line_kept_when_it_differs(tmp_path: Path) -> None:
         '<doc id="3" url="u" title="Foo &amp; Bar">\nFoo & Bar\n\nBody.\n</doc>\n<doc id="4" url="u" title="X">\nBody only.\n</doc>\n'
     )
     assert list(read_corpus([p])) == [Document("3", "Foo & Bar", "Body."), Document("4", "X", "Body only.")]
+
+
+def test_is_article_title() -> None:
+    assert (
+        is_article_title("Paris")
+        and is_article_title("Star Wars: A New Hope")
+        and is_article_title("2001: A Space Odyssey")
+    )
+    for t in ("Wikipedia:About", "MediaWiki:Summary", "help: Contents", "Template talk:X", "Category:Cities"):
+        assert not is_article_title(t), t
