@@ -99,6 +99,20 @@ def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
+def units_by_key_sql(n: int) -> str:
+    """Offsets of ``n`` units given as (kind, doc_rowid, ordinal) parameter triples.
+
+    CROSS JOIN fixes the loop order (wanted keys outside, primary-key search inside);
+    ``(kind, doc_rowid, ordinal) IN (VALUES ...)`` would make SQLite scan the whole units table.
+    """
+    values = ",".join(["(?,?,?)"] * n)
+    return (
+        "SELECT u.kind, u.doc_rowid, u.ordinal, u.start_char, u.end_char "
+        f"FROM (VALUES {values}) AS w CROSS JOIN units AS u "
+        "ON u.kind = w.column1 AND u.doc_rowid = w.column2 AND u.ordinal = w.column3"
+    )
+
+
 def _check_unit(unit: str) -> Unit:
     if unit not in UNITS:
         raise InputError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
@@ -256,12 +270,7 @@ class DocStore:
         step = CHUNK // 3
         for i in range(0, len(wanted), step):
             chunk = wanted[i : i + step]
-            values = ",".join(["(?,?,?)"] * len(chunk))
-            rows = conn.execute(
-                "SELECT kind, doc_rowid, ordinal, start_char, end_char FROM units "
-                f"WHERE (kind, doc_rowid, ordinal) IN (VALUES {values})",
-                tuple(v for key in chunk for v in key),
-            )
+            rows = conn.execute(units_by_key_sql(len(chunk)), tuple(v for key in chunk for v in key))
             for kind, rowid, ordinal, a, b in rows:
                 offsets[(kind, rowid, ordinal)] = (a, b)
         out: list[Passage | None] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
-from drqa_ng.store.docstore import DocStore, StoreInfo
+from drqa_ng.store.docstore import DocStore, StoreInfo, units_by_key_sql
 from drqa_ng.store.split import split_paragraphs, split_passages
 from drqa_ng.types import Document
 from tests.fixtures.corpus import LONG_DOC_FACT, LONG_DOC_ID, TINY_FACTS
@@ -184,3 +184,11 @@ def test_open_errors(tmp_path: Path, tiny_docstore: Path) -> None:
     truncated.write_bytes(tiny_docstore.read_bytes()[:4096])
     with pytest.raises(IndexFormatError):
         DocStore.open(truncated)
+
+
+def test_unit_lookup_uses_primary_key(tiny_docstore: Path) -> None:
+    with sqlite3.connect(tiny_docstore) as conn:
+        plan = conn.execute("EXPLAIN QUERY PLAN " + units_by_key_sql(2), ("p", 1, 0, "w", 2, 1)).fetchall()
+    conn.close()
+    details = " | ".join(row[-1] for row in plan)
+    assert "SEARCH u USING PRIMARY KEY" in details and "SCAN u" not in details, details
