@@ -1,0 +1,167 @@
+"""``POST /v1/video/ask``: answer questions over a video index with timestamp links and what is seen.
+
+The index is ``request.app.state.video_index`` (a ``VideoIndex``); ``setup(app, settings)`` loads it
+at startup from the ``video_index`` extra setting, with the heavy recogniser unless
+``video_recognize`` is "0". An optional reader is taken from ``app.state.video_reader``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from drqa_ng.errors import NotFoundError
+from drqa_ng.video.index import VideoAnswer
+
+router = APIRouter(tags=["video"])
+
+MAX_QUESTIONS = 16
+MAX_CHARS = 1000
+
+
+class VideoAskRequest(BaseModel):
+    """One question or many; ``k`` segments each, ``frames_per_segment`` frames recognised per segment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str | None = Field(default=None, max_length=MAX_CHARS, examples=["Who is the sailor?"])
+    questions: list[str] | None = Field(default=None, max_length=MAX_QUESTIONS)
+    k: int = Field(default=3, ge=1, le=20)
+    frames_per_segment: int = Field(default=2, ge=0, le=8)
+    recognize: bool = True
+
+    @model_validator(mode="after")
+    def _one_of(self) -> VideoAskRequest:
+        if (self.question is None) == (self.questions is None):
+            raise ValueError("give exactly one of 'question' or 'questions'")
+        if self.questions is not None and not self.questions:
+            raise ValueError("'questions' is empty")
+        return self
+
+    def as_list(self) -> list[str]:
+        return [self.question] if self.question is not None else list(self.questions or [])
+
+
+class DetectionOut(BaseModel):
+    label: str
+    score: float
+    box: tuple[int, int, int, int]
+    text: str
+
+
+class FrameOut(BaseModel):
+    t: float
+    detections: list[DetectionOut]
+
+
+class AccountingOut(BaseModel):
+    frames_decoded: int
+    frames_heavy: int
+    retrieve_s: float
+    decode_s: float
+    recognize_s: float
+    read_s: float
+    total_s: float
+    index_frames_sampled: int
+    index_frames_tagged: int
+    index_frames_teacher: int
+
+
+class VideoAnswerOut(BaseModel):
+    video_id: str
+    segment_id: str
+    t_start: float
+    t_end: float
+    link: str
+    text: str
+    tags: list[str]
+    score: float
+    answer: str | None
+    frames: list[FrameOut]
+    accounting: AccountingOut
+
+    @classmethod
+    def of(cls, a: VideoAnswer) -> VideoAnswerOut:
+        c = a.accounting
+        return cls(
+            video_id=a.video_id,
+            segment_id=a.segment_id,
+            t_start=a.t_start,
+            t_end=a.t_end,
+            link=a.link,
+            text=a.text,
+            tags=list(a.tags),
+            score=a.score,
+            answer=a.span.text if a.span is not None else None,
+            frames=[
+                FrameOut(
+                    t=f.t,
+                    detections=[
+                        DetectionOut(label=d.label, score=d.score, box=d.box, text=d.text)
+                        for d in f.detections
+                    ],
+                )
+                for f in a.findings
+            ],
+            accounting=AccountingOut(
+                frames_decoded=c.frames_decoded,
+                frames_heavy=c.frames_heavy,
+                retrieve_s=c.retrieve_s,
+                decode_s=c.decode_s,
+                recognize_s=c.recognize_s,
+                read_s=c.read_s,
+                total_s=c.total_s,
+                index_frames_sampled=c.index_frames_sampled,
+                index_frames_tagged=c.index_frames_tagged,
+                index_frames_teacher=c.index_frames_teacher,
+            ),
+        )
+
+
+class VideoQuestionAnswers(BaseModel):
+    question: str
+    answers: list[VideoAnswerOut]
+
+
+class VideoAskResponse(BaseModel):
+    results: list[VideoQuestionAnswers]
+    latency_ms: float
+
+
+def setup(app: FastAPI, settings: Any) -> None:
+    """Load the video index named by the ``video_index`` setting into ``app.state`` (no-op when unset)."""
+    from drqa_ng.video.index import VideoIndex
+    from drqa_ng.video.recognize import default_recognizer
+
+    path = settings.get("video_index") if hasattr(settings, "get") else None
+    if not path:
+        return
+    app.state.video_index = VideoIndex.open(Path(path))
+    if settings.get("video_recognize", "1") != "0":
+        app.state.video_recognizer = default_recognizer()
+
+
+@router.post("/video/ask", response_model=VideoAskResponse)
+def video_ask(body: VideoAskRequest, request: Request) -> VideoAskResponse:
+    """Sync on purpose: decoding and recognition are CPU-bound, so FastAPI runs this in its thread pool."""
+    t0 = time.perf_counter()
+    index = getattr(request.app.state, "video_index", None)
+    if index is None:
+        raise NotFoundError("this server has no video index (set the video_index setting)")
+    recognizer = getattr(request.app.state, "video_recognizer", None) if body.recognize else None
+    reader = getattr(request.app.state, "video_reader", None)
+    questions = body.as_list()
+    results = index.ask(
+        questions, k=body.k, recognizer=recognizer, reader=reader, frames_per_segment=body.frames_per_segment
+    )
+    return VideoAskResponse(
+        results=[
+            VideoQuestionAnswers(question=q, answers=[VideoAnswerOut.of(a) for a in ans])
+            for q, ans in zip(questions, results, strict=True)
+        ],
+        latency_ms=(time.perf_counter() - t0) * 1000,
+    )
