@@ -131,3 +131,72 @@ def test_fake_store_paragraphs_have_exact_offsets() -> None:
     assert [p.text for p in ps] == ["First para.", "Second one\nstill second.", "Third."]
     for p in ps:
         assert doc.text[p.start : p.end] == p.text
+
+
+# -- with the real doc store, BM25 index and reader ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_pipeline(tiny_sparse_index, tiny_docstore, tiny_model_dir):  # type: ignore[no-untyped-def]
+    from drqa_ng.pipeline import PipelineSettings
+
+    settings = PipelineSettings(
+        indexes=(tiny_sparse_index,), docs=tiny_docstore, reader=tiny_model_dir, n_docs=3
+    )
+    return QAPipeline.from_settings(settings)
+
+
+def test_real_pieces_answers_come_from_retrieved_paragraphs(real_pipeline) -> None:  # type: ignore[no-untyped-def]
+    from tests.fixtures.corpus import TINY_FACTS
+
+    questions = [q for q, _, _ in TINY_FACTS]
+    results = real_pipeline.ask_detailed(questions, top_n=3)
+    for (_, _, unit), res in zip(TINY_FACTS, results, strict=True):
+        assert unit in {e.passage.id for e in res.evidence}  # BM25 finds the fact's paragraph
+        assert res.answers
+        for a in res.answers:
+            assert a.passage.text[a.start : a.end] == a.text
+            assert a.passage.id in {e.passage.id for e in res.evidence}
+
+
+def test_real_reader_answers_do_not_depend_on_batch(real_pipeline) -> None:  # type: ignore[no-untyped-def]
+    from tests.fixtures.corpus import TINY_FACTS
+
+    questions = [q for q, _, _ in TINY_FACTS[:5]]
+    together = real_pipeline.ask(questions, top_n=3)
+    alone = [real_pipeline.ask([q], top_n=3)[0] for q in questions]
+    for t, a in zip(together, alone, strict=True):
+        assert [x.text for x in t] == [x.text for x in a]
+        assert [x.score for x in t] == pytest.approx([x.score for x in a], abs=1e-4)
+
+
+def test_doc_unit_index_reads_store_paragraphs(tiny_docstore, tiny_model_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from drqa_ng.pipeline import PipelineSettings
+    from indexing.sparse import build_sparse_from_store
+
+    out = tmp_path / "doc_index"
+    build_sparse_from_store(tiny_docstore, out, unit="doc", buckets=2**18, show_progress=False)
+    pipe = QAPipeline.from_settings(
+        PipelineSettings(indexes=(out,), docs=tiny_docstore, reader=tiny_model_dir, n_docs=1)
+    )
+    (ev,) = pipe.retrieve(["When was the Eiffel Tower completed?"])
+    assert [e.passage.id for e in ev] == ["eiffel_tower#p0", "eiffel_tower#p1", "eiffel_tower#p2"]
+    assert all(e.rank == 0 for e in ev)
+
+
+def test_shipped_reader_answers_tiny_facts(tiny_sparse_index, tiny_docstore) -> None:  # type: ignore[no-untyped-def]
+    from drqa_ng.pipeline import PipelineSettings
+    from drqa_ng.reading.reader import default_weights_dir
+    from tests.fixtures.corpus import TINY_FACTS
+
+    if not (default_weights_dir() / "manifest.json").is_file():
+        pytest.skip("shipped reader weights not present yet (drqa_ng/reading/weights)")
+    pipe = QAPipeline.from_settings(
+        PipelineSettings(indexes=(tiny_sparse_index,), docs=tiny_docstore, n_docs=3)
+    )
+    answers = pipe.ask([q for q, _, _ in TINY_FACTS], top_n=1)
+    right = sum(
+        bool(a) and normalize_answer(a[0].text) == normalize_answer(gold)
+        for (_, gold, _), a in zip(TINY_FACTS, answers, strict=True)
+    )
+    assert right >= 6, [a[0].text if a else None for a in answers]

@@ -141,3 +141,23 @@ def test_optional_router_modules_are_included(tmp_path: object) -> None:
     settings = ServerSettings(routers=("tests.serving.extra_router",), extra=(("greeting", "hi"),))
     with TestClient(create_app(settings, pipeline=fake_pipeline())) as c:
         assert c.get("/v1/hello").json() == {"greeting": "hi"}
+
+
+def test_app_loads_real_pipeline_in_lifespan(tiny_sparse_index, tiny_docstore, tiny_model_dir) -> None:  # type: ignore[no-untyped-def]
+    from drqa_ng.pipeline import PipelineSettings
+
+    settings = ServerSettings(
+        pipeline=PipelineSettings(indexes=(tiny_sparse_index,), docs=tiny_docstore, reader=tiny_model_dir)
+    )
+    app = create_app(settings)
+    assert app.state.drqa is None  # nothing loaded before startup
+    with TestClient(app) as c:
+        r = c.post("/v1/ask", json={"questions": ["What is the capital of France?", "Who created Python?"]})
+        assert r.status_code == 200
+        res = r.json()["results"]
+        assert len(res) == 2 and all(x["answers"] for x in res)
+        r = c.post("/v1/search", json={"query": "capital of France", "k": 3})
+        assert r.json()["results"][0]["hits"][0]["doc_id"] == "france"
+        assert c.get("/v1/docs/france").json()["title"] == "France"
+        assert c.get("/v1/docs/france%23p0").json()["text"].startswith("Paris is the capital")
+        assert c.get("/v1/docs/france%23p99").status_code == 404
