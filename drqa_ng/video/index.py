@@ -213,6 +213,28 @@ class VideoIndex:
         hits: list[list[Hit]] = self._sparse.search(queries, k)
         return hits
 
+    @property
+    def n_frames(self) -> int:
+        """Sampled frames in the index."""
+        return len(self._a["frame_time"])
+
+    @property
+    def frame_tags(self) -> np.ndarray:
+        """Tiny-CNN tag probabilities of every sampled frame, (frames, tags) float16, mmapped."""
+        return self._a["frame_tags"]
+
+    def segment_row(self, segment_id: str) -> int:
+        """Row of a segment id; NotFoundError for an unknown id."""
+        try:
+            return self._row[segment_id]
+        except KeyError:
+            raise NotFoundError(f"no segment {segment_id!r} in {self.path}") from None
+
+    def segment_frames(self, row: int) -> range:
+        """Frame rows (into ``frame_tags``) sampled inside segment ``row``."""
+        lo, hi = (int(x) for x in self._a["seg_frames"][row])
+        return range(lo, hi)
+
     def segment_tags(self, row: int) -> tuple[str, ...]:
         """Tags whose best frame probability in segment ``row`` reaches the index's threshold."""
         lo, hi = (int(x) for x in self._a["seg_frames"][row])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from drqa_ng.errors import InputError
@@ -17,7 +19,7 @@ def test_windows_cover_timeline_within_bounds_and_overlap() -> None:
     cues = _cues(40)  # 80 s of speech
     wins = cue_windows(cues, 90.0, min_seg=10, max_seg=30, overlap=2)
     assert wins[0].t_start == 0.0 and wins[-1].t_end == pytest.approx(90.0)
-    for a, b in zip(wins, wins[1:], strict=False):
+    for a, b in itertools.pairwise(wins):
         assert b.t_start <= a.t_end  # no holes
         assert a.t_end - b.t_start <= 2.0 + 1e-6 or b.cue_lo < a.cue_hi
     for w in wins[:-1]:

@@ -1,0 +1,59 @@
+"""`drqa-ng build-video`, `train-tagger`, `video-ask` end to end on the synthetic videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from drqa_ng.video.tagger import TinyTagger, save_tagger
+
+
+def test_build_and_ask(run_cli, video_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tagger = tmp_path / "t.safetensors"
+    save_tagger(TinyTagger(), tagger)
+    out = tmp_path / "idx"
+    rc, stdout, _ = run_cli(
+        "build-video", str(video_dir / "alpha.avi"), str(video_dir / "beta.avi"), str(out),
+        "--tagger", str(tagger), "--min-seg", "3", "--max-seg", "6", "--overlap", "1",
+    )  # fmt: skip
+    assert rc == 0, stdout
+    assert "2 videos" in stdout and "tagged by tiny CNN 19" in stdout
+    rc, stdout, _ = run_cli(
+        "video-ask", "--video-index", str(out), "--no-recognize", "--no-reader", "Who is the keeper?"
+    )
+    assert rc == 0
+    assert "alpha.avi#t=" in stdout and "Captain Marlowe" in stdout and "heavy 0" in stdout
+    rc, stdout, _ = run_cli(
+        "video-ask", "--video-index", str(out), "--no-reader", "--json", "-k", "1", "conductor whistles"
+    )
+    assert rc == 0
+    obj = json.loads(stdout)
+    (ans,) = obj["answers"]
+    assert ans["video_id"] == "beta" and ans["accounting"]["frames_heavy"] == 2
+    assert len(ans["findings"]) == 2
+
+
+def test_errors_are_one_line(run_cli, tmp_path: Path, video_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    rc, _, err = run_cli("video-ask", "--video-index", str(tmp_path / "none"), "q")
+    assert rc == 5 and err.startswith("drqa-ng video-ask: error:") and err.count("\n") == 1
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"x")
+    rc, _, err = run_cli(
+        "build-video", str(video_dir / "silent.avi"), str(tmp_path / "o"), "--tagger", str(bad)
+    )
+    assert rc == 4 and "tagger" in err
+    rc, _, err = run_cli("build-video", str(tmp_path / "missing.mkv"), str(tmp_path / "o"))
+    assert rc == 5
+    rc, _, err = run_cli("build-video", str(video_dir / "silent.avi"), str(tmp_path / "o"), "--min-seg", "40")
+    assert rc == 2
+
+
+def test_train_tagger(run_cli, video_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    pytest.importorskip("pytesseract")
+    out = tmp_path / "tagger.safetensors"
+    rc, stdout, _ = run_cli(
+        "train-tagger", str(video_dir / "silent.avi"), str(out), "--epochs", "1", "--label-fraction", "0.5"
+    )
+    assert rc == 0 and out.is_file() and "3 of 6 sampled frames" in stdout
