@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -221,7 +221,17 @@ class QAPipeline:
             max_question_chars=settings.max_question_chars,
         )
 
-    from_paths = from_settings
+    @classmethod
+    def from_paths(
+        cls,
+        indexes: Path | Sequence[Path],
+        docs: Path,
+        reader: Path | None = None,
+        **options: Any,
+    ) -> QAPipeline:
+        """Shorthand for ``from_settings(PipelineSettings(indexes, docs, reader, **options))``."""
+        paths = (Path(indexes),) if isinstance(indexes, str | Path) else tuple(Path(p) for p in indexes)
+        return cls.from_settings(PipelineSettings(paths, Path(docs), reader, **options))
 
     # -- stages -------------------------------------------------------------------------------------
 

@@ -171,29 +171,23 @@ def test_real_reader_answers_do_not_depend_on_batch(real_pipeline) -> None:  # t
 
 
 def test_doc_unit_index_reads_store_paragraphs(tiny_docstore, tiny_model_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from drqa_ng.pipeline import PipelineSettings
     from indexing.sparse import build_sparse_from_store
 
     out = tmp_path / "doc_index"
     build_sparse_from_store(tiny_docstore, out, unit="doc", buckets=2**18, show_progress=False)
-    pipe = QAPipeline.from_settings(
-        PipelineSettings(indexes=(out,), docs=tiny_docstore, reader=tiny_model_dir, n_docs=1)
-    )
+    pipe = QAPipeline.from_paths([out], tiny_docstore, tiny_model_dir, n_docs=1)
     (ev,) = pipe.retrieve(["When was the Eiffel Tower completed?"])
     assert [e.passage.id for e in ev] == ["eiffel_tower#p0", "eiffel_tower#p1", "eiffel_tower#p2"]
     assert all(e.rank == 0 for e in ev)
 
 
 def test_shipped_reader_answers_tiny_facts(tiny_sparse_index, tiny_docstore) -> None:  # type: ignore[no-untyped-def]
-    from drqa_ng.pipeline import PipelineSettings
     from drqa_ng.reading.reader import default_weights_dir
     from tests.fixtures.corpus import TINY_FACTS
 
     if not (default_weights_dir() / "manifest.json").is_file():
         pytest.skip("shipped reader weights not present yet (drqa_ng/reading/weights)")
-    pipe = QAPipeline.from_settings(
-        PipelineSettings(indexes=(tiny_sparse_index,), docs=tiny_docstore, n_docs=3)
-    )
+    pipe = QAPipeline.from_paths(tiny_sparse_index, tiny_docstore, n_docs=3)
     answers = pipe.ask([q for q, _, _ in TINY_FACTS], top_n=1)
     right = sum(
         bool(a) and normalize_answer(a[0].text) == normalize_answer(gold)
