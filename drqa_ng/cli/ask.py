@@ -234,7 +234,13 @@ def _eval(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be >= 1, got {args.limit}")
     articles = read_article_list(args.articles) if args.articles else None
-    questions = load_questions(args.file, articles)[: args.limit]
+    questions = load_questions(args.file, articles)
+    if args.sample is not None and args.sample < len(questions):
+        import random
+
+        keep = sorted(random.Random(args.seed).sample(range(len(questions)), args.sample))
+        questions = [questions[i] for i in keep]
+    questions = questions[: args.limit]
     if not questions:
         raise InputError(
             f"no questions in {args.file}" + (f" for the articles in {args.articles}" if articles else "")
@@ -268,6 +274,8 @@ def _eval(args: argparse.Namespace) -> int:
         file=str(args.file),
         articles=str(args.articles) if args.articles else None,
         limit=args.limit,
+        sample=args.sample,
+        seed=args.seed,
         indexes=[str(p) for p in settings.indexes],
         docs=str(settings.docs),
         reader=str(settings.reader) if settings.reader else "shipped",
@@ -346,6 +354,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     e.add_argument("file", type=Path, metavar="FILE", help="SQuAD JSON or DrQA JSONL question file")
     e.add_argument("--articles", type=Path, help="SQuAD: keep only these article titles (one a line)")
     e.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    e.add_argument(
+        "--sample", type=int, help="evaluate a seeded random sample of N questions (file order kept)"
+    )
+    e.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
     e.add_argument("--out", type=Path, required=True, help="output folder")
     e.add_argument("--batch-size", type=int, default=1, help="questions per pipeline call (1 = true latency)")
     e.add_argument("--tune", action="store_true", help="also grid-search the retriever weight on this split")

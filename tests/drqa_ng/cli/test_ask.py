@@ -104,6 +104,35 @@ def test_eval_writes_predictions_metrics_and_report(run_cli, pipe_args, tmp_path
     assert "EM" in text and "recall@5" in text
 
 
+def test_eval_sample_is_seeded_subset(run_cli, pipe_args, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    qfile = tmp_path / "qs.jsonl"
+    qfile.write_text("".join(json.dumps({"question": q, "answer": [a]}) + "\n" for q, a, _ in TINY_FACTS))
+    got = []
+    for run in ("a", "b"):
+        rc, _, err = run_cli(
+            "eval",
+            "--dataset",
+            "wikimovies",
+            str(qfile),
+            "--sample",
+            "3",
+            "--out",
+            str(tmp_path / run),
+            "-q",
+            *pipe_args,
+        )
+        assert rc == 0, err
+        got.append(
+            [
+                json.loads(x)["question"]
+                for x in (tmp_path / run / "predictions.jsonl").read_text().splitlines()
+            ]
+        )
+    order = [q for q, _, _ in TINY_FACTS]
+    assert got[0] == got[1] and len(got[0]) == 3
+    assert [order.index(q) for q in got[0]] == sorted(order.index(q) for q in got[0])
+
+
 def test_eval_regex_and_tune(run_cli, pipe_args, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     qfile = tmp_path / "trec.jsonl"
     qfile.write_text(
