@@ -18,10 +18,13 @@ write cursors), plus the page cache of the output files.
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import shutil
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -60,19 +63,74 @@ def _chunks(units: Iterable[Passage], size: int) -> Iterator[list[Passage]]:
         yield chunk
 
 
-def _count_chunk(
-    chunk: list[Passage], spec: HashSpec, include_title: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(local rows int32, buckets int64, counts int32, unit lengths int64) of one chunk, row-major."""
-    per_unit = [text_buckets(f"{p.title}\n{p.text}" if include_title else p.text, spec) for p in chunk]
+def _count_texts(texts: list[str], spec: HashSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(local rows int32, buckets int64, counts int32, unit lengths int64) of one chunk.
+
+    Entries are unique per (row, bucket) and sorted by bucket, then row (column-major), so the
+    fill pass needs no sort. A module-level function of plain arguments so workers can run it.
+    """
+    per_unit = [text_buckets(t, spec) for t in texts]
     lengths = np.fromiter((len(b) for b in per_unit), dtype=np.int64, count=len(per_unit))
     if lengths.sum() == 0:
         empty = np.empty(0, np.int64)
         return empty.astype(np.int32), empty, empty.astype(np.int32), lengths
-    cols = np.concatenate(per_unit)
-    rows = np.repeat(np.arange(len(chunk), dtype=np.int64), lengths)
-    keys, counts = np.unique(rows * spec.buckets + cols, return_counts=True)
-    return (keys // spec.buckets).astype(np.int32), keys % spec.buckets, counts.astype(np.int32), lengths
+    n = len(texts)
+    rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    keys, counts = np.unique(np.concatenate(per_unit) * n + rows, return_counts=True)
+    return (keys % n).astype(np.int32), keys // n, counts.astype(np.int32), lengths
+
+
+CountResult = tuple[list[str], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _counted_chunks(
+    units: Iterable[Passage], spec: HashSpec, include_title: bool, chunk_size: int, workers: int
+) -> Iterator[CountResult]:
+    """(unit ids, counts) per chunk, in input order; ``workers > 1`` counts chunks in processes.
+
+    At most ``2 * workers`` chunks are in flight, so memory stays bounded whatever the input size.
+    """
+
+    def texts(chunk: list[Passage]) -> list[str]:
+        return [f"{p.title}\n{p.text}" if include_title else p.text for p in chunk]
+
+    if workers <= 1:
+        for chunk in _chunks(units, chunk_size):
+            yield [p.id for p in chunk], _count_texts(texts(chunk), spec)
+        return
+    ctx = mp.get_context("spawn")  # no fork: the parent may hold threads (sqlite, BLAS)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: deque[tuple[list[str], Future[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]] = (
+            deque()
+        )
+        for chunk in _chunks(units, chunk_size):
+            pending.append(([p.id for p in chunk], pool.submit(_count_texts, texts(chunk), spec)))
+            if len(pending) >= 2 * workers:
+                ids, fut = pending.popleft()
+                yield ids, fut.result()
+        while pending:
+            ids, fut = pending.popleft()
+            yield ids, fut.result()
+
+
+def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, run lengths) of a sorted array."""
+    if len(sorted_values) == 0:
+        return sorted_values, np.empty(0, np.int64)
+    first = np.flatnonzero(np.diff(sorted_values, prepend=sorted_values[0] - 1))
+    return sorted_values[first], np.diff(first, append=len(sorted_values))
+
+
+def _concat_strings(src: Path, stems: list[str], dst: Path, stem: str) -> None:
+    """Join several StringArrays into one (byte buffers appended, offsets shifted)."""
+    datas, offsets, base = [], [np.zeros(1, np.int64)], 0
+    for s in stems:
+        d, o = load_array(src, f"{s}.bytes.npy"), load_array(src, f"{s}.offsets.npy")
+        datas.append(d)
+        offsets.append(o[1:] + base)
+        base += len(d)
+    np.save(dst / f"{stem}.bytes.npy", np.concatenate(datas) if datas else np.empty(0, np.uint8))
+    np.save(dst / f"{stem}.offsets.npy", np.concatenate(offsets))
 
 
 def _progress(done: int, t0: float, show: bool) -> None:
@@ -99,13 +157,15 @@ def build_sparse_index(
     chunk_size: int = DEFAULT_CHUNK,
     docs_path: Path | None = None,
     include_title: bool = True,
+    workers: int = 1,
 ) -> SparseBuildReport:
     """Index ``units`` (any iterable of Passages, streamed once) into the folder ``out``.
 
     ``scoring`` picks the weights stored ("bm25" or "tfidf"); ``docs_path`` is recorded in the
     manifest so ``drqa-ng search`` can show titles and text. ``include_title`` indexes each
     unit's title with its text (a paragraph rarely repeats its article's name, and the name is
-    what questions ask about). The folder appears atomically.
+    what questions ask about). ``workers > 1`` tokenizes and hashes chunks in that many processes
+    (the result is identical). The folder appears atomically.
     """
     if scoring not in SCORINGS:
         raise InputError(f"unknown scoring {scoring!r}: use one of {', '.join(SCORINGS)}")
@@ -127,17 +187,19 @@ def build_sparse_index(
         df = np.zeros(buckets, dtype=np.int64)
         lengths: list[np.ndarray] = []
         n_chunks, n_units = 0, 0
-        for chunk in _chunks(units, chunk_size):
-            rows, cols, counts, lens = _count_chunk(chunk, spec, include_title)
+        for ids, (rows, cols, counts, lens) in _counted_chunks(
+            units, spec, include_title, chunk_size, workers
+        ):
             np.save(scratch / f"{n_chunks}.rows.npy", rows + np.int32(n_units))
             np.save(scratch / f"{n_chunks}.cols.npy", cols.astype(np.int32 if buckets <= 2**31 else np.int64))
             np.save(scratch / f"{n_chunks}.counts.npy", counts)
-            StringArray.write(scratch, f"{n_chunks}.ids", (p.id for p in chunk))
-            # Entries are unique per (row, col), so counting entries per column gives df.
-            df += np.bincount(cols, minlength=buckets)
+            StringArray.write(scratch, f"{n_chunks}.ids", ids)
+            # Entries are unique per (row, col), so entries per column is df; cols are sorted.
+            ucols, sizes = _runs(cols)
+            df[ucols] += sizes
             lengths.append(lens)
             n_chunks += 1
-            n_units += len(chunk)
+            n_units += len(ids)
             _progress(n_units, t0, show_progress)
         if show_progress:
             print(file=sys.stderr)
@@ -167,23 +229,18 @@ def build_sparse_index(
                 w = bm25_doc_weights(tf, idf[cols], dl[rows], avgdl, k1, b)
             else:
                 w = tfidf_doc_weights(tf, idf[cols])
-            order = np.argsort(cols, kind="stable")
-            cs = cols[order]
-            first = np.ones(len(cs), dtype=bool)
-            first[1:] = cs[1:] != cs[:-1]
-            starts = np.flatnonzero(first)
-            group = np.cumsum(first) - 1
-            rank = np.arange(len(cs)) - starts[group]
-            pos = cursor[cs] + rank
-            indices[pos] = rows[order]
-            data[pos] = w[order]
-            cursor[cs[starts]] += np.diff(np.append(starts, len(cs)))
+            # Chunk entries are sorted by (col, row): entry j of a column's run in this chunk goes
+            # to cursor[col] + j, after that column's entries from earlier chunks.
+            ucols, sizes = _runs(cols)
+            rank = np.arange(len(cols)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            pos = cursor[cols] + rank
+            indices[pos] = rows
+            data[pos] = w
+            cursor[ucols] += sizes
         indices.flush()
         data.flush()
         del indices, data, cursor, idf
-        StringArray.write(
-            tmp, "ids", (s for i in range(n_chunks) for s in StringArray.open(scratch, f"{i}.ids"))
-        )
+        _concat_strings(scratch, [f"{i}.ids" for i in range(n_chunks)], tmp, "ids")
         shutil.rmtree(scratch)
         seconds = time.perf_counter() - t0
         write_manifest(
@@ -230,6 +287,7 @@ def build_sparse_from_store(
     filter_mode: FilterMode = "any",
     chunk_size: int = DEFAULT_CHUNK,
     include_title: bool = True,
+    workers: int = 1,
 ) -> SparseBuildReport:
     """Index the ``unit``s of a doc store (H1's ``DocStore``); records its path and corpus hash."""
     from drqa_ng.store.docstore import DocStore  # the store module is optional for the core builder
@@ -252,4 +310,5 @@ def build_sparse_from_store(
         chunk_size=chunk_size,
         docs_path=Path(store_path),
         include_title=include_title,
+        workers=workers,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import mmh3
 import numpy as np
@@ -51,7 +52,7 @@ class HashSpec:
 def hash_features(features: Sequence[str], buckets: int) -> np.ndarray:
     """Bucket id (int64) of each feature string: ``mmh3_32_unsigned(feature) % buckets``."""
     n = len(features)
-    hashes = np.fromiter(map(mmh3.hash, features, [0] * n, [False] * n), dtype=np.uint64, count=n)
+    hashes = np.fromiter(map(mmh3.hash, features, repeat(0), repeat(False)), dtype=np.uint64, count=n)
     return (hashes % np.uint64(buckets)).astype(np.int64)
 
 

@@ -16,9 +16,12 @@ We use the third-party ``regex`` module rather than ``re`` because ``re`` has no
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import compress, islice
+from operator import and_, not_, or_
 from typing import Literal
 
 import regex
@@ -35,6 +38,10 @@ _CJK = r"\u3040-\u3098\u309b-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # then any single non-space character left over (punctuation, symbols, underscore).
 _TOKEN_PATTERN = rf"[{_CJK}]\p{{M}}*|[[\p{{L}}\p{{N}}\p{{M}}]--[{_CJK}]]+|[^\p{{L}}\p{{N}}\p{{M}}\s]"
 _TOKEN_RE = regex.compile(_TOKEN_PATTERN, regex.V1)
+# The same tokens for pure-ASCII lowercase text, with the stdlib ``re`` (about 3x faster than the
+# pattern above): most English passages are ASCII and this is the hot loop of indexing.
+# Whitespace is spelled out to match ``regex``'s ``\s`` (which excludes \x1c-\x1f, unlike ``re``).
+_ASCII_TOKEN_RE = re.compile(r"[a-z0-9]+|[^a-z0-9 \t\n\x0b\x0c\r]")
 _WORD_RE = regex.compile(r"[\p{L}\p{N}\p{M}]")
 
 # A plain English stopword list written for this project (function words, pronouns, auxiliaries,
@@ -210,6 +217,11 @@ STOPWORDS: frozenset[str] = frozenset(
 )
 
 
+_FILTERABLE_ASCII: frozenset[str] = STOPWORDS | frozenset(
+    c for c in map(chr, range(128)) if not c.isalnum() and c not in " \t\n\x0b\x0c\r"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """One token: normalised ``text`` and ``[start, end)`` offsets into the original string."""
@@ -240,6 +252,8 @@ def token_texts(text: str) -> list[str]:
     Normalises the whole string first, then splits; equal to ``[t.text for t in tokenize(text)]``
     for ordinary text (they can differ only where NFD or lowercasing changes a token boundary).
     """
+    if text.isascii():  # NFD is the identity on ASCII
+        return _ASCII_TOKEN_RE.findall(text.lower())
     return _TOKEN_RE.findall(normalize(text))
 
 
@@ -249,6 +263,14 @@ def is_filterable(token: str) -> bool:
         return True
     # Word runs always contain a letter/digit/mark; punctuation tokens are single characters.
     return len(token) == 1 and _WORD_RE.match(token) is None
+
+
+def _filter_flags(tokens: Sequence[str]) -> list[bool]:
+    """``is_filterable`` of every token, fast for ASCII (a set lookup covers stopwords + punctuation)."""
+    flags = list(map(_FILTERABLE_ASCII.__contains__, tokens))
+    if not "".join(tokens).isascii():
+        flags = [f or (len(t) == 1 and _WORD_RE.match(t) is None) for t, f in zip(tokens, flags, strict=True)]
+    return flags
 
 
 def ngrams(tokens: Sequence[str], n: int = 2, mode: FilterMode = "any") -> list[str]:
@@ -261,15 +283,13 @@ def ngrams(tokens: Sequence[str], n: int = 2, mode: FilterMode = "any") -> list[
         raise ValueError(f"n must be >= 1, got {n}")
     if mode not in FILTER_MODES:
         raise ValueError(f"unknown filter mode {mode!r}")
-    keep = [not is_filterable(t) for t in tokens]
-    out = [t for t, k in zip(tokens, keep, strict=True) if k]
+    # This is the hot loop of indexing (once per corpus token), so it runs on C-level iterators
+    # (map/compress/zip) rather than Python-level comprehensions: about 2x faster.
+    keep = list(map(not_, _filter_flags(tokens)))
+    out = list(compress(tokens, keep))
     if n >= 2:
-        # The bigram case is the hot path of indexing, hence the zip comprehension.
-        pairs = zip(tokens, tokens[1:], keep, keep[1:], strict=False)
-        if mode == "any":
-            out += [f"{a} {b}" for a, b, ka, kb in pairs if ka and kb]
-        else:
-            out += [f"{a} {b}" for a, b, ka, kb in pairs if ka or kb]
+        both = map(and_ if mode == "any" else or_, keep, islice(keep, 1, None))
+        out += map(" ".join, compress(zip(tokens, islice(tokens, 1, None), strict=False), both))
     need = all if mode == "any" else any
     for size in range(3, n + 1):
         for i in range(len(tokens) - size + 1):

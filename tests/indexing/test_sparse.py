@@ -78,6 +78,17 @@ def test_chunking_does_not_change_the_index(tmp_path: Path, scoring: str) -> Non
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"{name} differs at chunk_size={size}")
 
 
+def test_worker_processes_give_the_same_index(tmp_path: Path) -> None:
+    units = corpus(80)
+    build_sparse_index(units, tmp_path / "a", unit="paragraph", buckets=4096, chunk_size=9, show_progress=False)
+    build_sparse_index(
+        units, tmp_path / "b", unit="paragraph", buckets=4096, chunk_size=9, workers=2, show_progress=False
+    )
+    a, b = arrays(tmp_path / "a"), arrays(tmp_path / "b")
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
 def test_rows_sorted_within_columns(tmp_path: Path) -> None:
     build_sparse_index(
         corpus(60), tmp_path / "i", unit="paragraph", buckets=512, chunk_size=8, show_progress=False

@@ -100,3 +100,16 @@ def test_ngram_filter_modes() -> None:
 def test_batch_helpers_match_single() -> None:
     assert tokenize_batch(SAMPLES) == [tokenize(s) for s in SAMPLES]
     assert ngrams_of_texts(SAMPLES) == [ngrams(token_texts(s)) for s in SAMPLES]
+
+
+def test_ascii_fast_path_equals_full_tokenizer() -> None:
+    import random
+
+    from drqa_ng.retrieval import tokenize as tk
+
+    rng = random.Random(0)
+    alphabet = [chr(i) for i in range(128)] + ["a", "b", "Z", "9", " "] * 10
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        assert text.isascii()
+        assert token_texts(text) == tk._TOKEN_RE.findall(normalize(text)) == [t.text for t in tokenize(text)]
