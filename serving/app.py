@@ -2,9 +2,10 @@
 
 Routes: ``POST /v1/ask``, ``POST /v1/search``, ``GET /v1/docs/{id}``, ``GET /healthz``, the web
 page at ``/`` and OpenAPI docs at ``/docs``. ``DrqaError`` subclasses become HTTP errors in one
-handler (``.http_status``). Optional routers (e.g. video) are listed in ``OPTIONAL_ROUTERS`` or
-``settings.routers``: each is a module exposing ``router`` and, optionally,
-``setup(app, settings)`` (called at startup to load its own state).
+handler (``.http_status``). Optional routers (e.g. video) are listed in ``OPTIONAL_ROUTERS`` (included
+when their settings key is set in ``settings.extra``) or ``settings.routers`` (always included):
+each is a module exposing ``router`` and, optionally, ``setup(app, settings)`` (called at startup
+to load its own state).
 """
 
 from __future__ import annotations
@@ -31,15 +32,19 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-# Optional router modules included in every app, one line each (e.g. "serving.routers.video").
-OPTIONAL_ROUTERS: tuple[str, ...] = ()
+# Optional router module -> the ``settings.extra`` key that switches it on (one line per router).
+# Imported only when switched on, so a plain QA server never imports the video stack (torch, cv2).
+OPTIONAL_ROUTERS: dict[str, str] = {
+    "serving.routers.video": "video_index",
+}
 
 
 def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) -> FastAPI:
     """Build the app. ``pipeline`` (tests, benchmarks) skips loading from ``settings.pipeline``."""
     if pipeline is None and settings.pipeline is None:
         raise InputError("create_app needs settings.pipeline or a ready pipeline")
-    extra_modules = [importlib.import_module(m) for m in (*OPTIONAL_ROUTERS, *settings.routers)]
+    wanted = [m for m, key in OPTIONAL_ROUTERS.items() if settings.get(key)] + list(settings.routers)
+    extra_modules = [importlib.import_module(m) for m in dict.fromkeys(wanted)]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 
@@ -20,6 +21,14 @@ def _serve(args: argparse.Namespace) -> int:
         api_key = os.environ.get(args.api_key_env)
         if not api_key:
             raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is empty or unset")
+    extra = []
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set expects KEY=VALUE, got {item!r}")
+        extra.append((key, value))
+    if args.video_index:
+        extra.append(("video_index", str(args.video_index)))
     settings = ServerSettings(
         pipeline=pipeline_settings(args),
         api_key=api_key,
@@ -28,6 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_k=args.max_k,
         batch_wait_ms=args.batch_wait_ms,
         max_batch=args.max_batch,
+        extra=tuple(extra),
     )
     uvicorn.run(
         create_app(settings), host=args.host, port=args.port, log_level="info" if args.verbose else "warning"
@@ -57,5 +67,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--batch-wait-ms", type=float, default=5.0, help="micro-batch gathering window (default 5)"
     )
     p.add_argument("--max-batch", type=int, default=32, help="questions per reader batch (default 32)")
+    p.add_argument("--video-index", type=Path, help="also serve POST /v1/video/ask over this video index")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra setting for optional routers")
     add_pipeline_options(p)
     p.set_defaults(func=_serve)

@@ -161,3 +161,17 @@ def test_app_loads_real_pipeline_in_lifespan(tiny_sparse_index, tiny_docstore, t
         assert c.get("/v1/docs/france").json()["title"] == "France"
         assert c.get("/v1/docs/france%23p0").json()["text"].startswith("Paris is the capital")
         assert c.get("/v1/docs/france%23p99").status_code == 404
+
+
+def test_video_router_is_off_unless_its_setting_is_given() -> None:
+    with TestClient(create_app(ServerSettings(), pipeline=fake_pipeline())) as c:
+        assert "/v1/video/ask" not in c.get("/openapi.json").json()["paths"]
+
+
+def test_video_router_is_served_when_its_index_is_set(video_index_dir) -> None:  # type: ignore[no-untyped-def]
+    settings = ServerSettings(extra=(("video_index", str(video_index_dir)), ("video_recognize", "0")))
+    with TestClient(create_app(settings, pipeline=fake_pipeline())) as c:
+        r = c.post("/v1/video/ask", json={"question": "What is the keeper's name?", "recognize": False})
+        assert r.status_code == 200, r.text
+        assert r.json()["results"][0]["answers"]
+        assert c.post("/v1/ask", json={"question": "What is the capital of Germany?"}).status_code == 200

@@ -158,8 +158,11 @@ def test_serve_builds_app_from_flags(run_cli, pipe_args, monkeypatch) -> None:  
 
     monkeypatch.setattr("uvicorn.run", fake_run)
     monkeypatch.setenv("H5_TEST_KEY", "k")
-    rc, _, err = run_cli("serve", *pipe_args, "--port", "8123", "--api-key-env", "H5_TEST_KEY")
+    rc, _, err = run_cli(
+        "serve", *pipe_args, "--port", "8123", "--api-key-env", "H5_TEST_KEY", "--set", "a=b=c"
+    )
     assert rc == 0, err
+    assert seen["app"].state.settings.get("a") == "b=c"  # type: ignore[attr-defined]
     assert seen["port"] == 8123 and seen["host"] == "127.0.0.1"
     assert seen["app"].state.settings.api_key == "k"  # type: ignore[attr-defined]
     monkeypatch.delenv("H5_TEST_KEY")
