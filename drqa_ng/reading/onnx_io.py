@@ -1,0 +1,175 @@
+"""ONNX export, int8 dynamic quantisation and the shippable ONNX folder (parts + sha256 manifest).
+
+An ONNX folder (``kind = "reader-onnx"``) holds the model bytes split into ``model.onnx.partN`` files
+(each below ``PART_BYTES``, so every file stays under common 16 MB repository/package limits), the
+tokenizer files, ``config.json`` and ``manifest.json`` with each part's sha256 and the sha256 of the
+whole model. The loader checks every hash before handing the bytes to onnxruntime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from drqa_ng.errors import IndexFormatError, UnsupportedError
+from drqa_ng.index_io import atomic_dir, file_sha256, read_manifest, write_manifest
+
+log = logging.getLogger(__name__)
+
+ONNX_KIND = "reader-onnx"
+ONNX_VERSION = 1
+PART_BYTES = 15 * 1024 * 1024
+OPSET = 17
+
+
+def export_onnx(model_dir: Path, onnx_path: Path) -> None:
+    """Export a trained model folder to one fp32 ONNX file with dynamic batch and sequence axes."""
+    import torch
+
+    from drqa_ng.reading.model import load_model
+
+    model = load_model(model_dir)
+    # a padded row in the example batch, so the trace goes through the attention-mask path with real
+    # padding (tests check padded batches against unpadded ones)
+    mask = torch.ones(2, 16, dtype=torch.long)
+    mask[1, 10:] = 0
+    dummy = (torch.ones(2, 16, dtype=torch.long), mask, torch.zeros(2, 16, dtype=torch.long))
+    # dynamo=False: the TorchScript exporter needs no onnxscript and handles this static graph; its
+    # tracer warnings are about Python-side shape checks that are constant for an encoder
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _export(torch, model, dummy, onnx_path)
+
+
+def _export(torch: Any, model: Any, dummy: tuple[Any, ...], onnx_path: Path) -> None:
+    axes = {0: "batch", 1: "seq"}
+    torch.onnx.export(
+        model,
+        dummy,
+        str(onnx_path),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["start_logits", "end_logits"],
+        dynamic_axes={
+            "input_ids": axes,
+            "attention_mask": axes,
+            "token_type_ids": axes,
+            "start_logits": axes,
+            "end_logits": axes,
+        },
+        opset_version=OPSET,
+        dynamo=False,
+    )
+
+
+def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
+    """Dynamic int8 quantisation: int8 weights for MatMul/Gemm and the embedding Gathers, activations
+    quantised at run time (onnxruntime ``quantize_dynamic``, QInt8 weights)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(fp32_path),
+        str(int8_path),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+        per_channel=False,
+    )
+
+
+def write_onnx_folder(
+    model_dir: Path, onnx_file: Path, out: Path, precision: str, **info: Any
+) -> dict[str, Any]:
+    """Write the shippable folder for ``onnx_file``: parts, tokenizer/config copies, manifest."""
+    from drqa_ng.reading.model import TOKENIZER_FILES
+
+    src_manifest = read_manifest(model_dir)
+    data = Path(onnx_file).read_bytes()
+    with atomic_dir(Path(out)) as tmp:
+        parts = []
+        for i in range(0, max(len(data), 1), PART_BYTES):
+            name = f"model.onnx.part{i // PART_BYTES}"
+            (tmp / name).write_bytes(data[i : i + PART_BYTES])
+            parts.append(
+                {"file": name, "bytes": len(data[i : i + PART_BYTES]), "sha256": file_sha256(tmp / name)}
+            )
+        for name in (*TOKENIZER_FILES, "config.json"):
+            if (Path(model_dir) / name).is_file():
+                shutil.copyfile(Path(model_dir) / name, tmp / name)
+        keep = {k: v for k, v in src_manifest.items() if k not in ("kind", "format_version")}
+        manifest = write_manifest(
+            tmp,
+            ONNX_KIND,
+            ONNX_VERSION,
+            **{
+                **keep,
+                **info,
+                "precision": precision,
+                "parts": parts,
+                "model_bytes": len(data),
+                "model_sha256": hashlib.sha256(data).hexdigest(),
+                "tokenizer_sha256": {n: file_sha256(tmp / n) for n in TOKENIZER_FILES if (tmp / n).is_file()},
+            },
+        )
+    return manifest
+
+
+def export_reader(model_dir: Path, out: Path, fp32_out: Path | None = None, **info: Any) -> dict[str, Any]:
+    """Export ``model_dir`` to an int8 ONNX folder ``out`` (and optionally an fp32 one); returns out's manifest."""
+    with tempfile.TemporaryDirectory(prefix="drqa-ng-onnx-") as td:
+        fp32 = Path(td) / "model.fp32.onnx"
+        int8 = Path(td) / "model.int8.onnx"
+        log.info("exporting %s to ONNX", model_dir)
+        export_onnx(model_dir, fp32)
+        if fp32_out is not None:
+            write_onnx_folder(model_dir, fp32, fp32_out, "fp32", **info)
+        log.info("quantising to int8")
+        quantize_int8(fp32, int8)
+        return write_onnx_folder(model_dir, int8, out, "int8", **info)
+
+
+def read_onnx_bytes(folder: Path) -> bytes:
+    """The model bytes of an ONNX folder, every part and the whole checked against the manifest."""
+    folder = Path(folder)
+    manifest = read_manifest(folder, ONNX_KIND, ONNX_VERSION)
+    parts = manifest.get("parts")
+    if not isinstance(parts, list) or not parts:
+        raise IndexFormatError(f"{folder}/manifest.json lists no model parts")
+    chunks = []
+    for part in parts:
+        p = folder / str(part["file"])
+        if not p.is_file():
+            raise IndexFormatError(f"{folder} is incomplete: {part['file']} missing")
+        blob = p.read_bytes()
+        if hashlib.sha256(blob).hexdigest() != part["sha256"]:
+            raise IndexFormatError(f"{p} is corrupt: sha256 does not match manifest.json")
+        chunks.append(blob)
+    data = b"".join(chunks)
+    if hashlib.sha256(data).hexdigest() != manifest.get("model_sha256"):
+        raise IndexFormatError(f"{folder}: reassembled model does not match manifest.json sha256")
+    for name, digest in dict(manifest.get("tokenizer_sha256", {})).items():
+        if not (folder / name).is_file() or file_sha256(folder / name) != digest:
+            raise IndexFormatError(
+                f"{folder}/{name} is missing or corrupt: sha256 does not match manifest.json"
+            )
+    return data
+
+
+def load_onnx_session(folder: Path, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session over a verified ONNX folder."""
+    try:
+        import onnxruntime as ort
+    except ImportError as e:  # pragma: no cover - onnxruntime is a declared dependency
+        raise UnsupportedError("onnxruntime is not installed") from e
+    data = read_onnx_bytes(folder)
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own untyped errors for a bad graph
+        raise IndexFormatError(f"{folder}: onnxruntime cannot load the model: {e}") from e

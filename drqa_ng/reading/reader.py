@@ -1,0 +1,197 @@
+"""The reader API: ``load_reader`` and the batched ``Reader.read``.
+
+``read`` turns every (question, passage) pair of a call into token windows, runs them through the
+model in batches of ``batch_size`` (rows sorted by length so a batch pads little), decodes the best
+spans of each window (``decoding.best_spans``) and keeps each question's ``top_n`` best spans over
+all its passages. ``reader_score`` is the raw span score ``start_logit + end_logit`` of the window the
+span came from (max over the overlapping windows that contain it), so it is comparable across the
+passages and windows of a question and across questions of one model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from drqa_ng.errors import InputError, UnsupportedError
+from drqa_ng.index_io import read_manifest
+from drqa_ng.reading.decoding import best_spans
+from drqa_ng.reading.features import Windows, make_windows
+from drqa_ng.types import Answer, Passage
+
+log = logging.getLogger(__name__)
+
+LogitsFn = Callable[[Windows], tuple[np.ndarray, np.ndarray]]
+BACKENDS = ("auto", "torch", "onnx")
+
+
+class Reader(Protocol):
+    """Finds answer spans for questions in their passages."""
+
+    def read(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
+    ) -> list[list[Answer]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderSettings:
+    """Windowing and decoding parameters (stored in a model's manifest so inference matches training)."""
+
+    max_length: int = 384
+    stride: int = 128
+    max_answer_len: int = 30
+    batch_size: int = 32
+
+
+class SpanReader:
+    """A ``Reader`` over any window -> (start, end) logits function (torch module or ONNX session)."""
+
+    def __init__(self, tokenizer: Any, logits_fn: LogitsFn, settings: ReaderSettings, backend: str) -> None:
+        self.tokenizer = tokenizer
+        self.logits_fn = logits_fn
+        self.settings = settings
+        self.backend = backend
+
+    def read(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
+    ) -> list[list[Answer]]:
+        if isinstance(questions, str):
+            raise InputError("questions must be a list of strings, not one string")
+        if len(questions) != len(passages):
+            raise InputError(f"{len(questions)} questions but {len(passages)} passage lists")
+        if top_n < 1:
+            raise InputError(f"top_n must be >= 1, got {top_n}")
+        pair_q: list[int] = []
+        pair_p: list[Passage] = []
+        for qi, plist in enumerate(passages):
+            for p in plist:
+                if p.text.strip():
+                    pair_q.append(qi)
+                    pair_p.append(p)
+        results: list[dict[tuple[int, int, int], float]] = [{} for _ in questions]
+        if pair_p:
+            st = self.settings
+            win = make_windows(
+                self.tokenizer,
+                [questions[q] for q in pair_q],
+                [p.text for p in pair_p],
+                st.max_length,
+                st.stride,
+            )
+            order = np.argsort(win.attention_mask.sum(axis=1), kind="stable")
+            for b in range(0, len(order), st.batch_size):
+                batch = win.rows(order[b : b + st.batch_size])
+                start, end = self.logits_fn(batch)
+                s_idx, e_idx, score = best_spans(start, end, batch.context_mask, st.max_answer_len, top_n)
+                for r in range(len(batch)):
+                    pair = int(batch.pair[r])
+                    best = results[pair_q[pair]]
+                    for si, ei, sc in zip(s_idx[r], e_idx[r], score[r], strict=True):
+                        if si < 0:
+                            break
+                        key = (pair, int(batch.offsets[r, si, 0]), int(batch.offsets[r, ei, 1]))
+                        if sc > best.get(key, -np.inf):
+                            best[key] = float(sc)
+        out: list[list[Answer]] = []
+        for best in results:
+            ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
+            answers = []
+            for (pair, cs, ce), sc in ranked:
+                p = pair_p[pair]
+                answers.append(
+                    Answer(
+                        text=p.text[cs:ce],
+                        score=sc,
+                        passage=p,
+                        start=cs,
+                        end=ce,
+                        reader_score=sc,
+                        retriever_score=0.0,
+                    )
+                )
+            out.append(answers)
+        return out
+
+    def read_one(self, question: str, passages: Sequence[Passage], top_n: int = 1) -> list[Answer]:
+        """Single-question convenience wrapper over ``read``."""
+        return self.read([question], [passages], top_n)[0]
+
+
+def settings_from_manifest(manifest: dict[str, Any], batch_size: int | None) -> ReaderSettings:
+    d = ReaderSettings()
+    return ReaderSettings(
+        max_length=int(manifest.get("max_length", d.max_length)),
+        stride=int(manifest.get("stride", d.stride)),
+        max_answer_len=int(manifest.get("max_answer_len", d.max_answer_len)),
+        batch_size=int(batch_size or d.batch_size),
+    )
+
+
+def torch_reader(model: Any, tokenizer: Any, settings: ReaderSettings) -> SpanReader:
+    """A reader over an in-memory ``SpanModel`` (used by training to evaluate checkpoints)."""
+    import torch
+
+    device = next(model.parameters()).device
+
+    def logits(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            s, e = model(
+                torch.as_tensor(w.input_ids, device=device),
+                torch.as_tensor(w.attention_mask, device=device),
+                torch.as_tensor(w.token_type_ids, device=device),
+            )
+        return s.float().cpu().numpy(), e.float().cpu().numpy()
+
+    return SpanReader(tokenizer, logits, settings, "torch")
+
+
+def default_weights_dir() -> Path:
+    """The int8 reader shipped inside the package."""
+    return Path(__file__).resolve().parent / "weights"
+
+
+def load_reader(
+    path: Path | None = None, *, backend: str = "auto", batch_size: int | None = None
+) -> SpanReader:
+    """Load a reader: a trained model folder (torch) or an exported ONNX folder (onnxruntime).
+
+    ``path=None`` loads the shipped int8 weights. ``backend="auto"`` picks by the folder's kind;
+    asking for a backend the folder cannot serve raises ``UnsupportedError``. Corrupt or mismatched
+    files raise ``IndexFormatError``; a missing folder ``NotFoundError``.
+    """
+    from drqa_ng.reading.model import MODEL_KIND, load_model, load_tokenizer
+    from drqa_ng.reading.onnx_io import ONNX_KIND, load_onnx_session
+
+    if backend not in BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    folder = Path(path) if path is not None else default_weights_dir()
+    manifest = read_manifest(folder)
+    kind = manifest["kind"]
+    settings = settings_from_manifest(manifest, batch_size)
+    if kind == MODEL_KIND and backend in ("auto", "torch"):
+        model = load_model(folder)
+        return torch_reader(model, load_tokenizer(folder), settings)
+    if kind == ONNX_KIND and backend in ("auto", "onnx"):
+        session = load_onnx_session(folder)
+
+        def logits(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+            s, e = session.run(
+                ["start_logits", "end_logits"],
+                {
+                    "input_ids": w.input_ids,
+                    "attention_mask": w.attention_mask,
+                    "token_type_ids": w.token_type_ids,
+                },
+            )
+            return np.asarray(s), np.asarray(e)
+
+        return SpanReader(load_tokenizer(folder), logits, settings, "onnx")
+    raise UnsupportedError(
+        f"{folder} holds a {kind!r} folder, which the {backend!r} backend cannot load"
+        + (" (run `drqa-ng export-reader` to get an ONNX folder)" if kind == MODEL_KIND else "")
+    )

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SQUAD = {
+    "data": [
+        {
+            "title": "T",
+            "paragraphs": [
+                {
+                    "context": "Paris is the capital of France. The Nile flows through Egypt.",
+                    "qas": [
+                        {
+                            "id": "1",
+                            "question": "What is the capital of France?",
+                            "answers": [{"text": "Paris", "answer_start": 0}],
+                        },
+                        {
+                            "id": "2",
+                            "question": "What river flows through Egypt?",
+                            "answers": [{"text": "Nile", "answer_start": 36}],
+                        },
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
+
+def test_train_eval_export_reader(run_cli, tiny_encoder_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "s.json"
+    data.write_text(json.dumps(SQUAD))
+    run = tmp_path / "run"
+    rc, out, err = run_cli(
+        "train-reader",
+        str(run),
+        "--train",
+        str(data),
+        "--dev",
+        str(data),
+        "--base",
+        str(tiny_encoder_dir),
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--max-length",
+        "48",
+        "--stride",
+        "16",
+        "--threads",
+        "1",
+    )
+    assert rc == 0, err
+    assert "3 steps" in out and (run / "model" / "manifest.json").is_file()
+    rc, out, err = run_cli(
+        "export-reader", str(run / "model"), str(tmp_path / "onnx"), "--note", 'data="tiny"'
+    )
+    assert rc == 0, err
+    assert json.loads((tmp_path / "onnx" / "manifest.json").read_text())["data"] == "tiny"
+    rc, out, err = run_cli(
+        "eval-reader",
+        str(tmp_path / "onnx"),
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "e.json"),
+        "--limit",
+        "1",
+    )
+    assert rc == 0, err
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["questions"] == 1 and report["backend"] == "onnx"
+    assert 0.0 <= report["f1"] <= 100.0 and "EM" in out
+
+
+def test_reader_commands_fail_cleanly(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rc, _, err = run_cli("eval-reader", str(tmp_path / "none"), "--data", str(tmp_path / "none.json"))
+    assert rc == 5 and "eval-reader: error:" in err
+    (tmp_path / "q.jsonl").write_text(json.dumps({"id": "x", "question": "q?", "answer": "a"}) + "\n")
+    rc, _, err = run_cli("train-reader", str(tmp_path / "r"), "--train", str(tmp_path / "q.jsonl"))
+    assert rc == 3 and "context" in err

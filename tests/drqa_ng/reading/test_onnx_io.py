@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drqa_ng.errors import IndexFormatError, UnsupportedError
+from drqa_ng.index_io import read_manifest
+from drqa_ng.reading.onnx_io import ONNX_KIND, PART_BYTES
+from drqa_ng.reading.reader import load_reader
+from drqa_ng.types import Passage
+
+TEXT = "The Amazon rainforest covers much of the Amazon basin of South America, about 5,500,000 km2."
+Q = "How large is the Amazon rainforest?"
+
+
+def _passage() -> Passage:
+    return Passage(id="a#p0", doc_id="a", title="Amazon", text=TEXT, start=0, end=len(TEXT))
+
+
+def test_onnx_folder_has_parts_with_hashes(tiny_onnx_dir: Path) -> None:
+    m = read_manifest(tiny_onnx_dir, ONNX_KIND)
+    assert m["precision"] == "int8"
+    assert m["max_length"] == 64 and m["stride"] == 16
+    assert all(p["bytes"] <= PART_BYTES for p in m["parts"])
+    assert sum(p["bytes"] for p in m["parts"]) == m["model_bytes"]
+    assert (tiny_onnx_dir / "tokenizer.json").is_file()
+
+
+def test_fp32_onnx_matches_torch_and_int8_is_close(tiny_model_dir: Path, tiny_onnx_dir: Path) -> None:
+    torch_r = load_reader(tiny_model_dir)
+    fp32_r = load_reader(tiny_onnx_dir.parent / "fp32")
+    int8_r = load_reader(tiny_onnx_dir, backend="onnx")
+    assert (fp32_r.backend, int8_r.backend) == ("onnx", "onnx")
+    w = __import__("drqa_ng.reading.features", fromlist=["make_windows"]).make_windows(
+        torch_r.tokenizer, [Q], [TEXT], 64, 16
+    )
+    ts, te = torch_r.logits_fn(w)
+    fs, fe = fp32_r.logits_fn(w)
+    qs, _ = int8_r.logits_fn(w)
+    np.testing.assert_allclose(fs, ts, atol=1e-4)
+    np.testing.assert_allclose(fe, te, atol=1e-4)
+    assert np.corrcoef(qs.ravel(), ts.ravel())[0, 1] > 0.9
+    a_t = torch_r.read([Q], [[_passage()]])[0][0]
+    a_f = fp32_r.read([Q], [[_passage()]])[0][0]
+    assert (a_t.start, a_t.end) == (a_f.start, a_f.end)
+
+
+def test_corrupt_part_is_rejected(tiny_onnx_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_onnx_dir, bad)
+    part = bad / "model.onnx.part0"
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    part.write_bytes(bytes(data))
+    with pytest.raises(IndexFormatError, match="corrupt"):
+        load_reader(bad)
+
+
+def test_missing_part_mismatched_tokenizer_and_wrong_backend(tiny_onnx_dir: Path, tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    shutil.copytree(tiny_onnx_dir, gone)
+    (gone / "model.onnx.part0").unlink()
+    with pytest.raises(IndexFormatError, match="missing"):
+        load_reader(gone)
+    tok = tmp_path / "tok"
+    shutil.copytree(tiny_onnx_dir, tok)
+    (tok / "tokenizer.json").write_text(json.dumps({"not": "the tokenizer"}))
+    with pytest.raises(IndexFormatError, match=r"tokenizer\.json"):
+        load_reader(tok)
+    with pytest.raises(UnsupportedError):
+        load_reader(tiny_onnx_dir, backend="torch")
+
+
+def test_onnx_answers_do_not_depend_on_padding_or_batch(tiny_onnx_dir: Path) -> None:
+    texts = [TEXT, "Short passage about rain.", TEXT + " " + TEXT]
+    qs = [Q, "What about rain?", "Where is the basin?"]
+    ps = [
+        [Passage(id=f"d{i}", doc_id=f"d{i}", title="", text=t, start=0, end=len(t))]
+        for i, t in enumerate(texts)
+    ]
+    fp32 = tiny_onnx_dir.parent / "fp32"
+    big = load_reader(fp32, batch_size=8).read(qs, ps, top_n=2)
+    one = load_reader(fp32, batch_size=1)
+    for i in range(3):
+        alone = one.read([qs[i]], [ps[i]], top_n=2)[0]
+        assert [(a.start, a.end) for a in alone] == [(a.start, a.end) for a in big[i]]
+        assert [a.score for a in alone] == pytest.approx([a.score for a in big[i]], abs=1e-4)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drqa_ng.errors import InputError, NotFoundError, UnsupportedError
+from drqa_ng.reading.features import Windows
+from drqa_ng.reading.model import load_tokenizer
+from drqa_ng.reading.reader import ReaderSettings, SpanReader, load_reader
+from drqa_ng.types import Passage
+
+
+def _p(pid: str, text: str) -> Passage:
+    return Passage(id=pid, doc_id=pid.split("#")[0], title=pid, text=text, start=0, end=len(text))
+
+
+def _zebra_logits(tok: object, boost: str = "zebra") -> object:
+    """Fake model: high start+end logits on the token ``boost``; everything else 0."""
+    target = tok.convert_tokens_to_ids(boost)  # type: ignore[attr-defined]
+
+    def fn(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+        hit = (w.input_ids == target) & w.context_mask
+        return hit * 5.0, hit * 4.0
+
+    return fn
+
+
+def test_answer_found_in_second_window_of_long_passage(tiny_encoder_dir: Path) -> None:
+    tok = load_tokenizer(tiny_encoder_dir)
+    filler = " ".join(f"w{i}" for i in range(60))
+    text = filler + " a zebra here " + filler
+    reader = SpanReader(
+        tok, _zebra_logits(tok), ReaderSettings(max_length=40, stride=8, batch_size=3), "fake"
+    )  # type: ignore[arg-type]
+    [[ans]] = reader.read(["what animal?"], [[_p("d#p0", "nothing at all"), _p("d#p1", text)]])
+    assert ans.text == "zebra"
+    assert ans.passage.id == "d#p1"
+    assert text[ans.start : ans.end] == "zebra"
+    assert ans.reader_score == ans.score == pytest.approx(9.0)
+    assert ans.retriever_score == 0.0
+
+
+def test_top_n_ranks_across_passages_and_dedupes_overlapping_windows(tiny_encoder_dir: Path) -> None:
+    tok = load_tokenizer(tiny_encoder_dir)
+    base = _zebra_logits(tok)
+
+    def fn(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+        s, e = base(w)  # type: ignore[operator]
+        return s + w.context_mask * 0.01 * np.arange(w.input_ids.shape[1]), e
+
+    reader = SpanReader(tok, fn, ReaderSettings(max_length=24, stride=10, batch_size=2), "fake")
+    text = "one two zebra three four five six seven eight nine ten"
+    out = reader.read(["q?"], [[_p("a", text), _p("b", "no stripes")]], top_n=3)[0]
+    assert len(out) == 3
+    assert out[0].text.endswith("zebra")
+    assert [a.score for a in out] == sorted((a.score for a in out), reverse=True)
+    assert len({(a.passage.id, a.start, a.end) for a in out}) == 3
+
+
+def test_answers_do_not_depend_on_batch_or_other_questions(tiny_model_dir: Path) -> None:
+    texts = [
+        "The Eiffel Tower is in Paris, France, and was built in 1889 by Gustave Eiffel's company.",
+        "Mount Kilimanjaro is the highest mountain in Africa. " * 6,
+        "Short one.",
+    ]
+    qs = ["Where is the Eiffel Tower?", "What is the highest mountain?", "What?"]
+    ps = [[_p(f"d{i}", t)] for i, t in enumerate(texts)]
+    big = load_reader(tiny_model_dir, batch_size=16).read(qs, ps, top_n=2)
+    one = load_reader(tiny_model_dir, batch_size=1)
+    for i in range(3):
+        alone = one.read([qs[i]], [ps[i]], top_n=2)[0]
+        assert [(a.start, a.end) for a in alone] == [(a.start, a.end) for a in big[i]]
+        assert [a.score for a in alone] == pytest.approx([a.score for a in big[i]], abs=1e-4)
+        for a in alone:
+            assert a.passage.text[a.start : a.end] == a.text
+
+
+def test_empty_inputs_and_bad_arguments(tiny_model_dir: Path) -> None:
+    reader = load_reader(tiny_model_dir)
+    assert reader.read([], []) == []
+    assert reader.read(["q?"], [[]]) == [[]]
+    assert reader.read(["q?"], [[_p("x", "   ")]]) == [[]]
+    with pytest.raises(InputError):
+        reader.read(["a", "b"], [[]])
+    with pytest.raises(InputError):
+        reader.read(["a"], [[]], top_n=0)
+    with pytest.raises(InputError):
+        load_reader(tiny_model_dir, backend="gpu")
+    with pytest.raises(UnsupportedError):
+        load_reader(tiny_model_dir, backend="onnx")
+    with pytest.raises(NotFoundError):
+        load_reader(tiny_model_dir.parent / "nope")
