@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Baseline: heavy recogniser on every sampled frame (same sampling as the index).
     t0 = time.perf_counter()
-    frames = []
+    frames: list[np.ndarray] = []
     decoded = 0
     for v in index.videos:
         sampler = FrameSampler(Path(v.path), fps=fps, max_side=640)

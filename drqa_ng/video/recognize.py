@@ -110,7 +110,7 @@ class HaarRecognizer:
         self.max_side = max_side
         self._cascades: list[tuple[str, cv2.CascadeClassifier]] = []
         for label, fname in self.CASCADES:
-            path = Path(cv2.data.haarcascades) / fname
+            path = Path(cv2.data.haarcascades) / fname  # type: ignore[attr-defined]
             clf = cv2.CascadeClassifier(str(path))
             if clf.empty():
                 raise NotFoundError(f"OpenCV Haar cascade missing: {path}")

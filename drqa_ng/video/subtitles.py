@@ -179,26 +179,25 @@ def embedded_text_cues(video: Path) -> tuple[list[Cue], list[str]]:
         if text_stream is None:
             return [], image_codecs
         tb = text_stream.time_base
+        ctx = text_stream.codec_context
         for packet in container.demux(text_stream):
-            if packet.pts is None or tb is None:
+            if packet.pts is None or tb is None or packet.size == 0:
                 continue
             base = float(packet.pts * tb)
             duration = float(packet.duration * tb) if packet.duration else 0.0
-            for sub in packet.decode():
-                start = base + sub.start_display_time / 1000.0
-                end = base + (sub.end_display_time / 1000.0 if sub.end_display_time else duration)
-                parts = []
-                for rect in sub:
-                    raw = getattr(rect, "text", b"") or b""
-                    if not raw:
-                        # ASS dialogue: fields are comma separated, the text is the last one.
-                        ass = getattr(rect, "ass", b"") or b""
-                        ass_s = ass.decode("utf-8", "replace") if isinstance(ass, bytes) else str(ass)
-                        raw = ass_s.split(",", 8)[-1] if ass_s.count(",") >= 8 else ass_s
-                    parts.append(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
-                body = clean_cue_text(" ".join(parts))
-                if body:
-                    cues.append(Cue(start, max(end, start), body))
+            sub = ctx.decode2(packet)
+            if sub is None:
+                continue
+            start = base + sub.start_display_time / 1000.0
+            end = base + (sub.end_display_time / 1000.0 if sub.end_display_time else duration)
+            parts = []
+            for rect in sub:
+                # Text rects come as ASS events; ``dialogue`` is the event's text field.
+                raw = getattr(rect, "dialogue", b"") or getattr(rect, "text", b"") or b""
+                parts.append(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+            body = clean_cue_text(" ".join(parts))
+            if body:
+                cues.append(Cue(start, max(end, start), body))
     cues.sort(key=lambda c: (c.start, c.end))
     return cues, image_codecs
 

@@ -105,6 +105,9 @@ class ShuffleUnit(nn.Module):
 class TinyTagger(nn.Module):
     """Frames (N, 3, S, S) float in [0, 1] -> tag logits (N, len(tags))."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, config: TaggerConfig = TaggerConfig()) -> None:
         super().__init__()
         self.config = config
@@ -146,6 +149,8 @@ def fold_batchnorm(model: TinyTagger) -> TinyTagger:
         if isinstance(mod, nn.Sequential) and len(mod) >= 2:
             conv, bn = mod[0], mod[1]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                if bn.running_var is None or bn.running_mean is None:
+                    raise ValueError("cannot fold a BatchNorm without running statistics")
                 scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
                 bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
                 fused = nn.Conv2d(
@@ -159,7 +164,7 @@ def fold_batchnorm(model: TinyTagger) -> TinyTagger:
                 )
                 with torch.no_grad():
                     fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
-                    fused.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)
+                    fused.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)  # type: ignore[union-attr]
                 mod[0] = fused
                 mod[1] = nn.Identity()
     return model

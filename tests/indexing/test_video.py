@@ -100,3 +100,13 @@ def test_distil_tagger_uses_a_fraction(video_dir: Path, tmp_path: Path) -> None:
     )
     save_tagger(model, tmp_path / "t.safetensors")
     assert (tmp_path / "t.safetensors").stat().st_size < 2_000_000
+
+
+def test_embedded_text_subtitles_are_used(tmp_path: Path) -> None:
+    from tests.fixtures.video import write_embedded_video
+
+    video = write_embedded_video(tmp_path / "emb.mkv", [(0.2, 1.8, "The ferry leaves at dawn")], seconds=3)
+    build_video_index([video], tmp_path / "i", tagger=TinyTagger(), min_seg=1, max_seg=3, overlap=0)
+    videos = json.loads((tmp_path / "i" / "videos.json").read_text())
+    assert videos[0]["subtitles"] == "embedded" and videos[0]["cues"] == 1
+    assert "ferry leaves at dawn" in StringArray.open(tmp_path / "i", "seg_subs")[0]

@@ -80,3 +80,16 @@ def test_find_sidecar_prefers_srt(tmp_path: Path) -> None:
     assert find_sidecar(video) == tmp_path / "clip.vtt"
     (tmp_path / "clip.srt").write_text("")
     assert find_sidecar(video) == tmp_path / "clip.srt"
+
+
+def test_embedded_text_stream(tmp_path: Path) -> None:
+    from drqa_ng.video.subtitles import embedded_text_cues
+    from tests.fixtures.video import write_embedded_video
+
+    video = write_embedded_video(
+        tmp_path / "e.mkv", [(0.5, 1.5, "Hello embedded world"), (2.0, 3.25, "Second <i>line</i>")]
+    )
+    cues, image_codecs = embedded_text_cues(video)
+    assert image_codecs == []
+    assert [c.text for c in cues] == ["Hello embedded world", "Second line"]
+    assert cues[1].start == pytest.approx(2.0) and cues[1].end == pytest.approx(3.25)
