@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drqa_ng.errors import InputError, NotFoundError
+from drqa_ng.errors import InputError, NotFoundError, UnsupportedError
 from drqa_ng.index_io import StringArray, atomic_dir, file_sha256, write_manifest
 from drqa_ng.types import Passage
 from drqa_ng.video.frames import FrameSampler, probe
@@ -78,16 +78,27 @@ def _video_ids(paths: Sequence[Path]) -> list[str]:
     return ids
 
 
-def _subtitles(path: Path) -> tuple[list[Cue], str]:
+def _subtitles(path: Path, ocr: bool) -> tuple[list[Cue], str]:
+    """Sidecar file, else embedded text stream, else OCR of an image stream (when ``ocr``)."""
     sidecar = find_sidecar(path)
     if sidecar is not None:
         return load_subtitles(sidecar), f"sidecar:{sidecar.name}"
     cues, image_codecs = embedded_text_cues(path)
     if cues:
         return cues, "embedded"
+    if image_codecs and ocr:
+        from drqa_ng.video.pgs import ocr_image_subtitles
+
+        try:
+            cues = ocr_image_subtitles(path)
+        except UnsupportedError as e:
+            log.warning("%s: %s; indexing frame tags only", path, e)
+            return [], "none"
+        if cues:
+            return cues, f"ocr:{image_codecs[0]}"
     if image_codecs:
         log.warning(
-            "%s: only image-based subtitles (%s), which need OCR; indexing frame tags only",
+            "%s: only image-based subtitles (%s) and no text from them; indexing frame tags only",
             path,
             ", ".join(image_codecs),
         )
@@ -127,10 +138,12 @@ def build_video_index(
     tag_threshold: float = 0.5,
     epochs: int = 30,
     seed: int = 0,
+    ocr_subtitles: bool = True,
 ) -> VideoBuildReport:
     """Index ``videos`` into the folder ``out`` (see the module docstring for the layout).
 
-    Without ``tagger``, one is distilled from ``teacher`` (default: Haar + Tesseract) on every
+    Subtitles come from a sidecar ``.srt``/``.vtt``, else an embedded text stream, else (with
+    ``ocr_subtitles``) Tesseract OCR of an image-based stream (PGS/DVD). Without ``tagger``, one is distilled from ``teacher`` (default: Haar + Tesseract) on every
     ``round(1/label_fraction)``-th sampled frame. Bad input raises InputError / NotFoundError;
     unreadable video DataFormatError / UnsupportedError; nothing is written unless all succeed.
     """
@@ -165,7 +178,7 @@ def build_video_index(
     t0 = time.perf_counter()
     for vi, (vid, path) in enumerate(zip(ids, paths, strict=True)):
         info = probe(path)
-        cues, source = _subtitles(path)
+        cues, source = _subtitles(path, ocr_subtitles)
         sampler = FrameSampler(path, fps=fps, max_side=640)
         for fr in sampler:
             row = len(thumbs)

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--tag-threshold", type=float, default=0.5, help="tag probability that adds a tag (default: 0.5)"
     )
+    p.add_argument(
+        "--no-subtitle-ocr", action="store_true", help="do not OCR image-based (PGS/DVD) subtitle streams"
+    )
     p.set_defaults(func=_build_video)
 
     t = sub.add_parser(
@@ -103,6 +106,7 @@ def _build_video(args: argparse.Namespace) -> int:
         label_fraction=args.label_fraction,
         tag_threshold=args.tag_threshold,
         epochs=args.epochs,
+        ocr_subtitles=not args.no_subtitle_ocr,
     )
     print(f"built video index {r.path}: {r.videos} videos, {r.segments} segments")
     print(
