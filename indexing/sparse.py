@@ -133,6 +133,98 @@ def _concat_strings(src: Path, stems: list[str], dst: Path, stem: str) -> None:
     np.save(dst / f"{stem}.offsets.npy", np.concatenate(offsets))
 
 
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """What the count pass leaves in memory: chunk count, unit count, df per bucket, unit lengths."""
+
+    n_chunks: int
+    n_units: int
+    df: np.ndarray
+    dl: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _Filled:
+    nnz: int
+    occupied: int
+    avgdl: float
+    average_idf: float
+
+
+def _count_pass(
+    units: Iterable[Passage],
+    spec: HashSpec,
+    include_title: bool,
+    chunk_size: int,
+    workers: int,
+    scratch: Path,
+    show_progress: bool,
+) -> _Counted:
+    """Pass 1: write each chunk's column-major COO arrays and ids to ``scratch``; sum df."""
+    t0 = time.perf_counter()
+    df = np.zeros(spec.buckets, dtype=np.int64)
+    lengths: list[np.ndarray] = []
+    n_chunks, n_units = 0, 0
+    col_dtype = np.int32 if spec.buckets <= 2**31 else np.int64
+    for ids, (rows, cols, counts, lens) in _counted_chunks(units, spec, include_title, chunk_size, workers):
+        np.save(scratch / f"{n_chunks}.rows.npy", rows + np.int32(n_units))
+        np.save(scratch / f"{n_chunks}.cols.npy", cols.astype(col_dtype))
+        np.save(scratch / f"{n_chunks}.counts.npy", counts)
+        StringArray.write(scratch, f"{n_chunks}.ids", ids)
+        # Entries are unique per (row, col), so entries per column is df; cols are sorted.
+        ucols, sizes = _runs(cols)
+        df[ucols] += sizes
+        lengths.append(lens)
+        n_chunks += 1
+        n_units += len(ids)
+        _progress(n_units, t0, show_progress)
+    if show_progress:
+        print(file=sys.stderr)
+    dl = np.concatenate(lengths) if lengths else np.empty(0, np.int64)
+    return _Counted(n_chunks, n_units, df, dl)
+
+
+def _fill_pass(counted: _Counted, scratch: Path, out: Path, scoring: str, k1: float, b: float) -> _Filled:
+    """Pass 2: write ``indptr`` and scatter every chunk's weights into mmapped ``indices``/``data``."""
+    n_units, df, dl = counted.n_units, counted.df, counted.dl
+    avgdl = float(dl.mean()) if n_units else 0.0
+    indptr = np.zeros(len(df) + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    nnz = int(indptr[-1])
+    average_idf = 0.0
+    if scoring == "bm25":
+        idf, average_idf = bm25_idf(df, n_units, BM25_EPSILON)
+    else:
+        idf = tfidf_idf(df, n_units)
+    occupied = int(np.count_nonzero(df))
+    np.save(out / "indptr.npy", indptr)
+    indices = np.lib.format.open_memmap(out / "indices.npy", mode="w+", dtype=np.int32, shape=(nnz,))
+    data = np.lib.format.open_memmap(out / "data.npy", mode="w+", dtype=np.float32, shape=(nnz,))
+    cursor = indptr[:-1].copy()
+    del indptr
+    for i in range(counted.n_chunks):
+        rows = load_array(scratch, f"{i}.rows.npy", mmap=False)
+        cols = load_array(scratch, f"{i}.cols.npy", mmap=False)
+        tf = load_array(scratch, f"{i}.counts.npy", mmap=False)
+        if scoring == "bm25":
+            w = bm25_doc_weights(tf, idf[cols], dl[rows], avgdl, k1, b)
+        else:
+            w = tfidf_doc_weights(tf, idf[cols])
+        # Chunk entries are sorted by (col, row): entry j of a column's run in this chunk goes
+        # to cursor[col] + j, after that column's entries from earlier chunks.
+        ucols, sizes = _runs(cols)
+        rank = np.arange(len(cols)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        pos = cursor[cols] + rank
+        indices[pos] = rows
+        data[pos] = w
+        cursor[ucols] += sizes
+    indices.flush()
+    data.flush()
+    del indices, data
+    _concat_strings(scratch, [f"{i}.ids" for i in range(counted.n_chunks)], out, "ids")
+    return _Filled(nnz, occupied, avgdl, average_idf)
+
+
 def _progress(done: int, t0: float, show: bool) -> None:
     msg = f"{done:,} units, {time.perf_counter() - t0:.0f}s"
     log.info("sparse build: %s", msg)
@@ -184,63 +276,9 @@ def build_sparse_index(
     with atomic_dir(out) as tmp:
         scratch = tmp / "_chunks"
         scratch.mkdir()
-        df = np.zeros(buckets, dtype=np.int64)
-        lengths: list[np.ndarray] = []
-        n_chunks, n_units = 0, 0
-        for ids, (rows, cols, counts, lens) in _counted_chunks(
-            units, spec, include_title, chunk_size, workers
-        ):
-            np.save(scratch / f"{n_chunks}.rows.npy", rows + np.int32(n_units))
-            np.save(scratch / f"{n_chunks}.cols.npy", cols.astype(np.int32 if buckets <= 2**31 else np.int64))
-            np.save(scratch / f"{n_chunks}.counts.npy", counts)
-            StringArray.write(scratch, f"{n_chunks}.ids", ids)
-            # Entries are unique per (row, col), so entries per column is df; cols are sorted.
-            ucols, sizes = _runs(cols)
-            df[ucols] += sizes
-            lengths.append(lens)
-            n_chunks += 1
-            n_units += len(ids)
-            _progress(n_units, t0, show_progress)
-        if show_progress:
-            print(file=sys.stderr)
-        dl = np.concatenate(lengths) if lengths else np.empty(0, np.int64)
-        del lengths
-        avgdl = float(dl.mean()) if n_units else 0.0
-        indptr = np.zeros(buckets + 1, dtype=np.int64)
-        np.cumsum(df, out=indptr[1:])
-        nnz = int(indptr[-1])
-        average_idf = 0.0
-        if scoring == "bm25":
-            idf, average_idf = bm25_idf(df, n_units, BM25_EPSILON)
-        else:
-            idf = tfidf_idf(df, n_units)
-        occupied = int(np.count_nonzero(df))
-        del df
-        np.save(tmp / "indptr.npy", indptr)
-        indices = np.lib.format.open_memmap(tmp / "indices.npy", mode="w+", dtype=np.int32, shape=(nnz,))
-        data = np.lib.format.open_memmap(tmp / "data.npy", mode="w+", dtype=np.float32, shape=(nnz,))
-        cursor = indptr[:-1].copy()
-        del indptr
-        for i in range(n_chunks):
-            rows = load_array(scratch, f"{i}.rows.npy", mmap=False)
-            cols = load_array(scratch, f"{i}.cols.npy", mmap=False)
-            tf = load_array(scratch, f"{i}.counts.npy", mmap=False)
-            if scoring == "bm25":
-                w = bm25_doc_weights(tf, idf[cols], dl[rows], avgdl, k1, b)
-            else:
-                w = tfidf_doc_weights(tf, idf[cols])
-            # Chunk entries are sorted by (col, row): entry j of a column's run in this chunk goes
-            # to cursor[col] + j, after that column's entries from earlier chunks.
-            ucols, sizes = _runs(cols)
-            rank = np.arange(len(cols)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-            pos = cursor[cols] + rank
-            indices[pos] = rows
-            data[pos] = w
-            cursor[ucols] += sizes
-        indices.flush()
-        data.flush()
-        del indices, data, cursor, idf
-        _concat_strings(scratch, [f"{i}.ids" for i in range(n_chunks)], tmp, "ids")
+        counted = _count_pass(units, spec, include_title, chunk_size, workers, scratch, show_progress)
+        filled = _fill_pass(counted, scratch, tmp, scoring, k1, b)
+        n_units, nnz, occupied = counted.n_units, filled.nnz, filled.occupied
         shutil.rmtree(scratch)
         seconds = time.perf_counter() - t0
         write_manifest(
@@ -264,8 +302,8 @@ def build_sparse_index(
                 "include_title": include_title,
             },
             counts={"units": n_units, "nnz": nnz, "occupied_buckets": occupied},
-            avgdl=avgdl,
-            average_idf=average_idf,
+            avgdl=filled.avgdl,
+            average_idf=filled.average_idf,
             build_seconds=round(seconds, 3),
         )
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())

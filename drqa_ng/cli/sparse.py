@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--k1", type=float, default=1.5, help="BM25 k1 (default: 1.5)")
     p.add_argument("--b", type=float, default=0.75, help="BM25 b (default: 0.75)")
     p.add_argument("--chunk-size", type=int, default=50_000, help="units counted per chunk (memory bound)")
+    p.add_argument("--workers", type=int, default=1, help="processes that tokenize/hash chunks (default: 1)")
     p.add_argument("--no-title", action="store_true", help="do not index unit titles with their text")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.set_defaults(func=_build_sparse)
@@ -55,6 +56,7 @@ def _build_sparse(args: argparse.Namespace) -> int:
         show_progress=not args.no_progress,
         chunk_size=args.chunk_size,
         include_title=not args.no_title,
+        workers=args.workers,
     )
     print(
         f"built {args.scoring} index {report.path}: {report.units:,} {args.unit} units, "
