@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--overlap", type=float, default=2.0, help="seconds shared by neighbouring segments (default: 2)"
     )
     p.add_argument(
-        "--tagger", type=Path, help="tagger weights (.safetensors) from `train-tagger`; else distil one"
+        "--tagger",
+        help="tagger weights (.safetensors) from `train-tagger`, or 'shipped' for the packaged one; default: distil one",
     )
     p.add_argument(
         "--tag-threshold", type=float, default=0.5, help="tag probability that adds a tag (default: 0.5)"
@@ -91,10 +92,12 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
 
 
 def _build_video(args: argparse.Namespace) -> int:
-    from drqa_ng.video.tagger import load_tagger
+    from drqa_ng.video.tagger import load_tagger, shipped_tagger_path
     from indexing.video import build_video_index
 
-    tagger = load_tagger(args.tagger) if args.tagger is not None else None
+    tagger = None
+    if args.tagger is not None:
+        tagger = load_tagger(shipped_tagger_path() if args.tagger == "shipped" else Path(args.tagger))
     r = build_video_index(
         args.videos,
         args.out,

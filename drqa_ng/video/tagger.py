@@ -278,6 +278,11 @@ def _fit(
         log.info("tagger epoch %d/%d: BCE %.4f", epoch + 1, epochs, total / len(perm))
 
 
+def shipped_tagger_path() -> Path:
+    """The small tagger shipped in the package (trained on the Popeye clips; see weights/README.md)."""
+    return Path(__file__).resolve().parent / "weights" / "tagger.safetensors"
+
+
 def save_tagger(model: TinyTagger, path: Path) -> None:
     """Write weights as safetensors with the config (JSON) in the metadata."""
     from safetensors.torch import save_file

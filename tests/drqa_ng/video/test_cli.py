@@ -42,6 +42,10 @@ def test_errors_are_one_line(run_cli, tmp_path: Path, video_dir: Path) -> None: 
         "build-video", str(video_dir / "silent.avi"), str(tmp_path / "o"), "--tagger", str(bad)
     )
     assert rc == 4 and "tagger" in err
+    rc, stdout, _ = run_cli(
+        "build-video", str(video_dir / "silent.avi"), str(tmp_path / "s"), "--tagger", "shipped"
+    )
+    assert rc == 0 and "labelled by heavy recogniser 0" in stdout
     rc, _, err = run_cli("build-video", str(tmp_path / "missing.mkv"), str(tmp_path / "o"))
     assert rc == 5
     rc, _, err = run_cli("build-video", str(video_dir / "silent.avi"), str(tmp_path / "o"), "--min-seg", "40")

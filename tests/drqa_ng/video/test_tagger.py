@@ -90,3 +90,12 @@ def test_distillation_learns_a_separable_tag() -> None:
     p = tag_probs(model, imgs)[:, 0]
     labels = np.array(ys)[:, 0]
     assert p[labels == 1].min() > p[labels == 0].max()
+
+
+def test_shipped_weights_load_and_are_small() -> None:
+    from drqa_ng.video.tagger import shipped_tagger_path
+
+    path = shipped_tagger_path()
+    assert path.is_file() and path.stat().st_size < 1_000_000
+    model = load_tagger(path)
+    assert model.config.tags == ("face", "person", "text") and count_params(model) < 1_000_000
