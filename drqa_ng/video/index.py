@@ -15,13 +15,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
 from drqa_ng.index_io import StringArray, load_array, read_manifest
 from drqa_ng.types import Answer, Hit, Passage
+from drqa_ng.video.answers import FrameFindings, SpanReader, VideoAccounting, VideoAnswer
 from drqa_ng.video.frames import frames_at
 from drqa_ng.video.recognize import Detection, Recognizer
 from drqa_ng.video.segments import timestamp_link
@@ -36,69 +37,20 @@ TAGGER_FILE = "tagger.safetensors"
 VIDEOS_FILE = "videos.json"
 MAX_QUESTION_CHARS = 1000
 
-
-class SpanReader(Protocol):
-    """What ``ask`` needs from a reader (``drqa_ng.reading.load_reader()`` returns one)."""
-
-    def read(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
-    ) -> list[list[Answer]]: ...
+__all__ = ["FrameFindings", "VideoAccounting", "VideoAnswer", "VideoIndex", "VideoRecord", "select_frames"]
 
 
 @dataclass(frozen=True, slots=True)
-class FrameFindings:
-    """What the heavy recogniser found in one frame (``t`` seconds into ``video_id``)."""
+class _Looked:
+    """One question's retrieval and recognition results, before answers are assembled."""
 
-    video_id: str
-    t: float
-    detections: tuple[Detection, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class VideoAccounting:
-    """Work behind one question's answers.
-
-    Query-time (this question): ``frames_decoded`` (every frame the decoder produced while
-    seeking to the chosen frames), ``frames_heavy`` (frames given to the heavy recogniser) and
-    the wall time of each stage. Index-time (whole index, shared by all questions):
-    ``index_frames_decoded``, ``index_frames_sampled``, ``index_frames_tagged`` (by the tiny CNN),
-    ``index_frames_teacher`` (labelled by the heavy recogniser for distillation) and stage times.
-    """
-
-    frames_decoded: int
-    frames_heavy: int
-    retrieve_s: float
+    hits: list[Hit]
+    rows: list[int]
+    chosen: dict[int, list[int]]
+    found: dict[int, tuple[Detection, ...]]
+    decoded: int
     decode_s: float
     recognize_s: float
-    read_s: float
-    total_s: float
-    index_frames_decoded: int
-    index_frames_sampled: int
-    index_frames_tagged: int
-    index_frames_teacher: int
-    index_decode_s: float
-    index_teacher_s: float
-    index_train_s: float
-    index_tag_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class VideoAnswer:
-    """One retrieved segment as an answer: where (video, time range, link), what is said there
-    (``text``, the subtitles), its tags, what the recogniser found, and the reader's span if any."""
-
-    video_id: str
-    video_path: str
-    segment_id: str
-    t_start: float
-    t_end: float
-    link: str
-    text: str
-    tags: tuple[str, ...]
-    score: float
-    findings: tuple[FrameFindings, ...]
-    span: Answer | None
-    accounting: VideoAccounting
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +273,7 @@ class VideoIndex:
         retrieve_s = (time.perf_counter() - t0) / len(questions)
 
         seg_time, seg_frames, seg_video = self._a["seg_time"], self._a["seg_frames"], self._a["seg_video"]
-        per_q: list[dict[str, Any]] = []
+        per_q: list[_Looked] = []
         for q, hits in zip(questions, all_hits, strict=True):
             rows = [self._row[h.id] for h in hits]
             chosen: dict[int, list[int]] = {}
@@ -334,26 +286,15 @@ class VideoIndex:
             decoded, decode_s, recognize_s = 0, 0.0, 0.0
             if recognizer is not None and unique:
                 found, decoded, decode_s, recognize_s = self._recognize(unique, recognizer)
-            per_q.append(
-                {
-                    "hits": hits,
-                    "rows": rows,
-                    "chosen": chosen if recognizer is not None else {r: [] for r in rows},
-                    "found": found,
-                    "decoded": decoded,
-                    "heavy": len(found),
-                    "decode_s": decode_s,
-                    "recognize_s": recognize_s,
-                }
-            )
+            if recognizer is None:
+                chosen = {r: [] for r in rows}
+            per_q.append(_Looked(hits, rows, chosen, found, decoded, decode_s, recognize_s))
 
         spans: list[dict[str, Answer]] = [{} for _ in questions]
         read_s = 0.0
         if reader is not None:
             t0 = time.perf_counter()
-            passages = [
-                [self._reader_passage(r, d["chosen"][r], d["found"]) for r in d["rows"]] for d in per_q
-            ]
+            passages = [[self._reader_passage(r, d.chosen[r], d.found) for r in d.rows] for d in per_q]
             answers = reader.read(list(questions), passages, top_n=max(1, k))
             for qi, ans in enumerate(answers):
                 for a in ans:
@@ -362,24 +303,24 @@ class VideoIndex:
 
         out: list[list[VideoAnswer]] = []
         for qi, d in enumerate(per_q):
-            total = retrieve_s + d["decode_s"] + d["recognize_s"] + read_s
+            total = retrieve_s + d.decode_s + d.recognize_s + read_s
             acc = self._accounting(
-                frames_decoded=d["decoded"],
-                frames_heavy=d["heavy"],
+                frames_decoded=d.decoded,
+                frames_heavy=len(d.found),
                 retrieve_s=round(retrieve_s, 4),
-                decode_s=round(d["decode_s"], 4),
-                recognize_s=round(d["recognize_s"], 4),
+                decode_s=round(d.decode_s, 4),
+                recognize_s=round(d.recognize_s, 4),
                 read_s=round(read_s, 4),
                 total_s=round(total, 4),
             )
             answers_q: list[VideoAnswer] = []
-            for h, r in zip(d["hits"], d["rows"], strict=True):
+            for h, r in zip(d.hits, d.rows, strict=True):
                 vi = int(seg_video[r])
                 v = self.videos[vi]
                 t_start, t_end = (float(x) for x in seg_time[r])
                 findings = tuple(
-                    FrameFindings(v.id, round(float(self._a["frame_time"][f]), 3), d["found"].get(f, ()))
-                    for f in d["chosen"][r]
+                    FrameFindings(v.id, round(float(self._a["frame_time"][f]), 3), d.found.get(f, ()))
+                    for f in d.chosen[r]
                 )
                 answers_q.append(
                     VideoAnswer(

@@ -53,6 +53,7 @@ def ocr_image_subtitles(video: Path, lang: str = "eng") -> list[Cue]:
     Raises UnsupportedError when tesseract is not installed.
     """
     import av  # lazy
+    from av.subtitles.subtitle import BitmapSubtitle
 
     if shutil.which("tesseract") is None:
         raise UnsupportedError("OCR of image subtitles needs tesseract (apt-get install tesseract-ocr)")
@@ -79,11 +80,16 @@ def ocr_image_subtitles(video: Path, lang: str = "eng") -> list[Cue]:
                 open_cue = None
             parts: list[str] = []
             for rect in sub:
-                planes = getattr(rect, "planes", ())
-                if not planes or rect.height <= 0 or rect.width <= 0:
+                if (
+                    not isinstance(rect, BitmapSubtitle)
+                    or rect.height <= 0
+                    or rect.width <= 0
+                    or not rect.planes
+                ):
                     continue
-                buf = np.frombuffer(bytes(planes[0]), dtype=np.uint8)
-                stride = planes[0].buffer_size // rect.height
+                plane = rect.planes[0]
+                stride = plane.buffer_size // rect.height
+                buf = np.frombuffer(bytes(plane), dtype=np.uint8)  # type: ignore[call-overload]
                 indices = buf[: stride * rect.height].reshape(rect.height, stride)[:, : rect.width]
                 parts.append(_ocr(bitmap_to_ink(indices), lang))
             text = clean_cue_text(" ".join(parts))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from drqa_ng.video.tagger import TinyTagger, save_tagger
 
 
@@ -52,9 +54,8 @@ def test_errors_are_one_line(run_cli, tmp_path: Path, video_dir: Path) -> None: 
     assert rc == 2
 
 
+@pytest.mark.slow
 def test_train_tagger(run_cli, video_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    import pytest
-
     pytest.importorskip("pytesseract")
     out = tmp_path / "tagger.safetensors"
     rc, stdout, _ = run_cli(
