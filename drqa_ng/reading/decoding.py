@@ -31,19 +31,22 @@ def best_spans(
     if max_answer_len < 1 or top_k < 1:
         raise ValueError("max_answer_len and top_k must be >= 1")
     rows, length = s.shape
-    idx = np.arange(length)
-    width = idx[None, :] - idx[:, None]  # j - i
-    band = (width >= 0) & (width < max_answer_len)
-    scores = s[:, :, None] + e[:, None, :]
-    valid = band[None, :, :] & m[:, :, None] & m[:, None, :]
-    scores = np.where(valid, scores, -np.inf).reshape(rows, length * length)
-    k = min(top_k, length * length)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    # score only the band j - i < max_answer_len: (rows, length, width) instead of length x length
+    width = min(max_answer_len, length)
+    ends_of = np.arange(length)[:, None] + np.arange(width)[None, :]
+    inside = ends_of < length
+    ends_of = np.minimum(ends_of, length - 1)
+    scores = s[:, :, None] + e[:, ends_of]
+    valid = inside[None, :, :] & m[:, :, None] & m[:, ends_of]
+    scores = np.where(valid, scores, -np.inf).reshape(rows, length * width)
+    k = min(top_k, length * width)
+    part = np.zeros((rows, 0), dtype=np.int64) if k == 0 else np.argpartition(-scores, k - 1, axis=1)[:, :k]
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")
     flat = np.take_along_axis(part, order, axis=1)
     top = np.take_along_axis(part_scores, order, axis=1)
-    starts, ends = flat // length, flat % length
+    starts = flat // max(width, 1)
+    ends = starts + flat % max(width, 1)
     bad = ~np.isfinite(top)
     starts[bad] = -1
     ends[bad] = -1

@@ -156,12 +156,17 @@ def default_weights_dir() -> Path:
 
 
 def load_reader(
-    path: Path | None = None, *, backend: str = "auto", batch_size: int | None = None
+    path: Path | None = None,
+    *,
+    backend: str = "auto",
+    batch_size: int | None = None,
+    threads: int | None = None,
 ) -> SpanReader:
     """Load a reader: a trained model folder (torch) or an exported ONNX folder (onnxruntime).
 
     ``path=None`` loads the shipped int8 weights. ``backend="auto"`` picks by the folder's kind;
-    asking for a backend the folder cannot serve raises ``UnsupportedError``. Corrupt or mismatched
+    asking for a backend the folder cannot serve raises ``UnsupportedError``. ``threads`` caps the
+    onnxruntime session's threads (torch threads are process-wide: set them with ``torch.set_num_threads``). Corrupt or mismatched
     files raise ``IndexFormatError``; a missing folder ``NotFoundError``.
     """
     from drqa_ng.reading.model import MODEL_KIND, load_model, load_tokenizer
@@ -177,7 +182,7 @@ def load_reader(
         model = load_model(folder)
         return torch_reader(model, load_tokenizer(folder), settings)
     if kind == ONNX_KIND and backend in ("auto", "onnx"):
-        session = load_onnx_session(folder)
+        session = load_onnx_session(folder, threads=threads)
 
         def logits(w: Windows) -> tuple[np.ndarray, np.ndarray]:
             s, e = session.run(

@@ -52,3 +52,24 @@ def test_missing_spans_are_padded() -> None:
 def test_bad_shapes_raise() -> None:
     with pytest.raises(ValueError):
         best_spans(np.zeros((1, 3)), np.zeros((1, 4)), np.ones((1, 3), dtype=bool))
+
+
+def test_matches_brute_force_enumeration() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        length = int(rng.integers(1, 12))
+        s, e = rng.normal(size=(3, length)), rng.normal(size=(3, length))
+        mask = rng.random((3, length)) > 0.3
+        max_len, k = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        st, en, sc = best_spans(s, e, mask, max_len, k)
+        for r in range(3):
+            want = sorted(
+                (s[r, i] + e[r, j], i, j)
+                for i in range(length)
+                for j in range(i, min(length, i + max_len))
+                if mask[r, i] and mask[r, j]
+            )[::-1][:k]
+            np.testing.assert_allclose(sc[r, : len(want)], [w[0] for w in want])
+            for (score, _i, _j), a, b in zip(want, st[r], en[r], strict=False):
+                assert s[r, a] + e[r, b] == score and a <= b < a + max_len
+            assert np.all(st[r, len(want) :] == -1)
