@@ -166,11 +166,11 @@ def _query_drqa(out: Path, queries: list[str], k: int) -> dict[str, Any]:
     return {"open_s": open_s, **res}
 
 
-def _query_bm25s(out: Path, queries: list[str], k: int) -> dict[str, Any]:
+def _query_bm25s(out: Path, queries: list[str], k: int, mmap: bool) -> dict[str, Any]:
     import bm25s
 
     t0 = time.perf_counter()
-    model = bm25s.BM25.load(str(out), mmap=True, show_progress=False)
+    model = bm25s.BM25.load(str(out), mmap=mmap, show_progress=False)
     open_s = time.perf_counter() - t0
 
     def one(q: str) -> Any:
@@ -224,6 +224,19 @@ def run_child(fn_name: str, **kwargs: Any) -> dict[str, Any]:
     return res
 
 
+def real_index_latency(index: Path, questions: Path, n: int, k: int) -> str:
+    """Open time and latency of an existing index on real questions, measured in a child process."""
+    from drqa_ng.evaluation.datasets import load_questions
+
+    qs = [q.question for q in load_questions(questions)][:n]
+    r = run_child("_query_drqa", out=index, queries=qs, k=k)
+    return (
+        f"| index | questions | open s | p50 ms | p95 ms | batch q/s | query RSS MB |\n|---|---|---|---|---|---|---|\n"
+        f"| {index} | {len(qs)} from {questions.name} | {fmt(r['open_s'], 3)} | {fmt(r['p50_ms'], 2)} | "
+        f"{fmt(r['p95_ms'], 2)} | {fmt(r['batch_qps'], 0)} | {fmt(r['peak_rss_mb'], 0)} |"
+    )
+
+
 # ------------------------------------------------------------------------------------------ report
 
 
@@ -273,7 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--systems", default="drqa_bm25,drqa_tfidf,bm25s,rank_bm25")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench_sparse"))
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--real-index", type=Path, help="instead: time queries on this existing index")
+    ap.add_argument("--real-questions", type=Path, help="questions file (SQuAD JSON or DrQA JSONL)")
     args = ap.parse_args(argv)
+    if args.real_index:
+        if not args.real_questions:
+            ap.error("--real-index needs --real-questions")
+        print(real_index_latency(args.real_index, args.real_questions, args.queries, args.k))
+        return 0
     systems = args.systems.split(",")
     args.workdir.mkdir(parents=True, exist_ok=True)
     corpus = args.workdir / f"corpus_{args.n}_{args.seed}.txt"
@@ -300,13 +320,14 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
         elif system == "bm25s":
             b = run_child("_build_bm25s", corpus=corpus, out=out, n=args.n)
-            q = run_child("_query_bm25s", out=out, queries=queries, k=args.k)
-            results.append(
-                Result("bm25s", args.n, b.get("build_s", np.nan), b.get("cpu_s", np.nan), b.get("peak_rss_mb", np.nan),
-                       folder_mb(out),
-                       q.get("open_s", np.nan), q.get("p50_ms", np.nan), q.get("p95_ms", np.nan),
-                       q.get("batch_qps", np.nan), "unigrams, 1 thread, mmap")
-            )  # fmt: skip
+            for mmap in (True, False):
+                q = run_child("_query_bm25s", out=out, queries=queries, k=args.k, mmap=mmap)
+                results.append(
+                    Result("bm25s", args.n, b.get("build_s", np.nan), b.get("cpu_s", np.nan),
+                           b.get("peak_rss_mb", np.nan), folder_mb(out), q.get("open_s", np.nan),
+                           q.get("p50_ms", np.nan), q.get("p95_ms", np.nan), q.get("batch_qps", np.nan),
+                           f"unigrams, 1 thread, {'mmap' if mmap else 'loaded in RAM'}")
+                )  # fmt: skip
         elif system == "rank_bm25":
             n = min(args.n, args.rank_bm25_n)
             r = run_child(
