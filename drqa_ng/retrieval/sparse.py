@@ -168,7 +168,10 @@ class SparseIndex:
         return cand.astype(np.int64), np.bincount(inverse, weights=vals)
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
-        """Top ``k`` units per query, best first (ties broken by index row); InputError on bad input."""
+        """Top ``k`` units per query, best first (ties broken by index row); InputError on bad input.
+
+        Only units with a non-zero score are returned, so a list may be shorter than ``k``.
+        """
         if isinstance(queries, str):
             raise InputError("search() takes a list of queries, not one string")
         if k < 1:
@@ -181,6 +184,9 @@ class SparseIndex:
         out: list[list[Hit]] = []
         for q in queries:
             rows, sc = self.scores(q)
+            # A zero score (only terms with idf 0 matched) is no evidence: not a hit.
+            nonzero = sc != 0
+            rows, sc = rows[nonzero], sc[nonzero]
             if len(rows) > k:
                 part = np.argpartition(-sc, k - 1)[:k]
                 rows, sc = rows[part], sc[part]

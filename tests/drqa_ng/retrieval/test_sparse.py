@@ -86,10 +86,22 @@ def test_bm25_epsilon_floor_used(tmp_path: Path) -> None:
         passages(texts), out, unit="paragraph", buckets=2**16, include_title=False, show_progress=False
     )
     ref = BM25Okapi([ngrams(token_texts(t)) for t in texts])
-    hits = SparseIndex.open(out).search(["cat"], 5)[0]
+    idx = SparseIndex.open(out)
+    hits = idx.search(["cat"], 5)[0]
     assert len(hits) == 4
     np.testing.assert_allclose([h.score for h in hits], ref.get_scores(["cat"])[:4], atol=1e-5)
     assert all(h.score > 0 for h in hits)
+    # "one" is in one unit of 5: idf log(4.5/1.5) > 0; a term in exactly half would score 0.
+    assert [h.id for h in idx.search(["one"], 5)[0]] == ["d0#p0"]
+
+
+def test_zero_score_units_are_not_hits(tmp_path: Path) -> None:
+    texts = ["cat one", "cat two", "dog three", "dog four"]  # "cat": df 2 of 4 -> idf log(2.5/2.5) = 0
+    out = tmp_path / "z"
+    build_sparse_index(
+        passages(texts), out, unit="paragraph", buckets=2**16, include_title=False, show_progress=False
+    )
+    assert SparseIndex.open(out).search(["cat"], 3) == [[]]
 
 
 def test_tfidf_matches_hand_formula(tfidf_index: Path) -> None:
