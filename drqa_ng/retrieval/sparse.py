@@ -149,7 +149,7 @@ class SparseIndex:
         return QueryVector(buckets, weights)
 
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, scores) of every unit sharing at least one weighted term with ``query``."""
+        """(rows, scores) of the units sharing a term with ``query`` (the dense path drops 0 scores)."""
         qv = self.query_vector(query)
         starts, ends = self._indptr[qv.buckets], self._indptr[qv.buckets + 1]
         total = int((ends - starts).sum())
@@ -160,9 +160,7 @@ class SparseIndex:
         # Long postings: dense accumulation is O(total + N) with no sort; short: sort the few rows.
         if total * 16 > self._n:
             dense = np.bincount(rows, weights=vals, minlength=self._n)
-            touched = np.zeros(self._n, dtype=bool)
-            touched[rows] = True
-            cand = np.flatnonzero(touched)
+            cand = np.flatnonzero(dense)
             return cand, dense[cand]
         cand, inverse = np.unique(rows, return_inverse=True)
         return cand.astype(np.int64), np.bincount(inverse, weights=vals)

@@ -192,3 +192,24 @@ def test_wrong_shape_detected(bm25_index: Path, tmp_path: Path) -> None:
     np.save(d / "data.npy", np.zeros(3, dtype=np.float32))
     with pytest.raises(IndexFormatError, match="data"):
         SparseIndex.open(d)
+
+
+def test_short_postings_path_matches_rank_bm25(tmp_path: Path) -> None:
+    # 300 units and a query whose terms occur in few of them: the sort-based accumulation path.
+    rng = np.random.default_rng(1)
+    vocab = [f"w{i}" for i in range(400)]
+    texts = [" ".join(rng.choice(vocab, size=12)) for _ in range(300)]
+    out = tmp_path / "big"
+    build_sparse_index(
+        passages(texts), out, unit="paragraph", buckets=2**18, include_title=False, show_progress=False
+    )
+    idx = SparseIndex.open(out)
+    ref = BM25Okapi([ngrams(token_texts(t)) for t in texts])
+    for q in ["w7 w311", "w42", texts[5][:20]]:
+        df_total = sum(any(g in ngrams(token_texts(t)) for g in ngrams(token_texts(q))) for t in texts)
+        assert df_total * 16 < len(texts) or q == texts[5][:20]
+        expected = ref.get_scores(ngrams(token_texts(q)))
+        got = np.zeros(len(texts))
+        for h in idx.search([q], k=len(texts))[0]:
+            got[int(h.doc_id[1:])] = h.score
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-6)
