@@ -30,6 +30,7 @@ QUESTIONS: tuple[tuple[str, str], ...] = (
     ("What did he call the big overgrown bird?", "canary"),
     ("What is the biggest buzzard he ever saw?", "buzzard"),
     ("What is shouted when the bird grabs her?", "let me go"),
+    ("What does she scream?", "help"),
     ("Whose goose is cooked?", "goose is cooked"),
     ("Show me a face", "label:face"),
     ("Is there a person on screen?", "label:person"),
@@ -150,24 +151,39 @@ def main(argv: list[str] | None = None) -> int:
         ours_rows.append(index.segment_row(top.segment_id) if top else -1)
 
     # Baseline: heavy recogniser on every sampled frame (same sampling as the index).
-    t0 = time.perf_counter()
-    frames: list[np.ndarray] = []
-    decoded = 0
-    for v in index.videos:
-        sampler = FrameSampler(Path(v.path), fps=fps, max_side=640)
-        frames.extend(fr.image for fr in sampler)
-        decoded += sampler.decoded
-    base_decode_s = time.perf_counter() - t0
     n_frames = index.n_frames
-    if len(frames) != n_frames:
-        print(f"baseline sampled {len(frames)} frames, the index {n_frames}", file=sys.stderr)
-        return 1
-    t0 = time.perf_counter()
-    dets = []
-    for a in range(0, len(frames), 16):
-        dets.extend(recognizer.recognize(frames[a : a + 16]))
-    base_heavy_s = time.perf_counter() - t0
-    heavy_labels = np.stack([labels_of(d, tags) for d in dets])
+    cache = args.baseline_cache
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            heavy_labels = z["labels"]
+            base_decode_s, base_heavy_s = float(z["decode_s"]), float(z["heavy_s"])
+            decoded = int(z["decoded"])
+        if heavy_labels.shape != (n_frames, len(tags)):
+            print(f"{cache} does not match this index", file=sys.stderr)
+            return 1
+        print(f"baseline heavy labels and times read from {cache}", file=sys.stderr)
+    else:
+        t0 = time.perf_counter()
+        frames: list[np.ndarray] = []
+        decoded = 0
+        for v in index.videos:
+            sampler = FrameSampler(Path(v.path), fps=fps, max_side=640)
+            frames.extend(fr.image for fr in sampler)
+            decoded += sampler.decoded
+        base_decode_s = time.perf_counter() - t0
+        if len(frames) != n_frames:
+            print(f"baseline sampled {len(frames)} frames, the index {n_frames}", file=sys.stderr)
+            return 1
+        t0 = time.perf_counter()
+        dets = []
+        for a in range(0, len(frames), 16):
+            dets.extend(recognizer.recognize(frames[a : a + 16]))
+        base_heavy_s = time.perf_counter() - t0
+        heavy_labels = np.stack([labels_of(d, tags) for d in dets])
+        if cache is not None:
+            np.savez(
+                cache, labels=heavy_labels, decode_s=base_decode_s, heavy_s=base_heavy_s, decoded=decoded
+            )
     subs = StringArray.open(index_dir, "seg_subs")
     ids = StringArray.open(index_dir, "seg_ids")
     t0 = time.perf_counter()
