@@ -120,7 +120,11 @@ class DenseIndex:
         """The query encoder (loaded from the manifest's record on first use)."""
         if self._encoder is None:
             rec = self.manifest["encoder"]
-            self._encoder = Encoder.load(rec.get("name"), max_length=int(rec.get("query_max_length", 64)))
+            self._encoder = Encoder.load(
+                rec.get("name"),
+                backend=rec.get("backend", "torch"),  # queries use the runtime the passages used
+                max_length=int(rec.get("query_max_length", 64)),
+            )
             _check_encoder(self._encoder, self.manifest, self.path)
         return self._encoder
 
