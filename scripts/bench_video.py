@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", type=int, default=3)
     ap.add_argument("--frames-per-segment", type=int, default=2)
     ap.add_argument(
+        "--baseline-cache", type=Path, help="reuse/save the baseline's heavy labels and times (.npz)"
+    )
+    ap.add_argument(
         "--pgs-only", action="store_true", help="only compare OCR of the PGS streams with the SRT files"
     )
     args = ap.parse_args(argv)
