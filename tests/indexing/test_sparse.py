@@ -80,7 +80,9 @@ def test_chunking_does_not_change_the_index(tmp_path: Path, scoring: str) -> Non
 
 def test_worker_processes_give_the_same_index(tmp_path: Path) -> None:
     units = corpus(80)
-    build_sparse_index(units, tmp_path / "a", unit="paragraph", buckets=4096, chunk_size=9, show_progress=False)
+    build_sparse_index(
+        units, tmp_path / "a", unit="paragraph", buckets=4096, chunk_size=9, show_progress=False
+    )
     build_sparse_index(
         units, tmp_path / "b", unit="paragraph", buckets=4096, chunk_size=9, workers=2, show_progress=False
     )

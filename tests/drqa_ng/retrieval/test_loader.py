@@ -15,7 +15,7 @@ from indexing.sparse import build_sparse_index
 
 def test_dispatches_on_manifest_kind(tmp_path: Path) -> None:
     out = tmp_path / "i"
-    texts = ["alpha beta", "gamma delta"]
+    texts = ["alpha beta", "gamma delta", "epsilon zeta"]
     build_sparse_index(
         [Passage(f"d{i}", f"d{i}", "", t, 0, len(t), "doc") for i, t in enumerate(texts)],
         out,
