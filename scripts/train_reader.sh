@@ -39,7 +39,9 @@ run = Path(sys.argv[1]); dst = default_weights_dir()
 ev = json.loads((run / "eval-onnx-int8.json").read_text())
 shutil.rmtree(dst, ignore_errors=True); shutil.copytree(run / "onnx-int8", dst)
 m = json.loads((dst / "manifest.json").read_text())
-m["validation_eval"] = {k: ev[k] for k in ("questions", "exact_match", "f1", "passages_per_s", "data", "articles")}
+m["validation_eval"] = {k: ev[k] for k in ("questions", "exact_match", "f1", "data", "articles", "limit", "backend")}
+m["train_data"] = ("squad_train_head + squad_train_cs224n_val_tok + squad_train_cs224n_small_tok (tokenised text "
+                   "kept as is) + SQuAD dev part A train articles (part-A-train-articles.txt)")
 (dst / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
 print(f"shipped {dst}: EM {ev['exact_match']:.2f} F1 {ev['f1']:.2f}")
 PY
