@@ -33,8 +33,10 @@ from drqa_ng.types import Answer, Document, Hit, Passage, Unit
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHT = 0.0
-"""Retriever weight used when none is given. Tuned value (see ``tune_weight``) belongs in settings."""
+DEFAULT_WEIGHT = 1.0
+"""Retriever weight used when none is given: tuned with ``drqa-ng eval --tune`` on 100 SQuAD part-A
+TRAIN-article questions (BM25 paragraphs, n_docs 5, shipped reader): EM 8.0 at w=0 → 10.0 at w=1.0.
+Re-tune when the reader or index changes; never tune on the split you report."""
 MAX_QUESTION_CHARS = 1000
 MAX_BATCH_QUESTIONS = 4096
 

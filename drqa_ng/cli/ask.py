@@ -37,7 +37,7 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--weight",
         type=float,
-        help="retriever weight w in score = reader + w·norm(retriever) (default: config.json, else 0)",
+        help="retriever weight w in score = reader + w·norm(retriever) (default: config.json, else the tuned default 1.0)",
     )
     g.add_argument(
         "--max-passages", type=int, default=64, help="cap on passages read per question (default 64)"
