@@ -9,9 +9,10 @@ Two backends compute the same function:
 
 - ``"torch"``: fp32 on CUDA when available, else CPU;
 - ``"onnx-int8"``: the model exported once with ``torch.onnx`` and quantised with
-  ``onnxruntime.quantization.quantize_dynamic`` (int8 weights), run with ONNX Runtime on CPU. The
-  exported model is cached under ``cache_dir`` (default ``$XDG_CACHE_HOME/drqa_ng/onnx``) keyed by
-  the weights' sha256, so nothing is downloaded and the export happens once per model.
+  ``onnxruntime.quantization.quantize_dynamic`` (per-channel int8 weights), run with ONNX Runtime
+  on CPU. The exported model is cached under ``cache_dir`` (default
+  ``$XDG_CACHE_HOME/drqa_ng/onnx``) keyed by the weights' sha256, so nothing is downloaded and the
+  export happens once per model.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def _onnx_session(folder: Path, sha: str, cache_dir: Path, threads: int | None) 
         import onnxruntime as ort
     except ImportError as e:
         raise UnsupportedError("the onnx-int8 backend needs onnxruntime installed") from e
-    path = export_onnx_int8(folder, cache_dir / f"{sha[:16]}-int8.onnx")
+    path = export_onnx_int8(folder, cache_dir / f"{sha[:16]}-int8-perchannel.onnx")
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
@@ -275,7 +276,8 @@ def export_onnx_int8(folder: Path, target: Path) -> Path:
                 opset_version=17,
                 dynamo=False,  # the TorchScript exporter needs no onnxscript and handles BERT well
             )
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        # per-channel scales: cosine to fp32 vectors 0.994 vs 0.954 per-tensor (48 SQuAD paragraphs)
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
         os.replace(tmp, target)
     finally:
         for p in (fp32, tmp):

@@ -62,10 +62,10 @@ def test_manifest_identity(dense_encoder: Encoder) -> None:
 @pytest.mark.slow
 def test_onnx_int8_matches_torch(dense_encoder: Encoder, tmp_path: Path) -> None:
     onnx = Encoder.load(backend="onnx-int8", cache_dir=tmp_path)
-    assert list(tmp_path.glob("*-int8.onnx")), "exported model is cached"
+    assert list(tmp_path.glob("*-int8*.onnx")), "exported model is cached"
     texts = ["Mount Everest is the highest mountain.", "Paris is the capital of France."]
     a, b = dense_encoder.encode(texts), onnx.encode(texts)
-    assert (a * b).sum(axis=1).min() > 0.9  # int8 weights: close to, not equal to, fp32
+    assert (a * b).sum(axis=1).min() > 0.97  # int8 weights: close to, not equal to, fp32
 
 
 @pytest.mark.gpu
