@@ -170,7 +170,9 @@ def bench_index(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    ap.add_argument(
+        "--sizes", type=int, nargs="*", default=[100_000], help="vector counts (none = encoders only)"
+    )
     ap.add_argument(
         "--factories",
         nargs="+",
@@ -198,13 +200,17 @@ def main() -> int:
         ]
         lines += [f"| {a} | {b} |" for a, b in enc_rows] + ["", agree, ""]
         print("\n".join(lines), file=sys.stderr, flush=True)
-    lines += [
-        f"## Indexes ({args.data} unit vectors, dim 384, seed 0; {args.queries} single queries, k=10)",
-        "",
-        "| vectors | factory | search params | build s | bytes | p50 ms | recall@10 vs Flat "
-        "| bytes / Flat | p50 / Flat |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    lines += (
+        []
+        if not args.sizes
+        else [
+            f"## Indexes ({args.data} unit vectors, dim 384, seed 0; {args.queries} single queries, k=10)",
+            "",
+            "| vectors | factory | search params | build s | bytes | p50 ms | recall@10 vs Flat "
+            "| bytes / Flat | p50 / Flat |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+    )
     for n in args.sizes:
         x = make_vectors(n + args.queries, 384, 0, args.data)
         base, queries = x[:n], x[n:]
