@@ -222,7 +222,7 @@ def main() -> int:
         for r in rows:
             lines.append(
                 f"| {r.n:,} | {r.factory} | {r.params} | {r.build_s:.1f} | {r.bytes:,} | {r.p50_ms:.2f} "
-                f"| {r.recall10:.3f} | {r.bytes / flat.bytes:.3f} | {r.p50_ms / flat.p50_ms:.3f} |"
+                f"| {r.recall10:.3f} | {r.bytes / flat.bytes:.3g} | {r.p50_ms / flat.p50_ms:.3g} |"
             )
         del x, base
     text = "\n".join(lines) + "\n"
