@@ -130,6 +130,8 @@ def _ask(args: argparse.Namespace) -> int:
 
     if not args.questions and not args.interactive:
         raise InputError("give a question, or -i to read questions from stdin")
+    if args.video_index is not None:
+        return _ask_video(args)
     pipe = load_pipeline(args)
     color = sys.stdout.isatty() and not args.json
     if args.questions:
@@ -138,6 +140,24 @@ def _ask(args: argparse.Namespace) -> int:
     if args.interactive:
         _interactive(args, pipe, color)
     return 0
+
+
+def _ask_video(args: argparse.Namespace) -> int:
+    """``ask --video-index``: the same answers as ``video-ask`` (segments, timestamps, findings, span)."""
+    from drqa_ng.cli.video import video_ask
+    from drqa_ng.errors import InputError
+
+    if args.interactive:
+        raise InputError("-i is not supported with --video-index; pass the questions as arguments")
+    return video_ask(
+        args.questions,
+        index_dir=args.video_index,
+        k=args.n,
+        frames_per_segment=args.frames_per_segment,
+        recognize=not args.no_recognize,
+        reader_dir=args.reader,
+        as_json=args.json,
+    )
 
 
 def _emit(args: argparse.Namespace, questions: list[str], results: list[list[Answer]], color: bool) -> None:
@@ -315,6 +335,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("-n", type=int, default=5, help="answers per question (default 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per question")
+    v = p.add_argument_group("video (answers are segments with timestamp links; see `drqa-ng build-video`)")
+    v.add_argument("--video-index", type=Path, metavar="DIR", help="ask over this video index instead")
+    v.add_argument("--frames-per-segment", type=int, default=2, help="frames recognised per segment")
+    v.add_argument("--no-recognize", action="store_true", help="skip the heavy recogniser")
     add_pipeline_options(p)
     p.set_defaults(func=_ask)
 

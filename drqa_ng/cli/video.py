@@ -139,8 +139,8 @@ def _train_tagger(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_reader(args: argparse.Namespace) -> Any:
-    if args.no_reader:
+def _load_reader(reader_dir: Path | None, use_reader: bool) -> Any:
+    if not use_reader:
         return None
     from drqa_ng.errors import DrqaError
 
@@ -149,8 +149,8 @@ def _load_reader(args: argparse.Namespace) -> Any:
     except ImportError:
         log.warning("no reader in this build; answering with segments only")
         return None
-    if args.reader is not None:
-        return load_reader(args.reader)
+    if reader_dir is not None:
+        return load_reader(reader_dir)
     try:
         return load_reader()
     except DrqaError as e:  # the shipped weights are optional
@@ -159,21 +159,45 @@ def _load_reader(args: argparse.Namespace) -> Any:
 
 
 def _video_ask(args: argparse.Namespace) -> int:
+    return video_ask(
+        args.questions,
+        index_dir=args.video_index,
+        k=args.k,
+        frames_per_segment=args.frames_per_segment,
+        recognize=not args.no_recognize,
+        reader_dir=args.reader,
+        use_reader=not args.no_reader,
+        as_json=args.json,
+    )
+
+
+def video_ask(
+    questions: list[str],
+    *,
+    index_dir: Path,
+    k: int = 3,
+    frames_per_segment: int = 2,
+    recognize: bool = True,
+    reader_dir: Path | None = None,
+    use_reader: bool = True,
+    as_json: bool = False,
+) -> int:
+    """Answer questions over a video index and print them (shared by ``video-ask`` and ``ask --video-index``)."""
     from drqa_ng.video.index import VideoIndex
     from drqa_ng.video.recognize import default_recognizer
 
-    index = VideoIndex.open(args.video_index)
-    recognizer = None if args.no_recognize else default_recognizer()
-    reader = _load_reader(args)
+    index = VideoIndex.open(index_dir)
+    recognizer = default_recognizer() if recognize else None
+    reader = _load_reader(reader_dir, use_reader)
     results = index.ask(
-        args.questions,
-        k=args.k,
+        questions,
+        k=k,
         recognizer=recognizer,
         reader=reader,
-        frames_per_segment=args.frames_per_segment,
+        frames_per_segment=frames_per_segment,
     )
-    for q, answers in zip(args.questions, results, strict=True):
-        if args.json:
+    for q, answers in zip(questions, results, strict=True):
+        if as_json:
             print(json.dumps({"question": q, "answers": [asdict(a) for a in answers]}, default=str))
             continue
         print(f"Q: {q}")

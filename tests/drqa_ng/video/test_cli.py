@@ -62,3 +62,15 @@ def test_train_tagger(run_cli, video_dir: Path, tmp_path: Path) -> None:  # type
         "train-tagger", str(video_dir / "silent.avi"), str(out), "--epochs", "1", "--label-fraction", "0.5"
     )
     assert rc == 0 and out.is_file() and "3 of 6 sampled frames" in stdout
+
+
+def test_ask_with_video_index(run_cli, video_index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """`drqa-ng ask --video-index` answers with timestamp links, like `video-ask`."""
+    rc, stdout, _ = run_cli(
+        "ask", "--video-index", str(video_index_dir), "--no-recognize", "-n", "1", "--json", "Who is the keeper?"
+    )
+    assert rc == 0, stdout
+    (ans,) = json.loads(stdout)["answers"]
+    assert ans["video_id"] == "alpha" and "#t=" in ans["link"] and ans["accounting"]["frames_heavy"] == 0
+    rc, _, err = run_cli("ask", "--video-index", str(video_index_dir), "-i")
+    assert rc == 2 and "not supported" in err
