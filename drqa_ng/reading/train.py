@@ -95,7 +95,14 @@ def train_reader(
     import torch
     from tqdm import tqdm
 
-    from drqa_ng.reading.model import SpanModel, init_model, load_tokenizer, save_model
+    from drqa_ng.reading.model import (
+        MODEL_KIND,
+        SpanModel,
+        init_model,
+        load_model,
+        load_tokenizer,
+        save_model,
+    )
     from drqa_ng.reading.reader import ReaderSettings, torch_reader
 
     if not train:
@@ -111,7 +118,11 @@ def train_reader(
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     tokenizer = load_tokenizer(base)
-    model: SpanModel = init_model(base).to(device)
+    # a trained reader folder (our manifest) continues training, head included; an HF encoder starts fresh
+    base_manifest = Path(base) / "manifest.json"
+    prior = json.loads(base_manifest.read_text()) if base_manifest.is_file() else {}
+    resumed = prior.get("kind") == MODEL_KIND
+    model: SpanModel = (load_model(base) if resumed else init_model(base)).to(device)
     t0 = time.perf_counter()
     win, targets = build_features(tokenizer, train, cfg)
     lengths = win.attention_mask.sum(axis=1)
@@ -131,7 +142,8 @@ def train_reader(
     )
     settings = ReaderSettings(cfg.max_length, cfg.stride, cfg.max_answer_len, batch_size=64)
     info = {
-        "base_encoder": str(base),
+        "base_encoder": str(prior.get("base_encoder", base)) if resumed else str(base),
+        "continued_from": {"folder": str(base), "steps": prior.get("steps")} if resumed else None,
         "train_examples": len(train),
         "train_windows": len(win),
         "max_length": cfg.max_length,

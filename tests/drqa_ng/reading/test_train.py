@@ -70,6 +70,31 @@ def test_tiny_training_reduces_loss_is_reproducible_and_saves_a_loadable_model(
     np.testing.assert_allclose(_losses(tmp_path / "r2"), losses, rtol=1e-5)
 
 
+def test_training_continues_from_a_reader_folder_head_included(
+    tiny_encoder_dir: Path, tmp_path: Path
+) -> None:
+    cfg = TrainConfig(
+        max_length=48,
+        stride=16,
+        batch_size=3,
+        lr=3e-3,
+        warmup=0.1,
+        max_steps=16,
+        log_every=1,
+        seed=7,
+        threads=1,
+    )
+    train_reader(_examples(), [], tmp_path / "r1", tiny_encoder_dir, cfg)
+    first = _losses(tmp_path / "r1")
+    train_reader(_examples(), [], tmp_path / "r2", tmp_path / "r1" / "last", cfg)
+    second = _losses(tmp_path / "r2")
+    # a fresh head would start near the first run's initial loss; the trained head starts far below it
+    assert np.mean(second[:3]) < 0.6 * np.mean(first[:3])
+    m = read_manifest(tmp_path / "r2" / "last")
+    assert m["continued_from"]["steps"] == 16
+    assert m["base_encoder"] == str(tiny_encoder_dir)
+
+
 def test_bucketed_batches_cover_every_row_once() -> None:
     lengths = np.array([5, 9, 1, 7, 3, 3, 8, 2, 6, 4])
     batches = bucketed_batches(lengths, 3, np.random.default_rng(0), pool=2)
