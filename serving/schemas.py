@@ -129,6 +129,7 @@ class Health(BaseModel):
     unit: str
     batches: int
     batched_questions: int
+    video: bool = False  # whether POST /v1/video/ask has an index to answer from
 
 
 class ErrorOut(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from drqa_ng import __version__
 from serving.deps import State
@@ -12,11 +12,12 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
-async def healthz(state: State) -> Health:
+async def healthz(state: State, request: Request) -> Health:
     return Health(
         status="ok",
         version=__version__,
         unit=str(state.pipeline.retriever.unit),
         batches=state.batcher.batches,
         batched_questions=state.batcher.questions,
+        video=getattr(request.app.state, "video_index", None) is not None,
     )

@@ -1,4 +1,6 @@
-"""``POST /v1/video/ask``: answer questions over a video index with timestamp links and what is seen.
+"""``POST /v1/video/ask``: answer questions over a video index with timestamp links and what is seen;
+``GET /v1/video/media/{video_id}``: the indexed video file itself (HTTP range requests, so a browser
+can seek to an answer's ``media_url`` fragment ``#t=start,end``).
 
 The index is ``request.app.state.video_index`` (a ``VideoIndex``); ``setup(app, settings)`` loads it
 at startup from the ``video_index`` extra setting, with the heavy recogniser unless
@@ -7,11 +9,14 @@ at startup from the ``video_index`` extra setting, with the heavy recogniser unl
 
 from __future__ import annotations
 
+import mimetypes
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drqa_ng.errors import NotFoundError
@@ -77,6 +82,7 @@ class VideoAnswerOut(BaseModel):
     t_start: float
     t_end: float
     link: str
+    media_url: str
     text: str
     tags: list[str]
     score: float
@@ -93,6 +99,7 @@ class VideoAnswerOut(BaseModel):
             t_start=a.t_start,
             t_end=a.t_end,
             link=a.link,
+            media_url=f"/v1/video/media/{quote(a.video_id, safe='')}#t={a.t_start:.1f},{a.t_end:.1f}",
             text=a.text,
             tags=list(a.tags),
             score=a.score,
@@ -165,3 +172,21 @@ def video_ask(body: VideoAskRequest, request: Request) -> VideoAskResponse:
         ],
         latency_ms=(time.perf_counter() - t0) * 1000,
     )
+
+
+@router.get(
+    "/video/media/{video_id}", response_class=FileResponse, responses={404: {"description": "unknown video"}}
+)
+def video_media(video_id: str, request: Request) -> FileResponse:
+    """The source file of an indexed video, served with range support (seekable in a ``<video>`` element)."""
+    index = getattr(request.app.state, "video_index", None)
+    if index is None:
+        raise NotFoundError("this server has no video index (set the video_index setting)")
+    record = next((v for v in index.videos if v.id == video_id), None)
+    if record is None:
+        raise NotFoundError(f"no video {video_id!r} in the index")
+    path = Path(record.path)
+    if not path.is_file():
+        raise NotFoundError(f"video {video_id!r} moved or deleted since indexing")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, filename=path.name, content_disposition_type="inline")

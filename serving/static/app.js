@@ -1,4 +1,5 @@
-// drqa-ng web page: POST /v1/ask, show answers highlighted in their passages. Plain JS, no build step.
+// drqa-ng web page: POST /v1/ask, show answers highlighted in their passages; when the server has a video
+// index (GET /healthz says so), POST /v1/video/ask and show segments with timestamp links. Plain JS.
 "use strict";
 
 const SNIPPET = 220; // characters of context shown on each side of the answer
@@ -42,21 +43,92 @@ function render(result, elapsedMs, serverMs) {
     `${n} answer${n === 1 ? "" : "s"} in ${elapsedMs.toFixed(0)} ms (server ${serverMs.toFixed(0)} ms)`;
 }
 
+function clock(t) {
+  const m = Math.floor(t / 60);
+  const s = Math.floor(t % 60);
+  return `${m}:${String(s).padStart(2, "0")}`;
+}
+
+function headers() {
+  const h = { "Content-Type": "application/json" };
+  const key = document.getElementById("api-key").value;
+  if (key) { h["X-API-Key"] = key; localStorage.setItem("drqa-ng-key", key); }
+  return h;
+}
+
+async function play(answer) {
+  // Media fragments (#t=start,end) seek the inline player; with an API key the file is fetched with the
+  // header (a <video src> cannot send one).
+  const player = document.getElementById("player");
+  const key = document.getElementById("api-key").value;
+  let src = answer.media_url;
+  if (key) {
+    const resp = await fetch(answer.media_url.split("#")[0], { headers: { "X-API-Key": key } });
+    if (!resp.ok) { document.getElementById("status").textContent = `Error ${resp.status} fetching video`; return; }
+    src = URL.createObjectURL(await resp.blob()) + "#t=" + answer.media_url.split("#t=")[1];
+  }
+  player.hidden = false;
+  player.src = src;
+  player.play().catch(() => {}); // autoplay may be refused; the player shows the seek position anyway
+}
+
+function renderVideo(result, elapsedMs, serverMs) {
+  const list = document.getElementById("answers");
+  list.replaceChildren();
+  for (const a of result.answers) {
+    const li = document.createElement("li");
+    li.className = "answer video-answer";
+    const head = document.createElement("div");
+    head.className = "head";
+    const link = document.createElement("a");
+    link.className = "timestamp";
+    link.href = a.media_url;
+    link.textContent = `${a.video_id} ${clock(a.t_start)}–${clock(a.t_end)}`;
+    link.addEventListener("click", (e) => { e.preventDefault(); play(a); });
+    head.append(link);
+    if (a.answer) {
+      const strong = document.createElement("strong");
+      strong.className = "answer-text";
+      strong.textContent = " " + a.answer;
+      head.append(strong);
+    }
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    meta.textContent = ` · score ${a.score.toFixed(3)}`;
+    head.append(meta);
+    const text = document.createElement("p");
+    text.className = "passage";
+    text.textContent = a.text;
+    li.append(head, text);
+    const seen = a.frames.flatMap((f) => f.detections.map((d) => d.text || d.label));
+    const info = document.createElement("p");
+    info.className = "meta findings";
+    const acc = a.accounting;
+    info.textContent = (a.tags.length ? `tags: ${a.tags.join(", ")} · ` : "") +
+      (seen.length ? `seen: ${[...new Set(seen)].join(", ")} · ` : "") +
+      `frames decoded ${acc.frames_decoded}, recognised ${acc.frames_heavy}`;
+    li.append(info);
+    list.append(li);
+  }
+  const n = result.answers.length;
+  document.getElementById("status").textContent =
+    `${n} segment${n === 1 ? "" : "s"} in ${elapsedMs.toFixed(0)} ms (server ${serverMs.toFixed(0)} ms)`;
+}
+
 async function ask(event) {
   event.preventDefault();
   const question = document.getElementById("question").value.trim();
   const status = document.getElementById("status");
   if (!question) { status.textContent = "Type a question first."; return; }
-  const headers = { "Content-Type": "application/json" };
-  const key = document.getElementById("api-key").value;
-  if (key) { headers["X-API-Key"] = key; localStorage.setItem("drqa-ng-key", key); }
+  const video = document.getElementById("mode").value === "video";
+  const n = Number(document.getElementById("top-n").value);
   status.textContent = "Thinking…";
   document.getElementById("answers").replaceChildren();
   const t0 = performance.now();
   try {
-    const resp = await fetch("/v1/ask", {
-      method: "POST", headers,
-      body: JSON.stringify({ question, top_n: Number(document.getElementById("top-n").value) }),
+    const resp = await fetch(video ? "/v1/video/ask" : "/v1/ask", {
+      method: "POST", headers: headers(),
+      body: JSON.stringify(video ? { question, k: n } : { question, top_n: n }),
     });
     const body = await resp.json();
     if (!resp.ok) {
@@ -64,11 +136,19 @@ async function ask(event) {
       status.textContent = `Error ${resp.status}: ${detail}`;
       return;
     }
-    render(body.results[0], performance.now() - t0, body.latency_ms);
+    (video ? renderVideo : render)(body.results[0], performance.now() - t0, body.latency_ms);
   } catch (err) {
     status.textContent = `Request failed: ${err}`;
   }
 }
 
+async function detectVideo() {
+  try {
+    const resp = await fetch("/healthz");
+    if (resp.ok && (await resp.json()).video) document.getElementById("mode").hidden = false;
+  } catch (err) { /* no video mode when the probe fails */ }
+}
+
 document.getElementById("api-key").value = localStorage.getItem("drqa-ng-key") || "";
 document.getElementById("ask-form").addEventListener("submit", ask);
+detectVideo();

@@ -166,6 +166,7 @@ def test_app_loads_real_pipeline_in_lifespan(tiny_sparse_index, tiny_docstore, t
 def test_video_router_is_off_unless_its_setting_is_given() -> None:
     with TestClient(create_app(ServerSettings(), pipeline=fake_pipeline())) as c:
         assert "/v1/video/ask" not in c.get("/openapi.json").json()["paths"]
+        assert c.get("/healthz").json()["video"] is False
 
 
 def test_video_router_is_served_when_its_index_is_set(video_index_dir) -> None:  # type: ignore[no-untyped-def]
@@ -175,3 +176,25 @@ def test_video_router_is_served_when_its_index_is_set(video_index_dir) -> None: 
         assert r.status_code == 200, r.text
         assert r.json()["results"][0]["answers"]
         assert c.post("/v1/ask", json={"question": "What is the capital of Germany?"}).status_code == 200
+        assert c.get("/healthz").json()["video"] is True
+
+
+def test_video_media_links_serve_the_indexed_file_with_ranges(video_index_dir, video_dir) -> None:  # type: ignore[no-untyped-def]
+    settings = ServerSettings(
+        api_key="k3y", extra=(("video_index", str(video_index_dir)), ("video_recognize", "0"))
+    )
+    key = {"X-API-Key": "k3y"}
+    with TestClient(create_app(settings, pipeline=fake_pipeline())) as c:
+        r = c.post("/v1/video/ask", json={"question": "Who is the keeper?", "recognize": False}, headers=key)
+        top = r.json()["results"][0]["answers"][0]
+        url, frag = top["media_url"].split("#")
+        assert url == f"/v1/video/media/{top['video_id']}"
+        assert frag == f"t={top['t_start']:.1f},{top['t_end']:.1f}"
+        assert c.get(url).status_code == 401  # media is behind the API key like every /v1 route
+        whole = c.get(url, headers=key)
+        assert whole.status_code == 200
+        assert whole.content == (video_dir / f"{top['video_id']}.avi").read_bytes()
+        part = c.get(url, headers={**key, "Range": "bytes=10-19"})
+        assert part.status_code == 206 and part.content == whole.content[10:20]
+        missing = c.get("/v1/video/media/nope", headers=key)
+        assert missing.status_code == 404 and "nope" in missing.json()["detail"]

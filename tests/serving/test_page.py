@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -35,12 +37,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
+@contextlib.contextmanager
+def _serve(app: object) -> Iterator[str]:
     import uvicorn
 
     port = _free_port()
-    app = create_app(ServerSettings(), pipeline=fake_pipeline(n_docs=3))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -54,6 +55,19 @@ def server_url() -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    with _serve(create_app(ServerSettings(), pipeline=fake_pipeline(n_docs=3))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def video_server_url(video_index_dir: Path) -> Iterator[str]:
+    settings = ServerSettings(extra=(("video_index", str(video_index_dir)), ("video_recognize", "0")))
+    with _serve(create_app(settings, pipeline=fake_pipeline(n_docs=3))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +127,38 @@ def test_page_shows_server_error(server_url: str, browser: object) -> None:
     d.find_element(By.ID, "ask-button").click()  # type: ignore[attr-defined]
     WebDriverWait(d, 20).until(lambda drv: "Error 422" in drv.find_element(By.ID, "status").text)
     assert "too long" in d.find_element(By.ID, "status").text  # type: ignore[attr-defined]
+
+
+def test_page_has_no_video_mode_without_a_video_index(server_url: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get(server_url + "/")  # type: ignore[attr-defined]
+    time.sleep(0.5)  # the /healthz probe runs after load
+    assert not d.find_element(By.ID, "mode").is_displayed()  # type: ignore[attr-defined]
+
+
+def test_page_answers_over_video_with_timestamp_links(video_server_url: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    d = browser
+    d.get(video_server_url + "/")  # type: ignore[attr-defined]
+    wait = WebDriverWait(d, 20)
+    mode = wait.until(ec.visibility_of_element_located((By.ID, "mode")))
+    Select(mode).select_by_value("video")
+    d.find_element(By.ID, "question").send_keys("Who is the keeper?")  # type: ignore[attr-defined]
+    d.find_element(By.ID, "ask-button").click()  # type: ignore[attr-defined]
+    link = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#answers li a.timestamp")))
+    href = link.get_attribute("href")
+    assert "/v1/video/media/alpha#t=" in href
+    assert link.text.startswith("alpha 0:")
+    first = d.find_elements(By.CSS_SELECTOR, "#answers li")[0]  # type: ignore[attr-defined]
+    assert "keeper" in first.find_element(By.CLASS_NAME, "passage").text.lower()
+    assert "frames decoded" in first.find_element(By.CLASS_NAME, "findings").text
+    assert "segment" in d.find_element(By.ID, "status").text  # type: ignore[attr-defined]
+    link.click()
+    wait.until(lambda drv: drv.find_element(By.ID, "player").get_attribute("src"))
+    src = d.find_element(By.ID, "player").get_attribute("src")  # type: ignore[attr-defined]
+    assert src.endswith(href.split("/v1/", 1)[1]) or src == href
