@@ -12,17 +12,16 @@ HARD_MAX_CHARS = 10_000
 HARD_MAX_K = 1000
 
 
-class AskRequest(BaseModel):
-    """One question (``question``) or many (``questions``), not both."""
+class QuestionsRequest(BaseModel):
+    """One question (``question``) or many (``questions``), not both; routers subclass it to add options."""
 
     model_config = ConfigDict(extra="forbid")
 
     question: str | None = Field(default=None, max_length=HARD_MAX_CHARS, examples=["Who wrote Hamlet?"])
     questions: list[str] | None = Field(default=None, max_length=HARD_MAX_QUESTIONS)
-    top_n: int = Field(default=5, ge=1, le=HARD_MAX_K, description="answers per question")
 
     @model_validator(mode="after")
-    def _one_of(self) -> AskRequest:
+    def _one_of(self) -> QuestionsRequest:
         if (self.question is None) == (self.questions is None):
             raise ValueError("give exactly one of 'question' or 'questions'")
         if self.questions is not None and not self.questions:
@@ -31,6 +30,12 @@ class AskRequest(BaseModel):
 
     def as_list(self) -> list[str]:
         return [self.question] if self.question is not None else list(self.questions or [])
+
+
+class AskRequest(QuestionsRequest):
+    """One question (``question``) or many (``questions``), not both."""
+
+    top_n: int = Field(default=5, ge=1, le=HARD_MAX_K, description="answers per question")
 
 
 class SearchRequest(BaseModel):

@@ -40,7 +40,8 @@ def read_article_list(path: Path) -> set[str]:
     return {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
 
 
-def _squad(data: Any, path: Path, articles: set[str] | None) -> Iterator[Question]:
+def squad_qas(data: Any, path: Path, articles: set[str] | None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(title, context, qa)`` for every question of a parsed SQuAD JSON file, optionally only ``articles``."""
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise DataFormatError(f"{path}: not a SQuAD file (no top-level 'data' list)")
     for art in data["data"]:
@@ -48,17 +49,22 @@ def _squad(data: Any, path: Path, articles: set[str] | None) -> Iterator[Questio
         if articles is not None and title not in articles:
             continue
         for para in art.get("paragraphs", []):
-            ctx = para.get("context", "")
+            ctx = str(para.get("context", ""))
             for qa in para.get("qas", []):
-                answers = qa.get("answers", [])
-                yield Question(
-                    id=str(qa.get("id", "")),
-                    question=qa["question"],
-                    answers=tuple(a["text"] for a in answers),
-                    title=title,
-                    context=ctx,
-                    answer_starts=tuple(int(a.get("answer_start", -1)) for a in answers),
-                )
+                yield title, ctx, qa
+
+
+def _squad(data: Any, path: Path, articles: set[str] | None) -> Iterator[Question]:
+    for title, ctx, qa in squad_qas(data, path, articles):
+        answers = qa.get("answers", [])
+        yield Question(
+            id=str(qa.get("id", "")),
+            question=qa["question"],
+            answers=tuple(a["text"] for a in answers),
+            title=title,
+            context=ctx,
+            answer_starts=tuple(int(a.get("answer_start", -1)) for a in answers),
+        )
 
 
 def _jsonl(f: TextIO, path: Path) -> Iterator[Question]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from drqa_ng.errors import DataFormatError, NotFoundError
+from drqa_ng.evaluation.datasets import squad_qas
 
 log = logging.getLogger(__name__)
 
@@ -45,29 +46,26 @@ def _fix_start(context: str, text: str, start: int) -> int:
     return context.find(text)
 
 
+def _example(qid: str, question: str, ctx: str, answers: Any, title: str) -> QAExample | None:
+    """A training example from SQuAD-style ``answers`` (dicts with text/answer_start); None without any."""
+    golds = [a for a in answers if isinstance(a, dict) and a.get("text")]
+    if not golds:
+        return None
+    return QAExample(
+        id=qid,
+        question=question,
+        context=ctx,
+        answers=tuple(str(a["text"]) for a in golds),
+        answer_starts=tuple(_fix_start(ctx, str(a["text"]), int(a.get("answer_start", -1))) for a in golds),
+        title=title,
+    )
+
+
 def _from_squad(data: Any, path: Path, articles: set[str] | None) -> Iterator[QAExample]:
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise DataFormatError(f"{path}: not a SQuAD file (no top-level 'data' list)")
-    for art in data["data"]:
-        title = str(art.get("title", ""))
-        if articles is not None and title not in articles:
-            continue
-        for para in art.get("paragraphs", []):
-            ctx = str(para.get("context", ""))
-            for qa in para.get("qas", []):
-                golds = [a for a in qa.get("answers", []) if a.get("text")]
-                if not golds:
-                    continue
-                yield QAExample(
-                    id=str(qa.get("id", "")),
-                    question=str(qa["question"]),
-                    context=ctx,
-                    answers=tuple(str(a["text"]) for a in golds),
-                    answer_starts=tuple(
-                        _fix_start(ctx, str(a["text"]), int(a.get("answer_start", -1))) for a in golds
-                    ),
-                    title=title,
-                )
+    for title, ctx, qa in squad_qas(data, path, articles):
+        ex = _example(str(qa.get("id", "")), str(qa["question"]), ctx, qa.get("answers", []), title)
+        if ex is not None:
+            yield ex
 
 
 def _from_jsonl(f: TextIO, path: Path, articles: set[str] | None) -> Iterator[QAExample]:
@@ -85,20 +83,10 @@ def _from_jsonl(f: TextIO, path: Path, articles: set[str] | None) -> Iterator[QA
         title = str(obj.get("title") or "")
         if articles is not None and title not in articles:
             continue
-        ctx = str(obj["context"])
-        golds = [a for a in obj.get("answers", []) if isinstance(a, dict) and a.get("text")]
-        if not golds:
-            continue
-        yield QAExample(
-            id=str(obj.get("id", f"{path.name}:{lineno}")),
-            question=str(obj["question"]),
-            context=ctx,
-            answers=tuple(str(a["text"]) for a in golds),
-            answer_starts=tuple(
-                _fix_start(ctx, str(a["text"]), int(a.get("answer_start", -1))) for a in golds
-            ),
-            title=title,
-        )
+        qid = str(obj.get("id", f"{path.name}:{lineno}"))
+        ex = _example(qid, str(obj["question"]), str(obj["context"]), obj.get("answers", []), title)
+        if ex is not None:
+            yield ex
 
 
 def load_examples(

@@ -17,10 +17,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field
 
 from drqa_ng.errors import NotFoundError
 from drqa_ng.video.index import VideoAnswer
+from serving.schemas import QuestionsRequest
 
 router = APIRouter(tags=["video"])
 
@@ -28,27 +29,14 @@ MAX_QUESTIONS = 16
 MAX_CHARS = 1000
 
 
-class VideoAskRequest(BaseModel):
+class VideoAskRequest(QuestionsRequest):
     """One question or many; ``k`` segments each, ``frames_per_segment`` frames recognised per segment."""
-
-    model_config = ConfigDict(extra="forbid")
 
     question: str | None = Field(default=None, max_length=MAX_CHARS, examples=["Who is the sailor?"])
     questions: list[str] | None = Field(default=None, max_length=MAX_QUESTIONS)
     k: int = Field(default=3, ge=1, le=20)
     frames_per_segment: int = Field(default=2, ge=0, le=8)
     recognize: bool = True
-
-    @model_validator(mode="after")
-    def _one_of(self) -> VideoAskRequest:
-        if (self.question is None) == (self.questions is None):
-            raise ValueError("give exactly one of 'question' or 'questions'")
-        if self.questions is not None and not self.questions:
-            raise ValueError("'questions' is empty")
-        return self
-
-    def as_list(self) -> list[str]:
-        return [self.question] if self.question is not None else list(self.questions or [])
 
 
 class DetectionOut(BaseModel):

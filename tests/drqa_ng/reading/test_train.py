@@ -32,21 +32,25 @@ def _losses(run: Path) -> list[float]:
     return [r["loss"] for r in rows if "loss" in r]
 
 
-def test_tiny_training_reduces_loss_is_reproducible_and_saves_a_loadable_model(
-    tiny_encoder_dir: Path, tmp_path: Path
-) -> None:
-    cfg = TrainConfig(
+def _cfg(max_steps: int) -> TrainConfig:
+    return TrainConfig(
         max_length=48,
         stride=16,
         batch_size=3,
         lr=3e-3,
         warmup=0.1,
-        max_steps=24,
+        max_steps=max_steps,
         save_every=12,
         log_every=1,
         seed=7,
         threads=1,
     )
+
+
+def test_tiny_training_reduces_loss_is_reproducible_and_saves_a_loadable_model(
+    tiny_encoder_dir: Path, tmp_path: Path
+) -> None:
+    cfg = _cfg(24)
     res = train_reader(_examples(), _examples()[:3], tmp_path / "r1", tiny_encoder_dir, cfg)
     assert res.steps == 24 and res.best_dev is not None
     losses = _losses(tmp_path / "r1")
