@@ -67,7 +67,14 @@ def test_train_tagger(run_cli, video_dir: Path, tmp_path: Path) -> None:  # type
 def test_ask_with_video_index(run_cli, video_index_dir: Path) -> None:  # type: ignore[no-untyped-def]
     """`drqa-ng ask --video-index` answers with timestamp links, like `video-ask`."""
     rc, stdout, _ = run_cli(
-        "ask", "--video-index", str(video_index_dir), "--no-recognize", "-n", "1", "--json", "Who is the keeper?"
+        "ask",
+        "--video-index",
+        str(video_index_dir),
+        "--no-recognize",
+        "-n",
+        "1",
+        "--json",
+        "Who is the keeper?",
     )
     assert rc == 0, stdout
     (ans,) = json.loads(stdout)["answers"]
