@@ -205,9 +205,14 @@ def build_docstore(
         }
         conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(meta.items()))
         conn.execute("COMMIT")
-        conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("ANALYZE")
+        # WAL mode is recorded in the file header; closing the only connection checkpoints and deletes
+        # the -wal/-shm files, so the renamed store is one self-contained file.
+        conn.execute("PRAGMA journal_mode = WAL")
         conn.close()
+        leftovers = [p for p in _sidecars(tmp)[1:] if p.exists()]
+        if leftovers:
+            raise RuntimeError(f"SQLite left {leftovers} after closing the build connection")
         os.replace(tmp, out)
     except BaseException:
         conn.close()

@@ -10,11 +10,10 @@ One ``.sqlite`` file written by ``indexing.docstore.build_docstore``:
   corpus order" and "passage w3 of doc X" index lookups.
 - ``meta(key, value)``: kind, format_version, corpus_hash, counts, sources, build parameters.
 
-The file is written once (temp file + rename) and never modified afterwards, so readers open it
-with ``mode=ro`` and the file is left in rollback-journal mode rather than WAL: with no writers,
-WAL buys no reader concurrency (read-only connections share the file already), while a WAL-mode
-file cannot be opened read-only from a read-only folder and its ``-wal``/``-shm`` side files would
-not survive the atomic rename of a rebuild.
+The file is in WAL mode and is written once (temp file + rename), never modified afterwards, so
+readers open it with ``mode=ro&immutable=1``: no locks and no ``-wal``/``-shm`` side files, which a
+plain read-only WAL connection would create and leave behind (and could not create at all in a
+read-only folder). A rebuild renames a new file into place; open readers keep the old inode.
 
 Thread safety: one SQLite connection per thread (created lazily, all closed by ``close``), so
 FastAPI worker threads can share one ``DocStore``. Iterators use a connection of their own.
@@ -135,7 +134,7 @@ class DocStore:
     # -- opening -----------------------------------------------------------------------------
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
-        uri = path.resolve().as_uri() + "?mode=ro"
+        uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         conn.execute("PRAGMA query_only = ON")
         return conn

@@ -128,6 +128,17 @@ def test_rebuild_while_a_reader_is_open(tmp_path: Path) -> None:
             assert fresh.get_document("b0") is not None and fresh.get_document("a0") is None
 
 
+def test_store_is_one_wal_mode_file_and_reading_leaves_no_side_files(tmp_path: Path) -> None:
+    out = tmp_path / "store.sqlite"
+    build_docstore(_docs(5), out, show_progress=False)
+    header = out.read_bytes()[:20]
+    assert header[:16] == b"SQLite format 3\x00"
+    assert (header[18], header[19]) == (2, 2)  # file format read/write version 2 = WAL
+    with DocStore.open(out) as s:
+        assert s.get_document("d3") is not None and s.find_title("Title 4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.sqlite"]
+
+
 def test_build_from_tiny_jsonl(tiny_corpus_jsonl: Path, tmp_path: Path) -> None:
     r = build_docstore(read_corpus([tiny_corpus_jsonl]), tmp_path / "t.sqlite", show_progress=False)
     assert (r.documents, r.duplicates, r.empty) == (12, 1, 1)
