@@ -68,7 +68,9 @@ def _export(torch: Any, model: Any, dummy: tuple[Any, ...], onnx_path: Path) -> 
 
 def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
     """Dynamic int8 quantisation: int8 weights for MatMul/Gemm and the embedding Gathers, activations
-    quantised at run time (onnxruntime ``quantize_dynamic``, QInt8 weights)."""
+    quantised at run time (onnxruntime ``quantize_dynamic``, QInt8 weights, one scale per output channel:
+    on the part-A validation articles per-channel kept EM/F1 56.8/69.2 against fp32 58.4/70.5, where
+    one scale per tensor gave 55.5/67.5)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
@@ -76,7 +78,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
         str(int8_path),
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["MatMul", "Gemm", "Gather"],
-        per_channel=False,
+        per_channel=True,
     )
 
 
