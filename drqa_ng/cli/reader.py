@@ -52,6 +52,39 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=_train)
 
     p = sub.add_parser(
+        "distant-supervise",
+        help="find corpus paragraphs for paragraph-less (question, answer) pairs",
+        description="DrQA-style distant supervision: for each question retrieve the top -k units, keep "
+        "those containing the answer (25-1500 chars), pick the one whose words around the answer best "
+        "overlap the question. Writes reader-train JSONL(.gz) usable by train-reader. Questions whose "
+        "file also has the true paragraph (unified layout) are scored: match rate, same title, same "
+        "paragraph (token Jaccard >= 0.5).",
+    )
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE", help="question JSONL(.gz)")
+    p.add_argument("--index", type=Path, required=True, help="sparse (or dense) index over --docs")
+    p.add_argument("--docs", type=Path, required=True, help="doc store the index was built from")
+    p.add_argument("--out", type=Path, required=True, metavar="OUT.jsonl.gz")
+    p.add_argument("-k", type=int, default=20, help="retrieved units searched per question (default 20)")
+    p.add_argument(
+        "--exclude-prefix",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="skip documents whose id starts with this (e.g. 'squad:' for evaluation paragraphs)",
+    )
+    p.add_argument(
+        "--dedupe-against",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="drop questions whose text appears in these files (already have paragraphs)",
+    )
+    p.add_argument("--limit", type=int, help="only the first N questions of each file")
+    p.add_argument("--source", default="distant", help="'source' field of the written records")
+    p.set_defaults(func=_distant)
+
+    p = sub.add_parser(
         "eval-reader",
         help="SQuAD EM/F1 of a reader on gold paragraphs",
         description="Official SQuAD v1.1 EM/F1 (max over gold answers) and passages/s of a reader folder.",
@@ -176,4 +209,77 @@ def _export(args: argparse.Namespace) -> int:
     manifest = export_reader(args.model_dir, args.out_dir, args.fp32, **notes)
     size = sum(p["bytes"] for p in manifest["parts"])
     print(f"wrote {args.out_dir}: int8 ONNX {size / 2**20:.1f} MiB in {len(manifest['parts'])} part(s)")
+    return 0
+
+
+def _distant(args: argparse.Namespace) -> int:
+    import gzip
+    import time
+
+    from tqdm import tqdm
+
+    from drqa_ng.reading.distant import match_record, read_records, same_paragraph, supervise
+    from drqa_ng.retrieval.loader import open_retriever
+    from drqa_ng.retrieval.tokenize import normalize
+    from drqa_ng.store.docstore import DocStore
+
+    if args.k < 1:
+        raise InputError(f"-k must be >= 1, got {args.k}")
+    if not args.out.name.endswith((".jsonl", ".jsonl.gz")):
+        raise InputError(f"--out must end in .jsonl or .jsonl.gz, got {args.out.name}")
+    seen = {normalize(r.question.question).strip() for f in args.dedupe_against for r in read_records(f)}
+    records = []
+    for f in args.files:
+        rs = read_records(f)[: args.limit] if args.limit else read_records(f)
+        records += [r for r in rs if normalize(r.question.question).strip() not in seen]
+    retriever = open_retriever(args.index)
+    prefixes = tuple(args.exclude_prefix)
+    t0 = time.perf_counter()
+    matched = same_title = same_para = known = known_matched = 0
+    tmp = args.out.with_name(f".{args.out.name}.tmp")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if args.out.name.endswith(".gz") else open
+    with DocStore.open(args.docs) as store, opener(tmp, "wt", encoding="utf-8") as out:
+        results = supervise(
+            [r.question for r in records],
+            retriever.search,
+            store.get_passages,
+            k=args.k,
+            keep=lambda h: not h.doc_id.startswith(prefixes) if prefixes else True,
+        )
+        for rec, m in tqdm(zip(records, results, strict=True), total=len(records), desc="distant", unit="q"):
+            if rec.context is not None:
+                known += 1
+            if m is None:
+                continue
+            matched += 1
+            out.write(json.dumps(match_record(m, args.source), ensure_ascii=False) + "\n")
+            if rec.context is not None:
+                known_matched += 1
+                title = (rec.title or "").replace("_", " ").casefold()
+                same_title += m.passage.title.replace("_", " ").casefold() == title
+                same_para += same_paragraph(m.passage.text, rec.context)
+    tmp.replace(args.out)
+    secs = time.perf_counter() - t0
+    report = {
+        "questions": len(records),
+        "matched": matched,
+        "seconds": round(secs, 1),
+        "known_questions": known,
+        "known_matched": known_matched,
+        "precision_same_title": same_title / known_matched if known_matched else None,
+        "precision_same_paragraph": same_para / known_matched if known_matched else None,
+        "k": args.k,
+        "files": [str(f) for f in args.files],
+        "out": str(args.out),
+    }
+    args.out.with_name(args.out.name.split(".jsonl")[0] + ".report.json").write_text(
+        json.dumps(report, indent=2)
+    )
+    print(f"{matched}/{len(records)} questions matched a paragraph in {secs:.0f}s -> {args.out}")
+    if known_matched:
+        print(
+            f"on {known} questions with a known paragraph: {known_matched} matched, same title "
+            f"{100 * same_title / known_matched:.1f}%, same paragraph {100 * same_para / known_matched:.1f}%"
+        )
     return 0

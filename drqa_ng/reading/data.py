@@ -33,7 +33,7 @@ class QAExample:
     title: str = ""
 
 
-def _open(path: Path) -> TextIO:
+def open_text(path: Path) -> TextIO:
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
@@ -104,7 +104,7 @@ def load_examples(
     keep = set(articles) if articles is not None else None
     drop = {t.replace("_", " ").lower() for t in exclude_titles}
     name = path.name.removesuffix(".gz")
-    with _open(path) as f:
+    with open_text(path) as f:
         if name.endswith(".json"):
             try:
                 data = json.load(f)

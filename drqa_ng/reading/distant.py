@@ -1,0 +1,180 @@
+"""Distant supervision: give paragraph-less (question, answer) pairs a paragraph from the corpus.
+
+DrQA's recipe (Chen et al. 2017, section 3.3), written here for our retriever and doc store: retrieve
+the question's top paragraphs, keep those that contain the answer, drop very short or very long ones,
+and rank the rest by how well the words around the answer match the question. The best paragraph
+becomes a training example with the answer's character offset.
+
+Matching is whitespace-insensitive between tokens (``"84 %"`` finds ``"84%"``), because some
+question files are tokenised (spaces around punctuation) while the corpus is plain text.
+Pure functions take text; ``supervise`` runs them over retriever hits in batches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from drqa_ng.errors import DataFormatError
+from drqa_ng.retrieval.tokenize import ngrams, token_texts
+from drqa_ng.types import Hit, Passage
+
+MIN_CHARS = 25  # DrQA's paragraph length filter
+MAX_CHARS = 1500
+WINDOW = 20  # tokens each side of the answer used for the overlap score
+_SPLIT = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class DSQuestion:
+    """A question with its answer text and no paragraph."""
+
+    id: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class DSMatch:
+    """The paragraph chosen for a question, with the answer as it is written there."""
+
+    question: DSQuestion
+    passage: Passage
+    answer_text: str
+    answer_start: int
+    overlap: int
+    rank: int
+
+
+def answer_pattern(answer: str) -> re.Pattern[str] | None:
+    """A regex for ``answer`` with any whitespace (or none) between its tokens, on word boundaries.
+
+    None for an answer without a word character (nothing to anchor a match on).
+    """
+    parts = _SPLIT.findall(answer)
+    if not any(re.match(r"\w", p) for p in parts):
+        return None
+    body = r"\s*".join(re.escape(p) for p in parts)
+    return re.compile(rf"(?<!\w){body}(?!\w)")
+
+
+def overlap_score(question: str, text: str, start: int, end: int, window: int = WINDOW) -> int:
+    """Shared filtered unigrams + bigrams of the question and the ``window`` tokens each side of ``[start, end)``.
+
+    score = |G(question) ∩ (G(left window) ∪ G(right window))|, G = the set of uni+bigrams that survive
+    DrQA's stopword/punctuation filter. The answer's own tokens are excluded, so a paragraph is not
+    rewarded for the answer itself.
+    """
+    before = token_texts(text[:start])
+    left = before[max(0, len(before) - window) :]  # not [-window:], which is everything when window is 0
+    right = token_texts(text[end:])[:window]
+    context = set(ngrams(left)) | set(ngrams(right))
+    return len(set(ngrams(token_texts(question))) & context)
+
+
+def best_match(q: DSQuestion, passages: Sequence[Passage]) -> DSMatch | None:
+    """The passage (in retrieval order) whose answer occurrence has the highest overlap score.
+
+    Passages shorter than ``MIN_CHARS`` or longer than ``MAX_CHARS`` are skipped, as are matches
+    with no overlap at all (the answer string alone is weak evidence). Ties go to the better rank.
+    """
+    pat = answer_pattern(q.answer)
+    if pat is None:
+        return None
+    best: DSMatch | None = None
+    for rank, p in enumerate(passages):
+        if not MIN_CHARS <= len(p.text) <= MAX_CHARS:
+            continue
+        for m in pat.finditer(p.text):
+            score = overlap_score(q.question, p.text, m.start(), m.end())
+            if score > 0 and (best is None or score > best.overlap):
+                best = DSMatch(q, p, m.group(), m.start(), score, rank)
+    return best
+
+
+def supervise(
+    questions: Sequence[DSQuestion],
+    search: Callable[[list[str], int], list[list[Hit]]],
+    fetch: Callable[[list[str]], list[Passage | None]],
+    *,
+    k: int = 20,
+    keep: Callable[[Hit], bool] = lambda h: True,
+    batch_size: int = 256,
+) -> Iterator[DSMatch | None]:
+    """``best_match`` over the top ``k`` retrieved units of each question, one result per question in order.
+
+    ``search(queries, k)`` is a retriever's batched search, ``fetch(unit_ids)`` the doc store's
+    ``get_passages``; ``keep`` drops hits (e.g. documents of an evaluation split).
+    """
+    for i in range(0, len(questions), batch_size):
+        batch = questions[i : i + batch_size]
+        hits = search([q.question for q in batch], k)
+        wanted = [[h for h in hs if keep(h)] for hs in hits]
+        flat = fetch([h.id for hs in wanted for h in hs])
+        pos = 0
+        for q, hs in zip(batch, wanted, strict=True):
+            passages = [p for p in flat[pos : pos + len(hs)] if p is not None]
+            pos += len(hs)
+            yield best_match(q, passages)
+
+
+def same_paragraph(a: str, b: str, threshold: float = 0.5) -> bool:
+    """Whether two paragraph texts are versions of one paragraph: token-set Jaccard ≥ ``threshold``.
+
+    J(a, b) = |T(a) ∩ T(b)| / |T(a) ∪ T(b)| over normalised tokens; used to check a distant match
+    against the true SQuAD paragraph, whose Wikipedia revision differs from the corpus's.
+    """
+    ta, tb = set(token_texts(a)), set(token_texts(b))
+    if not ta or not tb:
+        return False
+    return len(ta & tb) / len(ta | tb) >= threshold
+
+
+@dataclass(frozen=True, slots=True)
+class DSRecord:
+    """A question read for distant supervision; ``title``/``context`` are the truth where the file has it."""
+
+    question: DSQuestion
+    title: str | None = None
+    context: str | None = None
+
+
+def read_records(path: Path) -> list[DSRecord]:
+    """Questions from JSON lines (``.jsonl[.gz]``): the noctx layout ``{"id","question","answer"}`` or
+    the unified layout with ``answers: [{"text", ...}]`` (and ``title``/``context``, kept as the truth)."""
+    from drqa_ng.reading.data import open_text
+
+    out: list[DSRecord] = []
+    with open_text(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                question = str(obj["question"])
+                answers = obj.get("answers")
+                answer = str(answers[0]["text"]) if answers else str(obj["answer"])
+            except (json.JSONDecodeError, KeyError, IndexError, TypeError) as e:
+                raise DataFormatError(
+                    f"{path}:{lineno}: expected {{'question', 'answer'}} or {{'question', 'answers': [{{'text'}}]}}: {e}"
+                ) from e
+            q = DSQuestion(str(obj.get("id", f"{path.name}:{lineno}")), question, answer)
+            ctx = obj.get("context")
+            out.append(DSRecord(q, obj.get("title"), None if ctx is None else str(ctx)))
+    return out
+
+
+def match_record(m: DSMatch, source: str) -> dict[str, object]:
+    """A training record in the unified reader-train layout (readable by ``load_examples``)."""
+    return {
+        "id": m.question.id,
+        "source": source,
+        "title": m.passage.title,
+        "context": m.passage.text,
+        "question": m.question.question,
+        "answers": [{"text": m.answer_text, "answer_start": m.answer_start}],
+        "ds": {"unit": m.passage.id, "rank": m.rank, "overlap": m.overlap},
+    }

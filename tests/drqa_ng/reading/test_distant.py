@@ -1,0 +1,138 @@
+"""Distant supervision: answer matching, overlap scoring, paragraph choice, the CLI on the tiny corpus."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from drqa_ng.reading.data import load_examples
+from drqa_ng.reading.distant import (
+    DSQuestion,
+    answer_pattern,
+    best_match,
+    overlap_score,
+    same_paragraph,
+)
+from drqa_ng.types import Passage
+
+
+def _p(uid: str, text: str, title: str = "T") -> Passage:
+    return Passage(uid, uid.split("#")[0], title, text, 0, len(text))
+
+
+def test_answer_pattern_ignores_token_spacing_and_respects_word_boundaries() -> None:
+    pat = answer_pattern("84 %")
+    assert pat is not None
+    assert pat.search("about 84% of cases").group() == "84%"  # type: ignore[union-attr]
+    assert pat.search("about 184% of cases") is None
+    p2 = answer_pattern("St. Louis")
+    assert p2 is not None and p2.search("went to St.Louis by train") is not None
+    assert answer_pattern("Paris").search("Parisian cafes") is None  # type: ignore[union-attr]
+    assert answer_pattern(" . ") is None
+
+
+def test_overlap_score_counts_question_ngrams_near_the_answer_only() -> None:
+    q = "Who designed the Eiffel Tower?"
+    text = "The Eiffel Tower was designed by Gustave Eiffel. " + "Filler words here. " * 30 + "Tower."
+    start = text.index("Gustave Eiffel")
+    near = overlap_score(q, text, start, start + len("Gustave Eiffel"))
+    # eiffel, tower, designed, "eiffel tower" are within 20 tokens; the far "Tower." is not needed
+    assert near == 4
+    assert overlap_score(q, text, start, start + 14, window=0) == 0
+    assert overlap_score("", text, start, start + 14) == 0
+
+
+def test_best_match_prefers_the_paragraph_that_matches_the_question() -> None:
+    q = DSQuestion("q1", "In which year did the French Revolution begin?", "1789")
+    paras = [
+        _p("a#p0", "The number 1789 appears in a list of prime-like numbers in this short note."),
+        _p("b#p1", "The French Revolution began in 1789 with the storming of the Bastille."),
+        _p("c#p0", "Short 1789."),  # under MIN_CHARS
+    ]
+    m = best_match(q, paras)
+    assert m is not None and m.passage.id == "b#p1" and m.rank == 1
+    assert m.passage.text[m.answer_start : m.answer_start + len(m.answer_text)] == "1789"
+    # the answer alone, with no question word nearby, is not evidence
+    assert best_match(q, paras[:1]) is None
+    assert best_match(DSQuestion("q2", "When?", "1790"), paras) is None
+
+
+def test_same_paragraph_is_token_jaccard() -> None:
+    a = "The French Revolution began in 1789 with the storming of the Bastille."
+    assert same_paragraph(a, a.replace("storming", "fall"))
+    assert not same_paragraph(a, "Paris is the capital of France.")
+    assert not same_paragraph("", a)
+
+
+def test_distant_supervise_cli_writes_trainable_records_and_scores_known_questions(
+    run_cli, tiny_docstore: Path, tiny_sparse_index: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    noctx = tmp_path / "noctx.jsonl"
+    rows = [
+        {"id": "n1", "question": "Who designed the Eiffel Tower ?", "answer": "Gustave Eiffel"},
+        {"id": "n2", "question": "Who made the first ascent of Mount Everest ?", "answer": "Edmund Hillary"},
+        {"id": "n3", "question": "What colour is the sky on Mars ?", "answer": "butterscotch"},
+        {"id": "dup", "question": "What is the capital of France?", "answer": "Paris"},
+    ]
+    noctx.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    known = tmp_path / "known.jsonl"
+    ctx = "Paris is the capital of France and the country's most populous city."
+    known.write_text(
+        json.dumps(
+            {
+                "id": "k1",
+                "title": "France",
+                "context": ctx,
+                "question": "What is the capital of France?",
+                "answers": [{"text": "Paris", "answer_start": 0}],
+            }
+        )
+        + "\n"
+    )
+    out = tmp_path / "ds" / "out.jsonl.gz"
+    rc, stdout, _ = run_cli(
+        "distant-supervise", str(noctx), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),
+        "--out", str(out), "--dedupe-against", str(known),
+    )  # fmt: skip
+    assert rc == 0, stdout
+    assert "2/3 questions matched" in stdout
+    with gzip.open(out, "rt") as f:
+        recs = [json.loads(x) for x in f]
+    assert [r["ds"]["unit"] for r in recs] == ["eiffel_tower#p2", "mount_everest#p1"]
+    examples = load_examples(out)
+    assert [e.context[e.answer_starts[0] :].startswith(e.answers[0]) for e in examples] == [True, True]
+
+    rc, stdout, _ = run_cli(
+        "distant-supervise", str(known), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),
+        "--out", str(tmp_path / "known_ds.jsonl"), "-k", "5",
+    )  # fmt: skip
+    assert rc == 0
+    assert "same title 100.0%, same paragraph 100.0%" in stdout
+    report = json.loads((tmp_path / "known_ds.report.json").read_text())
+    assert report["precision_same_paragraph"] == 1.0
+
+    rc, _, stderr = run_cli(
+        "distant-supervise", str(noctx), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),
+        "--out", str(tmp_path / "x.txt"),
+    )  # fmt: skip
+    assert rc != 0 and "must end in .jsonl" in stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "no answer"}\n')
+    rc, _, stderr = run_cli(
+        "distant-supervise", str(bad), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),
+        "--out", str(tmp_path / "y.jsonl"),
+    )  # fmt: skip
+    assert rc != 0 and "bad.jsonl:1" in stderr
+
+
+@pytest.mark.parametrize("answer", ["Paris", "the capital"])
+def test_best_match_offsets_point_at_the_answer(answer: str) -> None:
+    text = "Paris is the capital of France and the country's most populous city."
+    m = best_match(
+        DSQuestion("q", "What is the capital of France?" if answer == "Paris" else "Paris is what?", answer),
+        [_p("f#p0", text)],
+    )
+    assert m is not None and text[m.answer_start :].startswith(answer)
