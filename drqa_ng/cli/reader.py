@@ -235,7 +235,7 @@ def _distant(args: argparse.Namespace) -> int:
     retriever = open_retriever(args.index)
     prefixes = tuple(args.exclude_prefix)
     t0 = time.perf_counter()
-    matched = same_title = same_para = known = known_matched = 0
+    matched = same_title = titled = same_para = known = known_matched = 0
     tmp = args.out.with_name(f".{args.out.name}.tmp")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if args.out.name.endswith(".gz") else open
@@ -256,8 +256,11 @@ def _distant(args: argparse.Namespace) -> int:
             out.write(json.dumps(match_record(m, args.source), ensure_ascii=False) + "\n")
             if rec.context is not None:
                 known_matched += 1
-                title = (rec.title or "").replace("_", " ").casefold()
-                same_title += m.passage.title.replace("_", " ").casefold() == title
+                if rec.title:  # some files with paragraphs have no titles
+                    titled += 1
+                    same_title += (
+                        m.passage.title.replace("_", " ").casefold() == rec.title.replace("_", " ").casefold()
+                    )
                 same_para += same_paragraph(m.passage.text, rec.context)
     tmp.replace(args.out)
     secs = time.perf_counter() - t0
@@ -267,7 +270,8 @@ def _distant(args: argparse.Namespace) -> int:
         "seconds": round(secs, 1),
         "known_questions": known,
         "known_matched": known_matched,
-        "precision_same_title": same_title / known_matched if known_matched else None,
+        "precision_same_title": same_title / titled if titled else None,
+        "titled_matched": titled,
         "precision_same_paragraph": same_para / known_matched if known_matched else None,
         "k": args.k,
         "files": [str(f) for f in args.files],
@@ -279,7 +283,8 @@ def _distant(args: argparse.Namespace) -> int:
     print(f"{matched}/{len(records)} questions matched a paragraph in {secs:.0f}s -> {args.out}")
     if known_matched:
         print(
-            f"on {known} questions with a known paragraph: {known_matched} matched, same title "
-            f"{100 * same_title / known_matched:.1f}%, same paragraph {100 * same_para / known_matched:.1f}%"
+            f"on {known} questions with a known paragraph: {known_matched} matched, same paragraph "
+            f"{100 * same_para / known_matched:.1f}%"
+            + (f", same title {100 * same_title / titled:.1f}% (of {titled} with a title)" if titled else "")
         )
     return 0

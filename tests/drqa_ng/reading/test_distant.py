@@ -110,7 +110,7 @@ def test_distant_supervise_cli_writes_trainable_records_and_scores_known_questio
         "--out", str(tmp_path / "known_ds.jsonl"), "-k", "5",
     )  # fmt: skip
     assert rc == 0
-    assert "same title 100.0%, same paragraph 100.0%" in stdout
+    assert "same paragraph 100.0%, same title 100.0% (of 1 with a title)" in stdout
     report = json.loads((tmp_path / "known_ds.report.json").read_text())
     assert report["precision_same_paragraph"] == 1.0
 
