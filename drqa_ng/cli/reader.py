@@ -220,18 +220,21 @@ def _distant(args: argparse.Namespace) -> int:
 
     from drqa_ng.reading.distant import match_record, read_records, same_paragraph, supervise
     from drqa_ng.retrieval.loader import open_retriever
-    from drqa_ng.retrieval.tokenize import normalize
+    from drqa_ng.retrieval.tokenize import token_texts
     from drqa_ng.store.docstore import DocStore
 
     if args.k < 1:
         raise InputError(f"-k must be >= 1, got {args.k}")
     if not args.out.name.endswith((".jsonl", ".jsonl.gz")):
         raise InputError(f"--out must end in .jsonl or .jsonl.gz, got {args.out.name}")
-    seen = {normalize(r.question.question).strip() for f in args.dedupe_against for r in read_records(f)}
+    def key(question: str) -> str:  # tokenised ("France ?") and plain ("France?") texts agree
+        return " ".join(token_texts(question))
+
+    seen = {key(r.question.question) for f in args.dedupe_against for r in read_records(f)}
     records = []
     for f in args.files:
         rs = read_records(f)[: args.limit] if args.limit else read_records(f)
-        records += [r for r in rs if normalize(r.question.question).strip() not in seen]
+        records += [r for r in rs if key(r.question.question) not in seen]
     retriever = open_retriever(args.index)
     prefixes = tuple(args.exclude_prefix)
     t0 = time.perf_counter()

@@ -75,7 +75,7 @@ def test_distant_supervise_cli_writes_trainable_records_and_scores_known_questio
         {"id": "n1", "question": "Who designed the Eiffel Tower ?", "answer": "Gustave Eiffel"},
         {"id": "n2", "question": "Who made the first ascent of Mount Everest ?", "answer": "Edmund Hillary"},
         {"id": "n3", "question": "What colour is the sky on Mars ?", "answer": "butterscotch"},
-        {"id": "dup", "question": "What is the capital of France?", "answer": "Paris"},
+        {"id": "dup", "question": "What is the capital of France ?", "answer": "Paris"},
     ]
     noctx.write_text("".join(json.dumps(r) + "\n" for r in rows))
     known = tmp_path / "known.jsonl"
