@@ -136,13 +136,18 @@ def bench_http(
 
 
 def markdown(rows: list[Row]) -> str:
+    """The table; ratios compare each row with the first (direct, one question at a time) of the same run."""
     lines = [
-        "| mode | requests | wall s | questions/s | p50 ms | p95 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| mode | requests | wall s | questions/s | p50 ms | p95 ms | errors | q/s ÷ first | p50 ÷ first |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    base = rows[0] if rows else None
     for r in rows:
+        qps_ratio = r.qps / base.qps if base and base.qps else float("nan")
+        p50_ratio = r.p50_ms / base.p50_ms if base and base.p50_ms else float("nan")
         lines.append(
-            f"| {r.mode} | {r.requests} | {r.seconds:.1f} | {r.qps:.2f} | {r.p50_ms:.0f} | {r.p95_ms:.0f} | {r.errors} |"
+            f"| {r.mode} | {r.requests} | {r.seconds:.1f} | {r.qps:.2f} | {r.p50_ms:.0f} | {r.p95_ms:.0f} "
+            f"| {r.errors} | {qps_ratio:.2f} | {p50_ratio:.2f} |"
         )
     return "\n".join(lines)
 
