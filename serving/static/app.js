@@ -19,22 +19,23 @@ function snippet(answer) {
   return p;
 }
 
+function el(tag, className, text) {
+  // A new element with a class and (untrusted, so textContent) text.
+  const e = document.createElement(tag);
+  e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
 function render(result, elapsedMs, serverMs) {
   const list = document.getElementById("answers");
   list.replaceChildren();
   for (const a of result.answers) {
-    const li = document.createElement("li");
-    li.className = "answer";
-    const head = document.createElement("div");
-    head.className = "head";
-    const strong = document.createElement("strong");
-    strong.className = "answer-text";
-    strong.textContent = a.text;
-    const meta = document.createElement("span");
-    meta.className = "meta";
-    meta.textContent = ` — ${a.title} (doc ${a.doc_id}) · score ${a.score.toFixed(3)}` +
-      ` (reader ${a.reader_score.toFixed(3)}, retriever ${a.retriever_score.toFixed(3)})`;
-    head.append(strong, meta);
+    const li = el("li", "answer");
+    const head = el("div", "head");
+    const meta = el("span", "meta", ` — ${a.title} (doc ${a.doc_id}) · score ${a.score.toFixed(3)}` +
+      ` (reader ${a.reader_score.toFixed(3)}, retriever ${a.retriever_score.toFixed(3)})`);
+    head.append(el("strong", "answer-text", a.text), meta);
     li.append(head, snippet(a));
     list.append(li);
   }
@@ -76,38 +77,20 @@ function renderVideo(result, elapsedMs, serverMs) {
   const list = document.getElementById("answers");
   list.replaceChildren();
   for (const a of result.answers) {
-    const li = document.createElement("li");
-    li.className = "answer video-answer";
-    const head = document.createElement("div");
-    head.className = "head";
-    const link = document.createElement("a");
-    link.className = "timestamp";
+    const li = el("li", "answer video-answer");
+    const head = el("div", "head");
+    const link = el("a", "timestamp", `${a.video_id} ${clock(a.t_start)}–${clock(a.t_end)}`);
     link.href = a.media_url;
-    link.textContent = `${a.video_id} ${clock(a.t_start)}–${clock(a.t_end)}`;
     link.addEventListener("click", (e) => { e.preventDefault(); play(a); });
     head.append(link);
-    if (a.answer) {
-      const strong = document.createElement("strong");
-      strong.className = "answer-text";
-      strong.textContent = " " + a.answer;
-      head.append(strong);
-    }
-    const meta = document.createElement("span");
-    meta.className = "meta";
-    meta.textContent = ` · score ${a.score.toFixed(3)}`;
-    head.append(meta);
-    const text = document.createElement("p");
-    text.className = "passage";
-    text.textContent = a.text;
-    li.append(head, text);
+    if (a.answer) head.append(el("strong", "answer-text", " " + a.answer));
+    head.append(el("span", "meta", ` · score ${a.score.toFixed(3)}`));
+    li.append(head, el("p", "passage", a.text));
     const seen = a.frames.flatMap((f) => f.detections.map((d) => d.text || d.label));
-    const info = document.createElement("p");
-    info.className = "meta findings";
     const acc = a.accounting;
-    info.textContent = (a.tags.length ? `tags: ${a.tags.join(", ")} · ` : "") +
+    li.append(el("p", "meta findings", (a.tags.length ? `tags: ${a.tags.join(", ")} · ` : "") +
       (seen.length ? `seen: ${[...new Set(seen)].join(", ")} · ` : "") +
-      `frames decoded ${acc.frames_decoded}, recognised ${acc.frames_heavy}`;
-    li.append(info);
+      `frames decoded ${acc.frames_decoded}, recognised ${acc.frames_heavy}`));
     list.append(li);
   }
   const n = result.answers.length;
