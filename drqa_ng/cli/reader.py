@@ -227,6 +227,7 @@ def _distant(args: argparse.Namespace) -> int:
         raise InputError(f"-k must be >= 1, got {args.k}")
     if not args.out.name.endswith((".jsonl", ".jsonl.gz")):
         raise InputError(f"--out must end in .jsonl or .jsonl.gz, got {args.out.name}")
+
     def key(question: str) -> str:  # tokenised ("France ?") and plain ("France?") texts agree
         return " ".join(token_texts(question))
 
