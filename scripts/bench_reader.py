@@ -26,7 +26,8 @@ def _long_passages(
     questions: list, tokenizer: object, tokens: int, n: int
 ) -> tuple[list[str], list[list[Passage]]]:
     """``n`` (question, passage) pairs whose single window is exactly ``tokens`` tokens long."""
-    qs, ps = [], []
+    qs: list[str] = []
+    ps: list[list[Passage]] = []
     i = 0
     while len(qs) < n:
         q = questions[i % len(questions)]

@@ -142,9 +142,9 @@ def _build_bm25s(corpus: Path, out: Path, n: int) -> dict[str, Any]:
 
 def _timed_queries(
     search_one: Callable[[str], Any], search_batch: Callable[[list[str]], Any], queries: list[str]
-):  # type: ignore[no-untyped-def]
+) -> dict[str, float]:
     search_one(queries[0])  # warm-up: page in the hottest columns once
-    lat = []
+    lat: list[float] = []
     for q in queries:
         t = time.perf_counter()
         search_one(q)
@@ -152,8 +152,8 @@ def _timed_queries(
     t = time.perf_counter()
     search_batch(queries)
     qps = len(queries) / (time.perf_counter() - t)
-    q = statistics.quantiles(lat, n=20)
-    return {"p50_ms": statistics.median(lat), "p95_ms": q[18], "batch_qps": qps}
+    cuts = statistics.quantiles(lat, n=20)
+    return {"p50_ms": statistics.median(lat), "p95_ms": cuts[18], "batch_qps": qps}
 
 
 def _query_drqa(out: Path, queries: list[str], k: int) -> dict[str, Any]:
