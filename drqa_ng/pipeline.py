@@ -129,7 +129,8 @@ def rank_answers(candidates: Sequence[Answer], weight: float, top_n: int) -> lis
     """Re-score with ``combine_score``, merge answers whose SQuAD-normalised text is equal, keep ``top_n``.
 
     A merged answer keeps its best-scoring evidence; ``extra`` records ``support`` (how many candidate
-    spans agreed). Ties are broken by passage id then offset so the order is deterministic.
+    spans agreed). A span overlapping a better one kept from the same passage ("Paris" vs "France is
+    Paris") is dropped. Ties are broken by passage id then offset so the order is deterministic.
     """
     scored = sorted(
         (
@@ -141,11 +142,17 @@ def rank_answers(candidates: Sequence[Answer], weight: float, top_n: int) -> lis
     )
     best: dict[str, Answer] = {}
     support: dict[str, int] = {}
+    kept: dict[str, list[tuple[int, int]]] = {}  # passage id -> spans already answered there
     for a in scored:
         key = normalize_answer(a.text) or a.text.strip().lower()
         support[key] = support.get(key, 0) + 1
-        if key not in best:
-            best[key] = a
+        if key in best:
+            continue
+        spans = kept.setdefault(a.passage.id, [])
+        if any(a.start < end and start < a.end for start, end in spans):
+            continue
+        best[key] = a
+        spans.append((a.start, a.end))
     ranked = list(best.values())[:top_n]
     out = []
     for a in ranked:

@@ -62,6 +62,23 @@ def test_weight_changes_ranking() -> None:
     assert ranked[0].score == pytest.approx(1.3)
 
 
+def test_overlapping_spans_of_one_passage_give_one_answer() -> None:
+    text = "The capital of France is Paris."
+    p1 = Passage("f#p0", "f", "France", text, 0, len(text))
+    p2 = Passage("g#p0", "g", "Gaul", text, 0, len(text))
+    paris = Answer("Paris", 0.0, p1, 25, 30, reader_score=2.0, retriever_score=0.0)
+    longer = Answer("France is Paris", 0.0, p1, 15, 30, reader_score=1.5, retriever_score=0.0)
+    apart = Answer("The capital", 0.0, p1, 0, 11, reader_score=1.0, retriever_score=0.0)
+    other = Answer("France is Paris", 0.0, p2, 15, 30, reader_score=0.5, retriever_score=0.0)
+    ranked = rank_answers([paris, longer, apart, other], 0.0, 5)
+    # the overlapping span is dropped in f#p0, but the same text from another passage still counts
+    assert [(a.text, a.passage.id) for a in ranked] == [
+        ("Paris", "f#p0"),
+        ("The capital", "f#p0"),
+        ("France is Paris", "g#p0"),
+    ]
+
+
 def test_retriever_score_is_normalised_per_question() -> None:
     pipe = fake_pipeline(n_docs=5, weight=1.0)
     res = pipe.ask_detailed(["What is the capital of Germany?"], top_n=5)[0]
