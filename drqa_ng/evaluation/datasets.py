@@ -26,7 +26,8 @@ class Question:
     answer_starts: tuple[int, ...] = ()
 
 
-def _open_text(path: Path) -> TextIO:
+def open_text(path: Path) -> TextIO:
+    """A UTF-8 text file, gunzipped on the fly when it ends in ``.gz``."""
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
@@ -38,6 +39,14 @@ def read_article_list(path: Path) -> set[str]:
         raise NotFoundError(f"article list not found: {path}")
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
+
+
+def read_json(f: TextIO, path: Path) -> Any:
+    """``json.load`` whose syntax errors become a DataFormatError naming ``path``."""
+    try:
+        return json.load(f)
+    except json.JSONDecodeError as e:
+        raise DataFormatError(f"{path}: invalid JSON: {e}") from e
 
 
 def squad_qas(data: Any, path: Path, articles: set[str] | None) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -90,11 +99,7 @@ def load_questions(path: Path | str, articles: Sequence[str] | set[str] | None =
         raise NotFoundError(f"question file not found: {path}")
     keep = set(articles) if articles is not None else None
     name = path.name.removesuffix(".gz")
-    with _open_text(path) as f:
+    with open_text(path) as f:
         if name.endswith(".json"):
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise DataFormatError(f"{path}: invalid JSON: {e}") from e
-            return list(_squad(data, path, keep))
+            return list(_squad(read_json(f, path), path, keep))
         return list(_jsonl(f, path))

@@ -7,7 +7,6 @@ Files without paragraphs (the ``noctx`` file) are rejected with a clear error; e
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from drqa_ng.errors import DataFormatError, NotFoundError
-from drqa_ng.evaluation.datasets import squad_qas
+from drqa_ng.evaluation.datasets import open_text, read_json, squad_qas
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +30,6 @@ class QAExample:
     answers: tuple[str, ...]
     answer_starts: tuple[int, ...]
     title: str = ""
-
-
-def open_text(path: Path) -> TextIO:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
 
 
 def _fix_start(context: str, text: str, start: int) -> int:
@@ -106,11 +99,7 @@ def load_examples(
     name = path.name.removesuffix(".gz")
     with open_text(path) as f:
         if name.endswith(".json"):
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise DataFormatError(f"{path}: invalid JSON: {e}") from e
-            raw = list(_from_squad(data, path, keep))
+            raw = list(_from_squad(read_json(f, path), path, keep))
         else:
             raw = list(_from_jsonl(f, path, keep))
     out = [ex for ex in raw if ex.answer_starts[0] >= 0 and ex.title.replace("_", " ").lower() not in drop]

@@ -145,7 +145,7 @@ class DSRecord:
 def read_records(path: Path) -> list[DSRecord]:
     """Questions from JSON lines (``.jsonl[.gz]``): the noctx layout ``{"id","question","answer"}`` or
     the unified layout with ``answers: [{"text", ...}]`` (and ``title``/``context``, kept as the truth)."""
-    from drqa_ng.reading.data import open_text
+    from drqa_ng.evaluation.datasets import open_text
 
     out: list[DSRecord] = []
     with open_text(path) as f:
