@@ -61,18 +61,23 @@ def answer_pattern(answer: str) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w){body}(?!\w)")
 
 
-def overlap_score(question: str, text: str, start: int, end: int, window: int = WINDOW) -> int:
+def question_grams(question: str) -> set[str]:
+    """G(question): the filtered uni+bigrams ``overlap_score`` compares, computed once per question."""
+    return set(ngrams(token_texts(question)))
+
+
+def overlap_score(qgrams: set[str], text: str, start: int, end: int, window: int = WINDOW) -> int:
     """Shared filtered unigrams + bigrams of the question and the ``window`` tokens each side of ``[start, end)``.
 
     score = |G(question) ∩ (G(left window) ∪ G(right window))|, G = the set of uni+bigrams that survive
-    DrQA's stopword/punctuation filter. The answer's own tokens are excluded, so a paragraph is not
-    rewarded for the answer itself.
+    DrQA's stopword/punctuation filter (``qgrams`` = ``question_grams(question)``). The answer's own
+    tokens are excluded, so a paragraph is not rewarded for the answer itself.
     """
     before = token_texts(text[:start])
     left = before[max(0, len(before) - window) :]  # not [-window:], which is everything when window is 0
     right = token_texts(text[end:])[:window]
     context = set(ngrams(left)) | set(ngrams(right))
-    return len(set(ngrams(token_texts(question))) & context)
+    return len(qgrams & context)
 
 
 def best_match(q: DSQuestion, passages: Sequence[Passage]) -> DSMatch | None:
@@ -84,12 +89,13 @@ def best_match(q: DSQuestion, passages: Sequence[Passage]) -> DSMatch | None:
     pat = answer_pattern(q.answer)
     if pat is None:
         return None
+    qgrams = question_grams(q.question)
     best: DSMatch | None = None
     for rank, p in enumerate(passages):
         if not MIN_CHARS <= len(p.text) <= MAX_CHARS:
             continue
         for m in pat.finditer(p.text):
-            score = overlap_score(q.question, p.text, m.start(), m.end())
+            score = overlap_score(qgrams, p.text, m.start(), m.end())
             if score > 0 and (best is None or score > best.overlap):
                 best = DSMatch(q, p, m.group(), m.start(), score, rank)
     return best

@@ -14,6 +14,7 @@ from drqa_ng.reading.distant import (
     answer_pattern,
     best_match,
     overlap_score,
+    question_grams,
     same_paragraph,
 )
 from drqa_ng.types import Passage
@@ -35,14 +36,14 @@ def test_answer_pattern_ignores_token_spacing_and_respects_word_boundaries() -> 
 
 
 def test_overlap_score_counts_question_ngrams_near_the_answer_only() -> None:
-    q = "Who designed the Eiffel Tower?"
+    q = question_grams("Who designed the Eiffel Tower?")
     text = "The Eiffel Tower was designed by Gustave Eiffel. " + "Filler words here. " * 30 + "Tower."
     start = text.index("Gustave Eiffel")
     near = overlap_score(q, text, start, start + len("Gustave Eiffel"))
     # eiffel, tower, designed, "eiffel tower" are within 20 tokens; the far "Tower." is not needed
     assert near == 4
     assert overlap_score(q, text, start, start + 14, window=0) == 0
-    assert overlap_score("", text, start, start + 14) == 0
+    assert overlap_score(question_grams(""), text, start, start + 14) == 0
 
 
 def test_best_match_prefers_the_paragraph_that_matches_the_question() -> None:
