@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from drqa_ng.errors import NotFoundError
 from drqa_ng.video.index import VideoAnswer
+from drqa_ng.video.segments import timestamp_link
 from serving.schemas import QuestionsRequest
 
 router = APIRouter(tags=["video"])
@@ -87,7 +88,7 @@ class VideoAnswerOut(BaseModel):
             t_start=a.t_start,
             t_end=a.t_end,
             link=a.link,
-            media_url=f"/v1/video/media/{quote(a.video_id, safe='')}#t={a.t_start:.1f},{a.t_end:.1f}",
+            media_url=timestamp_link(f"/v1/video/media/{quote(a.video_id, safe='')}", a.t_start, a.t_end),
             text=a.text,
             tags=list(a.tags),
             score=a.score,
