@@ -153,10 +153,8 @@ def rank_answers(candidates: Sequence[Answer], weight: float, top_n: int) -> lis
             continue
         best[key] = a
         spans.append((a.start, a.end))
-    ranked = list(best.values())[:top_n]
     out = []
-    for a in ranked:
-        key = normalize_answer(a.text) or a.text.strip().lower()
+    for key, a in list(best.items())[:top_n]:  # dicts keep insertion (= score) order
         extra = (*(kv for kv in a.extra if kv[0] != "support"), ("support", str(support[key])))
         out.append(replace(a, extra=extra))
     return out
