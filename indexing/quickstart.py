@@ -216,7 +216,7 @@ def _build_dense(
     with DocStore.open(docs) as store:
         total = store.count(unit)  # type: ignore[arg-type]
         n = min(total, limit) if limit is not None else total
-        enc = Encoder.load(encoder)
+        enc = Encoder.load(encoder, backend="auto")
         res = build_dense_from_units(
             islice(store.iter_units(unit), n),  # type: ignore[arg-type]
             out,

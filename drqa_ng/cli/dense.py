@@ -26,7 +26,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "(IVF nlist is lowered automatically for small corpora)",
     )
     p.add_argument("--encoder", default=None, help="local model folder (default: bundled all-MiniLM-L6-v2)")
-    p.add_argument("--backend", choices=["torch", "onnx-int8"], default="torch", help="encoder runtime")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx-int8"],
+        default="auto",
+        help="encoder runtime; auto = torch on a CUDA GPU, int8 ONNX on CPU (queries use the same)",
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--chunk-size", type=int, default=4096, help="units per saved chunk (resume granularity)")
     p.add_argument("--max-length", type=int, default=256, help="token cap for passages")

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 Backend = Literal["torch", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("torch", "onnx-int8")
+AUTO = "auto"
+"""Backend choice that picks torch on a CUDA GPU and the int8 ONNX runtime on CPU."""
 DEFAULT_NAME = "default"
 """Name recorded in manifests for the wheel-shipped MiniLM model (its path differs per machine)."""
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -54,6 +56,19 @@ def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Row-wise x / max(‖x‖₂, eps), so inner product equals cosine similarity."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.asarray(x / np.maximum(norms, eps), dtype=np.float32)
+
+
+def pick_backend(requested: str, device: str | None, cuda_available: bool) -> Backend:
+    """The runtime for a requested backend: ``"auto"`` means torch when the model will run on a
+    CUDA GPU (``device`` None with a GPU present, or ``"cuda…"``), the int8 ONNX path otherwise
+    (2.4x torch fp32's passages/s on 2 CPU cores in scripts/bench_dense.py). Other values must name
+    a backend."""
+    if requested == AUTO:
+        on_gpu = device.startswith("cuda") if device else cuda_available
+        return "torch" if on_gpu else "onnx-int8"
+    if requested not in BACKENDS:
+        raise InputError(f"unknown encoder backend {requested!r}; choose from {', '.join((AUTO, *BACKENDS))}")
+    return requested
 
 
 def default_cache_dir() -> Path:
@@ -129,7 +144,7 @@ class Encoder:
         cls,
         path_or_name: str | Path | None = None,
         device: str | None = None,
-        backend: Backend = "torch",
+        backend: Backend | Literal["auto"] = "torch",
         max_length: int = 256,
         threads: int | None = None,
         cache_dir: Path | None = None,
@@ -139,11 +154,12 @@ class Encoder:
 
         ``device``: "cuda", "cpu" or None (CUDA when available). ``threads`` sets torch's CPU thread
         count (process-wide in torch, so only when asked). ``max_length`` is the default token cap.
+        ``backend="auto"``: see ``pick_backend``.
         """
-        if backend not in BACKENDS:
-            raise InputError(f"unknown encoder backend {backend!r}; choose from {', '.join(BACKENDS)}")
-        name, folder = resolve_model_dir(path_or_name, allow_download)
         import torch
+
+        backend = pick_backend(backend, device, torch.cuda.is_available())
+        name, folder = resolve_model_dir(path_or_name, allow_download)
         from transformers import AutoConfig, AutoTokenizer
 
         if threads:

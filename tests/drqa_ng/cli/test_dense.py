@@ -17,13 +17,31 @@ def facts_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_build_dense_cli(run_cli, tiny_docstore: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "dense"
-    rc, stdout, _ = run_cli("build-dense", str(tiny_docstore), str(out), "--unit", "doc", "--chunk-size", "4")
+    args = ("--unit", "doc", "--chunk-size", "4", "--backend", "torch")
+    rc, stdout, _ = run_cli("build-dense", str(tiny_docstore), str(out), *args)
     assert rc == 0, stdout
     assert "doc vectors" in stdout and "Flat" in stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["unit"] == "doc" and manifest["docs"] == str(tiny_docstore.resolve())
     rc, stdout, _ = run_cli("search", str(out), "Who first climbed the highest peak on Earth?", "-k", "1")
     assert rc == 0 and "mount_everest" in stdout
+
+
+@pytest.mark.slow
+def test_build_dense_cli_auto_backend_is_int8_on_cpu(  # type: ignore[no-untyped-def]
+    run_cli, tiny_docstore: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("auto picks torch on a CUDA machine")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the ONNX export goes there
+    out = tmp_path / "dense"
+    rc, stdout, _ = run_cli("build-dense", str(tiny_docstore), str(out), "--unit", "doc")
+    assert rc == 0, stdout
+    assert json.loads((out / "manifest.json").read_text())["encoder"]["backend"] == "onnx-int8"
+    assert list((tmp_path / "cache" / "drqa_ng" / "onnx").glob("*.onnx"))
+    rc, stdout, _ = run_cli("search", str(out), "Who first climbed the highest peak on Earth?", "-k", "1")
+    assert rc == 0 and "mount_everest" in stdout  # queries go through the same int8 runtime
 
 
 def test_build_dense_cli_errors(run_cli, tiny_docstore: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from drqa_ng.errors import InputError, NotFoundError
-from drqa_ng.retrieval.encoder import DEFAULT_NAME, Encoder, l2_normalize, mean_pool, resolve_model_dir
+from drqa_ng.retrieval.encoder import (
+    DEFAULT_NAME,
+    Encoder,
+    l2_normalize,
+    mean_pool,
+    pick_backend,
+    resolve_model_dir,
+)
 
 
 def test_mean_pool_ignores_padding() -> None:
@@ -23,6 +30,17 @@ def test_l2_normalize() -> None:
     x = l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32))
     np.testing.assert_allclose(x, [[0.6, 0.8], [0.0, 0.0]])
     assert x.dtype == np.float32
+
+
+def test_pick_backend() -> None:
+    assert pick_backend("auto", None, cuda_available=False) == "onnx-int8"
+    assert pick_backend("auto", None, cuda_available=True) == "torch"
+    assert pick_backend("auto", "cpu", cuda_available=True) == "onnx-int8"
+    assert pick_backend("auto", "cuda:0", cuda_available=True) == "torch"
+    assert pick_backend("torch", None, cuda_available=False) == "torch"
+    assert pick_backend("onnx-int8", None, cuda_available=True) == "onnx-int8"
+    with pytest.raises(InputError, match="unknown encoder backend 'tflite'"):
+        pick_backend("tflite", None, cuda_available=False)
 
 
 def test_default_model_resolves_offline() -> None:
