@@ -98,6 +98,33 @@ def resolve_weights(n: int, weight: float | Sequence[float] | None) -> list[floa
     return ws
 
 
+class SearchCache:
+    """A retriever that remembers its results, so several fusions of the same indexes (or an
+    index evaluated alone and inside a hybrid) search each batch once.
+
+    A batch asked again with ``k`` no larger than before is answered from memory (cut to ``k``);
+    anything else goes to the wrapped retriever. Meant for one evaluation run: memory grows with
+    the queries seen.
+    """
+
+    def __init__(self, inner: Retriever) -> None:
+        self.inner = inner
+        self._seen: dict[tuple[str, ...], tuple[int, list[list[Hit]]]] = {}
+
+    @property
+    def unit(self) -> str:
+        return self.inner.unit
+
+    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        key = tuple(queries)
+        got = self._seen.get(key)
+        if got is not None and got[0] >= k:
+            return [hits[:k] for hits in got[1]]
+        res = self.inner.search(queries, k)
+        self._seen[key] = (k, res)
+        return [list(hits) for hits in res]
+
+
 class HybridRetriever:
     """Fuses several retrievers of the same unit; fetches ``max(depth, k)`` hits from each."""
 

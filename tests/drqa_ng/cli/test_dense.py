@@ -78,16 +78,17 @@ def test_eval_retrieval_cli(  # type: ignore[no-untyped-def]
     rc, stdout, _ = run_cli(
         "eval-retrieval", "--questions", str(facts_jsonl), "--docs", str(tiny_docstore),
         "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), "--out", str(out), "-k", "1", "5",
+        "--fusion", "rrf", "interp", "--weight", "0.4",
     )  # fmt: skip
     assert rc == 0, stdout
     metrics = json.loads((out / "retrieval_metrics.json").read_text())
     assert metrics["questions"] == len(TINY_FACTS) and metrics["ks"] == [1, 5]
     names = [s["name"] for s in metrics["systems"]]
-    assert names == ["tiny_sparse", "tiny_dense", "hybrid-rrf"]
+    assert names == ["tiny_sparse", "tiny_dense", "hybrid-rrf", "hybrid-interp-w0.4"]
     for s in metrics["systems"]:
         assert s["recall"][1] >= s["recall"][0] >= 0.5
     assert (out / "recall_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| hybrid-rrf |" in stdout
+    assert "| hybrid-rrf |" in stdout and "| hybrid-interp-w0.4 |" in stdout
 
 
 def test_eval_retrieval_cli_errors(

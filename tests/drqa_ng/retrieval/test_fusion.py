@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from drqa_ng.errors import InputError
 from drqa_ng.retrieval.fusion import (
     HybridRetriever,
+    SearchCache,
     interpolate,
     min_max,
     reciprocal_rank_fusion,
@@ -88,6 +91,28 @@ def test_hybrid_retriever_fetches_depth_and_fuses() -> None:
     interp = HybridRetriever([r1, r2], method="interp", weight=1.0, depth=5)
     assert [x.id for x in interp.search(["q"], k=1)[0]] == ["c"]
     assert hy.unit == "paragraph"
+
+
+def test_search_cache_reuses_deeper_results() -> None:
+    calls: list[tuple[tuple[str, ...], int]] = []
+
+    class Counting:
+        unit = "paragraph"
+
+        def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+            calls.append((tuple(queries), k))
+            return [[h(f"{q}{i}", float(-i)) for i in range(k)] for q in queries]
+
+    cache = SearchCache(Counting())
+    assert cache.unit == "paragraph"
+    first = cache.search(["a", "b"], 5)
+    assert [x.id for x in cache.search(["a", "b"], 3)[1]] == ["b0", "b1", "b2"]  # cut from memory
+    assert cache.search(["a", "b"], 5) == first and len(calls) == 1
+    first[0].clear()  # callers own the lists they get
+    assert len(cache.search(["a", "b"], 5)[0]) == 5
+    cache.search(["a", "b"], 8)  # deeper than remembered: searched again
+    cache.search(["b", "a"], 2)  # another batch
+    assert calls == [(("a", "b"), 5), (("a", "b"), 8), (("b", "a"), 2)]
 
 
 def test_hybrid_rejects_mixed_units_and_bad_method() -> None:
