@@ -221,7 +221,7 @@ def _distant(args: argparse.Namespace) -> int:
     from drqa_ng.reading.distant import match_record, read_records, same_paragraph, supervise
     from drqa_ng.retrieval.loader import open_retriever
     from drqa_ng.retrieval.tokenize import token_texts
-    from drqa_ng.store.docstore import DocStore
+    from drqa_ng.store.docstore import DocStore, title_key
 
     if args.k < 1:
         raise InputError(f"-k must be >= 1, got {args.k}")
@@ -262,9 +262,7 @@ def _distant(args: argparse.Namespace) -> int:
                 known_matched += 1
                 if rec.title:  # some files with paragraphs have no titles
                     titled += 1
-                    same_title += (
-                        m.passage.title.replace("_", " ").casefold() == rec.title.replace("_", " ").casefold()
-                    )
+                    same_title += title_key(m.passage.title) == title_key(rec.title)
                 same_para += same_paragraph(m.passage.text, rec.context)
     tmp.replace(args.out)
     secs = time.perf_counter() - t0

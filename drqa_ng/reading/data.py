@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from drqa_ng.errors import DataFormatError, NotFoundError
 from drqa_ng.evaluation.datasets import open_text, read_json, squad_qas
+from drqa_ng.store.docstore import title_key
 
 log = logging.getLogger(__name__)
 
@@ -88,21 +89,22 @@ def load_examples(
     """Load SQuAD JSON (``.json``) or unified JSON lines (``.jsonl[.gz]``).
 
     ``articles`` keeps only those titles (SQuAD article-list splits); ``exclude_titles`` drops titles
-    (underscores and spaces are treated alike, so ``Black_Death`` also drops ``Black Death``).
+    (compared by the doc store's ``title_key``: underscores and spaces alike, case-folded, so
+    ``Black_Death`` also drops ``Black Death``).
     Examples whose answer cannot be located in the context are dropped with a log line.
     """
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"training file not found: {path}")
     keep = set(articles) if articles is not None else None
-    drop = {t.replace("_", " ").lower() for t in exclude_titles}
+    drop = {title_key(t) for t in exclude_titles}
     name = path.name.removesuffix(".gz")
     with open_text(path) as f:
         if name.endswith(".json"):
             raw = list(_from_squad(read_json(f, path), path, keep))
         else:
             raw = list(_from_jsonl(f, path, keep))
-    out = [ex for ex in raw if ex.answer_starts[0] >= 0 and ex.title.replace("_", " ").lower() not in drop]
+    out = [ex for ex in raw if ex.answer_starts[0] >= 0 and title_key(ex.title) not in drop]
     if len(out) != len(raw):
         log.info(
             "%s: dropped %d of %d examples (excluded title or unlocatable answer)",

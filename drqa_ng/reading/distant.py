@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drqa_ng.errors import DataFormatError
+from drqa_ng.evaluation.datasets import open_text
 from drqa_ng.retrieval.tokenize import ngrams, token_texts
 from drqa_ng.types import Hit, Passage
 
@@ -151,8 +152,6 @@ class DSRecord:
 def read_records(path: Path) -> list[DSRecord]:
     """Questions from JSON lines (``.jsonl[.gz]``): the noctx layout ``{"id","question","answer"}`` or
     the unified layout with ``answers: [{"text", ...}]`` (and ``title``/``context``, kept as the truth)."""
-    from drqa_ng.evaluation.datasets import open_text
-
     out: list[DSRecord] = []
     with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
