@@ -29,17 +29,17 @@ def test_build_dense_cli(run_cli, tiny_docstore: Path, tmp_path: Path) -> None: 
 
 @pytest.mark.slow
 def test_build_dense_cli_auto_backend_is_int8_on_cpu(  # type: ignore[no-untyped-def]
-    run_cli, tiny_docstore: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli, tiny_docstore: Path, tmp_path: Path, onnx_cache_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("auto picks torch on a CUDA machine")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the ONNX export goes there
+    monkeypatch.setenv("XDG_CACHE_HOME", str(onnx_cache_home))  # the ONNX export goes there
     out = tmp_path / "dense"
     rc, stdout, _ = run_cli("build-dense", str(tiny_docstore), str(out), "--unit", "doc")
     assert rc == 0, stdout
     assert json.loads((out / "manifest.json").read_text())["encoder"]["backend"] == "onnx-int8"
-    assert list((tmp_path / "cache" / "drqa_ng" / "onnx").glob("*.onnx"))
+    assert list((onnx_cache_home / "drqa_ng" / "onnx").glob("*.onnx"))
     rc, stdout, _ = run_cli("search", str(out), "Who first climbed the highest peak on Earth?", "-k", "1")
     assert rc == 0 and "mount_everest" in stdout  # queries go through the same int8 runtime
 
