@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.corpus import TINY_FACTS
+from tests.fixtures.corpus import tiny_facts_jsonl
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "report_retrieval.sh"
 SETS = ("squad", "curatedtrec", "webquestions", "wikimovies")
@@ -46,7 +46,7 @@ def _fake_data(root: Path, wikiextractor: Path) -> Path:
     (root / "squad" / "dev-v1.1-part-A.json").write_text(json.dumps(squad))
     (root / "squad" / "part-A-validation-articles.txt").write_text("Eiffel_Tower_(SQuAD)\n")
     (root / "qa").mkdir()
-    lines = "".join(json.dumps({"question": q, "answer": [a]}) + "\n" for q, a, _ in TINY_FACTS)
+    lines = tiny_facts_jsonl()
     for name in ("curatedtrec-train", "webquestions-train", "wikimovies-dev"):
         (root / "qa" / f"{name}.jsonl").write_text(lines)
     return root

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.corpus import TINY_FACTS
+from tests.fixtures.corpus import TINY_FACTS, tiny_facts_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_ask_errors(run_cli, tmp_path: Path, pipe_args: list[str]) -> None:  # t
 
 def test_eval_writes_predictions_metrics_and_report(run_cli, pipe_args, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     qfile = tmp_path / "qs.jsonl"
-    qfile.write_text("".join(json.dumps({"question": q, "answer": [a]}) + "\n" for q, a, _ in TINY_FACTS))
+    qfile.write_text(tiny_facts_jsonl())
     out = tmp_path / "run"
     rc, text, err = run_cli(
         "eval", "--dataset", "webquestions", str(qfile), "--limit", "4", "--out", str(out), "-q", *pipe_args
@@ -106,7 +106,7 @@ def test_eval_writes_predictions_metrics_and_report(run_cli, pipe_args, tmp_path
 
 def test_eval_sample_is_seeded_subset(run_cli, pipe_args, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     qfile = tmp_path / "qs.jsonl"
-    qfile.write_text("".join(json.dumps({"question": q, "answer": [a]}) + "\n" for q, a, _ in TINY_FACTS))
+    qfile.write_text(tiny_facts_jsonl())
     got = []
     for run in ("a", "b"):
         rc, _, err = run_cli(

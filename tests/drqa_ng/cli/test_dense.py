@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.corpus import TINY_FACTS
+from tests.fixtures.corpus import TINY_FACTS, tiny_facts_jsonl
 
 
 @pytest.fixture(scope="module")
 def facts_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("q") / "facts.jsonl"
-    path.write_text("".join(json.dumps({"question": q, "answer": [a]}) + "\n" for q, a, _ in TINY_FACTS))
+    path.write_text(tiny_facts_jsonl())
     return path
 
 
