@@ -51,21 +51,6 @@ def test_build_dense_cli_errors(run_cli, tiny_docstore: Path, tmp_path: Path) ->
     assert rc == 2 and "factory" in err
 
 
-def test_hybrid_search_cli(run_cli, tiny_sparse_index: Path, tiny_dense_index: Path) -> None:  # type: ignore[no-untyped-def]
-    q = "When was the Eiffel Tower completed?"
-    rc, stdout, _ = run_cli(
-        "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q, "-k", "2", "--json"
-    )
-    assert rc == 0
-    hits = json.loads(stdout)[0]["hits"]
-    assert hits[0]["id"] == "eiffel_tower#p1" and len(hits) == 2
-    rc, stdout, _ = run_cli(
-        "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q,
-        "--fusion", "interp", "--weight", "0.3", "-k", "1",
-    )  # fmt: skip
-    assert rc == 0 and "eiffel_tower#p1" in stdout
-
-
 def test_eval_retrieval_cli(  # type: ignore[no-untyped-def]
     run_cli,
     tiny_docstore: Path,
