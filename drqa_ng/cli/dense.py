@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -80,7 +80,9 @@ def _build(args: argparse.Namespace) -> int:
 
     if not args.docs.is_file():
         raise NotFoundError(f"doc store not found: {args.docs}")
-    backend = "onnx-int8" if args.backend == "onnx" else args.backend  # the encoder's name for it
+    backend: Literal["auto", "torch", "onnx-int8"] = (
+        "onnx-int8" if args.backend == "onnx" else args.backend  # the encoder's name for it
+    )
     enc = Encoder.load(args.encoder, backend=backend, max_length=args.max_length, threads=args.threads)
     res = build_dense_index(
         args.docs,
