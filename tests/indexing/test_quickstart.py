@@ -118,6 +118,7 @@ def test_quickstart_downloads_builds_and_ask_works(
     assert json.loads(out)["answers"]
 
 
+@pytest.mark.slow
 def test_quickstart_from_corpus_with_limited_dense(
     run_cli, tiny_corpus_jsonl: Path, tiny_encoder_dir: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
