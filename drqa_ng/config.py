@@ -8,6 +8,11 @@ from pathlib import Path
 DATA_ENV = "DRQA_NG_DATA"
 HOME_ENV = "DRQA_NG_HOME"
 
+# One vocabulary on every surface (CLI, HTTP, Python): ``k`` retrieved units (passages, hits) per
+# question, ``top_n`` answers per question; the same defaults everywhere.
+DEFAULT_K = 5
+DEFAULT_TOP_N = 5
+
 
 def shared_data_dir() -> Path | None:
     """The evaluation/test data folder: ``$DRQA_NG_DATA``, else ``../shared/data`` beside the repo.
@@ -26,9 +31,18 @@ def shared_data_dir() -> Path | None:
 
 
 def default_home() -> Path:
-    """Folder where ``quickstart`` writes the doc store and indexes: ``$DRQA_NG_HOME`` or ``./drqa_ng_data``."""
+    """Folder where ``quickstart`` writes the doc store and indexes, and where ask/search/serve/eval look.
+
+    ``$DRQA_NG_HOME`` when set, else the per-user XDG data folder: ``$XDG_DATA_HOME/drqa-ng``, or
+    ``~/.local/share/drqa-ng`` when ``XDG_DATA_HOME`` is unset or not absolute (as the XDG spec says).
+    The same folder whatever the current directory is.
+    """
     env = os.environ.get(HOME_ENV)
-    return Path(env).expanduser() if env else Path.cwd() / "drqa_ng_data"
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "drqa-ng"
 
 
 def base_encoder_dir() -> Path:

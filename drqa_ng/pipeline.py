@@ -99,6 +99,7 @@ class PipelineSettings:
     reader_candidates: int = 20
     reader_batch_size: int = 8
     max_question_chars: int = MAX_QUESTION_CHARS
+    threads: int | None = None  # CPU threads for the reader (None: the runtimes' defaults)
     extra: tuple[tuple[str, str], ...] = field(default=())
 
 
@@ -215,7 +216,11 @@ class QAPipeline:
 
         retriever = open_retrievers(settings.indexes, settings.fusion, settings.fusion_weight)
         store = DocStore.open(settings.docs)
-        reader = load_reader(settings.reader, backend=settings.reader_backend)
+        if settings.threads:
+            import torch  # process-wide; onnxruntime sessions take theirs from load_reader
+
+            torch.set_num_threads(settings.threads)
+        reader = load_reader(settings.reader, backend=settings.reader_backend, threads=settings.threads)
         return cls(
             retriever,
             store,

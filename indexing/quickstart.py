@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
@@ -61,6 +61,10 @@ class QuickstartReport:
     units: int
     dense_units: int
     seconds: tuple[tuple[str, float], ...]
+    duplicates: int = 0
+    """Documents skipped because their id was seen before."""
+    empty: int = 0
+    """Documents skipped because their text was empty."""
 
 
 def default_url() -> str:
@@ -138,12 +142,14 @@ def build_home(
     dense_limit: int | None = None,
     encoder: str | None = None,
     progress: bool = True,
+    on_step: Callable[[int, int, str], None] | None = None,
 ) -> QuickstartReport:
     """Build doc store, sparse index and (if ``dense``) a dense index from ``corpus`` into ``home``.
 
     Dense encoding runs the MiniLM encoder over every unit: on 2 CPU cores that is hours for Simple
     English Wikipedia, so callers keep it off on CPU or cap it with ``dense_limit`` (the first N
     units in store order; the hybrid retriever then fuses a full sparse ranking with a partial dense one).
+    ``on_step(i, n, name)`` is called before each of the ``n`` build steps (the CLI prints a header).
     """
     from drqa_ng.store.docstore import DocStore
     from indexing.docstore import build_docstore
@@ -157,7 +163,13 @@ def build_home(
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     timings: list[tuple[str, float]] = []
+    steps = ["doc store", f"sparse index ({unit} units)"] + ([f"dense index ({unit} units)"] if dense else [])
 
+    def step(i: int) -> None:
+        if on_step is not None:
+            on_step(i + 1, len(steps), steps[i])
+
+    step(0)
     t = time.perf_counter()
     docs_path = home / DOCS_NAME
     report = build_docstore(
@@ -170,6 +182,7 @@ def build_home(
     if report.documents == 0:
         raise DataFormatError(f"no documents found in {', '.join(map(str, corpus))}")
 
+    step(1)
     t = time.perf_counter()
     sparse_path = home / SPARSE_NAME
     sparse = build_sparse_from_store(docs_path, sparse_path, unit=unit, show_progress=progress)
@@ -178,6 +191,7 @@ def build_home(
 
     dense_units = 0
     if dense:
+        step(2)
         t = time.perf_counter()
         dense_units = _build_dense(docs_path, home / DENSE_NAME, unit, dense_limit, encoder, progress)
         timings.append(("dense", time.perf_counter() - t))
@@ -194,7 +208,13 @@ def build_home(
         "reader": None,
         "weight": None,
         "corpus": [str(Path(c).resolve()) for c in corpus],
-        "counts": {"documents": info.documents, "units": sparse.units, "dense_units": dense_units},
+        "counts": {
+            "documents": info.documents,
+            "units": sparse.units,
+            "dense_units": dense_units,
+            "skipped_duplicates": report.duplicates,
+            "skipped_empty": report.empty,
+        },
         "dense_limit": dense_limit,
         "seconds": {name: round(s, 2) for name, s in timings},
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -203,7 +223,16 @@ def build_home(
     tmp = cfg_path.with_name(f".{CONFIG}.tmp")
     tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, cfg_path)
-    return QuickstartReport(home, cfg_path, info.documents, sparse.units, dense_units, tuple(timings))
+    return QuickstartReport(
+        home,
+        cfg_path,
+        info.documents,
+        sparse.units,
+        dense_units,
+        tuple(timings),
+        duplicates=report.duplicates,
+        empty=report.empty,
+    )
 
 
 def _build_dense(
@@ -235,7 +264,10 @@ def read_home_config(home: Path) -> HomeConfig:
     home = Path(home)
     path = home / CONFIG
     if not path.is_file():
-        raise NotFoundError(f"no {CONFIG} in {home}: run `drqa-ng quickstart` or pass --index and --docs")
+        raise NotFoundError(
+            f"no data home at {home} (no {CONFIG}): run `drqa-ng quickstart`, point --home or "
+            "$DRQA_NG_HOME at a data home it built, or pass --index and --docs"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format_version") != CONFIG_VERSION:

@@ -159,9 +159,14 @@ def _count_pass(
     workers: int,
     scratch: Path,
     show_progress: bool,
+    total: int | None = None,
 ) -> _Counted:
     """Pass 1: write each chunk's column-major COO arrays and ids to ``scratch``; sum df."""
+    from tqdm import tqdm
+
     t0 = time.perf_counter()
+    # Progress goes to stderr so it never mixes with a command's output.
+    bar = tqdm(total=total, unit=" units", desc="sparse", disable=not show_progress, file=sys.stderr)
     df = np.zeros(spec.buckets, dtype=np.int64)
     lengths: list[np.ndarray] = []
     n_chunks, n_units = 0, 0
@@ -177,9 +182,9 @@ def _count_pass(
         lengths.append(lens)
         n_chunks += 1
         n_units += len(ids)
-        _progress(n_units, t0, show_progress)
-    if show_progress:
-        print(file=sys.stderr)
+        bar.update(len(ids))
+        log.info("sparse build: %s units, %.0fs", f"{n_units:,}", time.perf_counter() - t0)
+    bar.close()
     dl = np.concatenate(lengths) if lengths else np.empty(0, np.int64)
     return _Counted(n_chunks, n_units, df, dl)
 
@@ -225,14 +230,6 @@ def _fill_pass(counted: _Counted, scratch: Path, out: Path, scoring: str, k1: fl
     return _Filled(nnz, occupied, avgdl, average_idf)
 
 
-def _progress(done: int, t0: float, show: bool) -> None:
-    msg = f"{done:,} units, {time.perf_counter() - t0:.0f}s"
-    log.info("sparse build: %s", msg)
-    if show:
-        # Progress goes to stderr so it never mixes with a command's output.
-        print(f"\rcounting {msg}", end="", file=sys.stderr, flush=True)
-
-
 def build_sparse_index(
     units: Iterable[Passage],
     out: Path,
@@ -250,6 +247,7 @@ def build_sparse_index(
     docs_path: Path | None = None,
     include_title: bool = True,
     workers: int = 1,
+    total: int | None = None,
 ) -> SparseBuildReport:
     """Index ``units`` (any iterable of Passages, streamed once) into the folder ``out``.
 
@@ -257,7 +255,8 @@ def build_sparse_index(
     manifest so ``drqa-ng search`` can show titles and text. ``include_title`` indexes each
     unit's title with its text (a paragraph rarely repeats its article's name, and the name is
     what questions ask about). ``workers > 1`` tokenizes and hashes chunks in that many processes
-    (the result is identical). The folder appears atomically.
+    (the result is identical). ``total`` (the number of units, when known) sizes the progress bar.
+    The folder appears atomically.
     """
     if scoring not in SCORINGS:
         raise InputError(f"unknown scoring {scoring!r}: use one of {', '.join(SCORINGS)}")
@@ -276,7 +275,7 @@ def build_sparse_index(
     with atomic_dir(out) as tmp:
         scratch = tmp / "_chunks"
         scratch.mkdir()
-        counted = _count_pass(units, spec, include_title, chunk_size, workers, scratch, show_progress)
+        counted = _count_pass(units, spec, include_title, chunk_size, workers, scratch, show_progress, total)
         filled = _fill_pass(counted, scratch, tmp, scoring, k1, b)
         n_units, nnz, occupied = counted.n_units, filled.nnz, filled.occupied
         shutil.rmtree(scratch)
@@ -349,4 +348,5 @@ def build_sparse_from_store(
         docs_path=Path(store_path),
         include_title=include_title,
         workers=workers,
+        total=store.count(cast(Unit, unit)),
     )

@@ -162,7 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top-n", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=300.0, help="per-request timeout in seconds")
     ap.add_argument("--no-http", action="store_true", help="skip the HTTP runs")
-    ap.add_argument("--threads", type=int, help="torch intra-op threads (1 avoids spin-wait on a busy box)")
     add_pipeline_options(ap)
     args = ap.parse_args(argv)
 
@@ -170,10 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         questions = [q.question for q in load_questions(args.questions)][: args.n]
     else:
         questions = [DEFAULT_QUESTIONS[i % len(DEFAULT_QUESTIONS)] for i in range(args.n)]
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    # --threads (from add_pipeline_options) reaches the reader through the settings; 1 avoids
+    # spin-wait on a busy box.
     settings = pipeline_settings(args)
     t = time.perf_counter()
     pipe = QAPipeline.from_settings(settings)

@@ -23,7 +23,7 @@ DOCS=$RUN/docs.sqlite SPARSE=$RUN/sparse DENSE=$RUN/dense
 [[ -f $DOCS ]] || drqa-ng build-docs "$DATA/wiki/simplewiki-2018" "$DATA/wiki/enwiki-2015-part" \
   "$DATA/squad/dev-v1.1-part-A.json" "$DOCS"
 [[ -f $SPARSE/manifest.json ]] || drqa-ng build-sparse "$DOCS" "$SPARSE" --unit paragraph \
-  --scoring bm25 --workers 2
+  --scoring bm25 --threads 2
 [[ -f $DENSE/manifest.json ]] || drqa-ng build-dense "$DOCS" "$DENSE" --backend auto \
   --max-length "$MAXLEN" --factory Flat --chunk-size 16384
 

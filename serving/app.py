@@ -1,7 +1,7 @@
 """The HTTP app factory: ``create_app(settings)`` builds a FastAPI app; models load in its lifespan.
 
 Routes: ``POST /v1/ask``, ``POST /v1/search``, ``GET /v1/docs/{id}``, ``GET /healthz``, the web
-page at ``/`` and OpenAPI docs at ``/docs``. ``DrqaError`` subclasses become HTTP errors in one
+page at ``/`` and OpenAPI docs at ``/docs`` (packaged Swagger UI files, no CDN). ``DrqaError`` subclasses become HTTP errors in one
 handler (``.http_status``). Optional routers (e.g. video) are listed in ``OPTIONAL_ROUTERS`` (included
 when their settings key is set in ``settings.extra``) or ``settings.routers`` (always included):
 each is a module exposing ``router`` and, optionally, ``setup(app, settings)`` (called at startup
@@ -19,6 +19,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from drqa_ng import __version__
 from drqa_ng.errors import DrqaError, InputError
@@ -66,7 +67,9 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             await batcher.stop()
             app.state.drqa = None
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs and /redoc from the Swagger UI / ReDoc files packaged in the
+    # fastapi-offline wheel (under /static-offline-docs), so the docs page works without a CDN.
+    app = FastAPIOffline(
         title="drqa-ng",
         version=__version__,
         description="Open-domain question answering over a document collection.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from drqa_ng.config import DEFAULT_K, DEFAULT_TOP_N
 from drqa_ng.types import Answer, Passage
 
 # Hard caps the schema enforces before any setting is consulted (settings may only lower them).
@@ -35,7 +36,7 @@ class QuestionsRequest(BaseModel):
 class AskRequest(QuestionsRequest):
     """One question (``question``) or many (``questions``), not both."""
 
-    top_n: int = Field(default=5, ge=1, le=HARD_MAX_K, description="answers per question")
+    top_n: int = Field(default=DEFAULT_TOP_N, ge=1, le=HARD_MAX_K, description="answers per question")
 
 
 class SearchRequest(BaseModel):
@@ -45,7 +46,7 @@ class SearchRequest(BaseModel):
 
     query: str | None = Field(default=None, max_length=HARD_MAX_CHARS)
     queries: list[str] | None = Field(default=None, max_length=HARD_MAX_QUESTIONS)
-    k: int = Field(default=10, ge=1, le=HARD_MAX_K)
+    k: int = Field(default=DEFAULT_K, ge=1, le=HARD_MAX_K, description="hits (retrieved units) per query")
 
     @model_validator(mode="after")
     def _one_of(self) -> SearchRequest:

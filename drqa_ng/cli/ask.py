@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -22,18 +23,25 @@ SNIPPET_CHARS = 160
 
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     """Options naming the indexes, doc store and reader (shared by ask, eval and serve)."""
+    from drqa_ng.cli.options import add_home_option, add_threads_option, hidden_alias
+    from drqa_ng.config import DEFAULT_K
+
     g = p.add_argument_group("pipeline (defaults: the data home's config.json)")
-    g.add_argument(
-        "--home", type=Path, help="data home written by quickstart (default: $DRQA_NG_HOME or ./drqa_ng_data)"
-    )
+    add_home_option(g)
     g.add_argument(
         "--index", type=Path, action="append", help="index folder; repeat to fuse several (hybrid)"
     )
     g.add_argument("--docs", type=Path, help="doc store (.sqlite) the index was built from")
     g.add_argument("--reader", type=Path, help="reader model folder (default: the shipped weights)")
-    g.add_argument("--reader-backend", default="auto", choices=("auto", "torch", "onnx"))
+    g.add_argument(
+        "--backend", default="auto", choices=("auto", "torch", "onnx"), help="reader runtime (default auto)"
+    )
+    hidden_alias(g, "--reader-backend", dest="backend", choices=("auto", "torch", "onnx"))
     g.add_argument("--fusion", choices=("rrf", "interp"), help="how several indexes are fused (default rrf)")
-    g.add_argument("--n-docs", type=int, default=5, help="retrieved units per question (default 5)")
+    g.add_argument(
+        "-k", type=int, default=DEFAULT_K, help=f"retrieved units per question (default {DEFAULT_K})"
+    )
+    hidden_alias(g, "--n-docs", dest="k", type=int)
     g.add_argument(
         "--weight",
         type=float,
@@ -42,6 +50,7 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--max-passages", type=int, default=64, help="cap on passages read per question (default 64)"
     )
+    add_threads_option(g, "CPU threads for the reader (default: the runtime's)")
 
 
 def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
@@ -67,11 +76,12 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         indexes=tuple(indexes),
         docs=docs,
         reader=reader,
-        reader_backend=args.reader_backend,
+        reader_backend=args.backend,
         fusion=fusion or "rrf",
-        n_docs=args.n_docs,
+        n_docs=args.k,
         weight=DEFAULT_WEIGHT if weight is None else weight,
         max_passages=args.max_passages,
+        threads=args.threads,
     )
 
 
@@ -126,16 +136,18 @@ def print_answers(question: str, answers: list[Answer], out: TextIO, color: bool
 
 
 def _ask(args: argparse.Namespace) -> int:
+    from drqa_ng.cli.options import check_quoted
     from drqa_ng.errors import InputError
 
     if not args.questions and not args.interactive:
         raise InputError("give a question, or -i to read questions from stdin")
+    check_quoted(args.questions)
     if args.video_index is not None:
         return _ask_video(args)
     pipe = load_pipeline(args)
     color = sys.stdout.isatty() and not args.json
     if args.questions:
-        results = pipe.ask(args.questions, top_n=args.n)
+        results = pipe.ask(args.questions, top_n=args.top_n)
         _emit(args, args.questions, results, color)
     if args.interactive:
         _interactive(args, pipe, color)
@@ -152,7 +164,7 @@ def _ask_video(args: argparse.Namespace) -> int:
     return video_ask(
         args.questions,
         index_dir=args.video_index,
-        k=args.n,
+        k=args.top_n,
         frames_per_segment=args.frames_per_segment,
         recognize=not args.no_recognize,
         reader_dir=args.reader,
@@ -186,7 +198,7 @@ def _interactive(args: argparse.Namespace, pipe: QAPipeline, color: bool) -> Non
         if not q:
             continue
         try:
-            results = pipe.ask([q], top_n=args.n)
+            results = pipe.ask([q], top_n=args.top_n)
         except InputError as e:
             print(f"drqa-ng ask: error: {e}", file=sys.stderr)
             continue
@@ -212,23 +224,47 @@ def _quickstart(args: argparse.Namespace) -> int:
         import torch
 
         dense = bool(torch.cuda.is_available())
-    report = build_home(
-        corpus,
-        home,
-        unit=args.unit,
-        dense=dense,
-        dense_limit=args.dense_limit,
-        encoder=args.encoder,
-        progress=not args.quiet,
-    )
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    def header(i: int, n: int, name: str) -> None:
+        if not args.quiet:
+            print(f"[{i}/{n}] {name}", file=sys.stderr, flush=True)
+
+    # The per-document skip warnings are summarised as counts below (-v still lists them); other
+    # warnings print above the progress bar instead of through it.
+    skips = logging.getLogger("indexing.docstore")
+    level = skips.level
+    if not args.verbose:
+        skips.setLevel(logging.ERROR)
+    try:
+        with logging_redirect_tqdm():
+            report = build_home(
+                corpus,
+                home,
+                unit=args.unit,
+                dense=dense,
+                dense_limit=args.dense_limit,
+                encoder=args.encoder,
+                progress=not args.quiet,
+                on_step=header,
+            )
+    finally:
+        skips.setLevel(level)
     if args.json:
         print(json.dumps(report_dict(report), indent=2))
         return 0
     print(f"built {report.home}: {report.documents} documents, {report.units} {args.unit} units", end="")
     print(f", {report.dense_units} dense vectors" if dense else " (no dense index)")
+    print(
+        f"  skipped {report.duplicates} duplicate-id and {report.empty} empty documents"
+        + ("" if args.verbose or not report.duplicates + report.empty else " (-v lists them)")
+    )
     for stage, seconds in report.seconds:
         print(f"  {stage:7s} {seconds:8.1f} s")
-    print(f'config: {report.config}\nnow try: drqa-ng ask --home {report.home} "your question"')
+    at = "" if args.home is None else f" --home {report.home}"
+    print(
+        f'config: {report.config}\nnow try: drqa-ng ask{at} "your question"  (or: drqa-ng search{at} "words")'
+    )
     return 0
 
 
@@ -323,17 +359,31 @@ def _eval(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ask, quickstart and eval."""
+    from drqa_ng.cli.options import add_home_option
+    from drqa_ng.config import DEFAULT_TOP_N
+
     p = sub.add_parser(
         "ask",
         help="answer questions with evidence from the indexed corpus",
         description="Retrieve passages, read answer spans, print ranked answers with their evidence. "
         "Without --index/--docs, uses the data home built by `drqa-ng quickstart`.",
     )
-    p.add_argument("questions", nargs="*", metavar="QUESTION")
+    p.add_argument(
+        "questions",
+        nargs="*",
+        metavar="QUESTION",
+        help='quote each question: drqa-ng ask "Who wrote Hamlet?"',
+    )
     p.add_argument(
         "-i", "--interactive", action="store_true", help="read one question a line from stdin until EOF"
     )
-    p.add_argument("-n", type=int, default=5, help="answers per question (default 5)")
+    p.add_argument(
+        "-n",
+        "--top-n",
+        type=int,
+        default=DEFAULT_TOP_N,
+        help=f"answers per question (default {DEFAULT_TOP_N})",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per question")
     v = p.add_argument_group("video (answers are segments with timestamp links; see `drqa-ng build-video`)")
     v.add_argument("--video-index", type=Path, metavar="DIR", help="ask over this video index instead")
@@ -346,7 +396,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "quickstart",
         help="download/ingest a corpus and build doc store + indexes into the data home",
         description="Build everything `drqa-ng ask` needs into one folder (--home, default $DRQA_NG_HOME or "
-        "./drqa_ng_data) and write its config.json. Without --corpus, downloads the latest Simple English "
+        "the per-user ~/.local/share/drqa-ng) and write its config.json. Without --corpus, downloads the latest Simple English "
         "Wikipedia dump (override with --url or $DRQA_NG_WIKI_URL; partial downloads resume). "
         "Dense indexing is OFF by default on CPU (encoding ~0.5M Simple Wikipedia paragraphs takes hours on "
         "2 cores) and ON when a CUDA GPU is present; --dense forces it, --dense-limit N encodes only the "
@@ -355,7 +405,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     q.add_argument(
         "--corpus", type=Path, action="append", help="dump (.xml.bz2), WikiExtractor folder, JSONL, SQuAD"
     )
-    q.add_argument("--home", type=Path, help="output data home")
+    add_home_option(q)
     q.add_argument("--url", help="dump URL to download when no --corpus is given")
     q.add_argument(
         "--unit", default="paragraph", choices=("doc", "paragraph", "passage"), help="retrieval unit"
@@ -364,7 +414,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     q.add_argument("--dense-limit", type=int, help="encode at most N units for the dense index")
     q.add_argument("--encoder", help="dense encoder folder (default: the shipped MiniLM)")
     q.add_argument("--json", action="store_true", help="print the build report as JSON")
-    q.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     q.set_defaults(func=_quickstart)
 
     e = sub.add_parser(
@@ -385,6 +434,5 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     e.add_argument("--out", type=Path, required=True, help="output folder")
     e.add_argument("--batch-size", type=int, default=1, help="questions per pipeline call (1 = true latency)")
     e.add_argument("--tune", action="store_true", help="also grid-search the retriever weight on this split")
-    e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_pipeline_options(e)
     e.set_defaults(func=_eval)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--encoder", default=None, help="local model folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument(
         "--backend",
-        choices=["auto", "torch", "onnx-int8"],
+        choices=["auto", "torch", "onnx"],
+        type=lambda s: "onnx" if s == "onnx-int8" else s,  # the old spelling keeps working
         default="auto",
         help="encoder runtime; auto = torch on a CUDA GPU, int8 ONNX on CPU (queries use the same)",
     )
@@ -63,6 +64,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     e.add_argument("-k", type=int, nargs="+", default=[1, 5, 20, 100], help="cut-offs (default 1 5 20 100)")
     e.add_argument("--regex", action="store_true", help="answers are regular expressions (CuratedTREC)")
     e.add_argument("--limit", type=int, default=None, help="evaluate the first N questions only")
+    e.add_argument(
+        "--trec-run",
+        action="store_true",
+        help="also write each system's ranked lists as a TREC run file (qid Q0 docid rank score tag), "
+        "run.<system>.trec in --out, tagged with the system's name, for trec_eval",
+    )
     e.set_defaults(func=_eval)
 
 
@@ -73,7 +80,10 @@ def _build(args: argparse.Namespace) -> int:
 
     if not args.docs.is_file():
         raise NotFoundError(f"doc store not found: {args.docs}")
-    enc = Encoder.load(args.encoder, backend=args.backend, max_length=args.max_length, threads=args.threads)
+    backend: Literal["auto", "torch", "onnx-int8"] = (
+        "onnx-int8" if args.backend == "onnx" else args.backend  # the encoder's name for it
+    )
+    enc = Encoder.load(args.encoder, backend=backend, max_length=args.max_length, threads=args.threads)
     res = build_dense_index(
         args.docs,
         args.out,
@@ -83,7 +93,7 @@ def _build(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         chunk_size=args.chunk_size,
         max_length=args.max_length,
-        progress=True,
+        progress=not args.quiet,
     )
     resumed = res.chunks - res.chunks_encoded
     print(
@@ -94,6 +104,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from collections.abc import Sequence
+
     from drqa_ng.errors import InputError
     from drqa_ng.evaluation.datasets import load_questions, read_article_list
     from drqa_ng.evaluation.retrieval import evaluate_retrieval, write_report
@@ -101,6 +113,7 @@ def _eval(args: argparse.Namespace) -> int:
     from drqa_ng.retrieval.fusion import HybridRetriever, SearchCache
     from drqa_ng.retrieval.loader import open_retriever
     from drqa_ng.store.docstore import DocStore
+    from drqa_ng.types import Hit
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be >= 1, got {args.limit}")
@@ -117,8 +130,21 @@ def _eval(args: argparse.Namespace) -> int:
     for method in dict.fromkeys(args.fusion) if len(bases) > 1 else ():
         label = f"hybrid-{method}" + (f"-w{args.weight}" if method == "interp" and args.weight else "")
         systems[label] = HybridRetriever(bases, method=method, weight=args.weight, depth=args.depth)
-    report = evaluate_retrieval(questions, systems, store, ks=args.k, regex=args.regex)
+    on_ranked = None
+    if args.trec_run:
+        from drqa_ng.evaluation.trec import check_trec_field, write_trec_run
+
+        qids = [check_trec_field(q.id, "question id") for q in questions]
+        runs: list[Path] = []
+
+        def on_ranked(name: str, ranked: Sequence[Sequence[Hit]]) -> None:
+            tag = "".join("_" if c.isspace() else c for c in name)
+            runs.append(write_trec_run(args.out / f"run.{tag}.trec", qids, ranked, tag))
+
+    report = evaluate_retrieval(questions, systems, store, ks=args.k, regex=args.regex, on_ranked=on_ranked)
     metrics, png = write_report(report, args.out)
     print(report.table())
     print(f"wrote {metrics} and {png}")
+    if args.trec_run:
+        print(f"wrote TREC runs {', '.join(str(r) for r in runs)}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from drqa_ng.cli.options import hidden_alias
 from drqa_ng.errors import InputError, NotFoundError
 
 FORMAT_CHOICES = ("auto", "jsonl", "wikiextractor", "mediawiki", "squad")
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         default="auto",
         help='prefix doc ids with their source name ("simplewiki-2018:12"); auto = when several SRC are given',
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    hidden_alias(p, "--no-progress", dest="quiet", action="store_true")
     p.set_defaults(func=_build_docs)
 
     p = sub.add_parser(
@@ -81,7 +82,7 @@ def _build_docs(args: argparse.Namespace) -> int:
         out,
         passage_words=args.passage_words,
         min_paragraph_chars=min_chars,
-        show_progress=not args.no_progress,
+        show_progress=not args.quiet,
         sources=[str(s) for s in sources],
     )
     print(f"wrote {report.path}")

@@ -11,6 +11,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from drqa_ng import __version__
 from drqa_ng.errors import DrqaError
@@ -34,12 +35,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Open-domain question answering: build doc stores and indexes, search, ask, evaluate, serve.",
     )
     parser.add_argument("--version", action="version", version=f"drqa-ng {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    add_common_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for command in sub.choices.values():
+        add_common_options(command, defaults=False)
     return parser
+
+
+def add_common_options(p: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """``-v``, ``--debug`` and ``-q`` on the main parser (``defaults``) and again on every subcommand.
+
+    A subcommand's copies default to SUPPRESS, so ``drqa-ng -v ask`` and ``drqa-ng ask -v`` both work
+    and a flag given before the subcommand is not reset by the subparser.
+    """
+    d: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details", **d)
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors", **d)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only errors on stderr", **d)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:

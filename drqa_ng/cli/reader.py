@@ -251,7 +251,13 @@ def _distant(args: argparse.Namespace) -> int:
             k=args.k,
             keep=lambda h: not h.doc_id.startswith(prefixes) if prefixes else True,
         )
-        for rec, m in tqdm(zip(records, results, strict=True), total=len(records), desc="distant", unit="q"):
+        for rec, m in tqdm(
+            zip(records, results, strict=True),
+            total=len(records),
+            desc="distant",
+            unit="q",
+            disable=args.quiet,
+        ):
             if rec.context is not None:
                 known += 1
             if m is None:

@@ -18,35 +18,58 @@ SNIPPET_CHARS = 160
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands to the parser."""
+    from drqa_ng.cli.options import add_home_option
+    from drqa_ng.config import DEFAULT_K
+
     p = sub.add_parser(
         "search",
         help="retrieve the top-k units of an index for queries",
         description=(
-            "Search an index folder (sparse; any kind open_retriever knows). Give the index as the first "
-            "positional argument or with --index; queries as further arguments and/or --queries-file. "
-            "Titles and snippets come from the doc store recorded in the index (or --docs)."
+            "Search an index folder (any kind open_retriever knows). Give the index as the first "
+            "positional argument or with --index; without either, the indexes of the data home built by "
+            "`drqa-ng quickstart` are searched (fused like `ask` does). Queries are further arguments "
+            "and/or --queries-file. Titles and snippets come from the doc store recorded in the index "
+            "(or --docs)."
         ),
     )
     p.add_argument(
-        "args", nargs="*", metavar="[INDEX_DIR] QUERY", help="index folder (unless --index), queries"
+        "args",
+        nargs="*",
+        metavar="[INDEX_DIR] QUERY",
+        help="index folder (unless --index or the data home), then queries (quote each one)",
     )
     p.add_argument("--index", action="append", type=Path, default=[], help="index folder (repeatable)")
-    p.add_argument("--queries-file", type=Path, help="text file, one query a line")
-    p.add_argument("-k", type=int, default=5, help="hits per query (default: 5)")
+    add_home_option(p)
+    p.add_argument(
+        "--queries-file",
+        type=Path,
+        help="text file, one query a line; a line 'QID<TAB>QUERY' (TREC topics TSV) names its query id",
+    )
+    p.add_argument("-k", type=int, default=DEFAULT_K, help=f"hits per query (default: {DEFAULT_K})")
     p.add_argument(
         "--docs", type=Path, help="doc store for titles/snippets (default: the one in the manifest)"
     )
     p.add_argument(
         "--json", action="store_true", help="print a JSON list of {query, hits} instead of a table"
     )
+    p.add_argument(
+        "--trec-run",
+        type=Path,
+        metavar="FILE",
+        help="also write the hits as a TREC run file (qid Q0 docid rank score tag) for trec_eval",
+    )
+    p.add_argument("--trec-tag", default="drqa-ng", help="run tag in the TREC run file (default: drqa-ng)")
     # hybrid options (dense area, H3): several --index are fused by drqa_ng.retrieval.fusion
-    p.add_argument("--fusion", choices=["rrf", "interp"], default="rrf", help="fusion of several --index")
+    p.add_argument(
+        "--fusion", choices=["rrf", "interp"], default=None, help="fusion of several --index (default rrf)"
+    )
     p.add_argument("--weight", type=float, default=None, help="interp: weight of the last --index (0..1)")
     p.add_argument("--depth", type=int, default=100, help="hits fetched from each index before fusion")
     p.set_defaults(func=_search)
 
 
-def _read_queries(path: Path) -> list[str]:
+def _read_queries(path: Path) -> list[tuple[str | None, str]]:
+    """(query id or None, query) per non-blank line; ``QID<TAB>QUERY`` lines carry their id."""
     from drqa_ng.errors import DataFormatError, NotFoundError
 
     if not path.is_file():
@@ -55,7 +78,38 @@ def _read_queries(path: Path) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as e:
         raise DataFormatError(f"{path} is not UTF-8 text: {e}") from e
-    return [line.strip() for line in lines if line.strip()]
+    out: list[tuple[str | None, str]] = []
+    for line in lines:
+        qid, tab, query = line.partition("\t")
+        if tab and qid.strip() and query.strip():
+            out.append((qid.strip(), query.strip()))
+        elif line.strip():
+            out.append((None, line.strip()))
+    return out
+
+
+def _resolve_indexes(args: argparse.Namespace, positional: list[str]) -> tuple[list[Path], Path | None]:
+    """Index folders to search and the doc store to show titles from (None: the index's own).
+
+    ``--index`` wins; else a first positional argument that is a folder; else the data home.
+    """
+    from drqa_ng.config import default_home
+    from drqa_ng.errors import NotFoundError
+    from indexing.quickstart import read_home_config
+
+    if args.index:
+        return list(args.index), None
+    if positional and Path(positional[0]).is_dir():
+        return [Path(positional.pop(0))], None
+    try:
+        cfg = read_home_config(args.home or default_home())
+    except NotFoundError as e:
+        if args.home is None and len(positional) > 1:
+            raise NotFoundError(f"{positional[0]} is not an index folder, and {e}") from e
+        raise
+    if args.fusion is None:
+        args.fusion = cfg.fusion
+    return list(cfg.indexes), cfg.docs
 
 
 def _open_docs(args: argparse.Namespace, manifest: dict[str, Any]) -> Any:
@@ -92,27 +146,40 @@ def _search(args: argparse.Namespace) -> int:
     from drqa_ng.retrieval.loader import open_retriever
 
     positional: list[str] = list(args.args)
-    indexes: list[Path] = list(args.index)
-    if not indexes:
-        if not positional:
-            raise InputError("give an index folder (positional or --index)")
-        indexes = [Path(positional.pop(0))]
-    queries = positional + (_read_queries(args.queries_file) if args.queries_file else [])
+    if not args.index and not positional and not args.queries_file:
+        raise InputError('no query given: drqa-ng search [INDEX_DIR] "your query"')
+    indexes, home_docs = _resolve_indexes(args, positional)
+    if args.docs is None and home_docs is not None:
+        args.docs = home_docs
+    numbered: list[tuple[str | None, str]] = [(None, q) for q in positional]
+    numbered += _read_queries(args.queries_file) if args.queries_file else []
+    queries = [q for _, q in numbered]
     if not queries:
         raise InputError("no query given")
     if args.k < 1:
         raise InputError(f"-k must be >= 1, got {args.k}")
+    qids = [qid or str(i) for i, (qid, _) in enumerate(numbered, 1)]
+    if args.trec_run is not None:
+        from drqa_ng.evaluation.trec import check_trec_field
+
+        check_trec_field(args.trec_tag, "--trec-tag")
+        for qid in qids:
+            check_trec_field(qid, "query id")
     retriever = open_retriever(indexes[0])
     if len(indexes) > 1:  # hybrid (H3)
         from drqa_ng.retrieval.fusion import HybridRetriever
 
         retriever = HybridRetriever(
             [retriever, *(open_retriever(p) for p in indexes[1:])],
-            method=args.fusion,
+            method=args.fusion or "rrf",
             weight=args.weight,
             depth=args.depth,
         )
     hits = retriever.search(queries, args.k)
+    if args.trec_run is not None:
+        from drqa_ng.evaluation.trec import write_trec_run
+
+        write_trec_run(args.trec_run, qids, hits, args.trec_tag)
     docs = _open_docs(args, read_manifest(indexes[0]))
     found: list[list[tuple[Hit, Passage | None]]] = []
     for qhits in hits:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,26 @@ def _serve(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         extra=tuple(extra),
     )
+    url = server_url(args.host, args.port)
+    print(f"drqa-ng serve: loading the pipeline, then serving {url} (API docs {url}docs)", file=sys.stderr)
+    # uvicorn's info level is the operator's view: "Application startup complete." once the models are
+    # loaded (the ready line), "Uvicorn running on <url>", then one access-log line per request.
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level="info" if args.verbose else "warning"
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="warning" if args.quiet else "info",
+        access_log=not args.quiet,
     )
     return 0
+
+
+def server_url(host: str, port: int) -> str:
+    """The URL to open for a bind address (a wildcard address is reached on localhost)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -11,6 +11,8 @@ from drqa_ng.types import UNITS
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands to the parser."""
+    from drqa_ng.cli.options import add_threads_option, hidden_alias
+
     p = sub.add_parser(
         "build-sparse",
         help="build a hashed n-gram TF-IDF/BM25 index from a doc store",
@@ -30,9 +32,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--k1", type=float, default=1.5, help="BM25 k1 (default: 1.5)")
     p.add_argument("--b", type=float, default=0.75, help="BM25 b (default: 0.75)")
     p.add_argument("--chunk-size", type=int, default=50_000, help="units counted per chunk (memory bound)")
-    p.add_argument("--workers", type=int, default=1, help="processes that tokenize/hash chunks (default: 1)")
+    add_threads_option(p, "parallel workers (processes) that tokenize/hash chunks (default: 1)", default=1)
     p.add_argument("--no-title", action="store_true", help="do not index unit titles with their text")
-    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    hidden_alias(p, "--no-progress", dest="quiet", action="store_true")
     p.set_defaults(func=_build_sparse)
 
 
@@ -53,10 +55,10 @@ def _build_sparse(args: argparse.Namespace) -> int:
         ngrams=args.ngrams,
         k1=args.k1,
         b=args.b,
-        show_progress=not args.no_progress,
+        show_progress=not args.quiet,
         chunk_size=args.chunk_size,
         include_title=not args.no_title,
-        workers=args.workers,
+        workers=args.threads,
     )
     print(
         f"built {args.scoring} index {report.path}: {report.units:,} {args.unit} units, "

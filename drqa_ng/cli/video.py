@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "an answer span, and print timestamp links with the work done."
         ),
     )
-    a.add_argument("questions", nargs="+", metavar="QUESTION")
+    a.add_argument("questions", nargs="+", metavar="QUESTION", help="quote each question")
     a.add_argument("--video-index", type=Path, required=True, metavar="DIR", help="folder from `build-video`")
     a.add_argument("-k", type=int, default=3, help="segments per question (default: 3)")
     a.add_argument(
@@ -159,6 +159,9 @@ def _load_reader(reader_dir: Path | None, use_reader: bool) -> Any:
 
 
 def _video_ask(args: argparse.Namespace) -> int:
+    from drqa_ng.cli.options import check_quoted
+
+    check_quoted(args.questions)
     return video_ask(
         args.questions,
         index_dir=args.video_index,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -95,8 +95,12 @@ def evaluate_retrieval(
     ks: Sequence[int] = DEFAULT_KS,
     regex: bool = False,
     batch_size: int = 256,
+    on_ranked: Callable[[str, Sequence[Sequence[Hit]]], None] | None = None,
 ) -> RetrievalReport:
-    """Search every system with all questions (batched) to max(ks) and measure recall@k."""
+    """Search every system with all questions (batched) to max(ks) and measure recall@k.
+
+    ``on_ranked(name, ranked)`` receives each system's ranked lists (e.g. to write a TREC run file).
+    """
     if not questions:
         raise InputError("no questions to evaluate")
     if not systems:
@@ -113,6 +117,8 @@ def evaluate_retrieval(
         for a in range(0, len(questions), batch_size):
             ranked.extend(retriever.search([q.question for q in questions[a : a + batch_size]], depth))
         seconds = time.perf_counter() - t0
+        if on_ranked is not None:
+            on_ranked(name, ranked)
         missing = list(dict.fromkeys(h.id for hits in ranked for h in hits if h.id not in texts))
         for uid, p in zip(missing, passages.get_passages(missing), strict=True):
             texts[uid] = p.text if p is not None else ""

@@ -118,6 +118,7 @@ def test_quickstart_downloads_builds_and_ask_works(
     assert json.loads(out)["answers"]
 
 
+@pytest.mark.slow
 def test_quickstart_from_corpus_with_limited_dense(
     run_cli, tiny_corpus_jsonl: Path, tiny_encoder_dir: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -129,6 +130,7 @@ def test_quickstart_from_corpus_with_limited_dense(
     assert rc == 0, err
     report = json.loads(out)
     assert report["dense_units"] == 7 and report["units"] > 7
+    assert (report["duplicates"], report["empty"]) == (1, 1)  # the tiny JSONL's two bad records
     cfg = read_home_config(home)
     assert [p.name for p in cfg.indexes] == ["sparse", "dense"]
     rc, out, err = run_cli(
@@ -143,3 +145,23 @@ def test_quickstart_bad_corpus(run_cli, tmp_path: Path) -> None:  # type: ignore
         "quickstart", "--corpus", str(tmp_path / "nope"), "--home", str(tmp_path / "h"), "--no-dense"
     )
     assert rc == 5 and "not found" in err
+
+
+def test_quickstart_prints_steps_and_skip_counts_and_search_finds_its_home(
+    run_cli, tiny_corpus_jsonl: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    monkeypatch.setenv("DRQA_NG_HOME", str(home))  # no --home: the home comes from the environment
+    rc, out, err = run_cli("quickstart", "--corpus", str(tiny_corpus_jsonl), "--no-dense")
+    assert rc == 0, err
+    assert "[1/2] doc store" in err and "[2/2] sparse index (paragraph units)" in err
+    assert "WARNING" not in err  # the skipped records are summarised, not warned about one by one
+    assert "skipped 1 duplicate-id and 1 empty documents" in out
+    cfg = json.loads((home / "config.json").read_text())
+    assert cfg["counts"]["skipped_duplicates"] == 1 and cfg["counts"]["skipped_empty"] == 1
+    assert 'now try: drqa-ng ask "your question"' in out
+    rc, out, err = run_cli("search", "When was the Eiffel Tower completed?", "-k", "1")
+    assert rc == 0, err
+    assert out.split("\t")[2] == "eiffel_tower#p1"
+    rc, _, err = run_cli("quickstart", "--corpus", str(tiny_corpus_jsonl), "--no-dense", "-v", "-q")
+    assert rc == 0 and "skipping document" in err  # -v lists them

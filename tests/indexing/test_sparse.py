@@ -193,6 +193,7 @@ def _wiki_articles(path: Path) -> Iterator[tuple[str, str, str]]:
 
 @pytest.mark.slow
 @pytest.mark.shared_data
+@pytest.mark.slow
 def test_real_wiki_article_found_by_its_title(shared_data: Path, tmp_path: Path) -> None:
     files = sorted((shared_data / "wiki" / "simplewiki-2018").rglob("wiki_*.bz2"))[:2]
     if not files:

@@ -162,3 +162,18 @@ def test_page_answers_over_video_with_timestamp_links(video_server_url: str, bro
     wait.until(lambda drv: drv.find_element(By.ID, "player").get_attribute("src"))
     src = d.find_element(By.ID, "player").get_attribute("src")  # type: ignore[attr-defined]
     assert src.endswith(href.split("/v1/", 1)[1]) or src == href
+
+
+def test_swagger_docs_render_from_local_assets(server_url: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser
+    d.get(server_url + "/docs")  # type: ignore[attr-defined]
+    wait = WebDriverWait(d, 30)
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".opblock-summary-path")))
+    paths = {e.text for e in d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}  # type: ignore[attr-defined]
+    assert "/v1/ask" in paths and "/v1/search" in paths
+    loaded = d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")  # type: ignore[attr-defined]
+    assert loaded and all(url.startswith(server_url) for url in loaded), loaded  # no CDN

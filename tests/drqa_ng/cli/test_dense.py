@@ -51,21 +51,6 @@ def test_build_dense_cli_errors(run_cli, tiny_docstore: Path, tmp_path: Path) ->
     assert rc == 2 and "factory" in err
 
 
-def test_hybrid_search_cli(run_cli, tiny_sparse_index: Path, tiny_dense_index: Path) -> None:  # type: ignore[no-untyped-def]
-    q = "When was the Eiffel Tower completed?"
-    rc, stdout, _ = run_cli(
-        "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q, "-k", "2", "--json"
-    )
-    assert rc == 0
-    hits = json.loads(stdout)[0]["hits"]
-    assert hits[0]["id"] == "eiffel_tower#p1" and len(hits) == 2
-    rc, stdout, _ = run_cli(
-        "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q,
-        "--fusion", "interp", "--weight", "0.3", "-k", "1",
-    )  # fmt: skip
-    assert rc == 0 and "eiffel_tower#p1" in stdout
-
-
 def test_eval_retrieval_cli(  # type: ignore[no-untyped-def]
     run_cli,
     tiny_docstore: Path,
@@ -78,7 +63,7 @@ def test_eval_retrieval_cli(  # type: ignore[no-untyped-def]
     rc, stdout, _ = run_cli(
         "eval-retrieval", "--questions", str(facts_jsonl), "--docs", str(tiny_docstore),
         "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), "--out", str(out), "-k", "1", "5",
-        "--fusion", "rrf", "interp", "--weight", "0.4",
+        "--fusion", "rrf", "interp", "--weight", "0.4", "--trec-run",
     )  # fmt: skip
     assert rc == 0, stdout
     metrics = json.loads((out / "retrieval_metrics.json").read_text())
@@ -89,6 +74,14 @@ def test_eval_retrieval_cli(  # type: ignore[no-untyped-def]
         assert s["recall"][1] >= s["recall"][0] >= 0.5
     assert (out / "recall_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| hybrid-rrf |" in stdout and "| hybrid-interp-w0.4 |" in stdout
+    # one TREC run file per system: question ids, depth max(k), tagged with the system's name
+    for name in names:
+        rows = [line.split(" ") for line in (out / f"run.{name}.trec").read_text().splitlines()]
+        assert {r[5] for r in rows} == {name} and {r[1] for r in rows} == {"Q0"}
+        assert sorted({r[0] for r in rows}, key=int) == [str(i) for i in range(1, len(TINY_FACTS) + 1)]
+        per_q = [r for r in rows if r[0] == "3"]  # "When was the Eiffel Tower completed?"
+        assert [int(r[3]) for r in per_q] == list(range(1, len(per_q) + 1)) and len(per_q) <= 5
+        assert "eiffel_tower#p1" in [r[2] for r in per_q]
 
 
 def test_eval_retrieval_cli_errors(

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
-from drqa_ng.cli.main import main
+import pytest
+
+from drqa_ng.cli.main import build_parser, main
+from drqa_ng.config import DEFAULT_K
 
 
 def test_no_command_prints_help_and_fails(capsys) -> None:  # type: ignore[no-untyped-def]
@@ -16,3 +20,42 @@ def test_console_entry_point_version() -> None:
         [sys.executable, "-m", "drqa_ng.cli.main", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("drqa-ng ")
+
+
+@pytest.mark.parametrize("flag", ["-v", "--verbose", "--debug", "-q", "--quiet"])
+def test_common_flags_work_before_and_after_the_subcommand(flag: str) -> None:
+    parser = build_parser()
+    before = parser.parse_args([flag, "docs-info", "x.sqlite"])
+    after = parser.parse_args(["docs-info", "x.sqlite", flag])
+    dest = {"-v": "verbose", "-q": "quiet"}.get(flag, flag.lstrip("-"))
+    assert getattr(before, dest) is True and getattr(after, dest) is True
+    plain = parser.parse_args(["docs-info", "x.sqlite"])
+    assert (plain.verbose, plain.debug, plain.quiet) == (False, False, False)
+
+
+def test_debug_after_the_subcommand_shows_the_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from drqa_ng.errors import NotFoundError
+
+    assert main(["docs-info", str(tmp_path / "none.sqlite")]) == 5
+    with pytest.raises(NotFoundError):
+        main(["docs-info", str(tmp_path / "none.sqlite"), "--debug"])
+
+
+def test_renamed_flags_are_hidden_aliases() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    cases = [  # (command, argv, old flag, dest, value)
+        ("ask", ["--n-docs", "7", "q"], "--n-docs", "k", 7),
+        ("ask", ["--reader-backend", "onnx", "q"], "--reader-backend", "backend", "onnx"),
+        ("build-sparse", ["d.sqlite", "o", "--workers", "3"], "--workers", "threads", 3),
+        ("build-sparse", ["d.sqlite", "o", "--no-progress"], "--no-progress", "quiet", True),
+        ("build-docs", ["a", "o.sqlite", "--no-progress"], "--no-progress", "quiet", True),
+        ("build-dense", ["d.sqlite", "o", "--backend", "onnx-int8"], "onnx-int8", "backend", "onnx"),
+    ]
+    for command, argv, old, dest, value in cases:
+        assert getattr(parser.parse_args([command, *argv]), dest) == value, (command, argv)
+        assert old not in sub.choices[command].format_help(), old
+    new = parser.parse_args(["ask", "-k", "7", "--backend", "onnx", "--threads", "2", "-n", "3", "q"])
+    assert (new.k, new.backend, new.threads, new.top_n) == (7, "onnx", 2, 3)
+    assert parser.parse_args(["ask", "q"]).k == parser.parse_args(["search", "q"]).k == DEFAULT_K
+    assert parser.parse_args(["ask", "--top-n", "4", "q"]).top_n == 4

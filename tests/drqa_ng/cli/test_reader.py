@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 SQUAD = {
     "data": [
         {
@@ -29,6 +31,7 @@ SQUAD = {
 }
 
 
+@pytest.mark.slow
 def test_train_eval_export_reader(run_cli, tiny_encoder_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "s.json"
     data.write_text(json.dumps(SQUAD))

@@ -114,3 +114,60 @@ def test_build_sparse_bad_input(run_cli, tiny_docstore: Path, tmp_path: Path) ->
     junk.write_text("not sqlite")
     assert _err(run_cli, "build-sparse", str(junk), str(tmp_path / "o"))[0] == 4
     assert not (tmp_path / "o").exists()
+
+
+def test_hybrid_search_cli(run_cli, tiny_sparse_index: Path, tiny_dense_index: Path) -> None:  # type: ignore[no-untyped-def]
+    q = "When was the Eiffel Tower completed?"
+    rc, stdout, _ = run_cli(
+        "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q, "-k", "2", "--json"
+    )
+    assert rc == 0
+    hits = json.loads(stdout)[0]["hits"]
+    assert hits[0]["id"] == "eiffel_tower#p1" and len(hits) == 2
+    rc, stdout, _ = run_cli(
+        "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q,
+        "--fusion", "interp", "--weight", "0.3", "-k", "1",
+    )  # fmt: skip
+    assert rc == 0 and "eiffel_tower#p1" in stdout
+
+
+def test_search_writes_a_trec_run_file(run_cli, tiny_sparse_index: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    qfile = tmp_path / "topics.tsv"
+    qfile.write_text("101\tWhen was the Eiffel Tower completed?\nWho designed the Eiffel Tower?\n")
+    run = tmp_path / "runs" / "bm25.trec"
+    rc, stdout, err = run_cli(
+        "search", str(tiny_sparse_index), "capital of France", "--queries-file", str(qfile),
+        "-k", "3", "--trec-run", str(run), "--trec-tag", "bm25", "--json",
+    )  # fmt: skip
+    assert rc == 0, err
+    shown = json.loads(stdout)
+    rows = [line.split(" ") for line in run.read_text().splitlines()]
+    assert all(len(r) == 6 and r[1] == "Q0" and r[5] == "bm25" for r in rows)
+    # positional queries are numbered by position; a "QID<TAB>QUERY" line keeps its own id
+    assert [r[0] for r in rows] == ["1"] * 3 + ["101"] * 3 + ["3"] * 3
+    assert [q["query"] for q in shown][1] == "When was the Eiffel Tower completed?"
+    for n, q in enumerate(shown):
+        mine = rows[3 * n : 3 * n + 3]
+        assert [r[2] for r in mine] == [h["id"] for h in q["hits"]]
+        assert [int(r[3]) for r in mine] == [1, 2, 3]
+        assert [float(r[4]) for r in mine] == pytest.approx([h["score"] for h in q["hits"]], abs=1e-5)
+    assert rows[3][2] == "eiffel_tower#p1"
+    rc, _, err = run_cli("search", str(tiny_sparse_index), "q", "--trec-run", str(run), "--trec-tag", "a b")
+    assert rc == 2 and "tag" in err
+
+
+def test_search_without_an_index_uses_the_data_home(  # type: ignore[no-untyped-def]
+    run_cli, tiny_sparse_index: Path, tiny_docstore: Path, tmp_path: Path, monkeypatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    cfg = {"format_version": 1, "docs": str(tiny_docstore), "indexes": [str(tiny_sparse_index)]}
+    (home / "config.json").write_text(json.dumps(cfg))
+    q = "When was the Eiffel Tower completed?"
+    rc, stdout, err = run_cli("search", "--home", str(home), q, "-k", "1")
+    assert rc == 0, err
+    assert stdout.split("\t")[2:4] == ["eiffel_tower#p1", "Eiffel Tower"]
+    monkeypatch.setenv("DRQA_NG_HOME", str(home))
+    assert run_cli("search", q, "-k", "1")[1] == stdout
+    rc, _, err = run_cli("search", "--home", str(tmp_path / "none"), q)
+    assert rc == 5 and "--home" in err and "DRQA_NG_HOME" in err

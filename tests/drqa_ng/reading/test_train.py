@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from drqa_ng.index_io import read_manifest
 from drqa_ng.reading.data import QAExample
@@ -47,6 +48,7 @@ def _cfg(max_steps: int) -> TrainConfig:
     )
 
 
+@pytest.mark.slow
 def test_tiny_training_reduces_loss_is_reproducible_and_saves_a_loadable_model(
     tiny_encoder_dir: Path, tmp_path: Path
 ) -> None:

@@ -77,6 +77,7 @@ def test_save_load_roundtrip(tmp_path: Path) -> None:
         load_tagger(tmp_path / "none.safetensors")
 
 
+@pytest.mark.slow
 def test_distillation_learns_a_separable_tag() -> None:
     rng = np.random.default_rng(0)
     imgs, ys = [], []

@@ -1,0 +1,27 @@
+"""Options shared by several subcommands (drqa_ng/cli/options.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drqa_ng.cli.options import check_quoted
+from drqa_ng.errors import InputError
+
+
+def test_unquoted_question_is_an_error_that_suggests_quoting() -> None:
+    with pytest.raises(InputError, match=r'quote.*"Who wrote Hamlet"'):
+        check_quoted(["Who", "wrote", "Hamlet"])
+    check_quoted(["Who wrote Hamlet?", "When was it written?"])  # several quoted questions
+    check_quoted(["Hamlet"])  # one word is one question
+    check_quoted([])
+
+
+def test_ask_and_video_ask_refuse_unquoted_questions(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for argv in (
+        ["ask", "Who", "wrote", "Hamlet"],
+        ["video-ask", "--video-index", str(tmp_path), "Who", "is", "it"],
+    ):
+        rc, out, err = run_cli(*argv)
+        assert rc == 2 and out == "" and "quote" in err and err.count("\n") == 1, err
