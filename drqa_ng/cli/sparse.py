@@ -9,6 +9,27 @@ from typing import Any
 from drqa_ng.types import UNITS
 
 
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """``--engine local|ray`` and the Ray options, shared by build-sparse and build-dense."""
+    g = p.add_argument_group("scale-out (Ray)")
+    g.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (and --workers); ray: shards as Ray tasks, merged here (same index)",
+    )
+    g.add_argument("--ray-address", default=None, help="join this Ray cluster (default: start a local one)")
+    g.add_argument("--ray-cpus", type=int, default=None, help="CPUs of the local Ray cluster (default: all)")
+    g.add_argument("--shards", type=int, default=None, help="shard tasks (default: 2 per cluster CPU)")
+    g.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="shard outputs, on a file system every node sees (default: beside OUT_DIR); "
+        "kept after a failure so a rerun resumes",
+    )
+
+
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands to the parser."""
     p = sub.add_parser(
@@ -33,6 +54,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--workers", type=int, default=1, help="processes that tokenize/hash chunks (default: 1)")
     p.add_argument("--no-title", action="store_true", help="do not index unit titles with their text")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    add_engine_options(p)
     p.set_defaults(func=_build_sparse)
 
 
@@ -44,20 +66,36 @@ def _build_sparse(args: argparse.Namespace) -> int:
         raise NotFoundError(f"doc store not found: {args.docs}")
     if args.buckets < 1 or args.buckets > 2**32:
         raise InputError(f"--buckets must be in [1, 2**32], got {args.buckets}")
-    report = build_sparse_from_store(
-        args.docs,
-        args.out,
+    common = dict(
         unit=args.unit,
         scoring=args.scoring,
         buckets=args.buckets,
         ngrams=args.ngrams,
         k1=args.k1,
         b=args.b,
-        show_progress=not args.no_progress,
         chunk_size=args.chunk_size,
         include_title=not args.no_title,
-        workers=args.workers,
     )
+    if args.engine == "ray":
+        from indexing.sparse_ray import build_sparse_ray
+
+        report = build_sparse_ray(
+            args.docs,
+            args.out,
+            address=args.ray_address,
+            num_cpus=args.ray_cpus,
+            shards=args.shards,
+            work_dir=args.work_dir,
+            **common,
+        )
+    else:
+        report = build_sparse_from_store(
+            args.docs,
+            args.out,
+            show_progress=not args.no_progress,
+            workers=args.workers,
+            **common,
+        )
     print(
         f"built {args.scoring} index {report.path}: {report.units:,} {args.unit} units, "
         f"{report.nnz:,} entries, {report.bytes_on_disk / 2**20:.1f} MiB, {report.seconds:.1f}s"
