@@ -62,7 +62,8 @@ class ShardRun:
     """What ``run_shards`` did: shard folders in order, and how many were computed now vs resumed."""
 
     folders: tuple[Path, ...]
-    computed: int
+    computed: tuple[int, ...]
+    """Indexes of the shards computed in this run (the others were resumed)."""
     resumed: int
 
 
@@ -194,4 +195,4 @@ def run_shards(
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
-    return ShardRun(folders, len(todo), resumed)
+    return ShardRun(folders, tuple(s.index for s in todo), resumed)
