@@ -254,6 +254,8 @@ def build_dense_from_units(
         max_length=max_length,
         query_max_length=query_max_length,
         seed=seed,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
     )
     shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - t0
@@ -275,6 +277,8 @@ def write_dense_index(
     max_length: int,
     query_max_length: int = 64,
     seed: int = 0,
+    chunk_size: int = 4096,
+    batch_size: int = 64,
 ) -> str:
     """Train/fill the FAISS index from chunk ``loaders`` (in row order) and write the folder ``out``
     atomically with its ``ids`` and manifest; returns the factory actually used."""
@@ -311,6 +315,9 @@ def write_dense_index(
             faiss_version=faiss.__version__,
             train_seed=seed,
             faiss_seconds=round(faiss_seconds, 3),
+            # the encoder's batches depend on these: add-docs re-encodes the last partial chunk with them
+            chunk_size=chunk_size,
+            batch_size=batch_size,
         )
     return real_factory
 

@@ -190,6 +190,8 @@ def build_dense_ray(
         corpus_hash=store.corpus_hash(),
         docs_path=str(docs),
         max_length=max_length,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
     )
     shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - t0
