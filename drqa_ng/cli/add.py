@@ -29,6 +29,26 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="corpus format (default: sniff)")
     p.set_defaults(func=_add_docs)
 
+    s = sub.add_parser(
+        "shard-index",
+        help="split a BM25 or Flat dense index into N shard folders searched in parallel",
+        description="Write OUT_DIR: N row-range shards of INDEX (each an ordinary index folder with the "
+        "full index's weights or vectors) and a manifest. `drqa-ng search OUT_DIR ...` (and --index "
+        "OUT_DIR anywhere) searches the shards in parallel and returns exactly the unsharded top-k.",
+    )
+    s.add_argument("index", type=Path, metavar="INDEX")
+    s.add_argument("out", type=Path, metavar="OUT_DIR")
+    s.add_argument("--shards", type=int, required=True, help="number of shards")
+    s.set_defaults(func=_shard_index)
+
+
+def _shard_index(args: argparse.Namespace) -> int:
+    from indexing.shard import split_index
+
+    ranges = split_index(args.index, args.out, args.shards)
+    print(f"wrote {args.out}: {len(ranges)} shards of {', '.join(str(b - a) for a, b in ranges)} units")
+    return 0
+
 
 def _add_docs(args: argparse.Namespace) -> int:
     from drqa_ng.errors import InputError, NotFoundError
