@@ -39,9 +39,13 @@ def _serve(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         extra=tuple(extra),
     )
-    uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level="info" if args.verbose else "warning"
-    )
+    log_level = "info" if args.verbose else "warning"
+    if args.replicas != 1:
+        from serving.replicas import run_replicas
+
+        run_replicas(settings, args.host, args.port, args.replicas, log_level)
+        return 0
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=log_level)
     return 0
 
 
@@ -67,6 +71,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--batch-wait-ms", type=float, default=5.0, help="micro-batch gathering window (default 5)"
     )
     p.add_argument("--max-batch", type=int, default=32, help="questions per reader batch (default 32)")
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="uvicorn worker processes sharing the mmap'd indexes, each with its own reader (default 1)",
+    )
     p.add_argument("--video-index", type=Path, help="also serve POST /v1/video/ask over this video index")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra setting for optional routers")
     add_pipeline_options(p)
