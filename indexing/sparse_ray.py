@@ -14,6 +14,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -85,6 +86,17 @@ def merge_shards(shards: list[Shard], folders: tuple[Path, ...], buckets: int) -
     return Counted(tuple(chunks), len(dl), df, dl)
 
 
+@dataclass(frozen=True, slots=True)
+class RayBuildReport:
+    """A Ray build: the index built, shards (resumed from an earlier run), seconds per phase."""
+
+    build: SparseBuildReport
+    shards: int
+    resumed: int
+    count_seconds: float
+    merge_seconds: float
+
+
 def work_dir_for(out: Path) -> Path:
     """The default (resumable) shard folder beside ``out``."""
     return out.parent / f".{out.name}.ray-work"
@@ -108,7 +120,7 @@ def build_sparse_ray(
     shards: int | None = None,
     work_dir: Path | None = None,
     on_shard: Callable[[int], None] | None = None,
-) -> SparseBuildReport:
+) -> RayBuildReport:
     """``build_sparse_from_store`` on a Ray cluster (``address`` None: a local one with ``num_cpus``).
 
     ``shards``: how many shard tasks (default: 2 per CPU of the cluster); each holds a whole number
@@ -148,7 +160,8 @@ def build_sparse_ray(
         prepare_work(work, params)
         args = (str(store_path), unit_, spec, include_title, chunk_size)
         run = run_shards(count_shard, plan, work, args, on_shard=on_shard)
-    log.info("counted %d shards (%d resumed) in %.1fs", len(plan), run.resumed, time.perf_counter() - t0)
+    t_count = time.perf_counter() - t0
+    log.info("counted %d shards (%d resumed) in %.1fs", len(plan), run.resumed, t_count)
     counted = merge_shards(plan, run.folders, spec.buckets)
     with atomic_dir(out) as tmp:
         report = write_counted(
@@ -167,4 +180,5 @@ def build_sparse_ray(
         )
     shutil.rmtree(work, ignore_errors=True)
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
-    return SparseBuildReport(out, report.units, report.nnz, report.occupied_buckets, report.seconds, size)
+    build = SparseBuildReport(out, report.units, report.nnz, report.occupied_buckets, report.seconds, size)
+    return RayBuildReport(build, len(plan), run.resumed, t_count, time.perf_counter() - t0 - t_count)

@@ -79,7 +79,7 @@ def _build_sparse(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         from indexing.sparse_ray import build_sparse_ray
 
-        report = build_sparse_ray(
+        ray_report = build_sparse_ray(
             args.docs,
             args.out,
             address=args.ray_address,
@@ -87,6 +87,11 @@ def _build_sparse(args: argparse.Namespace) -> int:
             shards=args.shards,
             work_dir=args.work_dir,
             **common,
+        )
+        report = ray_report.build
+        print(
+            f"ray: {ray_report.shards} shards ({ray_report.resumed} resumed) counted in "
+            f"{ray_report.count_seconds:.1f}s, merged in {ray_report.merge_seconds:.1f}s"
         )
     else:
         report = build_sparse_from_store(

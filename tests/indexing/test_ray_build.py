@@ -35,7 +35,7 @@ def test_sparse_ray_equals_local_build(ray_cluster: Any, tiny_docstore: Path, tm
     local = build_sparse_from_store(
         tiny_docstore, tmp_path / "local", buckets=2**16, chunk_size=2, show_progress=False
     )
-    ray_ = build_sparse_ray(tiny_docstore, tmp_path / "ray", buckets=2**16, chunk_size=2, shards=3)
+    ray_ = build_sparse_ray(tiny_docstore, tmp_path / "ray", buckets=2**16, chunk_size=2, shards=3).build
     assert ray_.units == local.units > 6 and ray_.nnz == local.nnz
     assert_same_arrays(tmp_path / "local", tmp_path / "ray")
     ml, mr = read_manifest(tmp_path / "local"), read_manifest(tmp_path / "ray")
