@@ -40,6 +40,8 @@ def _shard_entries(path: Path, manifest: dict[str, Any]) -> list[tuple[Path, int
         entries = [(path / s["path"], int(s["row_offset"]), int(s["units"])) for s in manifest["shards"]]
     except (KeyError, TypeError, ValueError) as e:
         raise IndexFormatError(f"{path}: bad shard list in manifest: {e}") from e
+    if not entries:
+        raise IndexFormatError(f"{path}: the manifest lists no shards")
     expect = 0
     for folder, offset, units in entries:
         if offset != expect:
@@ -133,28 +135,50 @@ def open_sharded(path: Path) -> Any:
     raise IndexFormatError(f"{path}: unknown base_kind {base!r}")
 
 
+class ConcatIds(Sequence[str]):
+    """Several id lists read as one (global row -> shard by binary search over row offsets)."""
+
+    def __init__(self, parts: Sequence[Sequence[str]]) -> None:
+        self._parts = list(parts)
+        self._starts = np.cumsum([0, *(len(p) for p in self._parts)])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getitem__(self, row: int) -> str:  # type: ignore[override]
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        i = int(np.searchsorted(self._starts, row, side="right")) - 1
+        return self._parts[i][row - int(self._starts[i])]
+
+
 def open_sharded_dense(path: Path, manifest: dict[str, Any]) -> Any:
     """A ``DenseIndex`` over FAISS ``IndexShards`` of the shard folders (ids concatenated in order)."""
     import faiss
 
     from drqa_ng.index_io import StringArray
-    from drqa_ng.retrieval.dense import IDS_STEM, DenseIndex
+    from drqa_ng.retrieval.dense import FORMAT_VERSION as DENSE_VERSION
+    from drqa_ng.retrieval.dense import IDS_STEM, INDEX_FILE, DenseIndex
 
     entries = _shard_entries(path, manifest)
-    parts = [DenseIndex.open(folder, use_gpu=False) for folder, _, _ in entries]
-    dim = int(parts[0].manifest["dim"])
-    shards = faiss.IndexShards(dim, True, True)  # type: ignore[call-arg]  # threaded, successive ids
-    data, offsets, base = [], [np.zeros(1, np.int64)], 0
-    for part, (folder, _, units) in zip(parts, entries, strict=True):
-        if len(part) != units:
-            raise IndexFormatError(f"{folder} holds {len(part)} vectors, the manifest says {units}")
-        shards.add_shard(part._index)
-        ids = StringArray.open(folder, IDS_STEM)
-        data.append(np.asarray(ids._data))
-        offsets.append(np.asarray(ids._offsets[1:]) + base)
-        base += len(ids._data)
-    all_ids = StringArray(np.concatenate(data), np.concatenate(offsets))
-    dense_manifest = dict(parts[0].manifest) | {"count": len(all_ids)}
-    index = DenseIndex(path, shards, all_ids, dense_manifest)
-    index._parts = parts  # type: ignore[attr-defined]  # keeps the shard indexes alive for IndexShards
-    return index
+    shards: Any = None
+    ids, first = [], None
+    for folder, _, units in entries:
+        m = read_manifest(folder, "dense", DENSE_VERSION)
+        first = first or m
+        try:
+            sub = faiss.read_index(str(folder / INDEX_FILE))
+        except RuntimeError as e:
+            raise IndexFormatError(f"{folder / INDEX_FILE} is corrupt: {str(e).splitlines()[0]}") from e
+        part_ids = StringArray.open(folder, IDS_STEM)
+        if sub.ntotal != units or len(part_ids) != units or sub.d != int(first["dim"]):
+            raise IndexFormatError(
+                f"{folder}: {sub.ntotal} vectors / {len(part_ids)} ids, the manifest says {units}"
+            )
+        if shards is None:
+            shards = faiss.IndexShards(sub.d, True, True)  # type: ignore[call-arg]  # threaded, successive ids
+        shards.add_shard(sub)  # faiss keeps a reference to each shard index
+        ids.append(part_ids)
+    assert first is not None  # _shard_entries guarantees at least one shard
+    all_ids = ConcatIds(ids)
+    return DenseIndex(path, shards, all_ids, dict(first) | {"count": len(all_ids)})  # type: ignore[arg-type]
