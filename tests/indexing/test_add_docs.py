@@ -77,6 +77,7 @@ def test_tfidf_index_is_refused(stores: tuple[Path, Path], tmp_path: Path) -> No
         add_documents(DOCS[SPLIT:], part, [tmp_path / "t"])
 
 
+@pytest.mark.slow
 def test_flat_dense_index_equals_a_full_rebuild(stores: tuple[Path, Path], tmp_path: Path) -> None:
     import faiss
 

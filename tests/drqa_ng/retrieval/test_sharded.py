@@ -35,6 +35,7 @@ def test_sparse_shards_give_the_unsharded_top_k(tiny_sparse_index: Path, tmp_pat
         assert sh.search(QUERIES, k) == ref.search(QUERIES, k)
 
 
+@pytest.mark.slow
 def test_dense_index_shards_match_flat(tiny_dense_index: Path, tmp_path: Path) -> None:
     from drqa_ng.retrieval.dense import DenseIndex
 
