@@ -235,21 +235,62 @@ def build_dense_from_units(
         "%d units in %d chunks (%d encoded now, %d resumed)", count, n_chunks, encoded, n_chunks - encoded
     )
 
-    real_factory = adapt_factory(factory, count)
     loaders = [(lambda j=j: np.load(work / f"emb-{j:06d}.npy", mmap_mode="r")) for j in range(n_chunks)]
-    t1 = time.perf_counter()
-    index = build_faiss(real_factory, encoder.dim, loaders, count, seed=seed)
-    faiss_seconds = time.perf_counter() - t1
 
     def all_ids() -> Iterator[str]:
         for j in range(n_chunks):
             yield from (work / f"ids-{j:06d}.txt").read_text(encoding="utf-8").split("\n")
 
+    real_factory = write_dense_index(
+        out,
+        encoder,
+        loaders,
+        all_ids(),
+        count,
+        unit=unit,
+        factory=factory,
+        corpus_hash=corpus_hash,
+        docs_path=docs_path,
+        max_length=max_length,
+        query_max_length=query_max_length,
+        seed=seed,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    seconds = time.perf_counter() - t0
+    log.info("dense index %s: %d vectors, %s, %.1f s", out, count, real_factory, seconds)
+    return DenseBuildResult(out, count, encoder.dim, real_factory, n_chunks, encoded, seconds)
+
+
+def write_dense_index(
+    out: Path,
+    encoder: Encoder,
+    loaders: Sequence[Callable[[], np.ndarray]],
+    ids: Iterable[str],
+    count: int,
+    *,
+    unit: str,
+    factory: str,
+    corpus_hash: str,
+    docs_path: str,
+    max_length: int,
+    query_max_length: int = 64,
+    seed: int = 0,
+    chunk_size: int = 4096,
+    batch_size: int = 64,
+) -> str:
+    """Train/fill the FAISS index from chunk ``loaders`` (in row order) and write the folder ``out``
+    atomically with its ``ids`` and manifest; returns the factory actually used."""
     import faiss
 
+    real_factory = adapt_factory(factory, count)
+    t1 = time.perf_counter()
+    index = build_faiss(real_factory, encoder.dim, loaders, count, seed=seed)
+    faiss_seconds = time.perf_counter() - t1
     with atomic_dir(out) as tmp:
         faiss.write_index(index, str(tmp / INDEX_FILE))
-        StringArray.write(tmp, IDS_STEM, all_ids())
+        StringArray.write(tmp, IDS_STEM, ids)
         write_manifest(
             tmp,
             KIND,
@@ -274,11 +315,11 @@ def build_dense_from_units(
             faiss_version=faiss.__version__,
             train_seed=seed,
             faiss_seconds=round(faiss_seconds, 3),
+            # the encoder's batches depend on these: add-docs re-encodes the last partial chunk with them
+            chunk_size=chunk_size,
+            batch_size=batch_size,
         )
-    shutil.rmtree(work, ignore_errors=True)
-    seconds = time.perf_counter() - t0
-    log.info("dense index %s: %d vectors, %s, %.1f s", out, count, real_factory, seconds)
-    return DenseBuildResult(out, count, encoder.dim, real_factory, n_chunks, encoded, seconds)
+    return real_factory
 
 
 def build_dense_index(

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import sys
 import time
@@ -231,4 +232,75 @@ def build_docstore(
         corpus_hash=w.hash.hexdigest(),
     )
     log.info("built doc store %s: %s", out, report)
+    return report
+
+
+def append_docstore(
+    documents: Iterable[Document], store: Path, *, show_progress: bool = False
+) -> BuildReport:
+    """Append ``documents`` to the doc store ``store`` as if they had come last in its build.
+
+    The store is copied to a temp file, the new documents are split and inserted after the last
+    rowid with the store's own passage/paragraph settings (ids already present are skipped as
+    duplicates), the counts and corpus hash are recomputed, and the file is renamed into place:
+    readers keep the old inode, and a crash leaves the old store. The result equals
+    ``build_docstore`` of the old documents followed by the new ones (same rows, units and hash).
+    The report counts the documents, paragraphs and passages added.
+    """
+    store = Path(store)
+    if not store.is_file():
+        raise InputError(f"doc store not found: {store}")
+    _remove_stale_temps(store)
+    tmp = store.with_name(f".{store.name}.tmp-{os.getpid()}-{int(time.time() * 1000)}")
+    t0 = time.perf_counter()
+    shutil.copyfile(store, tmp)
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("kind") != KIND or meta.get("format_version") != str(FORMAT_VERSION):
+            raise InputError(f"{store} is not a drqa-ng doc store of format {FORMAT_VERSION}")
+        w = _Writer(conn, int(meta["passage_words"]), int(meta["min_paragraph_chars"]))
+        w.next_rowid = int(conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM documents").fetchone()[0]) + 1
+        w.duplicates, w.empty = int(meta.get("duplicates", 0)), int(meta.get("empty", 0))
+        dup0, empty0 = w.duplicates, w.empty
+        conn.execute("BEGIN")
+        for doc in tqdm(documents, desc="add-docs", unit=" docs", disable=not show_progress, mininterval=1.0):
+            w.add(doc)
+        w.flush()
+        digest = hashlib.sha256()  # the corpus hash covers every document in order: recompute it
+        for fields in conn.execute("SELECT id, title, text FROM documents ORDER BY rowid"):
+            for field in fields:
+                digest.update(field.encode("utf-8"))
+                digest.update(b"\0")
+        added = {
+            "documents": w.documents,
+            "paragraphs": w.paragraphs,
+            "passages": w.passages,
+        }
+        update = {key: str(int(meta[key]) + n) for key, n in added.items()}
+        update |= {"corpus_hash": digest.hexdigest(), "duplicates": str(w.duplicates), "empty": str(w.empty)}
+        conn.executemany("UPDATE meta SET value = ? WHERE key = ?", [(v, k) for k, v in update.items()])
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.close()
+        os.replace(tmp, store)
+    except BaseException:
+        conn.close()
+        for p in _sidecars(tmp):
+            p.unlink(missing_ok=True)
+        raise
+    report = BuildReport(
+        path=str(store),
+        documents=w.documents,
+        paragraphs=w.paragraphs,
+        passages=w.passages,
+        duplicates=w.duplicates - dup0,
+        empty=w.empty - empty0,
+        seconds=time.perf_counter() - t0,
+        corpus_hash=digest.hexdigest(),
+    )
+    log.info("appended to doc store %s: %s", store, report)
     return report

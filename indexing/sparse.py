@@ -43,6 +43,8 @@ from drqa_ng.types import UNITS, Passage, Unit
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 50_000
+DL_FILE = "dl.npy"
+"""Unit lengths (int32, row order): what incremental adds need besides the CSC arrays."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +123,10 @@ def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sorted_values[first], np.diff(first, append=len(sorted_values))
 
 
-def _concat_strings(src: Path, stems: list[str], dst: Path, stem: str) -> None:
-    """Join several StringArrays into one (byte buffers appended, offsets shifted)."""
+def concat_strings(sources: Iterable[tuple[Path, str]], dst: Path, stem: str) -> None:
+    """Join several StringArrays (folder, stem) into one (byte buffers appended, offsets shifted)."""
     datas, offsets, base = [], [np.zeros(1, np.int64)], 0
-    for s in stems:
+    for src, s in sources:
         d, o = load_array(src, f"{s}.bytes.npy"), load_array(src, f"{s}.offsets.npy")
         datas.append(d)
         offsets.append(o[1:] + base)
@@ -134,10 +136,19 @@ def _concat_strings(src: Path, stems: list[str], dst: Path, stem: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Counted:
-    """What the count pass leaves in memory: chunk count, unit count, df per bucket, unit lengths."""
+class ChunkRef:
+    """One counted chunk on disk: ``folder/{index}.rows|cols|counts|ids``; rows + ``row_offset`` are global."""
 
-    n_chunks: int
+    folder: Path
+    index: int
+    row_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What a count pass leaves: the chunks in row order, unit count, df per bucket, unit lengths."""
+
+    chunks: tuple[ChunkRef, ...]
     n_units: int
     df: np.ndarray
     dl: np.ndarray
@@ -151,7 +162,7 @@ class _Filled:
     average_idf: float
 
 
-def _count_pass(
+def count_pass(
     units: Iterable[Passage],
     spec: HashSpec,
     include_title: bool,
@@ -160,7 +171,7 @@ def _count_pass(
     scratch: Path,
     show_progress: bool,
     total: int | None = None,
-) -> _Counted:
+) -> Counted:
     """Pass 1: write each chunk's column-major COO arrays and ids to ``scratch``; sum df."""
     from tqdm import tqdm
 
@@ -186,10 +197,10 @@ def _count_pass(
         log.info("sparse build: %s units, %.0fs", f"{n_units:,}", time.perf_counter() - t0)
     bar.close()
     dl = np.concatenate(lengths) if lengths else np.empty(0, np.int64)
-    return _Counted(n_chunks, n_units, df, dl)
+    return Counted(tuple(ChunkRef(scratch, i, 0) for i in range(n_chunks)), n_units, df, dl)
 
 
-def _fill_pass(counted: _Counted, scratch: Path, out: Path, scoring: str, k1: float, b: float) -> _Filled:
+def _fill_pass(counted: Counted, out: Path, scoring: str, k1: float, b: float) -> _Filled:
     """Pass 2: write ``indptr`` and scatter every chunk's weights into mmapped ``indices``/``data``."""
     n_units, df, dl = counted.n_units, counted.df, counted.dl
     avgdl = float(dl.mean()) if n_units else 0.0
@@ -207,10 +218,12 @@ def _fill_pass(counted: _Counted, scratch: Path, out: Path, scoring: str, k1: fl
     data = np.lib.format.open_memmap(out / "data.npy", mode="w+", dtype=np.float32, shape=(nnz,))
     cursor = indptr[:-1].copy()
     del indptr
-    for i in range(counted.n_chunks):
-        rows = load_array(scratch, f"{i}.rows.npy", mmap=False)
-        cols = load_array(scratch, f"{i}.cols.npy", mmap=False)
-        tf = load_array(scratch, f"{i}.counts.npy", mmap=False)
+    for ref in counted.chunks:
+        rows = load_array(ref.folder, f"{ref.index}.rows.npy", mmap=False)
+        if ref.row_offset:
+            rows = rows + np.int32(ref.row_offset)
+        cols = load_array(ref.folder, f"{ref.index}.cols.npy", mmap=False)
+        tf = load_array(ref.folder, f"{ref.index}.counts.npy", mmap=False)
         if scoring == "bm25":
             w = bm25_doc_weights(tf, idf[cols], dl[rows], avgdl, k1, b)
         else:
@@ -226,7 +239,9 @@ def _fill_pass(counted: _Counted, scratch: Path, out: Path, scoring: str, k1: fl
     indices.flush()
     data.flush()
     del indices, data
-    _concat_strings(scratch, [f"{i}.ids" for i in range(counted.n_chunks)], out, "ids")
+    concat_strings(((ref.folder, f"{ref.index}.ids") for ref in counted.chunks), out, "ids")
+    # Unit lengths let `drqa-ng add-docs` recompute BM25 weights without re-reading the corpus.
+    np.save(out / DL_FILE, dl.astype(np.int32))
     return _Filled(nnz, occupied, avgdl, average_idf)
 
 
@@ -275,39 +290,72 @@ def build_sparse_index(
     with atomic_dir(out) as tmp:
         scratch = tmp / "_chunks"
         scratch.mkdir()
-        counted = _count_pass(units, spec, include_title, chunk_size, workers, scratch, show_progress, total)
-        filled = _fill_pass(counted, scratch, tmp, scoring, k1, b)
-        n_units, nnz, occupied = counted.n_units, filled.nnz, filled.occupied
-        shutil.rmtree(scratch)
-        seconds = time.perf_counter() - t0
-        write_manifest(
+        counted = count_pass(units, spec, include_title, chunk_size, workers, scratch, show_progress, total)
+        report = write_counted(
+            counted,
             tmp,
-            KIND,
-            FORMAT_VERSION,
+            out,
+            spec,
             unit=unit,
+            scoring=scoring,
+            k1=k1,
+            b=b,
             corpus_hash=corpus_hash,
-            docs=str(Path(docs_path).resolve()) if docs_path else None,
-            params={
-                "scoring": scoring,
-                "k1": k1,
-                "b": b,
-                "epsilon": BM25_EPSILON,
-                "buckets": spec.buckets,
-                "ngrams": spec.ngrams,
-                "filter_mode": spec.filter_mode,
-                "tokenizer": spec.tokenizer,
-                "tokenizer_version": spec.tokenizer_version,
-                "hash": spec.hash,
-                "include_title": include_title,
-            },
-            counts={"units": n_units, "nnz": nnz, "occupied_buckets": occupied},
-            avgdl=filled.avgdl,
-            average_idf=filled.average_idf,
-            build_seconds=round(seconds, 3),
+            docs_path=docs_path,
+            include_title=include_title,
+            t0=t0,
         )
+        shutil.rmtree(scratch)
+    log.info("sparse index %s: %d units, %d entries, %.1fs", out, report.units, report.nnz, report.seconds)
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
-    log.info("sparse index %s: %d units, %d entries, %.1fs", out, n_units, nnz, seconds)
-    return SparseBuildReport(out, n_units, nnz, occupied, seconds, size)
+    return SparseBuildReport(out, report.units, report.nnz, report.occupied_buckets, report.seconds, size)
+
+
+def write_counted(
+    counted: Counted,
+    tmp: Path,
+    out: Path,
+    spec: HashSpec,
+    *,
+    unit: str,
+    scoring: str,
+    k1: float,
+    b: float,
+    corpus_hash: str,
+    docs_path: Path | None,
+    include_title: bool,
+    t0: float,
+) -> SparseBuildReport:
+    """Fill pass + manifest: turn counted chunks into the index arrays in ``tmp`` (the folder of ``out``)."""
+    filled = _fill_pass(counted, tmp, scoring, k1, b)
+    n_units, nnz, occupied = counted.n_units, filled.nnz, filled.occupied
+    seconds = time.perf_counter() - t0
+    write_manifest(
+        tmp,
+        KIND,
+        FORMAT_VERSION,
+        unit=unit,
+        corpus_hash=corpus_hash,
+        docs=str(Path(docs_path).resolve()) if docs_path else None,
+        params={
+            "scoring": scoring,
+            "k1": k1,
+            "b": b,
+            "epsilon": BM25_EPSILON,
+            "buckets": spec.buckets,
+            "ngrams": spec.ngrams,
+            "filter_mode": spec.filter_mode,
+            "tokenizer": spec.tokenizer,
+            "tokenizer_version": spec.tokenizer_version,
+            "hash": spec.hash,
+            "include_title": include_title,
+        },
+        counts={"units": n_units, "nnz": nnz, "occupied_buckets": occupied},
+        avgdl=filled.avgdl,
+        average_idf=filled.average_idf,
+        build_seconds=round(seconds, 3),
+    )
+    return SparseBuildReport(out, n_units, nnz, occupied, seconds, 0)
 
 
 def build_sparse_from_store(

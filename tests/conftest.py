@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.dense",
     "tests.fixtures.reader",
     "tests.fixtures.video",
+    "tests.fixtures.ray_cluster",
 ]

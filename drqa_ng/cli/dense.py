@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``build-dense`` and ``eval-retrieval``."""
+    from drqa_ng.cli.sparse import add_engine_options
+
     p = sub.add_parser(
         "build-dense",
         help="encode a doc store's units and build a FAISS index (resumable)",
@@ -36,7 +38,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--chunk-size", type=int, default=4096, help="units per saved chunk (resume granularity)")
     p.add_argument("--max-length", type=int, default=256, help="token cap for passages")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the encoder")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for the encoder (per task with --engine ray: 1)",
+    )
+    add_engine_options(p)
     p.set_defaults(func=_build)
 
     e = sub.add_parser(
@@ -83,6 +91,30 @@ def _build(args: argparse.Namespace) -> int:
     backend: Literal["auto", "torch", "onnx-int8"] = (
         "onnx-int8" if args.backend == "onnx" else args.backend  # the encoder's name for it
     )
+    if args.engine == "ray":
+        from indexing.dense_ray import build_dense_ray
+
+        res = build_dense_ray(
+            args.docs,
+            args.out,
+            unit=args.unit,
+            factory=args.factory,
+            encoder_name=args.encoder,
+            backend=backend,
+            threads=args.threads or 1,
+            batch_size=args.batch_size,
+            chunk_size=args.chunk_size,
+            max_length=args.max_length,
+            address=args.ray_address,
+            num_cpus=args.ray_cpus,
+            shards=args.shards,
+            work_dir=args.work_dir,
+        )
+        print(
+            f"dense index {res.path}: {res.count} {args.unit} vectors, dim {res.dim}, {res.factory}, "
+            f"{res.chunks} chunks ({res.chunks - res.chunks_encoded} resumed), {res.seconds:.1f} s (ray)"
+        )
+        return 0
     enc = Encoder.load(args.encoder, backend=backend, max_length=args.max_length, threads=args.threads)
     res = build_dense_index(
         args.docs,

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "drqa_ng.cli.sparse",
     "drqa_ng.cli.search",
     "drqa_ng.cli.dense",
+    "drqa_ng.cli.add",
     "drqa_ng.cli.reader",
     "drqa_ng.cli.ask",
     "drqa_ng.cli.serve",

@@ -44,11 +44,17 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"drqa-ng serve: loading the pipeline, then serving {url} (API docs {url}docs)", file=sys.stderr)
     # uvicorn's info level is the operator's view: "Application startup complete." once the models are
     # loaded (the ready line), "Uvicorn running on <url>", then one access-log line per request.
+    log_level = "warning" if args.quiet else "info"
+    if args.replicas != 1:
+        from serving.replicas import run_replicas
+
+        run_replicas(settings, args.host, args.port, args.replicas, log_level)
+        return 0
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
-        log_level="warning" if args.quiet else "info",
+        log_level=log_level,
         access_log=not args.quiet,
     )
     return 0
@@ -84,6 +90,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--batch-wait-ms", type=float, default=5.0, help="micro-batch gathering window (default 5)"
     )
     p.add_argument("--max-batch", type=int, default=32, help="questions per reader batch (default 32)")
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="uvicorn worker processes sharing the mmap'd indexes, each with its own reader (default 1)",
+    )
     p.add_argument("--video-index", type=Path, help="also serve POST /v1/video/ask over this video index")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra setting for optional routers")
     add_pipeline_options(p)

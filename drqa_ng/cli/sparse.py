@@ -9,6 +9,27 @@ from typing import Any
 from drqa_ng.types import UNITS
 
 
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """``--engine local|ray`` and the Ray options, shared by build-sparse and build-dense."""
+    g = p.add_argument_group("scale-out (Ray)")
+    g.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (and --threads); ray: shards as Ray tasks, merged here (same index)",
+    )
+    g.add_argument("--ray-address", default=None, help="join this Ray cluster (default: start a local one)")
+    g.add_argument("--ray-cpus", type=int, default=None, help="CPUs of the local Ray cluster (default: all)")
+    g.add_argument("--shards", type=int, default=None, help="shard tasks (default: 2 per cluster CPU)")
+    g.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="shard outputs, on a file system every node sees (default: beside OUT_DIR); "
+        "kept after a failure so a rerun resumes",
+    )
+
+
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands to the parser."""
     from drqa_ng.cli.options import add_threads_option, hidden_alias
@@ -35,6 +56,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_threads_option(p, "parallel workers (processes) that tokenize/hash chunks (default: 1)", default=1)
     p.add_argument("--no-title", action="store_true", help="do not index unit titles with their text")
     hidden_alias(p, "--no-progress", dest="quiet", action="store_true")
+    add_engine_options(p)
     p.set_defaults(func=_build_sparse)
 
 
@@ -46,20 +68,41 @@ def _build_sparse(args: argparse.Namespace) -> int:
         raise NotFoundError(f"doc store not found: {args.docs}")
     if args.buckets < 1 or args.buckets > 2**32:
         raise InputError(f"--buckets must be in [1, 2**32], got {args.buckets}")
-    report = build_sparse_from_store(
-        args.docs,
-        args.out,
+    common = dict(
         unit=args.unit,
         scoring=args.scoring,
         buckets=args.buckets,
         ngrams=args.ngrams,
         k1=args.k1,
         b=args.b,
-        show_progress=not args.quiet,
         chunk_size=args.chunk_size,
         include_title=not args.no_title,
-        workers=args.threads,
     )
+    if args.engine == "ray":
+        from indexing.sparse_ray import build_sparse_ray
+
+        ray_report = build_sparse_ray(
+            args.docs,
+            args.out,
+            address=args.ray_address,
+            num_cpus=args.ray_cpus,
+            shards=args.shards,
+            work_dir=args.work_dir,
+            **common,
+        )
+        report = ray_report.build
+        print(
+            f"ray: {ray_report.shards} shards ({ray_report.resumed} resumed) counted in "
+            f"{ray_report.count_seconds:.1f}s, merged in {ray_report.merge_seconds:.1f}s"
+        )
+    else:
+        report = build_sparse_from_store(
+            args.docs,
+            args.out,
+            show_progress=not args.quiet,
+            workers=args.threads,
+            **common,
+        )
     print(
         f"built {args.scoring} index {report.path}: {report.units:,} {args.unit} units, "
         f"{report.nnz:,} entries, {report.bytes_on_disk / 2**20:.1f} MiB, {report.seconds:.1f}s"

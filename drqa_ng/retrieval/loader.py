@@ -22,11 +22,19 @@ def _open_dense(path: Path) -> Retriever:  # added by the dense area (H3)
     return DenseIndex.open(path)
 
 
+def _open_sharded(path: Path) -> Retriever:
+    from drqa_ng.retrieval.sharded import open_sharded
+
+    retriever: Retriever = open_sharded(path)
+    return retriever
+
+
 # kind -> opener. Each opener imports its module lazily so opening a sparse index never loads
 # torch/faiss. To add a kind (e.g. "dense"), add one entry here.
 OPENERS: dict[str, Callable[[Path], Retriever]] = {
     "sparse": _open_sparse,
     "dense": _open_dense,
+    "sharded": _open_sharded,
 }
 
 

@@ -42,6 +42,8 @@ FORMAT_VERSION = 1
 # Ids per "IN (...)" query; SQLite builds before 3.32 allow only 999 host parameters.
 CHUNK = 900
 T = TypeVar("T")
+UnitKey = tuple[int, int]
+"""A unit's position key: (document rowid, unit ordinal in the document)."""
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -355,20 +357,53 @@ class DocStore:
 
     def iter_units(self, unit: Unit) -> Iterator[Passage]:
         """Every unit of kind ``unit`` in corpus order ("doc": one Passage per document)."""
+        return self.iter_unit_range(unit)
+
+    def unit_keys(self, unit: Unit, every: int) -> list[UnitKey]:
+        """Keys of the units at corpus positions 0, ``every``, ``2 * every``, ... (shard boundaries).
+
+        A key is ``(doc_rowid, ordinal)`` (``ordinal`` 0 for the doc unit); ``iter_unit_range``
+        between two consecutive keys yields exactly ``every`` units.
+        """
         unit = _check_unit(unit)
+        if every < 1:
+            raise InputError(f"every must be >= 1, got {every}")
         if unit == "doc":
-            for doc in self.iter_documents():
-                yield doc_unit(doc)
+            rows = self._iter_rows("SELECT rowid, 0 FROM documents ORDER BY rowid")
+        else:
+            rows = self._iter_rows(
+                "SELECT doc_rowid, ordinal FROM units WHERE kind = ? ORDER BY doc_rowid, ordinal",
+                (KIND_OF_UNIT[unit],),
+            )
+        return [(int(r[0]), int(r[1])) for i, r in enumerate(rows) if i % every == 0]  # type: ignore[call-overload]
+
+    def iter_unit_range(
+        self, unit: Unit, start: UnitKey | None = None, stop: UnitKey | None = None
+    ) -> Iterator[Passage]:
+        """Units of kind ``unit`` in corpus order whose key is in ``[start, stop)`` (None: open end)."""
+        unit = _check_unit(unit)
+        lo = start or (-(2**62), -1)
+        hi = stop or (2**62, 0)
+        if unit == "doc":
+            for did, title, text in self._iter_rows(
+                "SELECT id, title, text FROM documents WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
+                (lo[0], hi[0]),
+            ):
+                yield doc_unit(Document(str(did), str(title), str(text)))
             return
         conn = self._connect(self._path)
         try:
             # Merge join in Python: both cursors walk rowid order, so each doc text is read once
             # and sliced here (SQLite's substr would rescan a long text from its start per unit).
-            docs = conn.execute("SELECT rowid, id, title, text FROM documents ORDER BY rowid")
+            docs = conn.execute(
+                "SELECT rowid, id, title, text FROM documents WHERE rowid >= ? AND rowid <= ? ORDER BY rowid",
+                (lo[0], hi[0]),
+            )
             units = conn.execute(
                 "SELECT doc_rowid, ordinal, start_char, end_char FROM units WHERE kind = ? "
+                "AND (doc_rowid, ordinal) >= (?, ?) AND (doc_rowid, ordinal) < (?, ?) "
                 "ORDER BY doc_rowid, ordinal",
-                (KIND_OF_UNIT[unit],),
+                (KIND_OF_UNIT[unit], lo[0], lo[1], hi[0], hi[1]),
             )
             rowid, did, title, text = -1, "", "", ""
             for doc_rowid, ordinal, a, b in units:
@@ -382,4 +417,4 @@ class DocStore:
             conn.close()
 
 
-__all__ = ["FORMAT_VERSION", "KIND", "UNIT_OF_KIND", "DocStore", "StoreInfo", "title_key"]
+__all__ = ["FORMAT_VERSION", "KIND", "UNIT_OF_KIND", "DocStore", "StoreInfo", "UnitKey", "title_key"]

@@ -1,0 +1,184 @@
+"""Search a sharded index: N shard folders (each a plain sparse or dense index) + a manifest.
+
+Folder layout (written by ``indexing.shard.split_index``)::
+
+    manifest.json   kind "sharded", base_kind "sparse" | "dense", unit, shards: [{path, row_offset, units}]
+    shard-00000/    an ordinary index folder holding rows [row_offset, row_offset + units)
+    shard-00001/ ...
+
+Sparse shards keep the weights of the whole index (BM25 document weights use the global ``N``,
+``df`` and ``avgdl``; a BM25 query weight is just the query term count), so a unit's score in its
+shard equals its unsharded score bit for bit. Each shard is scored in its own thread (numpy
+releases the GIL in the heavy parts), the shards' top-k candidates are merged by (score desc,
+global row asc), exactly the unsharded order. Dense shards are combined with FAISS
+``IndexShards`` (threaded, successive ids), which merges the per-shard top-k the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drqa_ng.errors import IndexFormatError, InputError, UnsupportedError
+from drqa_ng.index_io import read_manifest
+from drqa_ng.retrieval.sparse import MAX_QUERY_CHARS, SparseIndex
+from drqa_ng.types import Hit, doc_id_of
+
+log = logging.getLogger(__name__)
+
+KIND = "sharded"
+FORMAT_VERSION = 1
+
+
+def _shard_entries(path: Path, manifest: dict[str, Any]) -> list[tuple[Path, int, int]]:
+    try:
+        entries = [(path / s["path"], int(s["row_offset"]), int(s["units"])) for s in manifest["shards"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise IndexFormatError(f"{path}: bad shard list in manifest: {e}") from e
+    if not entries:
+        raise IndexFormatError(f"{path}: the manifest lists no shards")
+    expect = 0
+    for folder, offset, units in entries:
+        if offset != expect:
+            raise IndexFormatError(f"{path}: shard {folder.name} starts at row {offset}, expected {expect}")
+        expect += units
+    return entries
+
+
+class ShardedSparseIndex:
+    """BM25 shards searched in parallel threads; same hits as the unsharded index."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any], shards: list[SparseIndex], offsets: list[int]):
+        self.path = path
+        self.manifest = manifest
+        self._shards = shards
+        self._offsets = offsets
+        self._pool = ThreadPoolExecutor(max_workers=len(shards), thread_name_prefix="shard")
+
+    @classmethod
+    def open(cls, path: Path, manifest: dict[str, Any]) -> ShardedSparseIndex:
+        entries = _shard_entries(path, manifest)
+        shards = [SparseIndex.open(folder) for folder, _, _ in entries]
+        for s, (folder, _, units) in zip(shards, entries, strict=True):
+            if len(s) != units:
+                raise IndexFormatError(f"{folder} holds {len(s)} units, the manifest says {units}")
+            if s.scoring != "bm25":
+                raise UnsupportedError(f"{folder}: sharded search needs BM25 shards (TF-IDF queries use df)")
+        return cls(path, manifest, shards, [o for _, o, _ in entries])
+
+    @property
+    def unit(self) -> str:
+        return str(self.manifest["unit"])
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._shards)
+
+    def _shard_top(self, i: int, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        rows, sc = self._shards[i].scores(query)
+        keep = sc != 0
+        rows, sc = rows[keep], sc[keep]
+        if len(rows) > k:
+            part = np.argpartition(-sc, k - 1)[:k]
+            rows, sc = rows[part], sc[part]
+        return rows.astype(np.int64) + self._offsets[i], sc
+
+    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        """Top ``k`` units per query over all shards, best first, ties by global row."""
+        if isinstance(queries, str):
+            raise InputError("search() takes a list of queries, not one string")
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        for q in queries:
+            if not isinstance(q, str) or not q.strip():
+                raise InputError("empty query")
+            if len(q) > MAX_QUERY_CHARS:
+                raise InputError(f"query longer than {MAX_QUERY_CHARS} characters")
+        out: list[list[Hit]] = []
+        for q in queries:
+            parts = list(
+                self._pool.map(
+                    self._shard_top,
+                    range(len(self._shards)),
+                    [q] * len(self._shards),
+                    [k] * len(self._shards),
+                )
+            )
+            rows = np.concatenate([p[0] for p in parts])
+            sc = np.concatenate([p[1] for p in parts])
+            if len(rows) > k:
+                part = np.argpartition(-sc, k - 1)[:k]
+                rows, sc = rows[part], sc[part]
+            order = np.lexsort((rows, -sc))
+            hits = []
+            for r, s in zip(rows[order], sc[order], strict=True):
+                i = int(np.searchsorted(self._offsets, r, side="right")) - 1
+                uid = self._shards[i].unit_ids([int(r) - self._offsets[i]])[0]
+                hits.append(Hit(uid, doc_id_of(uid), float(s)))
+            out.append(hits)
+        return out
+
+
+def open_sharded(path: Path) -> Any:
+    """Open a sharded index folder as a Retriever (sparse: threads; dense: FAISS IndexShards)."""
+    path = Path(path)
+    manifest = read_manifest(path, KIND, FORMAT_VERSION)
+    base = manifest.get("base_kind")
+    if base == "sparse":
+        return ShardedSparseIndex.open(path, manifest)
+    if base == "dense":
+        return open_sharded_dense(path, manifest)
+    raise IndexFormatError(f"{path}: unknown base_kind {base!r}")
+
+
+class ConcatIds(Sequence[str]):
+    """Several id lists read as one (global row -> shard by binary search over row offsets)."""
+
+    def __init__(self, parts: Sequence[Sequence[str]]) -> None:
+        self._parts = list(parts)
+        self._starts = np.cumsum([0, *(len(p) for p in self._parts)])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getitem__(self, row: int) -> str:  # type: ignore[override]
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        i = int(np.searchsorted(self._starts, row, side="right")) - 1
+        return self._parts[i][row - int(self._starts[i])]
+
+
+def open_sharded_dense(path: Path, manifest: dict[str, Any]) -> Any:
+    """A ``DenseIndex`` over FAISS ``IndexShards`` of the shard folders (ids concatenated in order)."""
+    import faiss
+
+    from drqa_ng.index_io import StringArray
+    from drqa_ng.retrieval.dense import FORMAT_VERSION as DENSE_VERSION
+    from drqa_ng.retrieval.dense import IDS_STEM, INDEX_FILE, DenseIndex
+
+    entries = _shard_entries(path, manifest)
+    shards: Any = None
+    ids, first = [], None
+    for folder, _, units in entries:
+        m = read_manifest(folder, "dense", DENSE_VERSION)
+        first = first or m
+        try:
+            sub = faiss.read_index(str(folder / INDEX_FILE))
+        except RuntimeError as e:
+            raise IndexFormatError(f"{folder / INDEX_FILE} is corrupt: {str(e).splitlines()[0]}") from e
+        part_ids = StringArray.open(folder, IDS_STEM)
+        if sub.ntotal != units or len(part_ids) != units or sub.d != int(first["dim"]):
+            raise IndexFormatError(
+                f"{folder}: {sub.ntotal} vectors / {len(part_ids)} ids, the manifest says {units}"
+            )
+        if shards is None:
+            shards = faiss.IndexShards(sub.d, True, True)  # type: ignore[call-arg]  # threaded, successive ids
+        shards.add_shard(sub)  # faiss keeps a reference to each shard index
+        ids.append(part_ids)
+    assert first is not None  # _shard_entries guarantees at least one shard
+    all_ids = ConcatIds(ids)
+    return DenseIndex(path, shards, all_ids, dict(first) | {"count": len(all_ids)})  # type: ignore[arg-type]
