@@ -37,6 +37,9 @@ def _serve(args: argparse.Namespace) -> int:
         max_k=args.max_k,
         batch_wait_ms=args.batch_wait_ms,
         max_batch=args.max_batch,
+        max_body_bytes=args.max_body_bytes,
+        max_queue=args.max_queue,
+        request_timeout_s=args.request_timeout,
         extra=tuple(extra),
     )
     uvicorn.run(
@@ -67,6 +70,24 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--batch-wait-ms", type=float, default=5.0, help="micro-batch gathering window (default 5)"
     )
     p.add_argument("--max-batch", type=int, default=32, help="questions per reader batch (default 32)")
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=1 << 20,
+        help="larger request bodies get 413 (default 1 MiB; 0 = off)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=64,
+        help="ask (and search) requests waiting at once; more get 503 + Retry-After (default 64; 0 = unbounded)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        help="seconds before a waiting request gets 503 (default 30)",
+    )
     p.add_argument("--video-index", type=Path, help="also serve POST /v1/video/ask over this video index")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra setting for optional routers")
     add_pipeline_options(p)

@@ -12,17 +12,18 @@ from __future__ import annotations
 import mimetypes
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from drqa_ng.errors import NotFoundError
 from drqa_ng.video.index import VideoAnswer
 from drqa_ng.video.segments import timestamp_link
-from serving.schemas import QuestionsRequest
+from serving.schemas import LIST_SCHEMA, TEXT_SCHEMA, QuestionsRequest
 
 router = APIRouter(tags=["video"])
 
@@ -33,8 +34,12 @@ MAX_CHARS = 1000
 class VideoAskRequest(QuestionsRequest):
     """One question or many; ``k`` segments each, ``frames_per_segment`` frames recognised per segment."""
 
-    question: str | None = Field(default=None, max_length=MAX_CHARS, examples=["Who is the sailor?"])
-    questions: list[str] | None = Field(default=None, max_length=MAX_QUESTIONS)
+    question: Annotated[str, StringConstraints(max_length=MAX_CHARS)] | SkipJsonSchema[None] = Field(
+        default=None, examples=["Who is the sailor?"], json_schema_extra=TEXT_SCHEMA
+    )
+    questions: Annotated[list[str], Field(max_length=MAX_QUESTIONS)] | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=LIST_SCHEMA
+    )
     k: int = Field(default=3, ge=1, le=20)
     frames_per_segment: int = Field(default=2, ge=0, le=8)
     recognize: bool = True
