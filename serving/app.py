@@ -29,6 +29,7 @@ from serving.batching import MicroBatcher
 from serving.deps import AppState, require_api_key
 from serving.errors import AUTH_RESPONSES, ERROR_RESPONSES, install_error_handlers
 from serving.guard import RequestGuard
+from serving.openapi import install_limited_openapi
 from serving.routers import ask, docs, health, search
 from serving.settings import ServerSettings
 
@@ -89,6 +90,14 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
     app.state.drqa = None
 
     install_error_handlers(app)
+    pipeline_chars = (pipeline or settings.pipeline).max_question_chars  # type: ignore[union-attr]
+    install_limited_openapi(
+        app,
+        max_questions=settings.max_questions,
+        max_chars=min(settings.max_question_chars, pipeline_chars),
+        max_top_n=settings.max_top_n,
+        max_k=settings.max_k,
+    )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
 
     # The key scheme (and its 401) is declared only when a key is configured.

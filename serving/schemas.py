@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from drqa_ng.types import Answer, Passage
@@ -15,11 +23,24 @@ HARD_MAX_CHARS = 10_000
 HARD_MAX_K = 1000
 
 # Schema-only constraints (the checks themselves give friendlier messages): a text has a non-space.
-TEXT_SCHEMA: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
+# ``[^\s\x1c-\x1f\x85]``: a character that ``str.strip`` keeps (Python's whitespace, as the checks use).
+TEXT_SCHEMA: dict[str, Any] = {"minLength": 1, "pattern": r"[^\s\x1c-\x1f\x85]"}
 LIST_SCHEMA: dict[str, Any] = {"minItems": 1}
 # Optional fields whose null is not part of the schema (sending null is refused, see check_one_of).
 Text = Annotated[str, StringConstraints(max_length=HARD_MAX_CHARS)]
-TextList = Annotated[list[str], Field(max_length=HARD_MAX_QUESTIONS)]
+
+
+def _integral_float(value: object) -> object:
+    """18.0 is an integer in JSON Schema; strict pydantic would refuse it, so it becomes 18 first."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as JSON Schema defines it (18 and 18.0; not "18", true or 18.5), for strict models.
+WholeNumber = Annotated[int, BeforeValidator(_integral_float)]
+TextItem = Annotated[str, Field(json_schema_extra=TEXT_SCHEMA)]
+TextList = Annotated[list[TextItem], Field(max_length=HARD_MAX_QUESTIONS)]
 
 
 def one_of_schema(single: str, many: str) -> dict[str, Any]:
@@ -51,7 +72,10 @@ def check_utf8(value: str | list[str] | None) -> str | list[str] | None:
 class QuestionsRequest(BaseModel):
     """One question (``question``) or many (``questions``), not both; routers subclass it to add options."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=one_of_schema("question", "questions"))
+    # strict: no silent coercion ("5" or true as top_n), so what the schema refuses the server refuses.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra=one_of_schema("question", "questions")
+    )
 
     question: Text | SkipJsonSchema[None] = Field(
         default=None, examples=["Who wrote Hamlet?"], json_schema_extra=TEXT_SCHEMA
@@ -72,17 +96,19 @@ class QuestionsRequest(BaseModel):
 class AskRequest(QuestionsRequest):
     """One question (``question``) or many (``questions``), not both."""
 
-    top_n: int = Field(default=5, ge=1, le=HARD_MAX_K, description="answers per question")
+    top_n: WholeNumber = Field(default=5, ge=1, le=HARD_MAX_K, description="answers per question")
 
 
 class SearchRequest(BaseModel):
     """One query (``query``) or many (``queries``); ``k`` hits each."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=one_of_schema("query", "queries"))
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra=one_of_schema("query", "queries")
+    )
 
     query: Text | SkipJsonSchema[None] = Field(default=None, json_schema_extra=TEXT_SCHEMA)
     queries: TextList | SkipJsonSchema[None] = Field(default=None, json_schema_extra=LIST_SCHEMA)
-    k: int = Field(default=10, ge=1, le=HARD_MAX_K)
+    k: WholeNumber = Field(default=10, ge=1, le=HARD_MAX_K)
 
     _utf8 = field_validator("query", "queries")(check_utf8)
 

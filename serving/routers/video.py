@@ -23,7 +23,7 @@ from pydantic.json_schema import SkipJsonSchema
 from drqa_ng.errors import NotFoundError
 from drqa_ng.video.index import VideoAnswer
 from drqa_ng.video.segments import timestamp_link
-from serving.schemas import LIST_SCHEMA, TEXT_SCHEMA, QuestionsRequest
+from serving.schemas import LIST_SCHEMA, TEXT_SCHEMA, QuestionsRequest, TextItem, WholeNumber
 
 router = APIRouter(tags=["video"])
 
@@ -37,11 +37,11 @@ class VideoAskRequest(QuestionsRequest):
     question: Annotated[str, StringConstraints(max_length=MAX_CHARS)] | SkipJsonSchema[None] = Field(
         default=None, examples=["Who is the sailor?"], json_schema_extra=TEXT_SCHEMA
     )
-    questions: Annotated[list[str], Field(max_length=MAX_QUESTIONS)] | SkipJsonSchema[None] = Field(
+    questions: Annotated[list[TextItem], Field(max_length=MAX_QUESTIONS)] | SkipJsonSchema[None] = Field(
         default=None, json_schema_extra=LIST_SCHEMA
     )
-    k: int = Field(default=3, ge=1, le=20)
-    frames_per_segment: int = Field(default=2, ge=0, le=8)
+    k: WholeNumber = Field(default=3, ge=1, le=20)
+    frames_per_segment: WholeNumber = Field(default=2, ge=0, le=8)
     recognize: bool = True
 
 

@@ -244,3 +244,16 @@ def test_full_search_gate_is_503() -> None:
         _is_error_out(c.post("/v1/search", json={"query": "capital"}), 503)
         release.set()
         assert first.result(10).status_code == 200
+
+
+def test_openapi_states_this_servers_limits() -> None:
+    """Before: the document allowed top_n up to 1000 and 1024 questions while the server refused > 20 / 32."""
+    with _app(max_questions=3, max_top_n=4, max_k=5, max_question_chars=50) as c:
+        props = _spec(c)["components"]["schemas"]
+        ask, search = props["AskRequest"]["properties"], props["SearchRequest"]["properties"]
+        assert ask["top_n"]["maximum"] == 4 and search["k"]["maximum"] == 5
+        assert ask["questions"]["maxItems"] == 3 and search["queries"]["maxItems"] == 3
+        assert ask["question"]["maxLength"] == 50 and ask["questions"]["items"]["maxLength"] == 50
+        ok = {"questions": ["What is the capital of Italy?"] * 3, "top_n": 4}
+        assert c.post("/v1/ask", json=ok).status_code == 200
+        assert c.post("/v1/ask", json={**ok, "top_n": 5}).status_code == 422
