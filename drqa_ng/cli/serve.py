@@ -13,6 +13,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from drqa_ng.cli.ask import pipeline_settings
     from drqa_ng.errors import InputError
+    from drqa_ng.pipeline import QAPipeline
     from serving.app import create_app
     from serving.settings import ServerSettings
 
@@ -42,8 +43,18 @@ def _serve(args: argparse.Namespace) -> int:
         request_timeout_s=args.request_timeout,
         extra=tuple(extra),
     )
+    # Load here, not in the app's startup: a missing or corrupt index, doc store or video index is
+    # then a one-line error and its exit code instead of uvicorn's traceback of a failed startup.
+    pipeline = QAPipeline.from_settings(settings.pipeline)  # type: ignore[arg-type]
+    if args.video_index:
+        from drqa_ng.video.index import VideoIndex
+
+        VideoIndex.open(args.video_index)
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level="info" if args.verbose else "warning"
+        create_app(settings, pipeline=pipeline),
+        host=args.host,
+        port=args.port,
+        log_level="info" if args.verbose else "warning",
     )
     return 0
 
