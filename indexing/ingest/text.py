@@ -10,7 +10,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from drqa_ng.errors import DataFormatError
 
@@ -31,7 +31,7 @@ class _CheckedStream(io.RawIOBase):
     """A decompressing stream whose read errors become one-line ``DataFormatError``s naming the file
     and how far into the decompressed data it got, instead of an ``EOFError`` traceback."""
 
-    def __init__(self, inner: BinaryIO, path: Path, kind: str) -> None:
+    def __init__(self, inner: IO[bytes], path: Path, kind: str) -> None:
         self._inner = inner
         self._path = path
         self._kind = kind
@@ -65,13 +65,14 @@ def open_binary(path: Path) -> BinaryIO:
     """
     with open(path, "rb") as f:
         magic = f.read(3)
+    inner: IO[bytes]
     if magic.startswith(_GZIP_MAGIC):
-        inner, kind = gzip.open(path, "rb"), "gzip"  # noqa: SIM115 (returned; the caller closes it)
+        inner, kind = gzip.open(path, "rb"), "gzip"  # type: ignore[assignment]  # noqa: SIM115 (returned)
     elif magic == _BZIP2_MAGIC:
         inner, kind = bz2.open(path, "rb"), "bzip2"  # noqa: SIM115 (returned; the caller closes it)
     else:
         return open(path, "rb")
-    return io.BufferedReader(_CheckedStream(inner, path, kind), buffer_size=1 << 16)  # type: ignore[arg-type]
+    return io.BufferedReader(_CheckedStream(inner, path, kind), buffer_size=1 << 16)
 
 
 def open_text(path: Path) -> io.TextIOWrapper:
