@@ -30,6 +30,8 @@ def _serve(args: argparse.Namespace) -> int:
         extra.append((key, value))
     if args.video_index:
         extra.append(("video_index", str(args.video_index)))
+    if args.video_media_root:
+        extra.append(("video_media_roots", os.pathsep.join(str(p) for p in args.video_media_root)))
     settings = ServerSettings(
         pipeline=pipeline_settings(args),
         api_key=api_key,
@@ -100,6 +102,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="seconds before a waiting request gets 503 (default 30)",
     )
     p.add_argument("--video-index", type=Path, help="also serve POST /v1/video/ask over this video index")
+    p.add_argument(
+        "--video-media-root",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="folder whose videos /v1/video/media may serve (repeatable; the index folder always is)",
+    )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra setting for optional routers")
     add_pipeline_options(p)
     p.set_defaults(func=_serve)
