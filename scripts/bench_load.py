@@ -213,8 +213,12 @@ async def run(args: argparse.Namespace) -> None:
                 f"max_queue={max_queue or 'off'}: server RSS {before:.0f} MiB before, {_rss_mib(proc.pid):.0f} MiB after"
             )
         finally:
-            proc.terminate()
-            proc.wait(30)
+            proc.terminate()  # uvicorn waits for requests in flight; a busy reader may not finish
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(30)
     print()
     for line in rss:
         print(line)
