@@ -47,3 +47,21 @@ class UnsupportedError(DrqaError):
 
     exit_code = 6
     http_status = 415
+
+
+class ResourceError(DrqaError):
+    """The machine ran out of something the job needs: disk space, memory for a requested size."""
+
+    exit_code = 7
+    http_status = 507
+
+
+class OverloadedError(DrqaError):
+    """The server is busy (queue full) or a request ran past its deadline; retry after ``retry_after`` s."""
+
+    exit_code = 8
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

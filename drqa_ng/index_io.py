@@ -1,7 +1,8 @@
 """Shared on-disk conventions for every index: a folder of plain arrays + ``manifest.json``.
 
 - ``atomic_dir(path)`` yields a temp folder beside ``path`` that is renamed into place only when
-  the block finishes; a crash leaves any previous index untouched.
+  the block finishes; a crash leaves any previous index untouched, and ``recover_dir`` (run by
+  ``atomic_dir`` and ``read_manifest``) cleans up or finishes what a killed build left.
 - ``write_manifest`` / ``read_manifest`` store kind, format version and parameters; readers check
   kind and version and fail with ``IndexFormatError``.
 - ``StringArray`` stores many strings as one UTF-8 byte buffer plus int64 offsets (two ``.npy``
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -23,35 +25,127 @@ from typing import Any
 
 import numpy as np
 
-from drqa_ng.errors import IndexFormatError, NotFoundError
+from drqa_ng.errors import IndexFormatError, NotFoundError, ResourceError
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 
 
-@contextlib.contextmanager
-def atomic_dir(path: Path, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a fresh temp folder; on success it replaces ``path`` in one rename.
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` means the disk (or quota) is full: ``ENOSPC``/``EDQUOT``, or SQLite's "disk is full"."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    import sqlite3  # only to recognise its error type
 
-    An existing ``path`` is moved aside first and removed only after the new folder is in place.
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+
+
+def _pid_of(name: str, prefix: str) -> int | None:
+    """The pid in ``{prefix}{pid}-{ms}`` (temp names written by ``atomic_dir``), or None."""
+    pid = name[len(prefix) :].split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _leftovers(path: Path, stage: str) -> list[Path]:
+    """``.{name}.{stage}-{pid}-{ms}`` siblings of ``path`` left by processes that are gone, newest first."""
+    prefix = f".{path.name}.{stage}-"
+    found = []
+    for p in path.parent.glob(f"{prefix}*"):
+        pid = _pid_of(p.name, prefix)
+        if pid is not None and pid != os.getpid() and not _pid_alive(pid):
+            found.append(p)
+    return sorted(found, key=lambda p: p.name.rsplit("-", 1)[-1].zfill(20), reverse=True)
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def recover_dir(path: Path) -> None:
+    """Finish or undo an index swap that a killed process left half done, and drop its debris.
+
+    ``atomic_dir`` swaps in three renames: ``tmp -> new`` (the build is complete), ``path -> old``,
+    ``new -> path``; then it deletes ``old``. For leftovers of dead processes only:
+
+    - a ``.new-*`` folder is a finished build: it is moved into place (the old index set aside);
+    - with no index at ``path`` and no finished build, the newest ``.old-*`` folder is moved back;
+    - ``.tmp-*`` (unfinished builds) and remaining ``.old-*`` folders are deleted.
+
+    Safe to call at any time (every loader does before reading); errors deleting debris are ignored.
     """
     path = Path(path)
+    if not path.parent.is_dir():
+        return
+    try:
+        finished = _leftovers(path, "new")
+        if finished:
+            newest, *older = finished
+            if path.exists():
+                aside = path.parent / f".{path.name}.old-{os.getpid()}-{int(time.time() * 1000)}"
+                os.replace(path, aside)
+            os.replace(newest, path)
+            log.warning("recovered %s: finished a swap interrupted by a killed build", path)
+            for p in older:
+                _remove(p)
+        if not path.exists():
+            olds = _leftovers(path, "old")
+            if olds:
+                os.replace(olds[0], path)
+                log.warning("recovered %s: restored the previous index set aside by a killed build", path)
+        for stage in ("tmp", "old"):
+            for p in _leftovers(path, stage):
+                log.warning("removing %s left by a killed build", p)
+                _remove(p)
+        for p in path.parent.glob(f".{path.name}.old-{os.getpid()}-*"):
+            _remove(p)
+    except PermissionError as e:  # a read-only index folder: leave it as it is
+        log.debug("cannot recover %s: %s", path, e)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a fresh temp folder; on success it replaces ``path``.
+
+    Crash-safe at every point (see ``recover_dir``, also run here first to clear an earlier killed
+    build): the previous index stays readable until the new one is complete, and an interrupted
+    swap is finished (or undone) on the next open or build. A full disk raises ``ResourceError``.
+    """
+    path = Path(path)
+    recover_dir(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{int(time.time() * 1000)}"
+    stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
+    tmp = path.parent / f".{path.name}.tmp-{stamp}"
     tmp.mkdir()
     try:
         yield tmp
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(e):
+            raise ResourceError(f"disk full while writing {path}: {e}; free space and rerun") from e
         raise
+    new = path.parent / f".{path.name}.new-{stamp}"
+    os.replace(tmp, new)
     old = None
     if path.exists():
-        old = path.parent / f".{path.name}.old-{os.getpid()}-{int(time.time() * 1000)}"
+        old = path.parent / f".{path.name}.old-{stamp}"
         os.replace(path, old)
-    os.replace(tmp, path)
+    os.replace(new, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -66,6 +160,7 @@ def write_manifest(folder: Path, kind: str, version: int, **fields: Any) -> dict
 def read_manifest(folder: Path, kind: str | None = None, version: int | None = None) -> dict[str, Any]:
     """Read and check a manifest. Raises NotFoundError / IndexFormatError with a one-line reason."""
     folder = Path(folder)
+    recover_dir(folder)
     if not folder.exists():
         raise NotFoundError(f"index folder not found: {folder}")
     mpath = folder / MANIFEST

@@ -38,6 +38,7 @@ DEFAULT_WEIGHT = 1.0
 TRAIN-article questions (BM25 paragraphs, n_docs 5, shipped reader): EM 8.0 at w=0 → 10.0 at w=1.0.
 Re-tune when the reader or index changes; never tune on the split you report."""
 MAX_QUESTION_CHARS = 1000
+MAX_TOP_N = 1000  # answers per question; more only allocates (ask -n 1000000000 asked for 37 GiB)
 MAX_BATCH_QUESTIONS = 4096
 
 
@@ -172,6 +173,11 @@ def check_questions(questions: Sequence[str], max_chars: int = MAX_QUESTION_CHAR
         q = q.strip() if isinstance(q, str) else ""
         if not q:
             raise InputError(f"question {i} is empty")
+        try:
+            q.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate: from JSON ("\\ud800") or a command-line argument that was not UTF-8.
+            raise InputError(f"question {i} is not valid UTF-8 text") from None
         if len(q) > max_chars:
             raise InputError(f"question {i} is too long: {len(q)} characters > {max_chars}")
         out.append(q)
@@ -320,8 +326,8 @@ class QAPipeline:
 
     def ask_detailed(self, questions: Sequence[str], top_n: int = 5) -> list[QAResult]:
         """Answers plus the evidence read for each question; ``seconds`` = batch wall time / batch size."""
-        if top_n < 1:
-            raise InputError(f"top_n must be >= 1, got {top_n}")
+        if not 1 <= top_n <= MAX_TOP_N:
+            raise InputError(f"top_n must be in 1..{MAX_TOP_N}, got {top_n}")
         t0 = time.perf_counter()
         qs = check_questions(questions, self.max_question_chars)
         evidence = self.retrieve(qs)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from drqa_ng.errors import InputError
+from drqa_ng.errors import DataFormatError, InputError, ResourceError
+from drqa_ng.index_io import is_disk_full
 from drqa_ng.store.docstore import FORMAT_VERSION, KIND, POST_LOAD_SCHEMA, SCHEMA, title_key
 from drqa_ng.store.split import PARAGRAPH_KIND, PASSAGE_KIND, paragraph_spans, passage_spans
 from drqa_ng.types import Document
@@ -153,7 +154,8 @@ def build_docstore(
 ) -> BuildReport:
     """Write ``documents`` to a new doc store at ``out`` (replacing any previous one atomically).
 
-    Documents with an empty text or an id seen before are skipped with a warning and counted.
+    Documents with an empty text or an id seen before are skipped with a warning and counted; a
+    corpus with no document left is a ``DataFormatError``, a full disk a ``ResourceError``.
     ``passage_words=0`` stores no word-window passages. ``sources`` is recorded in the store's meta.
     The corpus hash is sha256 over ``id\\0title\\0text\\0`` of each stored document in order.
     """
@@ -189,6 +191,12 @@ def build_docstore(
         for doc in progress:
             w.add(doc)
         w.flush()
+        if w.documents == 0:
+            where = ", ".join(str(x) for x in sources) or "the input"
+            raise DataFormatError(
+                f"no documents to store: {where} holds none with text "
+                f"({w.empty} empty, {w.duplicates} duplicates skipped); refusing to build an empty doc store"
+            )
         conn.execute(POST_LOAD_SCHEMA)
         meta = {
             "kind": KIND,
@@ -215,10 +223,14 @@ def build_docstore(
         if leftovers:
             raise RuntimeError(f"SQLite left {leftovers} after closing the build connection")
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as e:
         conn.close()
         for p in _sidecars(tmp):
             p.unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise ResourceError(
+                f"disk full while writing the doc store {out}: {e}; free space and rerun"
+            ) from e
         raise
     seconds = time.perf_counter() - t0
     report = BuildReport(

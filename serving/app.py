@@ -1,8 +1,9 @@
 """The HTTP app factory: ``create_app(settings)`` builds a FastAPI app; models load in its lifespan.
 
 Routes: ``POST /v1/ask``, ``POST /v1/search``, ``GET /v1/docs/{id}``, ``GET /healthz``, the web
-page at ``/`` and OpenAPI docs at ``/docs`` (packaged Swagger UI files, no CDN). ``DrqaError`` subclasses become HTTP errors in one
-handler (``.http_status``). Optional routers (e.g. video) are listed in ``OPTIONAL_ROUTERS`` (included
+page at ``/`` and OpenAPI docs at ``/docs`` (packaged Swagger UI files, no CDN). Every error is
+answered in one shape by ``serving.errors``; ``serving.guard.RequestGuard`` applies the body-size
+limit and the API key before a body is read. Optional routers (e.g. video) are listed in ``OPTIONAL_ROUTERS`` (included
 when their settings key is set in ``settings.extra``) or ``settings.routers`` (always included):
 each is a module exposing ``router`` and, optionally, ``setup(app, settings)`` (called at startup
 to load its own state).
@@ -16,16 +17,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from drqa_ng import __version__
-from drqa_ng.errors import DrqaError, InputError
+from drqa_ng.errors import InputError
 from drqa_ng.pipeline import QAPipeline
+from serving.admission import Admission
 from serving.batching import MicroBatcher
 from serving.deps import AppState, require_api_key
+from serving.errors import AUTH_RESPONSES, ERROR_RESPONSES, install_error_handlers
+from serving.guard import RequestGuard
+from serving.openapi import install_limited_openapi
 from serving.routers import ask, docs, health, search
 from serving.settings import ServerSettings
 
@@ -54,13 +59,22 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             assert settings.pipeline is not None
             log.info("loading pipeline from %s", settings.pipeline)
             pipe = QAPipeline.from_settings(settings.pipeline)
-        batcher = MicroBatcher(pipe.ask, max_batch=settings.max_batch, max_wait_ms=settings.batch_wait_ms)
+        batcher = MicroBatcher(
+            pipe.ask,
+            max_batch=settings.max_batch,
+            max_wait_ms=settings.batch_wait_ms,
+            max_pending=settings.max_queue,
+            retry_after_s=settings.retry_after_s,
+        )
+        search_gate = Admission(
+            settings.max_queue, settings.request_timeout_s, settings.retry_after_s, name="searches"
+        )
         await batcher.start()
         for mod in extra_modules:
             setup = getattr(mod, "setup", None)
             if setup is not None:
                 setup(app, settings)
-        app.state.drqa = AppState(settings=settings, pipeline=pipe, batcher=batcher)
+        app.state.drqa = AppState(settings=settings, pipeline=pipe, batcher=batcher, search_gate=search_gate)
         try:
             yield
         finally:
@@ -78,19 +92,24 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
     app.state.settings = settings
     app.state.drqa = None
 
-    @app.exception_handler(DrqaError)
-    async def _drqa_error(request: Request, exc: DrqaError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.http_status, content={"detail": str(exc), "error": type(exc).__name__}
-        )
+    install_error_handlers(app)
+    pipeline_chars = (pipeline or settings.pipeline).max_question_chars  # type: ignore[union-attr]
+    install_limited_openapi(
+        app,
+        max_questions=settings.max_questions,
+        max_chars=min(settings.max_question_chars, pipeline_chars),
+        max_top_n=settings.max_top_n,
+        max_k=settings.max_k,
+    )
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
 
-    auth = [Depends(require_api_key)]
+    # The key scheme (and its 401) is declared only when a key is configured.
+    keyed = settings.api_key is not None
+    auth = [Depends(require_api_key)] if keyed else []
+    responses = {**ERROR_RESPONSES, **(AUTH_RESPONSES if keyed else {})}
     app.include_router(health.router)
-    app.include_router(ask.router, prefix="/v1", dependencies=auth)
-    app.include_router(search.router, prefix="/v1", dependencies=auth)
-    app.include_router(docs.router, prefix="/v1", dependencies=auth)
-    for mod in extra_modules:
-        app.include_router(mod.router, prefix="/v1", dependencies=auth)
+    for router in (ask.router, search.router, docs.router, *(m.router for m in extra_modules)):
+        app.include_router(router, prefix="/v1", dependencies=auth, responses=responses)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -4,6 +4,11 @@ Why: the reader is far cheaper per question in a batch than one at a time, and t
 never block on model code. Requests are validated before they are queued, so one bad request does
 not fail its neighbours; if a joint batch still fails, each request is retried alone so the error
 reaches only the request that caused it.
+
+Backpressure: at most ``max_pending`` requests are queued or being read at once; the next one is
+refused at once with ``OverloadedError`` (HTTP 503 + Retry-After) instead of joining a queue that
+grows without bound. A request whose ``timeout`` passes first is dropped from the queue (a batch
+already in the reader finishes, its answer discarded) and gets ``OverloadedError`` too.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from drqa_ng.errors import OverloadedError
 from drqa_ng.types import Answer
 
 log = logging.getLogger(__name__)
@@ -32,12 +38,25 @@ class _Job:
 class MicroBatcher:
     """Queue ``submit`` calls; a worker task runs ``fn`` on up to ``max_batch`` questions at a time."""
 
-    def __init__(self, fn: AskFn, max_batch: int = 32, max_wait_ms: float = 5.0) -> None:
+    def __init__(
+        self,
+        fn: AskFn,
+        max_batch: int = 32,
+        max_wait_ms: float = 5.0,
+        *,
+        max_pending: int = 0,
+        retry_after_s: int = 1,
+    ) -> None:
         self.fn = fn
         self.max_batch = max(1, max_batch)
         self.max_wait = max(0.0, max_wait_ms) / 1000.0
+        self.max_pending = max(0, max_pending)  # 0 = unbounded
+        self.retry_after_s = retry_after_s
         self.batches = 0
         self.questions = 0
+        self.rejected = 0
+        self.timed_out = 0
+        self._pending = 0
         self._queue: asyncio.Queue[_Job] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -52,12 +71,40 @@ class MicroBatcher:
                 await self._task
             self._task = None
 
-    async def submit(self, questions: Sequence[str], top_n: int) -> list[list[Answer]]:
+    @property
+    def pending(self) -> int:
+        """Requests queued or being read now."""
+        return self._pending
+
+    async def submit(
+        self, questions: Sequence[str], top_n: int, timeout: float | None = None
+    ) -> list[list[Answer]]:
+        """Answers for ``questions``; OverloadedError when the queue is full or ``timeout`` s pass first."""
         if self._queue is None:
             raise RuntimeError("MicroBatcher.start() was not awaited")
+        if self.max_pending and self._pending >= self.max_pending:
+            self.rejected += 1
+            raise OverloadedError(
+                f"server busy: {self._pending} ask requests waiting (max_queue={self.max_pending}); retry later",
+                self.retry_after_s,
+            )
         fut: asyncio.Future[list[list[Answer]]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(list(questions), top_n, fut))
-        return await fut
+        self._pending += 1
+        try:
+            self._queue.put_nowait(_Job(list(questions), top_n, fut))
+            if timeout is None or timeout <= 0:
+                return await fut
+            # wait_for cancels ``fut`` on timeout, so the worker skips the job if it is still queued.
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            if not fut.cancelled():  # a TimeoutError raised by ``fn`` itself
+                raise
+            self.timed_out += 1
+            raise OverloadedError(
+                f"request not answered within its deadline of {timeout:g} s; retry later", self.retry_after_s
+            ) from None
+        finally:
+            self._pending -= 1
 
     async def _run(self) -> None:
         assert self._queue is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,7 +9,9 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from drqa_ng.pipeline import QAPipeline
+from serving.admission import Admission
 from serving.batching import MicroBatcher
+from serving.guard import key_matches
 from serving.settings import ServerSettings
 
 
@@ -21,6 +22,7 @@ class AppState:
     settings: ServerSettings
     pipeline: QAPipeline
     batcher: MicroBatcher
+    search_gate: Admission
 
 
 def get_state(request: Request) -> AppState:
@@ -36,9 +38,13 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 def require_api_key(request: Request, key: Annotated[str | None, Security(_api_key_header)]) -> None:
-    """401 unless the server has no key or ``X-API-Key`` matches it (constant-time compare)."""
+    """401 unless the server has no key or ``X-API-Key`` matches it (constant-time compare).
+
+    ``RequestGuard`` already checks the key before the body is read; this dependency declares the
+    scheme in OpenAPI (only when a key is set) and checks again for routes mounted outside ``/v1``.
+    """
     expected: str | None = request.app.state.settings.api_key
     if expected is None:
         return
-    if key is None or not secrets.compare_digest(key.encode(), expected.encode()):
+    if not key_matches(key, expected):
         raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from drqa_ng.config import DEFAULT_K, DEFAULT_TOP_N
 from drqa_ng.types import Answer, Passage
@@ -12,21 +23,71 @@ HARD_MAX_QUESTIONS = 1024
 HARD_MAX_CHARS = 10_000
 HARD_MAX_K = 1000
 
+# Schema-only constraints (the checks themselves give friendlier messages): a text has a non-space.
+# ``[^\s\x1c-\x1f\x85]``: a character that ``str.strip`` keeps (Python's whitespace, as the checks use).
+TEXT_SCHEMA: dict[str, Any] = {"minLength": 1, "pattern": r"[^\s\x1c-\x1f\x85]"}
+LIST_SCHEMA: dict[str, Any] = {"minItems": 1}
+# Optional fields whose null is not part of the schema (sending null is refused, see check_one_of).
+Text = Annotated[str, StringConstraints(max_length=HARD_MAX_CHARS)]
+
+
+def _integral_float(value: object) -> object:
+    """18.0 is an integer in JSON Schema; strict pydantic would refuse it, so it becomes 18 first."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as JSON Schema defines it (18 and 18.0; not "18", true or 18.5), for strict models.
+WholeNumber = Annotated[int, BeforeValidator(_integral_float)]
+TextItem = Annotated[str, Field(json_schema_extra=TEXT_SCHEMA)]
+TextList = Annotated[list[TextItem], Field(max_length=HARD_MAX_QUESTIONS)]
+
+
+def one_of_schema(single: str, many: str) -> dict[str, Any]:
+    """JSON Schema for "exactly one of ``single`` or ``many``" (both are optional properties)."""
+    return {"oneOf": [{"required": [single]}, {"required": [many]}]}
+
+
+def check_one_of(model: BaseModel, single: str, many: str) -> None:
+    """Exactly one of the two fields given (an explicit null counts as given, and is refused)."""
+    for name in (single, many):
+        if name in model.model_fields_set and getattr(model, name) is None:
+            raise ValueError(f"'{name}' must not be null")
+    if (getattr(model, single) is None) == (getattr(model, many) is None):
+        raise ValueError(f"give exactly one of '{single}' or '{many}'")
+    if getattr(model, many) is not None and not getattr(model, many):
+        raise ValueError(f"'{many}' is empty")
+
+
+def check_utf8(value: str | list[str] | None) -> str | list[str] | None:
+    """Refuse lone surrogates (``"\\ud800"`` is valid JSON but not text; it cannot be encoded back)."""
+    for text in [value] if isinstance(value, str) else value or []:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode text (lone surrogate escape)") from None
+    return value
+
 
 class QuestionsRequest(BaseModel):
     """One question (``question``) or many (``questions``), not both; routers subclass it to add options."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: no silent coercion ("5" or true as top_n), so what the schema refuses the server refuses.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra=one_of_schema("question", "questions")
+    )
 
-    question: str | None = Field(default=None, max_length=HARD_MAX_CHARS, examples=["Who wrote Hamlet?"])
-    questions: list[str] | None = Field(default=None, max_length=HARD_MAX_QUESTIONS)
+    question: Text | SkipJsonSchema[None] = Field(
+        default=None, examples=["Who wrote Hamlet?"], json_schema_extra=TEXT_SCHEMA
+    )
+    questions: TextList | SkipJsonSchema[None] = Field(default=None, json_schema_extra=LIST_SCHEMA)
+
+    _utf8 = field_validator("question", "questions")(check_utf8)
 
     @model_validator(mode="after")
     def _one_of(self) -> QuestionsRequest:
-        if (self.question is None) == (self.questions is None):
-            raise ValueError("give exactly one of 'question' or 'questions'")
-        if self.questions is not None and not self.questions:
-            raise ValueError("'questions' is empty")
+        check_one_of(self, "question", "questions")
         return self
 
     def as_list(self) -> list[str]:
@@ -36,24 +97,27 @@ class QuestionsRequest(BaseModel):
 class AskRequest(QuestionsRequest):
     """One question (``question``) or many (``questions``), not both."""
 
-    top_n: int = Field(default=DEFAULT_TOP_N, ge=1, le=HARD_MAX_K, description="answers per question")
+    top_n: WholeNumber = Field(default=DEFAULT_TOP_N, ge=1, le=HARD_MAX_K, description="answers per question")
 
 
 class SearchRequest(BaseModel):
     """One query (``query``) or many (``queries``); ``k`` hits each."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra=one_of_schema("query", "queries")
+    )
 
-    query: str | None = Field(default=None, max_length=HARD_MAX_CHARS)
-    queries: list[str] | None = Field(default=None, max_length=HARD_MAX_QUESTIONS)
-    k: int = Field(default=DEFAULT_K, ge=1, le=HARD_MAX_K, description="hits (retrieved units) per query")
+    query: Text | SkipJsonSchema[None] = Field(default=None, json_schema_extra=TEXT_SCHEMA)
+    queries: TextList | SkipJsonSchema[None] = Field(default=None, json_schema_extra=LIST_SCHEMA)
+    k: WholeNumber = Field(
+        default=DEFAULT_K, ge=1, le=HARD_MAX_K, description="hits (retrieved units) per query"
+    )
+
+    _utf8 = field_validator("query", "queries")(check_utf8)
 
     @model_validator(mode="after")
     def _one_of(self) -> SearchRequest:
-        if (self.query is None) == (self.queries is None):
-            raise ValueError("give exactly one of 'query' or 'queries'")
-        if self.queries is not None and not self.queries:
-            raise ValueError("'queries' is empty")
+        check_one_of(self, "query", "queries")
         return self
 
     def as_list(self) -> list[str]:

@@ -16,6 +16,11 @@ class ServerSettings:
     send it in ``X-API-Key``. Concurrent ``/v1/ask`` requests are gathered for up to
     ``batch_wait_ms`` or ``max_batch`` questions and read together. ``routers`` adds optional router
     modules (each exposes ``router``); ``extra`` holds their settings as key/value strings.
+
+    Overload and abuse limits: a body over ``max_body_bytes`` is refused with 413 before it is read;
+    at most ``max_queue`` ask (and search) requests wait or run at once, the next gets 503 with
+    ``Retry-After: retry_after_s``; a request still waiting after ``request_timeout_s`` gets 503.
+    0 turns a limit off.
     """
 
     pipeline: PipelineSettings | None = None
@@ -26,6 +31,10 @@ class ServerSettings:
     max_k: int = 100
     batch_wait_ms: float = 5.0
     max_batch: int = 32
+    max_body_bytes: int = 1 << 20
+    max_queue: int = 64
+    request_timeout_s: float = 30.0
+    retry_after_s: int = 1
     routers: tuple[str, ...] = ()
     extra: tuple[tuple[str, str], ...] = field(default=())
 

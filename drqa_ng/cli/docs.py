@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help='prefix doc ids with their source name ("simplewiki-2018:12"); auto = when several SRC are given',
     )
     hidden_alias(p, "--no-progress", dest="quiet", action="store_true")
+    p.add_argument(
+        "--skip-bad-files",
+        action="store_true",
+        help="skip files that cannot be read (truncated .bz2/.gz, not UTF-8, malformed) with a warning "
+        "and a count, instead of stopping the build",
+    )
     p.set_defaults(func=_build_docs)
 
     p = sub.add_parser(
@@ -77,8 +84,16 @@ def _build_docs(args: argparse.Namespace) -> int:
         _refuse_overwriting_non_store(out)
     prefix = args.id_prefix == "always" or (args.id_prefix == "auto" and len(sources) > 1)
     min_chars = DEFAULT_MIN_PARAGRAPH_CHARS if args.min_paragraph_chars is None else args.min_paragraph_chars
+    bad: list[str] = []
+
+    def skip(file: Path, error: Exception) -> None:
+        bad.append(str(file))
+        print(f"drqa-ng build-docs: skipping bad file: {error}", file=sys.stderr)
+
     report = build_docstore(
-        read_corpus(sources, args.format, id_prefix=prefix),
+        read_corpus(
+            sources, args.format, id_prefix=prefix, on_bad_file=skip if args.skip_bad_files else None
+        ),
         out,
         passage_words=args.passage_words,
         min_paragraph_chars=min_chars,
@@ -91,6 +106,8 @@ def _build_docs(args: argparse.Namespace) -> int:
     print(f"passages:   {report.passages}")
     print(f"duplicates skipped: {report.duplicates}")
     print(f"empty skipped:      {report.empty}")
+    if args.skip_bad_files:
+        print(f"bad files skipped:  {len(bad)}")
     print(f"seconds:    {report.seconds:.1f}")
     print(f"corpus hash: {report.corpus_hash}")
     return 0

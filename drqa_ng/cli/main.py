@@ -1,7 +1,8 @@
 """The one ``drqa-ng`` entry point. Each subcommand lives in its own module with ``register``.
 
 Handlers are thin: parse, call the library, print. Errors from the library (``DrqaError``) become a
-one-line message on stderr and the error's exit code; no traceback unless ``--debug``.
+one-line message on stderr and the error's exit code; no traceback unless ``--debug``. So do
+``OSError``s from the environment (exit 7 for a full disk, as ``ResourceError``; 1 otherwise).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from drqa_ng import __version__
-from drqa_ng.errors import DrqaError
+from drqa_ng.errors import DrqaError, ResourceError
 
 # Each module defines ``register(subparsers)``; imports inside handlers stay lazy so ``--help`` is fast.
 COMMAND_MODULES = (
@@ -57,6 +58,11 @@ def add_common_options(p: argparse.ArgumentParser, *, defaults: bool) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only errors on stderr", **d)
 
 
+def _os_error(e: OSError) -> str:
+    where = f"{e.filename}: " if e.filename else ""
+    return f"{where}{e.strerror or e}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -79,6 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # the environment, not a bug: a full disk, a permission, a vanished file
+        if args.debug:
+            raise
+        from drqa_ng.index_io import is_disk_full
+
+        print(f"drqa-ng {args.command}: error: {_os_error(e)}", file=sys.stderr)
+        return ResourceError.exit_code if is_disk_full(e) else 1
     return int(rc or 0)
 
 

@@ -14,6 +14,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from drqa_ng.cli.ask import pipeline_settings
     from drqa_ng.errors import InputError
+    from drqa_ng.pipeline import QAPipeline
     from serving.app import create_app
     from serving.settings import ServerSettings
 
@@ -30,6 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
         extra.append((key, value))
     if args.video_index:
         extra.append(("video_index", str(args.video_index)))
+    if args.video_media_root:
+        extra.append(("video_media_roots", os.pathsep.join(str(p) for p in args.video_media_root)))
     settings = ServerSettings(
         pipeline=pipeline_settings(args),
         api_key=api_key,
@@ -38,20 +41,31 @@ def _serve(args: argparse.Namespace) -> int:
         max_k=args.max_k,
         batch_wait_ms=args.batch_wait_ms,
         max_batch=args.max_batch,
+        max_body_bytes=args.max_body_bytes,
+        max_queue=args.max_queue,
+        request_timeout_s=args.request_timeout,
         extra=tuple(extra),
     )
+    # Load here, not in the app's startup: a missing or corrupt index, doc store or video index is
+    # then a one-line error and its exit code instead of uvicorn's traceback of a failed startup.
+    pipeline = QAPipeline.from_settings(settings.pipeline)  # type: ignore[arg-type]
+    if args.video_index:
+        from drqa_ng.video.index import VideoIndex
+
+        VideoIndex.open(args.video_index)
     url = server_url(args.host, args.port)
-    print(f"drqa-ng serve: loading the pipeline, then serving {url} (API docs {url}docs)", file=sys.stderr)
-    # uvicorn's info level is the operator's view: "Application startup complete." once the models are
-    # loaded (the ready line), "Uvicorn running on <url>", then one access-log line per request.
+    print(f"drqa-ng serve: serving {url} (API docs {url}docs)", file=sys.stderr)
+    # uvicorn's info level is the operator's view: "Application startup complete." (the ready line),
+    # "Uvicorn running on <url>", then one access-log line per request.
     log_level = "warning" if args.quiet else "info"
     if args.replicas != 1:
         from serving.replicas import run_replicas
 
+        del pipeline  # checked above; each replica process loads its own
         run_replicas(settings, args.host, args.port, args.replicas, log_level)
         return 0
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, pipeline=pipeline),
         host=args.host,
         port=args.port,
         log_level=log_level,
@@ -96,7 +110,32 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         default=1,
         help="uvicorn worker processes sharing the mmap'd indexes, each with its own reader (default 1)",
     )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=1 << 20,
+        help="larger request bodies get 413 (default 1 MiB; 0 = off)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=64,
+        help="ask (and search) requests waiting at once; more get 503 + Retry-After (default 64; 0 = unbounded)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        help="seconds before a waiting request gets 503 (default 30)",
+    )
     p.add_argument("--video-index", type=Path, help="also serve POST /v1/video/ask over this video index")
+    p.add_argument(
+        "--video-media-root",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="folder whose videos /v1/video/media may serve (repeatable; the index folder always is)",
+    )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra setting for optional routers")
     add_pipeline_options(p)
     p.set_defaults(func=_serve)

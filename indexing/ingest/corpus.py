@@ -109,8 +109,22 @@ def read_file(path: Path, fmt: str = "auto") -> Iterator[Document]:
     return _READERS[chosen](path)
 
 
-def read_corpus(paths: Sequence[Path], fmt: str = "auto", *, id_prefix: bool = False) -> Iterator[Document]:
+BadFileHandler = Callable[[Path, DataFormatError], None]
+
+
+def read_corpus(
+    paths: Sequence[Path],
+    fmt: str = "auto",
+    *,
+    id_prefix: bool = False,
+    on_bad_file: BadFileHandler | None = None,
+) -> Iterator[Document]:
     """Stream the documents of every file under ``paths`` (files or folders), in order.
+
+    A file that cannot be read (truncated or corrupt compression, not UTF-8, malformed records)
+    raises ``DataFormatError`` naming the file and position, unless ``on_bad_file`` is given: then
+    it is called with the file and the error and the walk goes on with the next file (documents
+    read from the bad file before the damage are kept).
 
     ``id_prefix=True`` namespaces ids by source as ``"{source}:{id}"`` (source = folder name or file
     stem), for building one store from corpora whose ids overlap (e.g. two Wikipedia dumps both
@@ -127,9 +141,14 @@ def read_corpus(paths: Sequence[Path], fmt: str = "auto", *, id_prefix: bool = F
         src = Path(src)
         prefix = f"{source_name(src)}:" if id_prefix else ""
         for file in iter_files(src):
-            for doc in read_file(file, fmt):
-                if UNIT_SEP in doc.id:
-                    raise DataFormatError(f"{file}: document id {doc.id!r} contains {UNIT_SEP!r}")
-                if prefix and not doc.id.startswith("squad:"):
-                    doc = Document(prefix + doc.id, doc.title, doc.text)
-                yield doc
+            try:
+                for doc in read_file(file, fmt):
+                    if UNIT_SEP in doc.id:
+                        raise DataFormatError(f"{file}: document id {doc.id!r} contains {UNIT_SEP!r}")
+                    if prefix and not doc.id.startswith("squad:"):
+                        doc = Document(prefix + doc.id, doc.title, doc.text)
+                    yield doc
+            except DataFormatError as e:
+                if on_bad_file is None:
+                    raise
+                on_bad_file(file, e)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from drqa_ng.errors import DataFormatError
 from drqa_ng.types import Document
-from indexing.ingest.text import lines_to_text, normalize_text, open_text
+from indexing.ingest.text import lines_to_text, normalize_text, text_lines
 from indexing.ingest.wikiextractor import is_article_title
 
 
@@ -43,17 +43,16 @@ def parse_record(obj: object, where: str, *, wikiextractor: bool) -> Document:
 
 def read_jsonl(path: Path, *, wikiextractor: bool = False) -> Iterator[Document]:
     """Stream documents from a JSON-lines file (plain, .gz or .bz2); blank lines are skipped."""
-    with open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataFormatError(f"{where}: invalid JSON ({e.msg})") from e
-            is_wx = wikiextractor or (isinstance(obj, dict) and "url" in obj)
-            doc = parse_record(obj, where, wikiextractor=is_wx)
-            if is_wx and not is_article_title(doc.title):
-                continue
-            yield doc
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataFormatError(f"{where}: invalid JSON ({e.msg})") from e
+        is_wx = wikiextractor or (isinstance(obj, dict) and "url" in obj)
+        doc = parse_record(obj, where, wikiextractor=is_wx)
+        if is_wx and not is_article_title(doc.title):
+            continue
+        yield doc

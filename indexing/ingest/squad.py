@@ -22,6 +22,8 @@ def read_squad(path: Path) -> Iterator[Document]:
             data = json.load(f)
         except json.JSONDecodeError as e:
             raise DataFormatError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from e
+        except UnicodeDecodeError as e:
+            raise DataFormatError(f"{path}: not UTF-8 text ({e.reason}); re-encode the file as UTF-8") from e
     articles = data.get("data") if isinstance(data, dict) else None
     if not isinstance(articles, list):
         raise DataFormatError(f'{path}: not SQuAD JSON (no "data" list)')

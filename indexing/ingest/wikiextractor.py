@@ -14,7 +14,7 @@ from pathlib import Path
 
 from drqa_ng.errors import DataFormatError
 from drqa_ng.types import Document
-from indexing.ingest.text import lines_to_text, open_text
+from indexing.ingest.text import lines_to_text, text_lines
 
 log = logging.getLogger(__name__)
 
@@ -53,32 +53,30 @@ def read_wikiextractor(path: Path) -> Iterator[Document]:
     current: tuple[str, str, int] | None = None  # (id, title, line of <doc>)
     lines: list[str] = []
     lineno = 0
-    with open_text(path) as f:
-        for lineno, raw in enumerate(f, 1):
-            line = raw.rstrip("\n")
-            if line.startswith("<doc ") or line == "<doc>":
-                if current is not None:
-                    raise DataFormatError(
-                        f"{path}:{lineno}: <doc> inside the document opened on line {current[2]} "
-                        "(missing </doc>)"
-                    )
-                m_id, m_title = _ID.search(line), _TITLE.search(line)
-                if m_id is None or m_title is None or not m_id.group(1):
-                    raise DataFormatError(f"{path}:{lineno}: <doc> header without id/title: {line[:120]!r}")
-                title = html.unescape(m_title.group(1)).strip() or m_id.group(1)
-                current = (m_id.group(1), title, lineno)
-                lines = []
-            elif line.strip() == "</doc>":
-                if current is None:
-                    raise DataFormatError(f"{path}:{lineno}: </doc> without an opening <doc>")
-                if is_article_title(current[1]):
-                    yield _document(current[0], current[1], lines)
-                else:
-                    log.debug("skipping non-article page %r", current[1])
-                current = None
-            elif current is not None:
-                lines.append(line)
-            elif line.strip():
-                raise DataFormatError(f"{path}:{lineno}: text outside a <doc> block: {line[:80]!r}")
+    for lineno, raw in text_lines(path):
+        line = raw.rstrip("\n")
+        if line.startswith("<doc ") or line == "<doc>":
+            if current is not None:
+                raise DataFormatError(
+                    f"{path}:{lineno}: <doc> inside the document opened on line {current[2]} (missing </doc>)"
+                )
+            m_id, m_title = _ID.search(line), _TITLE.search(line)
+            if m_id is None or m_title is None or not m_id.group(1):
+                raise DataFormatError(f"{path}:{lineno}: <doc> header without id/title: {line[:120]!r}")
+            title = html.unescape(m_title.group(1)).strip() or m_id.group(1)
+            current = (m_id.group(1), title, lineno)
+            lines = []
+        elif line.strip() == "</doc>":
+            if current is None:
+                raise DataFormatError(f"{path}:{lineno}: </doc> without an opening <doc>")
+            if is_article_title(current[1]):
+                yield _document(current[0], current[1], lines)
+            else:
+                log.debug("skipping non-article page %r", current[1])
+            current = None
+        elif current is not None:
+            lines.append(line)
+        elif line.strip():
+            raise DataFormatError(f"{path}:{lineno}: text outside a <doc> block: {line[:80]!r}")
     if current is not None:
         raise DataFormatError(f"{path}:{lineno}: file ends inside the document opened on line {current[2]}")

@@ -14,9 +14,7 @@ from serving.schemas import AnswerOut, AskRequest, AskResponse, ErrorOut, Questi
 router = APIRouter(tags=["qa"])
 
 
-@router.post(
-    "/ask", response_model=AskResponse, responses={422: {"model": ErrorOut}, 401: {"model": ErrorOut}}
-)
+@router.post("/ask", response_model=AskResponse, responses={422: {"model": ErrorOut}})
 async def ask(body: AskRequest, state: State) -> AskResponse:
     t0 = time.perf_counter()
     s = state.settings
@@ -26,7 +24,7 @@ async def ask(body: AskRequest, state: State) -> AskResponse:
     if body.top_n > s.max_top_n:
         raise InputError(f"top_n={body.top_n} is above the limit {s.max_top_n}")
     questions = check_questions(questions, min(s.max_question_chars, state.pipeline.max_question_chars))
-    answers = await state.batcher.submit(questions, body.top_n)
+    answers = await state.batcher.submit(questions, body.top_n, timeout=s.request_timeout_s)
     return AskResponse(
         results=[
             QuestionAnswers(question=q, answers=[AnswerOut.of(a) for a in ans])

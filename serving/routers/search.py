@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 
@@ -45,5 +44,5 @@ async def search(body: SearchRequest, state: State) -> SearchResponse:
     if body.k > s.max_k:
         raise InputError(f"k={body.k} is above the limit {s.max_k}")
     queries = check_questions(queries, s.max_question_chars)
-    results = await asyncio.to_thread(_search, state.pipeline, queries, body.k)
+    results = await state.search_gate.run(_search, state.pipeline, queries, body.k)
     return SearchResponse(results=results, latency_ms=(time.perf_counter() - t0) * 1000)

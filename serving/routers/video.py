@@ -5,24 +5,32 @@ can seek to an answer's ``media_url`` fragment ``#t=start,end``).
 The index is ``request.app.state.video_index`` (a ``VideoIndex``); ``setup(app, settings)`` loads it
 at startup from the ``video_index`` extra setting, with the heavy recogniser unless
 ``video_recognize`` is "0". An optional reader is taken from ``app.state.video_reader``.
+
+Media are served only from inside the index folder or a folder named in the ``video_media_roots``
+setting (``os.pathsep``-separated; ``drqa-ng serve --video-media-root``), and only video/audio
+files: the paths in the index's ``videos.json`` are not trusted to point anywhere else (an edited
+index must not turn this route into a reader of any file on the server).
 """
 
 from __future__ import annotations
 
 import mimetypes
+import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from drqa_ng.errors import NotFoundError
 from drqa_ng.video.index import VideoAnswer
 from drqa_ng.video.segments import timestamp_link
-from serving.schemas import QuestionsRequest
+from serving.schemas import LIST_SCHEMA, TEXT_SCHEMA, QuestionsRequest, TextItem, WholeNumber
 
 router = APIRouter(tags=["video"])
 
@@ -33,10 +41,14 @@ MAX_CHARS = 1000
 class VideoAskRequest(QuestionsRequest):
     """One question or many; ``k`` segments each, ``frames_per_segment`` frames recognised per segment."""
 
-    question: str | None = Field(default=None, max_length=MAX_CHARS, examples=["Who is the sailor?"])
-    questions: list[str] | None = Field(default=None, max_length=MAX_QUESTIONS)
-    k: int = Field(default=3, ge=1, le=20)
-    frames_per_segment: int = Field(default=2, ge=0, le=8)
+    question: Annotated[str, StringConstraints(max_length=MAX_CHARS)] | SkipJsonSchema[None] = Field(
+        default=None, examples=["Who is the sailor?"], json_schema_extra=TEXT_SCHEMA
+    )
+    questions: Annotated[list[TextItem], Field(max_length=MAX_QUESTIONS)] | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=LIST_SCHEMA
+    )
+    k: WholeNumber = Field(default=3, ge=1, le=20)
+    frames_per_segment: WholeNumber = Field(default=2, ge=0, le=8)
     recognize: bool = True
 
 
@@ -137,6 +149,8 @@ def setup(app: FastAPI, settings: Any) -> None:
     if not path:
         return
     app.state.video_index = VideoIndex.open(Path(path))
+    roots = [Path(path)] + [Path(r) for r in (settings.get("video_media_roots") or "").split(os.pathsep) if r]
+    app.state.video_media_roots = tuple(r.resolve() for r in roots)
     if settings.get("video_recognize", "1") != "0":
         app.state.video_recognizer = default_recognizer()
 
@@ -163,6 +177,18 @@ def video_ask(body: VideoAskRequest, request: Request) -> VideoAskResponse:
     )
 
 
+def media_path(index_dir: Path, recorded: str, roots: Sequence[Path]) -> Path | None:
+    """The real path of a recorded video if it is a video/audio file inside one of ``roots``, else None.
+
+    A relative ``recorded`` path is taken from ``index_dir``; symlinks are resolved before the check.
+    """
+    path = (Path(index_dir) / recorded).resolve()
+    kind = (mimetypes.guess_type(path.name)[0] or "").split("/")[0]
+    if kind not in ("video", "audio"):
+        return None
+    return path if any(path.is_relative_to(root) for root in roots) else None
+
+
 @router.get(
     "/video/media/{video_id}", response_class=FileResponse, responses={404: {"description": "unknown video"}}
 )
@@ -174,7 +200,11 @@ def video_media(video_id: str, request: Request) -> FileResponse:
     record = next((v for v in index.videos if v.id == video_id), None)
     if record is None:
         raise NotFoundError(f"no video {video_id!r} in the index")
-    path = Path(record.path)
+    path = media_path(index.path, record.path, getattr(request.app.state, "video_media_roots", ()))
+    if path is None:
+        raise NotFoundError(
+            f"video {video_id!r} is not under an allowed media folder (serve --video-media-root DIR)"
+        )
     if not path.is_file():
         raise NotFoundError(f"video {video_id!r} moved or deleted since indexing")
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

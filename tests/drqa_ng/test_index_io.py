@@ -62,3 +62,73 @@ def test_load_array_rejects_pickle_and_garbage(tmp_path: Path) -> None:
         load_array(tmp_path, "bad.npy")
     with pytest.raises(IndexFormatError, match="missing"):
         load_array(tmp_path, "nope.npy")
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _index(folder: Path, tag: str) -> Path:
+    folder.mkdir()
+    write_manifest(folder, "t", 1, tag=tag)
+    return folder
+
+
+def test_stale_temp_of_a_killed_build_is_removed_on_next_build_and_open(tmp_path: Path) -> None:
+    """Before: ``.idx.tmp-*`` folders of killed builds stayed forever (up to a full index each)."""
+    pid = _dead_pid()
+    out = _index(tmp_path / "idx", "old")
+    stale = tmp_path / f".idx.tmp-{pid}-1"
+    stale.mkdir()
+    (stale / "big.npy").write_bytes(b"x" * 100)
+    assert read_manifest(out)["tag"] == "old"  # open: cleans up
+    assert not stale.exists()
+    stale.mkdir()
+    with atomic_dir(out) as tmp:  # build: cleans up too
+        write_manifest(tmp, "t", 1, tag="new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+
+
+def test_temp_of_a_live_process_is_left_alone(tmp_path: Path) -> None:
+    import os
+
+    live = tmp_path / f".idx.tmp-{os.getppid()}-1"
+    live.mkdir()
+    _index(tmp_path / "idx", "old")
+    read_manifest(tmp_path / "idx")
+    assert live.exists()
+
+
+def test_kill_between_the_renames_recovers_the_old_index_on_open(tmp_path: Path) -> None:
+    """Before: a kill after ``idx -> .idx.old-*`` left no index and nothing recovered it."""
+    pid = _dead_pid()
+    _index(tmp_path / f".idx.old-{pid}-5", "old")
+    assert read_manifest(tmp_path / "idx")["tag"] == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+
+
+def test_finished_build_interrupted_before_its_swap_is_moved_into_place(tmp_path: Path) -> None:
+    pid = _dead_pid()
+    _index(tmp_path / "idx", "old")
+    _index(tmp_path / f".idx.new-{pid}-5", "new")  # killed after tmp -> new, before idx -> old
+    assert read_manifest(tmp_path / "idx")["tag"] == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+    _index(tmp_path / f".idx.new-{pid}-7", "newer")  # killed after idx -> old as well
+    (tmp_path / "idx").rename(tmp_path / f".idx.old-{pid}-7")
+    assert read_manifest(tmp_path / "idx")["tag"] == "newer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+
+
+def test_disk_full_while_building_is_a_resource_error(tmp_path: Path) -> None:
+    import errno
+
+    from drqa_ng.errors import ResourceError
+
+    with pytest.raises(ResourceError, match="disk full"), atomic_dir(tmp_path / "idx"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert list(tmp_path.iterdir()) == []

@@ -38,7 +38,7 @@ def test_build_reports_duplicates_and_empty(tmp_path: Path, caplog: pytest.LogCa
 
 
 def test_skip_warnings_are_capped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    docs = [Document(f"e{i}", "E", "") for i in range(50)]
+    docs = [Document(f"e{i}", "E", "") for i in range(50)] + [Document("ok", "OK", "Some text.")]
     with caplog.at_level(logging.WARNING, logger="indexing.docstore"):
         report = build_docstore(docs, tmp_path / "s.sqlite", show_progress=False)
     assert report.empty == 50

@@ -180,9 +180,12 @@ def test_video_router_is_served_when_its_index_is_set(video_index_dir) -> None: 
 
 
 def test_video_media_links_serve_the_indexed_file_with_ranges(video_index_dir, video_dir) -> None:  # type: ignore[no-untyped-def]
-    settings = ServerSettings(
-        api_key="k3y", extra=(("video_index", str(video_index_dir)), ("video_recognize", "0"))
+    extra = (
+        ("video_index", str(video_index_dir)),
+        ("video_recognize", "0"),
+        ("video_media_roots", str(video_dir)),
     )
+    settings = ServerSettings(api_key="k3y", extra=extra)
     key = {"X-API-Key": "k3y"}
     with TestClient(create_app(settings, pipeline=fake_pipeline())) as c:
         r = c.post("/v1/video/ask", json={"question": "Who is the keeper?", "recognize": False}, headers=key)

@@ -63,3 +63,66 @@ def test_one_bad_request_does_not_fail_its_neighbours() -> None:
 def test_submit_before_start_fails() -> None:
     with pytest.raises(RuntimeError):
         asyncio.run(MicroBatcher(_answers).submit(["q"], 1))
+
+
+def test_full_queue_is_refused_at_once_with_overloaded_error() -> None:
+    """Before: submits queued without bound. After: the (max_pending+1)-th waits for nothing and gets 503."""
+    from drqa_ng.errors import OverloadedError
+
+    async def go() -> tuple[int, int]:
+        gate = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def fn(qs: Sequence[str], top_n: int) -> list[list[Answer]]:
+            asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+            return _answers(qs, top_n)
+
+        b = MicroBatcher(fn, max_batch=1, max_wait_ms=0, max_pending=2, retry_after_s=7)
+        await b.start()
+        try:
+            first = [asyncio.create_task(b.submit([f"q{i}"], 1)) for i in range(2)]
+            while b.pending < 2:
+                await asyncio.sleep(0.001)
+            with pytest.raises(OverloadedError) as e:
+                await b.submit(["q2"], 1)
+            assert e.value.retry_after == 7 and e.value.http_status == 503
+            gate.set()
+            done = await asyncio.gather(*first)
+            return len(done), b.rejected
+        finally:
+            await b.stop()
+
+    assert asyncio.run(go()) == (2, 1)
+
+
+def test_request_past_its_deadline_gets_overloaded_error_and_is_dropped() -> None:
+    from drqa_ng.errors import OverloadedError
+
+    seen: list[str] = []
+
+    async def go() -> int:
+        release = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def fn(qs: Sequence[str], top_n: int) -> list[list[Answer]]:
+            seen.extend(qs)
+            asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
+            return _answers(qs, top_n)
+
+        b = MicroBatcher(fn, max_batch=1, max_wait_ms=0, max_pending=10)
+        await b.start()
+        try:
+            slow = asyncio.create_task(b.submit(["busy"], 1))
+            while not seen:
+                await asyncio.sleep(0.001)
+            with pytest.raises(OverloadedError, match="deadline"):
+                await b.submit(["late"], 1, timeout=0.01)
+            release.set()
+            await slow
+            await asyncio.sleep(0.01)
+            return b.pending
+        finally:
+            await b.stop()
+
+    assert asyncio.run(go()) == 0
+    assert seen == ["busy"]  # the expired request never reached the reader
