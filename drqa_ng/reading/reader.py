@@ -1,9 +1,11 @@
 """The reader API: ``load_reader`` and the batched ``Reader.read``.
 
-``read`` turns every (question, passage) pair of a call into token windows, runs them through the
-model in batches of ``batch_size`` (rows sorted by length so a batch pads little), decodes the best
-spans of each window (``decoding.best_spans``) and keeps each question's ``top_n`` best spans over
-all its passages. ``reader_score`` is the raw span score ``start_logit + end_logit`` of the window the
+``read`` turns every (question, passage) pair of a call into token windows, runs each window through
+the model on its own, unpadded (so a window's logits depend on that window only: dynamic int8
+quantisation computes activation scales over the whole input tensor, and padding changes fp32 kernel
+shapes, so batching windows made a question's answers depend on the other questions of its batch),
+decodes the best spans of each window (``decoding.best_spans``) and keeps each question's ``top_n``
+best spans over all its passages. ``reader_score`` is the raw span score ``start_logit + end_logit`` of the window the
 span came from (max over the overlapping windows that contain it), so it is comparable across the
 passages and windows of a question and across questions of one model.
 """
@@ -40,7 +42,11 @@ class Reader(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ReaderSettings:
-    """Windowing and decoding parameters (stored in a model's manifest so inference matches training)."""
+    """Windowing and decoding parameters (stored in a model's manifest so inference matches training).
+
+    ``batch_size`` is kept for callers and manifests; inference runs one window per model call
+    (see the module docstring), which measured no slower per CPU-second on 2 cores (README).
+    """
 
     max_length: int = 384
     stride: int = 128
@@ -83,20 +89,18 @@ class SpanReader:
                 st.max_length,
                 st.stride,
             )
-            order = np.argsort(win.attention_mask.sum(axis=1), kind="stable")
-            for b in range(0, len(order), st.batch_size):
-                batch = win.rows(order[b : b + st.batch_size])
-                start, end = self.logits_fn(batch)
-                s_idx, e_idx, score = best_spans(start, end, batch.context_mask, st.max_answer_len, top_n)
-                for r in range(len(batch)):
-                    pair = int(batch.pair[r])
-                    best = results[pair_q[pair]]
-                    for si, ei, sc in zip(s_idx[r], e_idx[r], score[r], strict=True):
-                        if si < 0:
-                            break
-                        key = (pair, int(batch.offsets[r, si, 0]), int(batch.offsets[r, ei, 1]))
-                        if sc > best.get(key, -np.inf):
-                            best[key] = float(sc)
+            for r in range(len(win)):
+                row = win.rows(np.array([r]))
+                start, end = self.logits_fn(row)
+                s_idx, e_idx, score = best_spans(start, end, row.context_mask, st.max_answer_len, top_n)
+                pair = int(row.pair[0])
+                best = results[pair_q[pair]]
+                for si, ei, sc in zip(s_idx[0], e_idx[0], score[0], strict=True):
+                    if si < 0:
+                        break
+                    key = (pair, int(row.offsets[0, si, 0]), int(row.offsets[0, ei, 1]))
+                    if sc > best.get(key, -np.inf):
+                        best[key] = float(sc)
         out: list[list[Answer]] = []
         for best in results:
             ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
@@ -133,7 +137,8 @@ def settings_from_manifest(manifest: dict[str, Any], batch_size: int | None) -> 
 
 
 def torch_reader(model: Any, tokenizer: Any, settings: ReaderSettings) -> SpanReader:
-    """A reader over an in-memory ``SpanModel`` (used by training to evaluate checkpoints)."""
+    """A reader over an in-memory torch module ``(input_ids, attention_mask, token_type_ids) -> (start,
+    end)``: a ``SpanModel`` (training evaluates checkpoints with it) or ``hf.load_qa_model``'s module."""
     import torch
 
     device = next(model.parameters()).device
@@ -155,48 +160,79 @@ def default_weights_dir() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
 
+def onnx_reader(session: Any, tokenizer: Any, settings: ReaderSettings) -> SpanReader:
+    """A reader over an onnxruntime session; feeds only the inputs the graph declares (RoBERTa-style
+    exports take no ``token_type_ids``)."""
+    names = {i.name for i in session.get_inputs()}
+
+    def logits(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+        feeds = {
+            "input_ids": w.input_ids,
+            "attention_mask": w.attention_mask,
+            "token_type_ids": w.token_type_ids,
+        }
+        s, e = session.run(["start_logits", "end_logits"], {k: v for k, v in feeds.items() if k in names})
+        return np.asarray(s), np.asarray(e)
+
+    return SpanReader(tokenizer, logits, settings, "onnx")
+
+
 def load_reader(
-    path: Path | None = None,
+    path: Path | str | None = None,
     *,
     backend: str = "auto",
     batch_size: int | None = None,
     threads: int | None = None,
+    cache_dir: Path | None = None,
 ) -> SpanReader:
-    """Load a reader: a trained model folder (torch) or an exported ONNX folder (onnxruntime).
+    """Load a reader: a trained model folder (torch), an exported ONNX folder (onnxruntime) or any
+    Hugging Face extractive-QA checkpoint, as a folder or a hub name (``hf.resolve_checkpoint``).
 
-    ``path=None`` loads the shipped int8 weights. ``backend="auto"`` picks by the folder's kind;
-    asking for a backend the folder cannot serve raises ``UnsupportedError``. ``threads`` caps the
-    onnxruntime session's threads (torch threads are process-wide: set them with ``torch.set_num_threads``). Corrupt or mismatched
-    files raise ``IndexFormatError``; a missing folder ``NotFoundError``.
+    ``path=None`` loads the shipped int8 weights. ``backend="auto"`` picks by the folder's kind (torch
+    for a Hugging Face checkpoint); ``backend="onnx"`` on a checkpoint exports it once to int8 ONNX
+    under ``cache_dir`` (default ``$XDG_CACHE_HOME/drqa_ng/readers``, keyed by the weights' sha256).
+    A folder that cannot serve the backend raises ``UnsupportedError``. ``threads`` caps the
+    onnxruntime session's threads (torch threads are process-wide: set them with
+    ``torch.set_num_threads``). Corrupt or mismatched files raise ``IndexFormatError``; a missing
+    folder ``NotFoundError``. The ONNX path imports neither torch nor transformers.
     """
-    from drqa_ng.reading.model import MODEL_KIND, load_model, load_tokenizer
+    from drqa_ng.reading.features import load_tokenizer
+    from drqa_ng.reading.formats import MODEL_KIND
+    from drqa_ng.reading.hf import is_checkpoint, resolve_checkpoint
     from drqa_ng.reading.onnx_io import ONNX_KIND, load_onnx_session
 
     if backend not in BACKENDS:
         raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    folder = Path(path) if path is not None else default_weights_dir()
+    folder = resolve_checkpoint(path) if path is not None else default_weights_dir()
+    if is_checkpoint(folder):
+        return _checkpoint_reader(folder, backend, batch_size, threads, cache_dir)
     manifest = read_manifest(folder)
     kind = manifest["kind"]
     settings = settings_from_manifest(manifest, batch_size)
     if kind == MODEL_KIND and backend in ("auto", "torch"):
-        model = load_model(folder)
-        return torch_reader(model, load_tokenizer(folder), settings)
+        from drqa_ng.reading.model import load_model
+
+        return torch_reader(load_model(folder), load_tokenizer(folder), settings)
     if kind == ONNX_KIND and backend in ("auto", "onnx"):
         session = load_onnx_session(folder, threads=threads)
-
-        def logits(w: Windows) -> tuple[np.ndarray, np.ndarray]:
-            s, e = session.run(
-                ["start_logits", "end_logits"],
-                {
-                    "input_ids": w.input_ids,
-                    "attention_mask": w.attention_mask,
-                    "token_type_ids": w.token_type_ids,
-                },
-            )
-            return np.asarray(s), np.asarray(e)
-
-        return SpanReader(load_tokenizer(folder), logits, settings, "onnx")
+        return onnx_reader(session, load_tokenizer(folder), settings)
     raise UnsupportedError(
         f"{folder} holds a {kind!r} folder, which the {backend!r} backend cannot load"
         + (" (run `drqa-ng export-reader` to get an ONNX folder)" if kind == MODEL_KIND else "")
     )
+
+
+def _checkpoint_reader(
+    folder: Path, backend: str, batch_size: int | None, threads: int | None, cache_dir: Path | None
+) -> SpanReader:
+    from drqa_ng.reading.features import load_tokenizer
+    from drqa_ng.reading.hf import checkpoint_settings, load_qa_model
+
+    if backend == "onnx":
+        from drqa_ng.reading.onnx_io import cached_export
+
+        return load_reader(
+            cached_export(folder, cache_dir), backend="onnx", batch_size=batch_size, threads=threads
+        )
+    settings = settings_from_manifest(checkpoint_settings(folder), batch_size)
+    return torch_reader(load_qa_model(folder), load_tokenizer(folder), settings)
