@@ -59,7 +59,9 @@ def resolve_checkpoint(path_or_name: str | Path, allow_download: bool = True) ->
         # prefer safetensors; .bin only when the repository has no safetensors
         return Path(snapshot_download(name, allow_patterns=patterns))
     except Exception as e:
-        raise NotFoundError(f"reader {name!r} is not a folder and could not be fetched from the hub: {e}") from e
+        raise NotFoundError(
+            f"reader {name!r} is not a folder and could not be fetched from the hub: {e}"
+        ) from e
 
 
 def checkpoint_settings(folder: Path) -> dict[str, int]:

@@ -27,9 +27,7 @@ def _items() -> tuple[list[str], list[list[Passage]]]:
     passages = []
     for i, _ in enumerate(questions):
         chosen = [paras[(i * 3 + k) % len(paras)] for k in range(1 + i % 3)]
-        passages.append(
-            [Passage(f"d{i}#p{k}", f"d{i}", "t", t, 0, len(t)) for k, t in enumerate(chosen)]
-        )
+        passages.append([Passage(f"d{i}#p{k}", f"d{i}", "t", t, 0, len(t)) for k, t in enumerate(chosen)])
     return questions, passages
 
 
