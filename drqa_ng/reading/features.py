@@ -1,8 +1,8 @@
 """Question + passage pairs -> fixed-length token windows with char offsets (and training targets).
 
 Long passages are split into overlapping windows (``stride`` tokens shared between neighbours) with
-the Rust ``tokenizers`` library directly (the same truncation + overflow + post-processing calls the
-HF fast tokenizer makes, without importing transformers: inference must start fast); each window
+the Rust ``tokenizers`` library directly (the same truncation + overflow + post-processing settings
+the HF fast tokenizer applies, without importing transformers: inference must start fast); each window
 keeps the char offsets of its passage tokens so a token span maps straight back to
 ``passage[start:end]``. The model's own post-processor adds its special tokens, so BERT-style
 (``[CLS] q [SEP] p [SEP]``, token types 0/1) and RoBERTa-style (``<s> q </s></s> p </s>``, no token
@@ -115,51 +115,60 @@ def pad_id(tokenizer: Any) -> int:
     return 0
 
 
+def window_tokenizer(tokenizer: Any, max_length: int, stride: int) -> Any:
+    """A private copy of ``tokenizer`` that cuts (question, passage) pairs into windows: truncation of
+    the passage only, to ``max_length`` tokens, overflowing windows sharing ``stride`` tokens (the
+    settings the HF fast tokenizer applies for ``truncation="only_second", stride=...``)."""
+    from tokenizers import Tokenizer
+
+    base = getattr(tokenizer, "backend_tokenizer", tokenizer)
+    tok = Tokenizer.from_str(base.to_str())
+    tok.no_padding()
+    tok.enable_truncation(max_length, stride=stride, strategy="only_second")
+    return tok
+
+
 def make_windows(
     tokenizer: Any,
     questions: Sequence[str],
     passages: Sequence[str],
     max_length: int = 384,
     stride: int = 128,
+    *,
+    windower: Any = None,
 ) -> Windows:
     """Tokenise ``(questions[i], passages[i])`` pairs into windows of at most ``max_length`` tokens.
 
-    Questions are clipped to ``MAX_QUESTION_TOKENS`` tokens; each passage is cut into chunks of
-    ``max_length - len(question) - specials`` tokens, consecutive chunks sharing ``stride`` tokens
-    (``tokenizers``' ``Encoding.truncate``), and each chunk is joined to its question by the model's
-    post-processor. Rows are in pair order, a pair's windows in passage order. ``tokenizer`` is a
-    ``tokenizers.Tokenizer`` (``load_tokenizer``) or an HF fast tokenizer.
+    Questions are clipped to ``MAX_QUESTION_TOKENS`` tokens; ``stride`` is the number of passage
+    tokens repeated between consecutive windows of one passage; the model's post-processor adds its
+    special tokens. Rows are in pair order, a pair's windows in passage order. ``tokenizer`` is a
+    ``tokenizers.Tokenizer`` (``load_tokenizer``) or an HF fast tokenizer; ``windower`` is
+    ``window_tokenizer(tokenizer, max_length, stride)`` made once by callers that tokenise often.
     """
     if len(questions) != len(passages):
         raise ValueError("questions and passages must have the same length")
     if not questions:
         z = np.zeros((0, 0), dtype=np.int64)
         return Windows(z, z, z, np.zeros((0, 0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
-    tok = as_tokenizers(tokenizer)
-    specials = tok.num_special_tokens_to_add(True)
-    q_enc = tok.encode_batch(list(questions), add_special_tokens=False)
-    long_q = [i for i, q in enumerate(q_enc) if len(q) > MAX_QUESTION_TOKENS]
-    if long_q:  # re-encode the clipped text (an Encoding.truncate would carry its overflow along)
-        clipped = [questions[i][: q_enc[i].offsets[MAX_QUESTION_TOKENS - 1][1]] for i in long_q]
-        for i, e in zip(long_q, tok.encode_batch(clipped, add_special_tokens=False), strict=True):
-            q_enc[i] = e
-    p_enc = tok.encode_batch(list(passages), add_special_tokens=False)
+    plain = as_tokenizers(tokenizer)
+    windower = windower or window_tokenizer(plain, max_length, stride)
+    q_enc = plain.encode_batch(list(questions), add_special_tokens=False)
+    clipped = [
+        q[: e.offsets[MAX_QUESTION_TOKENS - 1][1]] if len(e) > MAX_QUESTION_TOKENS else q
+        for q, e in zip(questions, q_enc, strict=True)
+    ]
+    try:
+        pairs = windower.encode_batch(list(zip(clipped, passages, strict=True)))
+    except Exception as e:  # tokenizers raises plain Exception, e.g. a question longer than max_length
+        raise ValueError(f"cannot cut windows of {max_length} tokens (stride {stride}): {e}") from e
     encs = []
     pair = []
-    for i, (q, p) in enumerate(zip(q_enc, p_enc, strict=True)):
-        budget = max_length - len(q) - specials
-        if budget <= stride:
-            raise ValueError(
-                f"max_length {max_length} leaves {budget} passage tokens after the question, "
-                f"not more than stride {stride}"
-            )
-        if len(p) > budget:
-            p.truncate(budget, stride=stride)
-        for chunk in (p, *p.overflowing):
-            encs.append(tok.post_process(q, chunk, add_special_tokens=True))
+    for i, enc in enumerate(pairs):
+        for w in (enc, *enc.overflowing):
+            encs.append(w)
             pair.append(i)
     n, length = len(encs), max(len(e) for e in encs)
-    ids = np.full((n, length), pad_id(tok), dtype=np.int64)
+    ids = np.full((n, length), pad_id(plain), dtype=np.int64)
     mask = np.zeros((n, length), dtype=np.int64)
     types = np.zeros((n, length), dtype=np.int64)
     offsets = np.full((n, length, 2), -1, dtype=np.int64)

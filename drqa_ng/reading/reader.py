@@ -23,7 +23,7 @@ import numpy as np
 from drqa_ng.errors import InputError, UnsupportedError
 from drqa_ng.index_io import read_manifest
 from drqa_ng.reading.decoding import best_spans
-from drqa_ng.reading.features import Windows, make_windows
+from drqa_ng.reading.features import Windows, make_windows, window_tokenizer
 from drqa_ng.types import Answer, Passage
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class SpanReader:
 
     def __init__(self, tokenizer: Any, logits_fn: LogitsFn, settings: ReaderSettings, backend: str) -> None:
         self.tokenizer = tokenizer
+        self._windower = window_tokenizer(tokenizer, settings.max_length, settings.stride)
         self.logits_fn = logits_fn
         self.settings = settings
         self.backend = backend
@@ -88,6 +89,7 @@ class SpanReader:
                 [p.text for p in pair_p],
                 st.max_length,
                 st.stride,
+                windower=self._windower,
             )
             for r in range(len(win)):
                 row = win.rows(np.array([r]))

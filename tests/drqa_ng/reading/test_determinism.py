@@ -45,7 +45,8 @@ def _check(reader: SpanReader) -> None:
             batch = reader.read([questions[i] for i in idx], [passages[i] for i in idx], top_n=TOP_N)
             for i, got in zip(idx, batch, strict=True):
                 assert _key(got) == _key(alone[i]), f"question {i} in a batch of {size}"
-                assert [a.score for a in got] == pytest.approx([a.score for a in alone[i]], abs=1e-6, rel=0)
+                # exactly equal, not just close: each window is computed alone, so bit for bit
+                assert [a.score for a in got] == [a.score for a in alone[i]]
 
 
 @pytest.mark.slow
