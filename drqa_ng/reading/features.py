@@ -159,8 +159,8 @@ def make_windows(
     ]
     try:
         pairs = windower.encode_batch(list(zip(clipped, passages, strict=True)))
-    except Exception as e:  # tokenizers raises plain Exception, e.g. a question longer than max_length
-        raise ValueError(f"cannot cut windows of {max_length} tokens (stride {stride}): {e}") from e
+    except Exception as err:  # tokenizers raises plain Exception, e.g. a question longer than max_length
+        raise ValueError(f"cannot cut windows of {max_length} tokens (stride {stride}): {err}") from err
     encs = []
     pair = []
     for i, enc in enumerate(pairs):
