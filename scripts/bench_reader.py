@@ -5,10 +5,11 @@
         --articles ../shared/data/squad/part-A-validation-articles.txt --limit 400 --threads 2
 
 Throughput is measured on windows of exactly ``--tokens`` tokens (default 384: a question plus a
-passage long enough to fill the window) through the full ``Reader.read`` path (tokenise, model one
-window per call, decode). A second table times the model alone on the same windows run one per call
-(what ``read`` does, so answers never depend on the batch) against ``--batch-size`` windows per call
-(the former, batch-dependent path). Prints Markdown tables with ratios to the first row / comparator.
+passage long enough to fill the window) through the full ``Reader.read`` path (tokenise, model,
+decode; one window per question here, so one window per model call: ``read`` batches only the
+windows of one question, so that answers never depend on the other questions). A second table times
+the model alone on the same windows one per call against ``--batch-size`` per call (what mixing
+questions' windows in one batch, the former batch-dependent path, would gain). Prints Markdown tables with ratios to the first row / comparator.
 """
 
 from __future__ import annotations

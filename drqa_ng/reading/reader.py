@@ -1,13 +1,15 @@
 """The reader API: ``load_reader`` and the batched ``Reader.read``.
 
-``read`` turns every (question, passage) pair of a call into token windows, runs each window through
-the model on its own, unpadded (so a window's logits depend on that window only: dynamic int8
-quantisation computes activation scales over the whole input tensor, and padding changes fp32 kernel
-shapes, so batching windows made a question's answers depend on the other questions of its batch),
-decodes the best spans of each window (``decoding.best_spans``) and keeps each question's ``top_n``
-best spans over all its passages. ``reader_score`` is the raw span score ``start_logit + end_logit`` of the window the
-span came from (max over the overlapping windows that contain it), so it is comparable across the
-passages and windows of a question and across questions of one model.
+``read`` turns every (question, passage) pair of a call into token windows and runs each question's
+windows through the model as batches of their own (at most ``batch_size`` windows, sorted by length,
+padded to the longest of the batch), so the model input depends on that question and its passages
+only: dynamic int8 quantisation computes activation scales over the whole input tensor, and padding
+changes fp32 kernel shapes, so mixing questions in one batch made a question's answers depend on the
+other questions read with it. Then it decodes the best spans of each window
+(``decoding.best_spans``) and keeps each question's ``top_n`` best spans over all its passages.
+``reader_score`` is the raw span score ``start_logit + end_logit`` of the window the span came from
+(max over the overlapping windows that contain it), so it is comparable across the passages and
+windows of a question and across questions of one model.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ class Reader(Protocol):
 class ReaderSettings:
     """Windowing and decoding parameters (stored in a model's manifest so inference matches training).
 
-    ``batch_size`` is kept for callers and manifests; inference runs one window per model call
-    (see the module docstring), which measured no slower per CPU-second on 2 cores (README).
+    ``batch_size`` caps the windows of one question run in one model call (windows of different
+    questions are never batched together; see the module docstring).
     """
 
     max_length: int = 384
@@ -91,18 +93,15 @@ class SpanReader:
                 st.stride,
                 windower=self._windower,
             )
-            for r in range(len(win)):
-                row = win.rows(np.array([r]))
-                start, end = self.logits_fn(row)
-                s_idx, e_idx, score = best_spans(start, end, row.context_mask, st.max_answer_len, top_n)
-                pair = int(row.pair[0])
-                best = results[pair_q[pair]]
-                for si, ei, sc in zip(s_idx[0], e_idx[0], score[0], strict=True):
-                    if si < 0:
-                        break
-                    key = (pair, int(row.offsets[0, si, 0]), int(row.offsets[0, ei, 1]))
-                    if sc > best.get(key, -np.inf):
-                        best[key] = float(sc)
+            question_of_row = np.asarray(pair_q, dtype=np.int64)[win.pair]
+            lengths = win.attention_mask.sum(axis=1)
+            for qi in np.unique(question_of_row):
+                # this question's windows only, by length, in chunks of batch_size: the model input
+                # depends on nothing but the question and its passages
+                rows = np.nonzero(question_of_row == qi)[0]
+                rows = rows[np.argsort(lengths[rows], kind="stable")]
+                for b in range(0, len(rows), st.batch_size):
+                    self._decode(win.rows(rows[b : b + st.batch_size]), top_n, results[int(qi)])
         out: list[list[Answer]] = []
         for best in results:
             ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
@@ -122,6 +121,20 @@ class SpanReader:
                 )
             out.append(answers)
         return out
+
+    def _decode(self, batch: Windows, top_n: int, best: dict[tuple[int, int, int], float]) -> None:
+        """Run the model on ``batch`` (windows of one question) and keep each span's best score in ``best``."""
+        st = self.settings
+        start, end = self.logits_fn(batch)
+        s_idx, e_idx, score = best_spans(start, end, batch.context_mask, st.max_answer_len, top_n)
+        for r in range(len(batch)):
+            pair = int(batch.pair[r])
+            for si, ei, sc in zip(s_idx[r], e_idx[r], score[r], strict=True):
+                if si < 0:
+                    break
+                key = (pair, int(batch.offsets[r, si, 0]), int(batch.offsets[r, ei, 1]))
+                if sc > best.get(key, -np.inf):
+                    best[key] = float(sc)
 
     def read_one(self, question: str, passages: Sequence[Passage], top_n: int = 1) -> list[Answer]:
         """Single-question convenience wrapper over ``read``."""
