@@ -6,14 +6,23 @@ Direct: questions one at a time (true latency) and in batches (throughput). HTTP
 requests in all (bounded, so the run stops by itself; each request has a timeout). Prints a
 Markdown table. Client, server and model share this process and its cores, as on a small box.
 
+Cold start: ``--cold N`` also runs ``drqa-ng ask "QUESTION"`` N times as a fresh process (wall time
+and CPU time of the child, median) on the same pipeline, against the same command with torch and
+transformers imported first (what every ask paid before the ONNX path stopped importing them).
+``--cold-only`` skips the warm runs.
+
     python scripts/bench_ask.py --home drqa_ng_data --questions ../shared/data/qa/webquestions-train.jsonl
+    python scripts/bench_ask.py --index IDX --docs DOCS --cold 5 --cold-only
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import resource
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -152,6 +161,69 @@ def markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+COLD_QUESTION = "Who wrote Hamlet?"
+_HEAVY_FIRST = (
+    "import sys, torch, transformers; from drqa_ng.cli.main import main; sys.exit(main(sys.argv[1:]))"
+)
+_PLAIN = "import sys; from drqa_ng.cli.main import main; sys.exit(main(sys.argv[1:]))"
+
+
+@dataclass(frozen=True, slots=True)
+class ColdRow:
+    mode: str
+    runs: int
+    wall_s: float
+    cpu_s: float
+
+
+def _pipeline_argv(args: argparse.Namespace) -> list[str]:
+    out: list[str] = []
+    for flag, value in (("--home", args.home), ("--docs", args.docs), ("--reader", args.reader)):
+        if value is not None:
+            out += [flag, str(value)]
+    for idx in args.index or []:
+        out += ["--index", str(idx)]
+    return [*out, "--backend", args.reader_backend]
+
+
+def bench_cold(args: argparse.Namespace, runs: int) -> list[ColdRow]:
+    """Median wall and CPU seconds of ``drqa-ng ask`` as a fresh process, with and without torch imported."""
+    argv = ["ask", *_pipeline_argv(args), "-n", "1", COLD_QUESTION]
+    rows = []
+    for mode, code in (
+        ("`drqa-ng ask` fresh process (ONNX path)", _PLAIN),
+        ("same, torch + transformers imported first (old path)", _HEAVY_FIRST),
+    ):
+        walls, cpus = [], []
+        for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=os.environ
+            )
+            walls.append(time.perf_counter() - t)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{mode} failed: {proc.stderr.strip()[-500:]}")
+        rows.append(ColdRow(mode, runs, float(np.median(walls)), float(np.median(cpus))))
+    return rows
+
+
+def cold_markdown(rows: list[ColdRow]) -> str:
+    """The cold-start table; ratios compare each row with the old path (last row) of the same run."""
+    lines = [
+        f'| cold start (`ask "{COLD_QUESTION}"`) | runs | wall s (median) | CPU s (median) | wall ÷ old |',
+        "|---|---:|---:|---:|---:|",
+    ]
+    base = rows[-1]
+    for r in rows:
+        lines.append(
+            f"| {r.mode} | {r.runs} | {r.wall_s:.2f} | {r.cpu_s:.2f} | {r.wall_s / base.wall_s:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--questions", type=Path, help="question file (SQuAD JSON or JSONL); default: 8 built-in")
@@ -162,8 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top-n", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=300.0, help="per-request timeout in seconds")
     ap.add_argument("--no-http", action="store_true", help="skip the HTTP runs")
+    ap.add_argument("--threads", type=int, help="torch intra-op threads (1 avoids spin-wait on a busy box)")
+    ap.add_argument("--cold", type=int, default=0, help="fresh-process `drqa-ng ask` runs per cold-start row")
+    ap.add_argument("--cold-only", action="store_true", help="only the cold-start rows")
     add_pipeline_options(ap)
     args = ap.parse_args(argv)
+    if args.cold:
+        print(f"1-min load average before the cold runs: {os.getloadavg()[0]:.1f}", file=sys.stderr)
+        print(cold_markdown(bench_cold(args, args.cold)))
+        if args.cold_only:
+            return 0
 
     if args.questions:
         questions = [q.question for q in load_questions(args.questions)][: args.n]

@@ -5,8 +5,11 @@
         --articles ../shared/data/squad/part-A-validation-articles.txt --limit 400 --threads 2
 
 Throughput is measured on windows of exactly ``--tokens`` tokens (default 384: a question plus a
-passage long enough to fill the window), ``--batch-size`` windows per model call, through the full
-``Reader.read`` path (tokenise, model, decode). Prints a Markdown table with ratios to torch fp32.
+passage long enough to fill the window) through the full ``Reader.read`` path (tokenise, model,
+decode; one window per question here, so one window per model call: ``read`` batches only the
+windows of one question, so that answers never depend on the other questions). A second table times
+the model alone on the same windows one per call against ``--batch-size`` per call (what mixing
+questions' windows in one batch, the former batch-dependent path, would gain). Prints Markdown tables with ratios to the first row / comparator.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from drqa_ng.evaluation.datasets import load_questions, read_article_list
 from drqa_ng.reading.evaluate import evaluate_reader
+from drqa_ng.reading.features import make_windows
 from drqa_ng.reading.reader import ReaderSettings, SpanReader, load_reader
 from drqa_ng.types import Passage
 
@@ -33,16 +39,11 @@ def _long_passages(
         q = questions[i % len(questions)]
         text = q.context
         j = i + 1
-        while len(tokenizer(q.question, text)["input_ids"]) < tokens:  # type: ignore[operator]
+        while len(tokenizer.encode(q.question, text)) < tokens:  # type: ignore[attr-defined]
             text += " " + questions[j % len(questions)].context
             j += 1
-        enc = tokenizer(  # type: ignore[operator]
-            q.question, text, truncation="only_second", max_length=tokens, return_offsets_mapping=True
-        )
-        last = max(
-            b for (a, b), sid in zip(enc["offset_mapping"], enc.sequence_ids(), strict=True) if sid == 1
-        )
-        text = text[:last]
+        first = make_windows(tokenizer, [q.question], [text], tokens, 0)
+        text = text[: int(first.offsets[0, :, 1].max())]
         qs.append(q.question)
         ps.append([Passage(id=str(i), doc_id=str(i), title="", text=text, start=0, end=len(text))])
         i += 1
@@ -61,6 +62,24 @@ def _throughput(
     t0, c0 = time.perf_counter(), time.process_time()
     timed.read(qs, ps)
     return len(qs) / (time.perf_counter() - t0), len(qs) / (time.process_time() - c0)
+
+
+def _per_window_vs_batched(
+    reader: SpanReader, qs: list[str], ps: list[list[Passage]], tokens: int, batch: int
+) -> tuple[float, float]:
+    """Model-only windows per CPU-second: (one window per call, ``batch`` windows per call)."""
+    win = make_windows(reader.tokenizer, qs, [p[0].text for p in ps], tokens, 0)
+    n = len(win)
+    single = [win.rows(np.array([r])) for r in range(n)]
+    batched = [win.rows(np.arange(b, min(b + batch, n))) for b in range(0, n, batch)]
+    rates = []
+    for chunks in (single, batched):
+        reader.logits_fn(chunks[0])  # warm-up for this shape
+        c0 = time.process_time()
+        for w in chunks:
+            reader.logits_fn(w)
+        rates.append(n / (time.process_time() - c0))
+    return rates[0], rates[1]
 
 
 def main() -> None:
@@ -86,6 +105,7 @@ def main() -> None:
     if args.limit:
         sample = questions[:: max(1, len(questions) // args.limit)][: args.limit]
     rows = []
+    model_rows: list[tuple[str, float, float]] = []
     base_pps = None
     for name, folder, backend in (
         ("torch fp32", args.model, "torch"),
@@ -104,6 +124,8 @@ def main() -> None:
         base_pps = base_pps or per_cpu
         size = sum(f.stat().st_size for f in Path(folder).iterdir() if "model" in f.name)
         rows.append((name, em, f1, pps, per_cpu, per_cpu / base_pps, size / 2**20))
+        one, many = _per_window_vs_batched(reader, qs, ps, args.tokens, args.batch_size)
+        model_rows.append((name, one, many))
     load = os.getloadavg()[0]
     n = len(sample) if args.limit != 0 else 0
     print(f"\n{n} questions from {args.data.name}" + (f" ({args.articles.name})" if args.articles else ""))
@@ -116,6 +138,11 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, em, f1, pps, per_cpu, ratio, mib in rows:
         print(f"| {name} | {em:.2f} | {f1:.2f} | {pps:.1f} | {per_cpu:.1f} | {ratio:.2f}x | {mib:.1f} |")
+    print(f"\nmodel only, same windows: one per call vs {args.batch_size} per call (windows per CPU-s)\n")
+    print(f"| model | one window per call | {args.batch_size} per call | ratio |")
+    print("|---|---:|---:|---:|")
+    for name, one, many in model_rows:
+        print(f"| {name} | {one:.1f} | {many:.1f} | {one / many:.2f}x |")
 
 
 if __name__ == "__main__":

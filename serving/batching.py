@@ -9,6 +9,10 @@ Backpressure: at most ``max_pending`` requests are queued or being read at once;
 refused at once with ``OverloadedError`` (HTTP 503 + Retry-After) instead of joining a queue that
 grows without bound. A request whose ``timeout`` passes first is dropped from the queue (a batch
 already in the reader finishes, its answer discarded) and gets ``OverloadedError`` too.
+
+A request's answers never depend on who else was batched with it: the pipeline and the reader
+compute each question on its own (``drqa_ng.reading.reader``), and jobs asking for different
+``top_n`` are never merged into one call (``top_n`` sets how many candidates the pipeline ranks).
 """
 
 from __future__ import annotations
@@ -125,11 +129,15 @@ class MicroBatcher:
             await self._process(jobs)
 
     async def _process(self, jobs: list[_Job]) -> None:
-        jobs = [j for j in jobs if not j.future.cancelled()]
-        if not jobs:
-            return
+        groups: dict[int, list[_Job]] = {}
+        for j in jobs:
+            if not j.future.cancelled():
+                groups.setdefault(j.top_n, []).append(j)
+        for top_n, group in groups.items():
+            await self._process_group(group, top_n)
+
+    async def _process_group(self, jobs: list[_Job], top_n: int) -> None:
         questions = [q for j in jobs for q in j.questions]
-        top_n = max(j.top_n for j in jobs)
         self.batches += 1
         self.questions += len(questions)
         try:
@@ -149,7 +157,7 @@ class MicroBatcher:
         for j in jobs:
             part = answers[pos : pos + len(j.questions)]
             pos += len(j.questions)
-            _set_result(j, [a[: j.top_n] for a in part])
+            _set_result(j, part)
 
 
 def _set_result(job: _Job, value: list[list[Answer]]) -> None:

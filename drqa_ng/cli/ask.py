@@ -32,9 +32,20 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         "--index", type=Path, action="append", help="index folder; repeat to fuse several (hybrid)"
     )
     g.add_argument("--docs", type=Path, help="doc store (.sqlite) the index was built from")
-    g.add_argument("--reader", type=Path, help="reader model folder (default: the shipped weights)")
     g.add_argument(
-        "--backend", default="auto", choices=("auto", "torch", "onnx"), help="reader runtime (default auto)"
+        "--reader",
+        type=Path,
+        metavar="PATH_OR_NAME",
+        help="reader (default: the shipped int8 weights): a folder from train-reader/export-reader, or any "
+        "Hugging Face extractive-QA checkpoint, as a save_pretrained folder or a hub name such as "
+        "deepset/roberta-base-squad2 (downloaded once when not in the local HF cache)",
+    )
+    g.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torch", "onnx"),
+        help="auto: by the reader's kind (a HF checkpoint runs on torch); onnx on a HF checkpoint exports it "
+        "once to int8 ONNX (cached under $XDG_CACHE_HOME/drqa_ng/readers) and starts without torch after",
     )
     hidden_alias(g, "--reader-backend", dest="backend", choices=("auto", "torch", "onnx"))
     g.add_argument("--fusion", choices=("rrf", "interp"), help="how several indexes are fused (default rrf)")

@@ -89,7 +89,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="SQuAD EM/F1 of a reader on gold paragraphs",
         description="Official SQuAD v1.1 EM/F1 (max over gold answers) and passages/s of a reader folder.",
     )
-    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="model folder or exported ONNX folder")
+    p.add_argument(
+        "model_dir",
+        type=Path,
+        metavar="MODEL_DIR",
+        help="model folder, exported ONNX folder, or a Hugging Face QA checkpoint (folder or hub name)",
+    )
     p.add_argument("--data", type=Path, required=True, metavar="FILE")
     p.add_argument("--articles", type=Path, metavar="LIST")
     p.add_argument("--limit", type=int, help="evaluate on an evenly spaced sample of this many questions")
@@ -101,9 +106,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     p = sub.add_parser(
         "export-reader",
-        help="export a trained reader to ONNX int8",
-        description="Export MODEL_DIR to ONNX (dynamic batch/sequence axes), quantise weights to int8 and write "
-        "a shippable folder (parts < 16 MB with sha256 in manifest.json) to OUT_DIR.",
+        help="export a trained reader or a Hugging Face QA checkpoint to ONNX int8",
+        description="Export MODEL_DIR (a train-reader model folder, or any Hugging Face extractive-QA checkpoint: "
+        "a save_pretrained folder or a hub name) to ONNX (dynamic batch/sequence axes), quantise weights to "
+        "int8 and write a shippable folder (parts < 16 MB with sha256 in manifest.json) to OUT_DIR; "
+        "`--reader OUT_DIR` then serves it without torch.",
     )
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
@@ -195,6 +202,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from drqa_ng.reading.hf import resolve_checkpoint
     from drqa_ng.reading.onnx_io import export_reader
 
     notes = {}
@@ -206,7 +214,7 @@ def _export(args: argparse.Namespace) -> int:
             notes[key] = json.loads(value)
         except json.JSONDecodeError:
             notes[key] = value
-    manifest = export_reader(args.model_dir, args.out_dir, args.fp32, **notes)
+    manifest = export_reader(resolve_checkpoint(args.model_dir), args.out_dir, args.fp32, **notes)
     size = sum(p["bytes"] for p in manifest["parts"])
     print(f"wrote {args.out_dir}: int8 ONNX {size / 2**20:.1f} MiB in {len(manifest['parts'])} part(s)")
     return 0

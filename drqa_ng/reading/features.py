@@ -1,19 +1,27 @@
 """Question + passage pairs -> fixed-length token windows with char offsets (and training targets).
 
-Long passages are split into overlapping windows (``stride`` tokens shared between neighbours) by the
-HF fast tokenizer (``return_overflowing_tokens``); each window keeps the char offsets of its passage
-tokens so a token span maps straight back to ``passage[start:end]``.
+Long passages are split into overlapping windows (``stride`` tokens shared between neighbours) with
+the Rust ``tokenizers`` library directly (the same truncation + overflow + post-processing settings
+the HF fast tokenizer applies, without importing transformers: inference must start fast); each window
+keeps the char offsets of its passage tokens so a token span maps straight back to
+``passage[start:end]``. The model's own post-processor adds its special tokens, so BERT-style
+(``[CLS] q [SEP] p [SEP]``, token types 0/1) and RoBERTa-style (``<s> q </s></s> p </s>``, no token
+types) checkpoints both work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from drqa_ng.errors import IndexFormatError, NotFoundError
+
 MAX_QUESTION_TOKENS = 64
+_PAD_TOKENS = ("[PAD]", "<pad>", "<PAD>")
 
 
 @dataclass(frozen=True)
@@ -50,13 +58,74 @@ class Windows:
         )
 
 
-def _clip_questions(tokenizer: Any, questions: Sequence[str]) -> list[str]:
-    """Cut over-long questions at ``MAX_QUESTION_TOKENS`` tokens so ``only_second`` truncation always fits."""
-    enc = tokenizer(list(questions), add_special_tokens=False, return_offsets_mapping=True)
-    out = []
-    for q, offs in zip(questions, enc["offset_mapping"], strict=True):
-        out.append(q[: offs[MAX_QUESTION_TOKENS - 1][1]] if len(offs) > MAX_QUESTION_TOKENS else q)
-    return out
+def load_tokenizer(folder: Path) -> Any:
+    """The ``tokenizers.Tokenizer`` of a model folder (its ``tokenizer.json``), truncation and padding off.
+
+    A folder without ``tokenizer.json`` (a Hugging Face checkpoint with only slow-tokenizer files) is
+    converted through ``transformers``' fast tokenizer, the one path here that imports it.
+    """
+    from tokenizers import Tokenizer
+
+    folder = Path(folder)
+    path = folder / "tokenizer.json"
+    if path.is_file():
+        try:
+            tok = Tokenizer.from_file(str(path))
+        except Exception as e:  # tokenizers raises plain Exception for a malformed file
+            raise IndexFormatError(f"{path} is not a tokenizer file: {e}") from e
+    elif (folder / "config.json").is_file():
+        try:
+            from transformers import AutoTokenizer
+
+            hf = AutoTokenizer.from_pretrained(str(folder), use_fast=True, local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise NotFoundError(f"no usable tokenizer in {folder}: {e}") from e
+        if not hasattr(hf, "backend_tokenizer"):
+            raise NotFoundError(f"{folder} has no fast tokenizer (tokenizer.json)")
+        tok = Tokenizer.from_str(hf.backend_tokenizer.to_str())
+    else:
+        raise NotFoundError(f"no tokenizer.json in {folder}")
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def as_tokenizers(tokenizer: Any) -> Any:
+    """The Rust ``tokenizers.Tokenizer`` behind ``tokenizer`` (an HF fast tokenizer is unwrapped and
+    copied, so its truncation/padding state is never changed), truncation and padding off."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        if getattr(tokenizer, "truncation", None) is None and getattr(tokenizer, "padding", None) is None:
+            return tokenizer
+        backend = tokenizer
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(backend.to_str())
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def pad_id(tokenizer: Any) -> int:
+    """The id of the tokenizer's padding token (0 when it has none): padded slots are masked anyway."""
+    for t in _PAD_TOKENS:
+        i = tokenizer.token_to_id(t)
+        if i is not None:
+            return int(i)
+    return 0
+
+
+def window_tokenizer(tokenizer: Any, max_length: int, stride: int) -> Any:
+    """A private copy of ``tokenizer`` that cuts (question, passage) pairs into windows: truncation of
+    the passage only, to ``max_length`` tokens, overflowing windows sharing ``stride`` tokens (the
+    settings the HF fast tokenizer applies for ``truncation="only_second", stride=...``)."""
+    from tokenizers import Tokenizer
+
+    base = getattr(tokenizer, "backend_tokenizer", tokenizer)
+    tok = Tokenizer.from_str(base.to_str())
+    tok.no_padding()
+    tok.enable_truncation(max_length, stride=stride, strategy="only_second")
+    return tok
 
 
 def make_windows(
@@ -65,41 +134,59 @@ def make_windows(
     passages: Sequence[str],
     max_length: int = 384,
     stride: int = 128,
+    *,
+    windower: Any = None,
 ) -> Windows:
     """Tokenise ``(questions[i], passages[i])`` pairs into windows of at most ``max_length`` tokens.
 
-    ``stride`` is the number of passage tokens repeated between consecutive windows of one passage.
+    Questions are clipped to ``MAX_QUESTION_TOKENS`` tokens; ``stride`` is the number of passage
+    tokens repeated between consecutive windows of one passage; the model's post-processor adds its
+    special tokens. Rows are in pair order, a pair's windows in passage order. ``tokenizer`` is a
+    ``tokenizers.Tokenizer`` (``load_tokenizer``) or an HF fast tokenizer; ``windower`` is
+    ``window_tokenizer(tokenizer, max_length, stride)`` made once by callers that tokenise often.
     """
     if len(questions) != len(passages):
         raise ValueError("questions and passages must have the same length")
     if not questions:
         z = np.zeros((0, 0), dtype=np.int64)
         return Windows(z, z, z, np.zeros((0, 0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
-    enc = tokenizer(
-        _clip_questions(tokenizer, questions),
-        list(passages),
-        truncation="only_second",
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding="longest",
-        return_token_type_ids=True,
-    )
-    ids = np.asarray(enc["input_ids"], dtype=np.int64)
-    n, length = ids.shape
+    plain = as_tokenizers(tokenizer)
+    windower = windower or window_tokenizer(plain, max_length, stride)
+    q_enc = plain.encode_batch(list(questions), add_special_tokens=False)
+    clipped = [
+        q[: e.offsets[MAX_QUESTION_TOKENS - 1][1]] if len(e) > MAX_QUESTION_TOKENS else q
+        for q, e in zip(questions, q_enc, strict=True)
+    ]
+    try:
+        pairs = windower.encode_batch(list(zip(clipped, passages, strict=True)))
+    except Exception as err:  # tokenizers raises plain Exception, e.g. a question longer than max_length
+        raise ValueError(f"cannot cut windows of {max_length} tokens (stride {stride}): {err}") from err
+    encs = []
+    pair = []
+    for i, enc in enumerate(pairs):
+        for w in (enc, *enc.overflowing):
+            encs.append(w)
+            pair.append(i)
+    n, length = len(encs), max(len(e) for e in encs)
+    ids = np.full((n, length), pad_id(plain), dtype=np.int64)
+    mask = np.zeros((n, length), dtype=np.int64)
+    types = np.zeros((n, length), dtype=np.int64)
     offsets = np.full((n, length, 2), -1, dtype=np.int64)
-    for r in range(n):
-        seq = enc.sequence_ids(r)
-        for t, (sid, off) in enumerate(zip(seq, enc["offset_mapping"][r], strict=True)):
-            if sid == 1:
-                offsets[r, t] = off
+    for r, e in enumerate(encs):
+        k = len(e)
+        ids[r, :k] = e.ids
+        mask[r, :k] = 1
+        types[r, :k] = e.type_ids
+        seq = np.array([-1 if s is None else s for s in e.sequence_ids], dtype=np.int64)
+        ctx = np.nonzero(seq == 1)[0]
+        if len(ctx):
+            offsets[r, ctx] = np.asarray(e.offsets, dtype=np.int64)[ctx]
     return Windows(
         input_ids=ids,
-        attention_mask=np.asarray(enc["attention_mask"], dtype=np.int64),
-        token_type_ids=np.asarray(enc["token_type_ids"], dtype=np.int64),
+        attention_mask=mask,
+        token_type_ids=types,
         offsets=offsets,
-        pair=np.asarray(enc["overflow_to_sample_mapping"], dtype=np.int64),
+        pair=np.asarray(pair, dtype=np.int64),
     )
 
 

@@ -16,13 +16,22 @@ from torch import nn
 
 from drqa_ng.errors import IndexFormatError, NotFoundError
 from drqa_ng.index_io import atomic_dir, read_manifest, write_manifest
+from drqa_ng.reading.features import load_tokenizer
+from drqa_ng.reading.formats import MODEL_KIND, MODEL_VERSION, TOKENIZER_FILES, WEIGHTS_FILE
+
+__all__ = [
+    "MODEL_KIND",
+    "MODEL_VERSION",
+    "TOKENIZER_FILES",
+    "WEIGHTS_FILE",
+    "SpanModel",
+    "init_model",
+    "load_model",
+    "load_tokenizer",
+    "save_model",
+]
 
 log = logging.getLogger(__name__)
-
-MODEL_KIND = "reader-model"
-MODEL_VERSION = 1
-WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
 class SpanModel(nn.Module):
@@ -50,13 +59,6 @@ def _encoder_from_config(config: Any) -> nn.Module:
         return AutoModel.from_config(config, add_pooling_layer=False)
     except TypeError:
         return AutoModel.from_config(config)
-
-
-def load_tokenizer(folder: Path) -> Any:
-    """The HF fast tokenizer stored in ``folder``."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(folder))
 
 
 def init_model(base: Path) -> SpanModel:

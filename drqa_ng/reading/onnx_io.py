@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -28,12 +29,14 @@ OPSET = 17
 
 
 def export_onnx(model_dir: Path, onnx_path: Path) -> None:
-    """Export a trained model folder to one fp32 ONNX file with dynamic batch and sequence axes."""
+    """Export a trained model folder or a Hugging Face QA checkpoint to one fp32 ONNX file with
+    dynamic batch and sequence axes (checkpoints without token types get no ``token_type_ids`` input)."""
     import torch
 
+    from drqa_ng.reading.hf import is_checkpoint, load_qa_model
     from drqa_ng.reading.model import load_model
 
-    model = load_model(model_dir)
+    model = load_qa_model(model_dir) if is_checkpoint(Path(model_dir)) else load_model(model_dir)
     # a padded row in the example batch, so the trace goes through the attention-mask path with real
     # padding (tests check padded batches against unpadded ones)
     mask = torch.ones(2, 16, dtype=torch.long)
@@ -48,19 +51,16 @@ def export_onnx(model_dir: Path, onnx_path: Path) -> None:
 
 def _export(torch: Any, model: Any, dummy: tuple[Any, ...], onnx_path: Path) -> None:
     axes = {0: "batch", 1: "seq"}
+    inputs = ["input_ids", "attention_mask", "token_type_ids"]
+    if not getattr(model, "takes_types", True):
+        inputs = inputs[:2]  # the graph has no token_type_ids input (the reader feeds what it declares)
     torch.onnx.export(
         model,
         dummy,
         str(onnx_path),
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        input_names=inputs,
         output_names=["start_logits", "end_logits"],
-        dynamic_axes={
-            "input_ids": axes,
-            "attention_mask": axes,
-            "token_type_ids": axes,
-            "start_logits": axes,
-            "end_logits": axes,
-        },
+        dynamic_axes={**{name: axes for name in inputs}, "start_logits": axes, "end_logits": axes},
         opset_version=OPSET,
         dynamo=False,
     )
@@ -86,9 +86,12 @@ def write_onnx_folder(
     model_dir: Path, onnx_file: Path, out: Path, precision: str, **info: Any
 ) -> dict[str, Any]:
     """Write the shippable folder for ``onnx_file``: parts, tokenizer/config copies, manifest."""
-    from drqa_ng.reading.model import TOKENIZER_FILES
+    from drqa_ng.reading.features import load_tokenizer
+    from drqa_ng.reading.formats import TOKENIZER_FILES
+    from drqa_ng.reading.hf import describe, is_checkpoint
 
-    src_manifest = read_manifest(model_dir)
+    checkpoint = is_checkpoint(Path(model_dir))
+    src_manifest = describe(Path(model_dir)) if checkpoint else read_manifest(model_dir)
     data = Path(onnx_file).read_bytes()
     with atomic_dir(Path(out)) as tmp:
         parts = []
@@ -101,6 +104,8 @@ def write_onnx_folder(
         for name in (*TOKENIZER_FILES, "config.json"):
             if (Path(model_dir) / name).is_file():
                 shutil.copyfile(Path(model_dir) / name, tmp / name)
+        if not (tmp / "tokenizer.json").is_file():  # a checkpoint with slow-tokenizer files only
+            load_tokenizer(Path(model_dir)).save(str(tmp / "tokenizer.json"))
         keep = {k: v for k, v in src_manifest.items() if k not in ("kind", "format_version")}
         manifest = write_manifest(
             tmp,
@@ -131,6 +136,30 @@ def export_reader(model_dir: Path, out: Path, fp32_out: Path | None = None, **in
         log.info("quantising to int8")
         quantize_int8(fp32, int8)
         return write_onnx_folder(model_dir, int8, out, "int8", **info)
+
+
+def default_cache_dir() -> Path:
+    """Where ``cached_export`` keeps exported checkpoints: ``$XDG_CACHE_HOME/drqa_ng/readers``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "drqa_ng" / "readers"
+
+
+def cached_export(checkpoint: Path, cache_dir: Path | None = None) -> Path:
+    """The int8 ONNX folder of a Hugging Face checkpoint, exported on first use and kept under
+    ``cache_dir`` keyed by the sha256 of its config and weights (so an updated checkpoint re-exports)."""
+    from drqa_ng.reading.hf import WEIGHT_FILES
+
+    checkpoint = Path(checkpoint)
+    digest = hashlib.sha256()
+    for name in ("config.json", *WEIGHT_FILES):
+        if (checkpoint / name).is_file():
+            digest.update(file_sha256(checkpoint / name).encode())
+    out = (cache_dir or default_cache_dir()) / f"{digest.hexdigest()[:16]}-int8"
+    if not (out / "manifest.json").is_file():
+        log.warning("exporting %s to int8 ONNX at %s (once)", checkpoint, out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        export_reader(checkpoint, out, source=str(checkpoint))
+    return out
 
 
 def read_onnx_bytes(folder: Path) -> bytes:

@@ -1,11 +1,15 @@
 """The reader API: ``load_reader`` and the batched ``Reader.read``.
 
-``read`` turns every (question, passage) pair of a call into token windows, runs them through the
-model in batches of ``batch_size`` (rows sorted by length so a batch pads little), decodes the best
-spans of each window (``decoding.best_spans``) and keeps each question's ``top_n`` best spans over
-all its passages. ``reader_score`` is the raw span score ``start_logit + end_logit`` of the window the
-span came from (max over the overlapping windows that contain it), so it is comparable across the
-passages and windows of a question and across questions of one model.
+``read`` turns every (question, passage) pair of a call into token windows and runs each question's
+windows through the model as batches of their own (at most ``batch_size`` windows, sorted by length,
+padded to the longest of the batch), so the model input depends on that question and its passages
+only: dynamic int8 quantisation computes activation scales over the whole input tensor, and padding
+changes fp32 kernel shapes, so mixing questions in one batch made a question's answers depend on the
+other questions read with it. Then it decodes the best spans of each window
+(``decoding.best_spans``) and keeps each question's ``top_n`` best spans over all its passages.
+``reader_score`` is the raw span score ``start_logit + end_logit`` of the window the span came from
+(max over the overlapping windows that contain it), so it is comparable across the passages and
+windows of a question and across questions of one model.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 from drqa_ng.errors import InputError, UnsupportedError
 from drqa_ng.index_io import read_manifest
 from drqa_ng.reading.decoding import best_spans
-from drqa_ng.reading.features import Windows, make_windows
+from drqa_ng.reading.features import Windows, make_windows, window_tokenizer
 from drqa_ng.types import Answer, Passage
 
 log = logging.getLogger(__name__)
@@ -40,7 +44,11 @@ class Reader(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ReaderSettings:
-    """Windowing and decoding parameters (stored in a model's manifest so inference matches training)."""
+    """Windowing and decoding parameters (stored in a model's manifest so inference matches training).
+
+    ``batch_size`` caps the windows of one question run in one model call (windows of different
+    questions are never batched together; see the module docstring).
+    """
 
     max_length: int = 384
     stride: int = 128
@@ -53,6 +61,7 @@ class SpanReader:
 
     def __init__(self, tokenizer: Any, logits_fn: LogitsFn, settings: ReaderSettings, backend: str) -> None:
         self.tokenizer = tokenizer
+        self._windower = window_tokenizer(tokenizer, settings.max_length, settings.stride)
         self.logits_fn = logits_fn
         self.settings = settings
         self.backend = backend
@@ -82,21 +91,17 @@ class SpanReader:
                 [p.text for p in pair_p],
                 st.max_length,
                 st.stride,
+                windower=self._windower,
             )
-            order = np.argsort(win.attention_mask.sum(axis=1), kind="stable")
-            for b in range(0, len(order), st.batch_size):
-                batch = win.rows(order[b : b + st.batch_size])
-                start, end = self.logits_fn(batch)
-                s_idx, e_idx, score = best_spans(start, end, batch.context_mask, st.max_answer_len, top_n)
-                for r in range(len(batch)):
-                    pair = int(batch.pair[r])
-                    best = results[pair_q[pair]]
-                    for si, ei, sc in zip(s_idx[r], e_idx[r], score[r], strict=True):
-                        if si < 0:
-                            break
-                        key = (pair, int(batch.offsets[r, si, 0]), int(batch.offsets[r, ei, 1]))
-                        if sc > best.get(key, -np.inf):
-                            best[key] = float(sc)
+            question_of_row = np.asarray(pair_q, dtype=np.int64)[win.pair]
+            lengths = win.attention_mask.sum(axis=1)
+            for qi in np.unique(question_of_row):
+                # this question's windows only, by length, in chunks of batch_size: the model input
+                # depends on nothing but the question and its passages
+                rows = np.nonzero(question_of_row == qi)[0]
+                rows = rows[np.argsort(lengths[rows], kind="stable")]
+                for b in range(0, len(rows), st.batch_size):
+                    self._decode(win.rows(rows[b : b + st.batch_size]), top_n, results[int(qi)])
         out: list[list[Answer]] = []
         for best in results:
             ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
@@ -117,6 +122,20 @@ class SpanReader:
             out.append(answers)
         return out
 
+    def _decode(self, batch: Windows, top_n: int, best: dict[tuple[int, int, int], float]) -> None:
+        """Run the model on ``batch`` (windows of one question) and keep each span's best score in ``best``."""
+        st = self.settings
+        start, end = self.logits_fn(batch)
+        s_idx, e_idx, score = best_spans(start, end, batch.context_mask, st.max_answer_len, top_n)
+        for r in range(len(batch)):
+            pair = int(batch.pair[r])
+            for si, ei, sc in zip(s_idx[r], e_idx[r], score[r], strict=True):
+                if si < 0:
+                    break
+                key = (pair, int(batch.offsets[r, si, 0]), int(batch.offsets[r, ei, 1]))
+                if sc > best.get(key, -np.inf):
+                    best[key] = float(sc)
+
     def read_one(self, question: str, passages: Sequence[Passage], top_n: int = 1) -> list[Answer]:
         """Single-question convenience wrapper over ``read``."""
         return self.read([question], [passages], top_n)[0]
@@ -133,7 +152,8 @@ def settings_from_manifest(manifest: dict[str, Any], batch_size: int | None) -> 
 
 
 def torch_reader(model: Any, tokenizer: Any, settings: ReaderSettings) -> SpanReader:
-    """A reader over an in-memory ``SpanModel`` (used by training to evaluate checkpoints)."""
+    """A reader over an in-memory torch module ``(input_ids, attention_mask, token_type_ids) -> (start,
+    end)``: a ``SpanModel`` (training evaluates checkpoints with it) or ``hf.load_qa_model``'s module."""
     import torch
 
     device = next(model.parameters()).device
@@ -155,48 +175,79 @@ def default_weights_dir() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
 
+def onnx_reader(session: Any, tokenizer: Any, settings: ReaderSettings) -> SpanReader:
+    """A reader over an onnxruntime session; feeds only the inputs the graph declares (RoBERTa-style
+    exports take no ``token_type_ids``)."""
+    names = {i.name for i in session.get_inputs()}
+
+    def logits(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+        feeds = {
+            "input_ids": w.input_ids,
+            "attention_mask": w.attention_mask,
+            "token_type_ids": w.token_type_ids,
+        }
+        s, e = session.run(["start_logits", "end_logits"], {k: v for k, v in feeds.items() if k in names})
+        return np.asarray(s), np.asarray(e)
+
+    return SpanReader(tokenizer, logits, settings, "onnx")
+
+
 def load_reader(
-    path: Path | None = None,
+    path: Path | str | None = None,
     *,
     backend: str = "auto",
     batch_size: int | None = None,
     threads: int | None = None,
+    cache_dir: Path | None = None,
 ) -> SpanReader:
-    """Load a reader: a trained model folder (torch) or an exported ONNX folder (onnxruntime).
+    """Load a reader: a trained model folder (torch), an exported ONNX folder (onnxruntime) or any
+    Hugging Face extractive-QA checkpoint, as a folder or a hub name (``hf.resolve_checkpoint``).
 
-    ``path=None`` loads the shipped int8 weights. ``backend="auto"`` picks by the folder's kind;
-    asking for a backend the folder cannot serve raises ``UnsupportedError``. ``threads`` caps the
-    onnxruntime session's threads (torch threads are process-wide: set them with ``torch.set_num_threads``). Corrupt or mismatched
-    files raise ``IndexFormatError``; a missing folder ``NotFoundError``.
+    ``path=None`` loads the shipped int8 weights. ``backend="auto"`` picks by the folder's kind (torch
+    for a Hugging Face checkpoint); ``backend="onnx"`` on a checkpoint exports it once to int8 ONNX
+    under ``cache_dir`` (default ``$XDG_CACHE_HOME/drqa_ng/readers``, keyed by the weights' sha256).
+    A folder that cannot serve the backend raises ``UnsupportedError``. ``threads`` caps the
+    onnxruntime session's threads (torch threads are process-wide: set them with
+    ``torch.set_num_threads``). Corrupt or mismatched files raise ``IndexFormatError``; a missing
+    folder ``NotFoundError``. The ONNX path imports neither torch nor transformers.
     """
-    from drqa_ng.reading.model import MODEL_KIND, load_model, load_tokenizer
+    from drqa_ng.reading.features import load_tokenizer
+    from drqa_ng.reading.formats import MODEL_KIND
+    from drqa_ng.reading.hf import is_checkpoint, resolve_checkpoint
     from drqa_ng.reading.onnx_io import ONNX_KIND, load_onnx_session
 
     if backend not in BACKENDS:
         raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    folder = Path(path) if path is not None else default_weights_dir()
+    folder = resolve_checkpoint(path) if path is not None else default_weights_dir()
+    if is_checkpoint(folder):
+        return _checkpoint_reader(folder, backend, batch_size, threads, cache_dir)
     manifest = read_manifest(folder)
     kind = manifest["kind"]
     settings = settings_from_manifest(manifest, batch_size)
     if kind == MODEL_KIND and backend in ("auto", "torch"):
-        model = load_model(folder)
-        return torch_reader(model, load_tokenizer(folder), settings)
+        from drqa_ng.reading.model import load_model
+
+        return torch_reader(load_model(folder), load_tokenizer(folder), settings)
     if kind == ONNX_KIND and backend in ("auto", "onnx"):
         session = load_onnx_session(folder, threads=threads)
-
-        def logits(w: Windows) -> tuple[np.ndarray, np.ndarray]:
-            s, e = session.run(
-                ["start_logits", "end_logits"],
-                {
-                    "input_ids": w.input_ids,
-                    "attention_mask": w.attention_mask,
-                    "token_type_ids": w.token_type_ids,
-                },
-            )
-            return np.asarray(s), np.asarray(e)
-
-        return SpanReader(load_tokenizer(folder), logits, settings, "onnx")
+        return onnx_reader(session, load_tokenizer(folder), settings)
     raise UnsupportedError(
         f"{folder} holds a {kind!r} folder, which the {backend!r} backend cannot load"
         + (" (run `drqa-ng export-reader` to get an ONNX folder)" if kind == MODEL_KIND else "")
     )
+
+
+def _checkpoint_reader(
+    folder: Path, backend: str, batch_size: int | None, threads: int | None, cache_dir: Path | None
+) -> SpanReader:
+    from drqa_ng.reading.features import load_tokenizer
+    from drqa_ng.reading.hf import checkpoint_settings, load_qa_model
+
+    if backend == "onnx":
+        from drqa_ng.reading.onnx_io import cached_export
+
+        return load_reader(
+            cached_export(folder, cache_dir), backend="onnx", batch_size=batch_size, threads=threads
+        )
+    settings = settings_from_manifest(checkpoint_settings(folder), batch_size)
+    return torch_reader(load_qa_model(folder), load_tokenizer(folder), settings)

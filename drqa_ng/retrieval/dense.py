@@ -143,8 +143,13 @@ class DenseIndex:
             except RuntimeError:
                 log.warning("index %s has no %s parameter; ignored", self.manifest.get("factory"), name)
 
-    def search(self, queries: Sequence[str], k: int, batch_size: int = 64) -> list[list[Hit]]:
-        """Encode all queries (one batched call) and run one FAISS search; best ``k`` per query."""
+    def search(self, queries: Sequence[str], k: int, batch_size: int = 1) -> list[list[Hit]]:
+        """Encode the queries and run one FAISS search; best ``k`` per query.
+
+        Queries are encoded ``batch_size`` at a time, one by default: the int8 encoder computes its
+        activation scales over the whole batch (and padding changes fp32 kernel shapes), so encoding
+        queries together would make a query's hits depend on the other queries of its batch.
+        """
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
         if not queries:

@@ -12,7 +12,8 @@ Two backends compute the same function:
   ``onnxruntime.quantization.quantize_dynamic`` (per-channel int8 weights), run with ONNX Runtime
   on CPU. The exported model is cached under ``cache_dir`` (default
   ``$XDG_CACHE_HOME/drqa_ng/onnx``) keyed by the weights' sha256, so nothing is downloaded and the
-  export happens once per model.
+  export happens once per model. Once exported, this backend imports neither torch nor transformers
+  (texts are tokenised with the ``tokenizers`` library directly), so serving starts fast.
 """
 
 from __future__ import annotations
@@ -156,31 +157,36 @@ class Encoder:
         count (process-wide in torch, so only when asked). ``max_length`` is the default token cap.
         ``backend="auto"``: see ``pick_backend``.
         """
-        import torch
+        if backend == AUTO:
+            import torch
 
-        backend = pick_backend(backend, device, torch.cuda.is_available())
+            backend = pick_backend(backend, device, torch.cuda.is_available())
+        else:
+            backend = pick_backend(backend, device, False)
         name, folder = resolve_model_dir(path_or_name, allow_download)
-        from transformers import AutoConfig, AutoTokenizer
-
-        if threads:
-            torch.set_num_threads(threads)
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise UnsupportedError("device 'cuda' requested but torch sees no CUDA GPU")
         sha = weights_sha256(folder)
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        dim = int(AutoConfig.from_pretrained(str(folder), local_files_only=True).hidden_size)
         model: Any
         if backend == "torch":
-            from transformers import AutoModel
+            import torch
+            from transformers import AutoModel, AutoTokenizer
 
+            if threads:
+                torch.set_num_threads(threads)
+            if device is None:
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            if device.startswith("cuda") and not torch.cuda.is_available():
+                raise UnsupportedError("device 'cuda' requested but torch sees no CUDA GPU")
+            tokenizer: Any = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
             model = AutoModel.from_pretrained(str(folder), local_files_only=True).to(device).eval()
         else:
-            if device != "cpu":
+            if device not in (None, "cpu"):
                 log.warning("onnx-int8 backend runs on CPU only; ignoring device %s", device)
             device = "cpu"
+            from drqa_ng.reading.features import load_tokenizer
+
+            tokenizer = load_tokenizer(folder)
             model = _onnx_session(folder, sha, cache_dir or default_cache_dir(), threads)
+        dim = _hidden_size(folder)
         log.info("encoder %s (%s, %s) loaded from %s", name, backend, device, folder)
         return cls(name, folder, tokenizer, model, backend, device, sha, dim, max_length)
 
@@ -217,17 +223,42 @@ class Encoder:
             hidden_np = hidden.float().cpu().numpy()
             mask = enc["attention_mask"].cpu().numpy()
         else:
-            enc = self._tokenizer(
-                texts, padding=True, truncation=True, max_length=max_length, return_tensors="np"
-            )
-            feeds = {
-                "input_ids": enc["input_ids"].astype(np.int64),
-                "attention_mask": enc["attention_mask"].astype(np.int64),
-                "token_type_ids": np.zeros_like(enc["input_ids"], dtype=np.int64),
-            }
-            hidden_np = self._model.run(None, feeds)[0]
-            mask = enc["attention_mask"]
+            ids, mask = _tokenize(self._tokenizer, texts, max_length)
+            names = {i.name for i in self._model.get_inputs()}
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden_np = self._model.run(None, {k: v for k, v in feeds.items() if k in names})[0]
         return l2_normalize(mean_pool(hidden_np, mask))
+
+
+def _hidden_size(folder: Path) -> int:
+    """The model's vector size, read from its ``config.json`` (no transformers import)."""
+    import json
+
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        return int(config.get("hidden_size") or config["dim"])
+    except (OSError, ValueError, KeyError) as e:
+        raise NotFoundError(f"{folder}/config.json is missing or has no hidden_size: {e}") from e
+
+
+def _tokenize(tokenizer: Any, texts: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask) int64 arrays, right-padded: each text truncated to ``max_length``
+    tokens including the model's special tokens (as the HF tokenizer's ``truncation=True`` does)."""
+    from drqa_ng.reading.features import pad_id
+
+    keep = max(max_length - tokenizer.num_special_tokens_to_add(False), 1)
+    encs = []
+    for e in tokenizer.encode_batch(texts, add_special_tokens=False):
+        if len(e) > keep:
+            e.truncate(keep)
+        encs.append(tokenizer.post_process(e, None, add_special_tokens=True).ids)
+    length = max(len(e) for e in encs)
+    ids = np.full((len(encs), length), pad_id(tokenizer), dtype=np.int64)
+    mask = np.zeros((len(encs), length), dtype=np.int64)
+    for r, e in enumerate(encs):
+        ids[r, : len(e)] = e
+        mask[r, : len(e)] = 1
+    return ids, mask
 
 
 def _onnx_session(folder: Path, sha: str, cache_dir: Path, threads: int | None) -> Any:

@@ -201,3 +201,25 @@ def test_video_media_links_serve_the_indexed_file_with_ranges(video_index_dir, v
         assert part.status_code == 206 and part.content == whole.content[10:20]
         missing = c.get("/v1/video/media/nope", headers=key)
         assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+def test_int8_reader_answers_do_not_depend_on_other_users_requests(
+    tiny_sparse_index, tiny_docstore, tiny_onnx_dir
+) -> None:  # type: ignore[no-untyped-def]
+    """The micro-batcher mixes users' questions into one reader call; nobody's answers may change."""
+    from drqa_ng.pipeline import PipelineSettings
+    from tests.fixtures.corpus import TINY_FACTS
+
+    settings = ServerSettings(
+        pipeline=PipelineSettings(indexes=(tiny_sparse_index,), docs=tiny_docstore, reader=tiny_onnx_dir),
+        batch_wait_ms=100,
+    )
+    qs = [q for q, _, _ in TINY_FACTS] * 2
+    with TestClient(create_app(settings)) as c:
+        alone = {q: c.post("/v1/ask", json={"question": q}).json()["results"][0] for q in set(qs)}
+        before = c.app.state.drqa.batcher.batches  # type: ignore[attr-defined]
+        with ThreadPoolExecutor(8) as ex:
+            got = list(ex.map(lambda q: c.post("/v1/ask", json={"question": q}).json()["results"][0], qs))
+        mixed_calls = c.app.state.drqa.batcher.batches - before  # type: ignore[attr-defined]
+    assert mixed_calls < len(qs)  # requests really were read together
+    assert got == [alone[q] for q in qs]

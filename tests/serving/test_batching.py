@@ -126,3 +126,26 @@ def test_request_past_its_deadline_gets_overloaded_error_and_is_dropped() -> Non
 
     assert asyncio.run(go()) == 0
     assert seen == ["busy"]  # the expired request never reached the reader
+
+
+def test_requests_with_different_top_n_are_never_read_together() -> None:
+    """``top_n`` sets how many candidates the pipeline ranks, so mixing it would change answers."""
+    calls: list[tuple[int, list[str]]] = []
+
+    def fn(qs: Sequence[str], top_n: int) -> list[list[Answer]]:
+        calls.append((top_n, list(qs)))
+        time.sleep(0.01)
+        return _answers(qs, top_n)
+
+    async def go() -> None:
+        b = MicroBatcher(fn, max_batch=32, max_wait_ms=50)
+        await b.start()
+        try:
+            await asyncio.gather(*(b.submit([f"q{i}"], top_n=1 + i % 3) for i in range(12)))
+        finally:
+            await b.stop()
+
+    asyncio.run(go())
+    for top_n, qs in calls:
+        assert all(1 + int(q[1:]) % 3 == top_n for q in qs), (top_n, qs)
+    assert len(calls) < 12  # still batched

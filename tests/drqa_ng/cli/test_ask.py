@@ -52,6 +52,24 @@ def test_ask_json_has_evidence_from_the_store(run_cli, pipe_args: list[str]) -> 
     assert any(a["doc_id"] == "python_language" for a in lines[1]["answers"])
 
 
+def test_ask_answers_do_not_depend_on_the_other_questions(
+    run_cli, tiny_sparse_index, tiny_docstore, tiny_onnx_dir
+) -> None:  # type: ignore[no-untyped-def]
+    """Same JSON for a question asked alone or among 2, 7 or all questions (int8 ONNX reader)."""
+    args = ["--index", str(tiny_sparse_index), "--docs", str(tiny_docstore), "--reader", str(tiny_onnx_dir)]
+    qs = [q for q, _, _ in TINY_FACTS]
+    alone = {}
+    for q in qs:
+        rc, out, err = run_cli("ask", *args, "--json", q)
+        assert rc == 0, err
+        alone[q] = json.loads(out)
+    for size in (2, 7, len(qs)):
+        batch = qs[-size:]
+        rc, out, err = run_cli("ask", *args, "--json", *batch)
+        assert rc == 0, err
+        assert [json.loads(x) for x in out.splitlines()] == [alone[q] for q in batch]
+
+
 def test_ask_text_output_highlights_answer(run_cli, pipe_args: list[str]) -> None:  # type: ignore[no-untyped-def]
     rc, out, _ = run_cli("ask", *pipe_args, "-n", "1", "What is the capital of France?")
     assert rc == 0

@@ -18,7 +18,7 @@ def _p(pid: str, text: str) -> Passage:
 
 def _zebra_logits(tok: object, boost: str = "zebra") -> object:
     """Fake model: high start+end logits on the token ``boost``; everything else 0."""
-    target = tok.convert_tokens_to_ids(boost)  # type: ignore[attr-defined]
+    target = tok.token_to_id(boost)  # type: ignore[attr-defined]
 
     def fn(w: Windows) -> tuple[np.ndarray, np.ndarray]:
         hit = (w.input_ids == target) & w.context_mask
