@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "drqa_ng.cli.dense",
     "drqa_ng.cli.reader",
     "drqa_ng.cli.ask",
+    "drqa_ng.cli.calibrate",
     "drqa_ng.cli.serve",
     "drqa_ng.cli.video",
 )
