@@ -18,7 +18,6 @@ from drqa_ng.confidence import (
     softmax,
 )
 from drqa_ng.errors import IndexFormatError
-from drqa_ng.reading.reader import default_weights_dir
 from drqa_ng.types import Answer, Passage, Support
 
 
@@ -101,4 +100,3 @@ def test_confidences_without_calibration_are_the_span_mass_and_abstention_uses_t
     assert not abstains([_answer(0.6, conf=0.2), _answer(0.3, conf=0.5)], 0.4)
     assert abstains([_answer(0.6, conf=0.39)], 0.4)
     assert abstains([_answer(0.6, conf=None)], 0.1)
-
