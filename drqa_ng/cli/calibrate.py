@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-
     from drqa_ng.evaluation.calibration import (
         expected_calibration_error,
         fit_calibration,
@@ -22,10 +22,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     )
     from drqa_ng.evaluation.plots import plot_precision_coverage, plot_reliability
 
-    train = read_rows(args.train)
+    # the same question asked under several settings (one file each) stays several questions
+    train = [replace(r, qid=f"{i}:{r.qid}") for i, path in enumerate(args.train) for r in read_rows(path)]
     cal = fit_calibration(
         train,
-        fitted_on=args.name or str(args.train),
+        fitted_on=args.name or " + ".join(str(p) for p in args.train),
         max_rank=args.max_rank,
         target_precision=args.target_precision,
     )
@@ -96,7 +97,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "diagram and precision/coverage on each --eval split. --save-to writes calibration.json into a "
         "reader folder (the pipeline loads it from there).",
     )
-    p.add_argument("train", type=Path, metavar="TRAIN_FEATURES", help="features.jsonl of the fitting split")
+    p.add_argument(
+        "train",
+        type=Path,
+        nargs="+",
+        metavar="TRAIN_FEATURES",
+        help="features.jsonl of the fitting split (runs)",
+    )
     p.add_argument("--eval", type=Path, action="append", metavar="FEATURES", help="held-out features.jsonl")
     p.add_argument("--out", type=Path, required=True, help="output folder (calibration.json, report, PNGs)")
     p.add_argument("--save-to", type=Path, metavar="READER_DIR", help="also write calibration.json there")
