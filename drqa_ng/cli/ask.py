@@ -344,7 +344,8 @@ def _eval(args: argparse.Namespace) -> int:
     print("  " + "  ".join(f"{k} {v:.1f}" for k, v in m["recall_at"].items()))  # type: ignore[attr-defined]
     print(
         f"  latency p50 {metrics.latency_p50_ms:.0f} ms  p95 {metrics.latency_p95_ms:.0f} ms  "
-        f"{metrics.questions_per_s:.2f} q/s  (w={metrics.weight}, n_docs={metrics.n_docs})"
+        f"{metrics.questions_per_s:.2f} q/s  CPU p50 {metrics.cpu_p50_ms:.0f} ms  "
+        f"(w={metrics.weight}, n_docs={metrics.n_docs})"
     )
     answered = "-" if metrics.answered_em is None else f"{metrics.answered_em:.1f}"
     print(

@@ -95,16 +95,21 @@ def by_question(rows: Sequence[AnswerRow]) -> dict[str, list[AnswerRow]]:
     return out
 
 
-def top_answers(rows: Sequence[AnswerRow], calibration: Calibration | None) -> tuple[np.ndarray, np.ndarray]:
+def top_answers(
+    rows: Sequence[AnswerRow], calibration: Calibration | None, by_score: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(confidence, correct) of each question's top answer when its answers are ranked by ``calibration``
-    (by the stored row confidence when ``None``); what the user sees as the first answer."""
+    (by the stored row confidence when ``None``; by the best span's raw score, the ranking before
+    aggregation, when ``by_score``); what the user sees as the first answer."""
     conf, correct = [], []
+    score_col = FEATURES.index("score")
     for group in by_question(rows).values():
         if calibration is not None:
             c = calibration.predict(np.asarray([r.features for r in group]))
         else:
             c = np.asarray([r.confidence for r in group])
-        i = int(np.argmax(c))  # first maximum: ties keep the stored rank order
+        key = np.asarray([r.features[score_col] for r in group]) if by_score else c
+        i = int(np.argmax(key))  # first maximum: ties keep the stored rank order
         conf.append(float(c[i]))
         correct.append(group[i].correct)
     return np.asarray(conf), np.asarray(correct)

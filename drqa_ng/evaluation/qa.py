@@ -10,7 +10,8 @@ Metrics (all means over questions, in %):
 - ``abstained``: share of questions the pipeline abstained on (best confidence below its threshold);
   ``answered_em``: EM (regex match in regex mode) over the questions it did answer (selective precision).
 - latency: per-question wall time (batch time / batch size; exact latency at ``batch_size=1``),
-  reported as p50 / p95 in ms, and questions per second over the whole run.
+  reported as p50 / p95 in ms, and questions per second over the whole run; ``cpu_p50_ms``: p50 of the
+  process CPU time per question (all threads), which a loaded machine inflates far less than wall time.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Prediction:
     seconds: float
     confidence: float = 0.0
     abstained: bool = False
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class QAMetrics:
     batch_size: int
     abstained: float = 0.0
     answered_em: float | None = None
+    cpu_p50_ms: float = 0.0
 
 
 def answer_hit_rank(evidence: Sequence[Evidence], golds: Sequence[str], regex: bool) -> int:
@@ -113,6 +116,7 @@ def score_prediction(question: Question, result: QAResult, regex: bool) -> Predi
         seconds=result.seconds,
         confidence=float(top.confidence or 0.0) if top is not None else 0.0,
         abstained=result.abstained,
+        cpu_seconds=result.cpu_seconds,
     )
 
 
@@ -155,6 +159,7 @@ def summarize(
         batch_size=batch_size,
         abstained=mean([float(p.abstained) for p in preds]),
         answered_em=100.0 * float(np.mean(answered)) if answered else None,
+        cpu_p50_ms=percentile_ms([p.cpu_seconds for p in preds], 50),
     )
 
 
