@@ -255,10 +255,14 @@ class QAPipeline:
         reader = load_reader(settings.reader, backend=settings.reader_backend)
         calibration = None
         if settings.calibrated:
-            calibration = Calibration.load(settings.reader or default_weights_dir())
+            folder = settings.reader or default_weights_dir()
+            calibration = Calibration.load(folder)
             if calibration is None:
                 log.warning(
-                    "reader %s has no %s: confidences are uncalibrated", settings.reader, CALIBRATION_FILE
+                    "%s has no %s (fit one: scripts/fit_calibration.sh): confidences are uncalibrated and "
+                    "the pipeline never abstains",
+                    folder,
+                    CALIBRATION_FILE,
                 )
         return cls(
             retriever,
