@@ -15,7 +15,7 @@
 #    of nonsense/unanswerable questions abstained;
 # 5. scripts/report_n_docs.py: EM (calibrated ranking) and p50 latency per n, table + PNG.
 #
-# Every eval step is skipped when its output exists (delete RUN_DIR/NAME to redo it). Run it under
+# Sizes: NS, SAMPLE, VAL_SAMPLE, TARGET from the environment. Every eval step is skipped when its output exists (delete RUN_DIR/NAME to redo it). Run it under
 # `nice` on a shared machine; latency figures are only meaningful on an otherwise idle one.
 set -euo pipefail
 RUN=${1:?usage: scripts/fit_calibration.sh RUN_DIR INDEX_DIR DOCS [READER_DIR]}
@@ -27,6 +27,7 @@ DATA=${DRQA_NG_DATA:-$(cd "$HERE/.." && pwd)/shared/data}
 NS=${NS:-5 10 20 50}
 SAMPLE=${SAMPLE:-250}
 TARGET=${TARGET:-0.5}
+VAL_SAMPLE=${VAL_SAMPLE:-}   # e.g. 200: a seeded sample of the validation questions (default: all 1,637)
 SQUAD=$DATA/squad/dev-v1.1-part-A.json
 mkdir -p "$RUN"
 common=(--index "$INDEX" --docs "$DOCS" --reader "$READER" --quiet)
@@ -40,7 +41,8 @@ for n in $NS; do
   train+=("$out/features.jsonl")
 done
 [[ -f $RUN/validation/features.jsonl ]] || drqa-ng eval --dataset squad "$SQUAD" \
-  --articles "$DATA/squad/part-A-validation-articles.txt" --no-calibration --features "${common[@]}" \
+  --articles "$DATA/squad/part-A-validation-articles.txt" ${VAL_SAMPLE:+--sample "$VAL_SAMPLE" --seed 0} \
+  --no-calibration --features "${common[@]}" \
   --out "$RUN/validation"
 drqa-ng calibrate "${train[@]}" --eval "$RUN/validation/features.jsonl" --out "$RUN/calibration" \
   --target-precision "$TARGET" --save-to "$READER" \

@@ -10,7 +10,10 @@ import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -35,8 +38,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     curves = [("train (fit)", *top_answers(train, cal))]
     for path in args.eval or []:
         rows = read_rows(path)
-        conf, ok = top_answers(rows, cal)
-        raw_conf, raw_ok = top_answers(rows, None)
+        total = _questions_in_run(path)
+        conf, ok = _pad(*top_answers(rows, cal), total)
+        raw_conf, raw_ok = _pad(*top_answers(rows, None), total)
         answered = conf >= cal.threshold
         report[str(path)] = {
             "questions": int(conf.size),
@@ -85,6 +89,21 @@ def _calibrate(args: argparse.Namespace) -> int:
         + (f"; saved to {args.save_to}" if args.save_to is not None else "")
     )
     return 0
+
+
+def _questions_in_run(features: Path) -> int | None:
+    """The run's question count from the metrics.json beside ``features`` (questions without any answer
+    have no feature rows but still count: they abstain)."""
+    m = Path(features).parent / "metrics.json"
+    return int(json.loads(m.read_text())["questions"]) if m.is_file() else None
+
+
+def _pad(conf: np.ndarray, ok: np.ndarray, total: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Questions without answers join as confidence 0, wrong."""
+    import numpy as np
+
+    missing = max(0, (total or 0) - conf.size)
+    return np.concatenate([conf, np.zeros(missing)]), np.concatenate([ok, np.zeros(missing)])
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
