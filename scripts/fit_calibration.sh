@@ -15,7 +15,8 @@
 #    of nonsense/unanswerable questions abstained;
 # 5. scripts/report_n_docs.py: EM (calibrated ranking) and p50 latency per n, table + PNG.
 #
-# Sizes: NS, SAMPLE, VAL_SAMPLE, TARGET from the environment. Every eval step is skipped when its output exists (delete RUN_DIR/NAME to redo it). Run it under
+# Sizes: NS, SAMPLE, VAL_SAMPLE, TARGET from the environment. Every eval step is skipped when its
+# output exists (delete RUN_DIR/NAME to redo it). Run it under
 # `nice` on a shared machine; latency figures are only meaningful on an otherwise idle one.
 set -euo pipefail
 RUN=${1:?usage: scripts/fit_calibration.sh RUN_DIR INDEX_DIR DOCS [READER_DIR]}
