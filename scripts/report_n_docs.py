@@ -1,10 +1,13 @@
 """Read-more sweep report: EM (answers ranked by the calibrated confidence) and latency per n_docs.
 
-    python scripts/report_n_docs.py RUN_DIR [--calibration FILE] [--budget-ms 300]
+    python scripts/report_n_docs.py RUN_DIR [--calibration FILE] [--budget-ms 300] [--cpu]
 
-Reads RUN_DIR/train-n<N>/metrics.json + features.jsonl written by ``scripts/fit_calibration.sh``,
-prints a Markdown table and writes RUN_DIR/n_docs.png and n_docs.md. The suggested default is the n with
-the best calibrated EM whose p50 latency is within the budget.
+Reads RUN_DIR/train-n<N>/predictions.jsonl + features.jsonl written by ``scripts/fit_calibration.sh``
+(``drqa-ng eval --features --n-docs N``), keeps the questions every run answered (runs of different
+sizes over one seeded sample share their first questions), prints a Markdown table and writes
+RUN_DIR/n_docs.png and n_docs.md. EM columns: top answer by its best span's score (before aggregation),
+by the summed span probability, and by the calibrated confidence (what the pipeline ranks by). The
+suggested default is the n with the best calibrated EM whose p50 latency is within the budget.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from drqa_ng.confidence import Calibration
 from drqa_ng.evaluation.calibration import read_rows, top_answers
 from drqa_ng.evaluation.plots import plot_n_docs_curve
+from drqa_ng.evaluation.qa import percentile_ms
 
 
 def main() -> None:
@@ -30,48 +36,46 @@ def main() -> None:
     )
     args = ap.parse_args()
     cal = Calibration.load(args.calibration.parent) if args.calibration else None
+    runs = sorted(args.run.glob("train-n*"), key=lambda p: int(p.name.removeprefix("train-n")))
+    runs = [d for d in runs if (d / "features.jsonl").is_file()]
+    preds = {d: [json.loads(x) for x in (d / "predictions.jsonl").read_text().splitlines()] for d in runs}
+    common = set.intersection(*({p["id"] for p in ps} for ps in preds.values())) if runs else set()
     rows = []
-    for d in sorted(args.run.glob("train-n*"), key=lambda p: int(p.name.removeprefix("train-n"))):
-        m = json.loads((d / "metrics.json").read_text())
-        feats = read_rows(d / "features.jsonl")
-        _, ok = top_answers(feats, cal)
-        _, ok_score = top_answers(feats, None, by_score=True)
-        em_cal = 100.0 * float(ok.sum()) / m["questions"]  # questions without answers count as wrong
-        em_score = 100.0 * float(ok_score.sum()) / m["questions"]
-        recall = m["recall_at"].get(f"recall@{m['n_docs']}", 0.0)
-        rows.append(
-            (
-                m["n_docs"],
-                m["questions"],
-                em_score,
-                m["em"],
-                em_cal,
-                recall,
-                m["latency_p50_ms"],
-                m["latency_p95_ms"],
-                m.get("cpu_p50_ms", 0.0),
-            )
-        )
+    for d in runs:
+        n = int(json.loads((d / "metrics.json").read_text())["n_docs"])
+        ps = [p for p in preds[d] if p["id"] in common]
+        feats = [r for r in read_rows(d / "features.jsonl") if r.qid in common]
+        q = len(ps)
+        em = [
+            100.0 * float(top_answers(feats, c, by_score=b)[1].sum()) / q
+            for c, b in ((None, True), (None, False), (cal, False))
+        ]
+        recall = 100.0 * float(np.mean([0 < p["hit_rank"] <= n for p in ps]))
+        wall = percentile_ms([p["seconds"] for p in ps], 50)
+        cpu = percentile_ms([p.get("cpu_seconds", 0.0) for p in ps], 50)
+        rows.append((n, q, *em, recall, wall, cpu))
     lines = [
         "| n paragraphs | questions | EM best span | EM summed span mass | EM calibrated | answer recall@n "
-        "| p50 ms | p95 ms | CPU p50 ms |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| wall p50 ms | CPU p50 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {n} | {q} | {ems:.1f} | {em:.1f} | {emc:.1f} | {r:.1f} | {p50:.0f} | {p95:.0f} | {cpu:.0f} |"
-        for n, q, ems, em, emc, r, p50, p95, cpu in rows
+        f"| {n} | {q} | {a:.1f} | {b:.1f} | {c:.1f} | {r:.1f} | {w:.0f} | {u:.0f} |"
+        for n, q, a, b, c, r, w, u in rows
     ]
-    ok_rows = [r for r in rows if r[8 if args.cpu else 6] <= args.budget_ms]
+    ok_rows = [r for r in rows if r[7 if args.cpu else 6] <= args.budget_ms]
     best = max(ok_rows, key=lambda r: (r[4], -r[0])) if ok_rows else None
     lines.append("")
     lines.append(
         f"best calibrated EM within {'CPU' if args.cpu else 'wall'} p50 <= {args.budget_ms:.0f} ms: "
-        + (f"n = {best[0]} (EM {best[4]:.1f}, p50 {best[6]:.0f} ms)" if best else "none")
+        + (f"n = {best[0]} (EM {best[4]:.1f})" if best else "none")
     )
     text = "\n".join(lines)
     print(text)
     (args.run / "n_docs.md").write_text(text + "\n", encoding="utf-8")
-    plot_n_docs_curve([(r[0], r[4], r[6]) for r in rows], args.run / "n_docs.png", args.budget_ms)
+    points = [(r[0], r[4], r[7] if args.cpu else r[6]) for r in rows]
+    label = "CPU p50 ms per question" if args.cpu else "wall p50 ms per question"
+    plot_n_docs_curve(points, args.run / "n_docs.png", args.budget_ms, latency_label=label)
 
 
 if __name__ == "__main__":

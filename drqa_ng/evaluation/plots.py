@@ -127,7 +127,11 @@ def plot_precision_coverage(
 
 
 def plot_n_docs_curve(
-    points: Sequence[tuple[int, float, float]], path: Path, budget_ms: float | None = None, title: str = ""
+    points: Sequence[tuple[int, float, float]],
+    path: Path,
+    budget_ms: float | None = None,
+    title: str = "",
+    latency_label: str = "p50 ms per question",
 ) -> Path:
     """EM and p50 latency against the number of paragraphs read, from ``(n, em, p50_ms)`` points."""
     plt = _pyplot()
@@ -140,10 +144,10 @@ def plot_n_docs_curve(
         ax.set_xlabel("paragraphs read per question (n)")
         ax.set_ylabel("EM (%)", color="#4c72b0")
         lx = ax.twinx()
-        lx.plot(ns, [p[2] for p in points], marker="s", color="#c44e52", label="p50 latency")
+        lx.plot(ns, [p[2] for p in points], marker="s", color="#c44e52", label=latency_label)
         if budget_ms is not None:
             lx.axhline(budget_ms, color="#c44e52", linestyle=":", label=f"{budget_ms:.0f} ms budget")
-        lx.set_ylabel("p50 ms per question", color="#c44e52")
+        lx.set_ylabel(latency_label, color="#c44e52")
         ax.set_title(title or "Reading more paragraphs: EM and latency")
         ax.grid(True, alpha=0.3)
         fig.legend(loc="lower right", fontsize=8)
