@@ -73,7 +73,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     (args.run / "n_docs.md").write_text(text + "\n", encoding="utf-8")
-    points = [(r[0], r[4], r[7] if args.cpu else r[6]) for r in rows]
+    points = [(int(r[0]), r[4], r[7] if args.cpu else r[6]) for r in rows]
     label = "CPU p50 ms per question" if args.cpu else "wall p50 ms per question"
     plot_n_docs_curve(points, args.run / "n_docs.png", args.budget_ms, latency_label=label)
 
