@@ -18,6 +18,7 @@ from drqa_ng.confidence import (
     softmax,
 )
 from drqa_ng.errors import IndexFormatError
+from drqa_ng.reading.reader import default_weights_dir
 from drqa_ng.types import Answer, Passage, Support
 
 
@@ -100,3 +101,9 @@ def test_confidences_without_calibration_are_the_span_mass_and_abstention_uses_t
     assert not abstains([_answer(0.6, conf=0.2), _answer(0.3, conf=0.5)], 0.4)
     assert abstains([_answer(0.6, conf=0.39)], 0.4)
     assert abstains([_answer(0.6, conf=None)], 0.1)
+
+
+def test_shipped_reader_has_a_loadable_calibration() -> None:
+    cal = Calibration.load(default_weights_dir())
+    assert cal is not None, "run scripts/fit_calibration.sh to fit the shipped reader's calibration"
+    assert 0.0 < cal.threshold < 1.0 and cal.fitted_on
