@@ -73,7 +73,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.save_to is not None:
         cal.save(args.save_to)
     print(
-        f"fitted on {len(train)} answers of {cal.report['questions']} questions; threshold {cal.threshold:.3f}"
+        f"fitted on {cal.report['answers']} answers of {cal.report['questions']} questions; threshold {cal.threshold:.3f}"
     )
     for key, r in report.items():
         if key in ("train", "threshold"):
