@@ -215,6 +215,10 @@ def test_shipped_reader_answers_tiny_facts(tiny_sparse_index, tiny_docstore) -> 
         for (_, gold, _), a in zip(TINY_FACTS, answers, strict=True)
     )
     assert right >= 6, [a[0].text if a else None for a in answers]
+    # the shipped calibration is loaded with the reader: confidences, its threshold, abstention on nonsense
+    assert pipe.calibration is not None and pipe.min_confidence == pipe.calibration.threshold > 0
+    assert all(0.0 <= (a[0].confidence or -1.0) <= 1.0 for a in answers if a)
+    assert pipe.ask_detailed(["xqzv blorf wibble?"])[0].abstained
 
 
 def _cand(text: str, pid: str, reader: float, start: int = 0) -> Answer:
