@@ -79,7 +79,14 @@ def main() -> None:
     (args.run / "n_docs.md").write_text(text + "\n", encoding="utf-8")
     points = [(int(r[0]), r[4], r[8] if args.cpu else r[7]) for r in rows]
     label = "CPU p50 ms per question" if args.cpu else "wall p50 ms per question"
-    plot_n_docs_curve(points, args.run / "n_docs.png", args.budget_ms, latency_label=label)
+    plot_n_docs_curve(
+        points,
+        args.run / "n_docs.png",
+        args.budget_ms,
+        latency_label=label,
+        baseline=[r[5] for r in rows],
+        questions=[int(r[1]) for r in rows],
+    )
 
 
 if __name__ == "__main__":

@@ -132,15 +132,30 @@ def plot_n_docs_curve(
     budget_ms: float | None = None,
     title: str = "",
     latency_label: str = "p50 ms per question",
+    baseline: Sequence[float] = (),
+    questions: Sequence[int] = (),
 ) -> Path:
-    """EM and p50 latency against the number of paragraphs read, from ``(n, em, p50_ms)`` points."""
+    """EM and p50 latency against the number of paragraphs read, from ``(n, em, p50_ms)`` points;
+    ``baseline`` (dashed): EM of the smallest n on each point's questions; ``questions``: per-point counts."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     try:
         ns = [p[0] for p in points]
         ax.plot(ns, [p[1] for p in points], marker="o", color="#4c72b0", label="EM")
+        if baseline:
+            ax.plot(
+                ns,
+                baseline,
+                marker="x",
+                linestyle="--",
+                color="#4c72b0",
+                label=f"EM at n={ns[0]}, same questions",
+            )
+        for n, em, q in zip(ns, [p[1] for p in points], questions, strict=False):
+            ax.annotate(f"{q} q", (n, em), fontsize=8, xytext=(4, 4), textcoords="offset points")
         ax.set_xscale("log")
         ax.set_xticks(ns, [str(n) for n in ns])
+        ax.minorticks_off()
         ax.set_xlabel("paragraphs read per question (n)")
         ax.set_ylabel("EM (%)", color="#4c72b0")
         lx = ax.twinx()
@@ -150,7 +165,7 @@ def plot_n_docs_curve(
         lx.set_ylabel(latency_label, color="#c44e52")
         ax.set_title(title or "Reading more paragraphs: EM and latency")
         ax.grid(True, alpha=0.3)
-        fig.legend(loc="lower right", fontsize=8)
+        fig.legend(loc="upper left", bbox_to_anchor=(0.12, 0.88), fontsize=7)
         fig.tight_layout()
         fig.savefig(path, format="png")
     finally:
