@@ -10,6 +10,9 @@ where ``norm`` min-max scales the retriever scores of one question's hits to [0,
 interpolation of reader and retriever evidence as in BERTserini, Yang et al. 2019, "End-to-End
 Open-Domain Question Answering with BERTserini"; DrQA itself uses weight 0). ``weight`` is meant to
 be tuned on a dev split (``drqa_ng.evaluation.qa.tune_weight``), never on the reported split.
+Spans with the same normalised text are merged and their softmax mass summed; each answer gets a
+calibrated ``confidence`` (``drqa_ng.confidence``), answers are ordered by it, and a question whose
+best confidence is below ``min_confidence`` is flagged ``abstained`` (its answers are kept).
 
 Everything is computed per question: a question's answers never depend on the rest of its batch.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -26,10 +30,11 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
+from drqa_ng.confidence import CALIBRATION_FILE, Calibration, abstains, confidences, softmax
 from drqa_ng.errors import InputError
 from drqa_ng.evaluation.metrics import normalize_answer
 from drqa_ng.retrieval.base import Retriever
-from drqa_ng.types import Answer, Document, Hit, Passage, Unit
+from drqa_ng.types import Answer, Document, Hit, Passage, Support, Unit
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +78,16 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class QAResult:
-    """One question's outcome: ranked answers, the evidence read, and the batch's wall time per question."""
+    """One question's outcome: ranked answers, the evidence read, the batch's wall time per question and
+    whether the pipeline abstains (no answer, or the best confidence is below its ``min_confidence``).
+    ``cpu_seconds``: the process CPU time (all threads) of the batch per question, a load-robust cost."""
 
     question: str
     answers: tuple[Answer, ...]
     evidence: tuple[Evidence, ...]
     seconds: float
+    abstained: bool = False
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,8 @@ class PipelineSettings:
     """Where the pieces live and how they are combined; ``QAPipeline.from_settings`` loads them.
 
     Several ``indexes`` are fused with ``HybridRetriever`` (``fusion`` = "rrf" or "interp").
+    ``min_confidence``: abstain below this confidence (``None``: the threshold stored with the reader's
+    calibration, or never when the reader has none). ``calibrated=False`` ignores the calibration.
     """
 
     indexes: tuple[Path, ...]
@@ -101,6 +112,8 @@ class PipelineSettings:
     reader_batch_size: int = 8
     max_question_chars: int = MAX_QUESTION_CHARS
     threads: int | None = None  # CPU threads for the reader (None: the runtimes' defaults)
+    min_confidence: float | None = None
+    calibrated: bool = True
     extra: tuple[tuple[str, str], ...] = field(default=())
 
 
@@ -127,12 +140,20 @@ def _overlap(question_terms: set[str], text: str) -> int:
     return len(question_terms.intersection(w.lower() for w in _WORD.findall(text)))
 
 
-def rank_answers(candidates: Sequence[Answer], weight: float, top_n: int) -> list[Answer]:
+def rank_answers(
+    candidates: Sequence[Answer],
+    weight: float,
+    top_n: int,
+    calibration: Calibration | None = None,
+) -> list[Answer]:
     """Re-score with ``combine_score``, merge answers whose SQuAD-normalised text is equal, keep ``top_n``.
 
-    A merged answer keeps its best-scoring evidence; ``extra`` records ``support`` (how many candidate
-    spans agreed). A span overlapping a better one kept from the same passage ("Paris" vs "France is
-    Paris") is dropped. Ties are broken by passage id then offset so the order is deterministic.
+    A span overlapping a better one kept from the same passage ("Paris" vs "France is Paris") is
+    dropped. The softmax of the combined scores over all remaining candidates is summed per merged
+    answer (``span_prob``, DrQA-style aggregation, see ``drqa_ng.confidence``); each answer keeps its
+    best-scoring span and evidence, records the merge in ``support`` and gets a ``confidence``
+    (``calibration``'s, else ``span_prob``). Answers are ordered by confidence, then score, passage
+    id and offset, so the order is deterministic.
     """
     scored = sorted(
         (
@@ -143,23 +164,32 @@ def rank_answers(candidates: Sequence[Answer], weight: float, top_n: int) -> lis
         key=lambda a: (-a.score, a.passage.id, a.start),
     )
     best: dict[str, Answer] = {}
-    support: dict[str, int] = {}
+    merged: dict[str, list[Answer]] = {}
     kept: dict[str, list[tuple[int, int]]] = {}  # passage id -> spans already answered there
     for a in scored:
         key = normalize_answer(a.text) or a.text.strip().lower()
-        support[key] = support.get(key, 0) + 1
         if key in best:
+            merged[key].append(a)
             continue
         spans = kept.setdefault(a.passage.id, [])
         if any(a.start < end and start < a.end for start, end in spans):
             continue
         best[key] = a
+        merged[key] = [a]
         spans.append((a.start, a.end))
-    out = []
-    for key, a in list(best.items())[:top_n]:  # dicts keep insertion (= score) order
-        extra = (*(kv for kv in a.extra if kv[0] != "support"), ("support", str(support[key])))
-        out.append(replace(a, extra=extra))
-    return out
+    probs = softmax([a.score for group in merged.values() for a in group])
+    answers: list[Answer] = []
+    i = 0
+    for key, a in best.items():
+        group = merged[key]
+        mass = float(probs[i : i + len(group)].sum())
+        i += len(group)
+        passages = tuple(dict.fromkeys(g.passage.id for g in group))
+        answers.append(replace(a, span_prob=mass, support=Support(len(group), passages)))
+    conf = confidences(answers, calibration)
+    answers = [replace(a, confidence=c) for a, c in zip(answers, conf, strict=True)]
+    answers.sort(key=lambda a: (-(a.confidence or 0.0), -a.score, a.passage.id, a.start))
+    return answers[:top_n]
 
 
 def check_questions(questions: Sequence[str], max_chars: int = MAX_QUESTION_CHARS) -> list[str]:
@@ -199,6 +229,8 @@ class QAPipeline:
         reader_candidates: int = 20,
         reader_batch_size: int = 8,
         max_question_chars: int = MAX_QUESTION_CHARS,
+        calibration: Calibration | None = None,
+        min_confidence: float | None = None,
     ) -> None:
         if n_docs < 1:
             raise InputError(f"n_docs must be >= 1, got {n_docs}")
@@ -213,20 +245,36 @@ class QAPipeline:
         self.reader_candidates = reader_candidates
         self.reader_batch_size = reader_batch_size
         self.max_question_chars = max_question_chars
+        self.calibration = calibration
+        if min_confidence is None:
+            min_confidence = calibration.threshold if calibration is not None else 0.0
+        if not 0.0 <= min_confidence <= 1.0:
+            raise InputError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        self.min_confidence = min_confidence
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> QAPipeline:
         """Open the indexes (fused when several), the doc store and the reader named in ``settings``."""
-        from drqa_ng.reading.reader import load_reader
+        from drqa_ng.reading.reader import default_weights_dir, load_reader
         from drqa_ng.store.docstore import DocStore
 
         retriever = open_retrievers(settings.indexes, settings.fusion, settings.fusion_weight)
         store = DocStore.open(settings.docs)
-        if settings.threads:
-            import torch  # process-wide; onnxruntime sessions take theirs from load_reader
-
-            torch.set_num_threads(settings.threads)
         reader = load_reader(settings.reader, backend=settings.reader_backend, threads=settings.threads)
+        torch = sys.modules.get("torch")  # only a torch reader imports it; the ONNX path starts without it
+        if settings.threads and torch is not None:
+            torch.set_num_threads(settings.threads)  # process-wide; ONNX sessions get theirs from load_reader
+        calibration = None
+        if settings.calibrated:
+            folder = settings.reader or default_weights_dir()
+            calibration = Calibration.load(folder)
+            if calibration is None:
+                log.warning(
+                    "%s has no %s (fit one: scripts/fit_calibration.sh): confidences are uncalibrated and "
+                    "the pipeline never abstains",
+                    folder,
+                    CALIBRATION_FILE,
+                )
         return cls(
             retriever,
             store,
@@ -237,6 +285,8 @@ class QAPipeline:
             reader_candidates=settings.reader_candidates,
             reader_batch_size=settings.reader_batch_size,
             max_question_chars=settings.max_question_chars,
+            calibration=calibration,
+            min_confidence=settings.min_confidence,
         )
 
     @classmethod
@@ -315,11 +365,15 @@ class QAPipeline:
                 cands = []
                 for a in raw.get(i, []):
                     e = by_id.get(a.passage.id)
-                    norm, score = (e.norm, e.score) if e is not None else (0.0, 0.0)
-                    cands.append(
-                        replace(a, retriever_score=norm, extra=(*a.extra, ("retriever_raw", f"{score:.6g}")))
-                    )
-                results.append(rank_answers(cands, self.weight, top_n))
+                    if e is None:
+                        cands.append(replace(a, retriever_score=0.0))
+                    else:
+                        cands.append(
+                            replace(
+                                a, retriever_score=e.norm, retriever_raw=e.score, retriever_rank=e.rank + 1
+                            )
+                        )
+                results.append(rank_answers(cands, self.weight, top_n, self.calibration))
         return results
 
     # -- public entry points -------------------------------------------------------------------------
@@ -328,12 +382,20 @@ class QAPipeline:
         """Answers plus the evidence read for each question; ``seconds`` = batch wall time / batch size."""
         if not 1 <= top_n <= MAX_TOP_N:
             raise InputError(f"top_n must be in 1..{MAX_TOP_N}, got {top_n}")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         qs = check_questions(questions, self.max_question_chars)
         evidence = self.retrieve(qs)
         answers = self.read(qs, evidence, top_n)
         per_q = (time.perf_counter() - t0) / max(len(qs), 1)
-        return [QAResult(q, tuple(a), tuple(e), per_q) for q, a, e in zip(qs, answers, evidence, strict=True)]
+        cpu_q = (time.process_time() - c0) / max(len(qs), 1)
+        return [
+            QAResult(q, tuple(a), tuple(e), per_q, self.abstains(a), cpu_q)
+            for q, a, e in zip(qs, answers, evidence, strict=True)
+        ]
+
+    def abstains(self, answers: Sequence[Answer]) -> bool:
+        """Whether this pipeline says "no confident answer" for a question's ranked ``answers``."""
+        return abstains(answers, self.min_confidence)
 
     def ask(self, questions: Sequence[str], top_n: int = 5) -> list[list[Answer]]:
         """Batch QA: one ranked, deduplicated answer list (at most ``top_n``) per question."""

@@ -56,11 +56,25 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
+class Support:
+    """The candidate spans merged into one answer (same SQuAD-normalised text, DrQA-style aggregation):
+    ``count`` spans, found in the passages ``passage_ids`` (distinct, best-scoring first)."""
+
+    count: int
+    passage_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A ranked answer with its evidence.
 
-    ``start``/``end`` index into ``passage.text``; ``score`` is the final ranking score combining
-    ``retriever_score`` and ``reader_score``.
+    ``start``/``end`` index into ``passage.text``; ``score`` is the raw ranking score of the answer's
+    best span, combining ``retriever_score`` (the retriever's per-question [0, 1] norm) and
+    ``reader_score`` (the span logit). The pipeline also fills the typed evidence fields:
+    ``retriever_raw`` / ``retriever_rank`` (raw score and 1-based rank of the hit the passage came from;
+    0 = unknown), ``span_prob`` (softmax probability of the answer over all candidate spans of the
+    question, summed over the merged spans), ``support`` and ``confidence`` (calibrated probability that
+    the answer is correct, in [0, 1]; ``None`` where nothing computed it, e.g. a bare reader).
     """
 
     text: str
@@ -71,6 +85,11 @@ class Answer:
     reader_score: float
     retriever_score: float
     extra: tuple[tuple[str, str], ...] = field(default=())
+    retriever_raw: float = 0.0
+    retriever_rank: int = 0
+    span_prob: float = 0.0
+    support: Support | None = None
+    confidence: float | None = None
 
 
 def doc_id_of(unit_id: str) -> str:

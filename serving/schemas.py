@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import (
@@ -16,6 +17,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from drqa_ng.config import DEFAULT_K, DEFAULT_TOP_N
+from drqa_ng.presentation import answer_dict, result_dict
 from drqa_ng.types import Answer, Passage
 
 # Hard caps the schema enforces before any setting is consulted (settings may only lower them).
@@ -124,45 +126,55 @@ class SearchRequest(BaseModel):
         return [self.query] if self.query is not None else list(self.queries or [])
 
 
+class SupportOut(BaseModel):
+    count: int = Field(description="candidate spans with this normalised text, merged into the answer")
+    passage_ids: list[str] = Field(description="the distinct passages they came from, best first")
+
+
 class AnswerOut(BaseModel):
+    """An answer; built only from ``drqa_ng.presentation.answer_dict`` (the CLI's JSON is the same dict)."""
+
     text: str
-    score: float
+    confidence: float | None = Field(description="calibrated probability that the answer is correct")
+    score: float = Field(description="raw ranking score of the best span: reader + w·retriever")
     reader_score: float
-    retriever_score: float
+    retriever_score: float = Field(description="retriever score min-max scaled over the question's hits")
+    retriever_raw: float
+    retriever_rank: int = Field(description="1-based rank of the hit the passage came from (0: unknown)")
+    span_prob: float = Field(
+        description="softmax mass of the merged spans over all candidates (uncalibrated)"
+    )
+    support: SupportOut
     doc_id: str
     title: str
     passage_id: str
     start: int = Field(description="answer offset in passage_text")
     end: int
     passage_text: str
-    support: int = 1
 
     @classmethod
     def of(cls, a: Answer) -> AnswerOut:
-        extra = dict(a.extra)
-        return cls(
-            text=a.text,
-            score=a.score,
-            reader_score=a.reader_score,
-            retriever_score=a.retriever_score,
-            doc_id=a.passage.doc_id,
-            title=a.passage.title,
-            passage_id=a.passage.id,
-            start=a.start,
-            end=a.end,
-            passage_text=a.passage.text,
-            support=int(extra.get("support", "1")),
-        )
+        return cls.model_validate(answer_dict(a))
 
 
 class QuestionAnswers(BaseModel):
     question: str
+    abstained: bool = Field(
+        default=False,
+        description="true: no confident answer (best confidence below the server's threshold); "
+        "the answers are still listed as the best evidence",
+    )
     answers: list[AnswerOut]
+
+    @classmethod
+    def of(cls, question: str, answers: Sequence[Answer], abstained: bool) -> QuestionAnswers:
+        return cls.model_validate(result_dict(question, answers, abstained))
 
 
 class AskResponse(BaseModel):
     results: list[QuestionAnswers]
     latency_ms: float
+    min_confidence: float = Field(default=0.0, description="the abstention threshold this server uses")
 
 
 class HitOut(BaseModel):

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from drqa_ng.pipeline import PipelineSettings, QAPipeline
+    from collections.abc import Sequence
+
+    from drqa_ng.pipeline import PipelineSettings, QAPipeline, QAResult
     from drqa_ng.types import Answer
 
 SNIPPET_CHARS = 160
@@ -62,6 +64,18 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         "--max-passages", type=int, default=64, help="cap on passages read per question (default 64)"
     )
     add_threads_option(g, "CPU threads for the reader (default: the runtime's)")
+    g.add_argument(
+        "--min-confidence",
+        type=float,
+        help="say 'no confident answer' below this calibrated confidence (default: the threshold stored "
+        "with the reader's calibration.json; 0 never abstains)",
+    )
+    g.add_argument(
+        "--no-calibration",
+        dest="calibrated",
+        action="store_false",
+        help="ignore the reader's calibration.json (confidence = raw aggregated span probability)",
+    )
 
 
 def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
@@ -93,6 +107,8 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         weight=DEFAULT_WEIGHT if weight is None else weight,
         max_passages=args.max_passages,
         threads=args.threads,
+        min_confidence=args.min_confidence,
+        calibrated=args.calibrated,
     )
 
 
@@ -105,23 +121,6 @@ def load_pipeline(args: argparse.Namespace) -> QAPipeline:
 # -- ask ---------------------------------------------------------------------------------------------
 
 
-def answer_json(a: Answer) -> dict[str, Any]:
-    """The CLI's JSON form of an answer (same field names as the HTTP API)."""
-    return {
-        "text": a.text,
-        "score": a.score,
-        "reader_score": a.reader_score,
-        "retriever_score": a.retriever_score,
-        "doc_id": a.passage.doc_id,
-        "title": a.passage.title,
-        "passage_id": a.passage.id,
-        "start": a.start,
-        "end": a.end,
-        "passage_text": a.passage.text,
-        "support": int(dict(a.extra).get("support", "1")),
-    }
-
-
 def snippet(a: Answer, color: bool) -> str:
     """The answer in ~``SNIPPET_CHARS`` of context, marked with bold (tty) or ``**…**``."""
     text = a.passage.text
@@ -131,18 +130,41 @@ def snippet(a: Answer, color: bool) -> str:
     return ("…" if lo else "") + " ".join(body.split()) + ("…" if hi < len(text) else "")
 
 
-def print_answers(question: str, answers: list[Answer], out: TextIO, color: bool) -> None:
+def print_answers(
+    question: str, answers: Sequence[Answer], out: TextIO, color: bool, abstained: bool = False
+) -> None:
+    """Answers with confidence bars; when ``abstained``, say so and show the best evidence instead."""
+    from drqa_ng.presentation import NO_CONFIDENT_ANSWER, confidence_bar, percent
+
     print(f"Q: {question}", file=out)
     if not answers:
         print("   (no answer found)", file=out)
-    for i, a in enumerate(answers, 1):
+    elif abstained:
+        best = answers[0]
         print(
-            f"{i:2d}. {a.text}   [score {a.score:.3f}: reader {a.reader_score:.3f}, "
-            f"retriever {a.retriever_score:.3f}]",
+            f"   ({NO_CONFIDENT_ANSWER}: the best guess {best.text!r} has confidence {percent(best.confidence)})",
             file=out,
         )
-        print(f"    {a.passage.title} (doc {a.passage.doc_id}, {a.passage.id})", file=out)
-        print(f"    {snippet(a, color)}", file=out)
+        print("   best evidence:", file=out)
+        seen: set[str] = set()
+        for a in answers:
+            if a.passage.id in seen or len(seen) == 3:
+                continue
+            seen.add(a.passage.id)
+            print(f"    - {a.passage.title} (doc {a.passage.doc_id}, {a.passage.id})", file=out)
+            print(f"      {snippet(a, color)}", file=out)
+    else:
+        for i, a in enumerate(answers, 1):
+            n = a.support.count if a.support is not None else 1
+            print(
+                f"{i:2d}. {a.text}   [{confidence_bar(a.confidence)}] {percent(a.confidence)} confidence"
+                f"   (score {a.score:.3f}: reader {a.reader_score:.3f}, retriever {a.retriever_score:.3f}"
+                + (f"; {n} spans agree" if n > 1 else "")
+                + ")",
+                file=out,
+            )
+            print(f"    {a.passage.title} (doc {a.passage.doc_id}, {a.passage.id})", file=out)
+            print(f"    {snippet(a, color)}", file=out)
     print(file=out)
 
 
@@ -158,8 +180,7 @@ def _ask(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args)
     color = sys.stdout.isatty() and not args.json
     if args.questions:
-        results = pipe.ask(args.questions, top_n=args.top_n)
-        _emit(args, args.questions, results, color)
+        _emit(args, pipe.ask_detailed(args.questions, top_n=args.top_n), color)
     if args.interactive:
         _interactive(args, pipe, color)
     return 0
@@ -183,14 +204,14 @@ def _ask_video(args: argparse.Namespace) -> int:
     )
 
 
-def _emit(args: argparse.Namespace, questions: list[str], results: list[list[Answer]], color: bool) -> None:
-    for q, answers in zip(questions, results, strict=True):
+def _emit(args: argparse.Namespace, results: Sequence[QAResult], color: bool) -> None:
+    from drqa_ng.presentation import result_dict
+
+    for r in results:
         if args.json:
-            print(
-                json.dumps({"question": q, "answers": [answer_json(a) for a in answers]}, ensure_ascii=False)
-            )
+            print(json.dumps(result_dict(r.question, r.answers, r.abstained), ensure_ascii=False))
         else:
-            print_answers(q, answers, sys.stdout, color)
+            print_answers(r.question, r.answers, sys.stdout, color, r.abstained)
     sys.stdout.flush()
 
 
@@ -209,11 +230,11 @@ def _interactive(args: argparse.Namespace, pipe: QAPipeline, color: bool) -> Non
         if not q:
             continue
         try:
-            results = pipe.ask([q], top_n=args.top_n)
+            results = pipe.ask_detailed([q], top_n=args.top_n)
         except InputError as e:
             print(f"drqa-ng ask: error: {e}", file=sys.stderr)
             continue
-        _emit(args, [q], results, color)
+        _emit(args, results, color)
 
 
 # -- quickstart --------------------------------------------------------------------------------------
@@ -331,10 +352,21 @@ def _eval(args: argparse.Namespace) -> int:
             extra["tuned_weight"] = best
             extra["weight_curve"] = [list(c) for c in curve]
             bar.reset()
-        preds, metrics = evaluate_qa(
-            pipe, questions, dataset=args.dataset, batch_size=args.batch_size, progress=bar.update
+        preds, metrics, results = evaluate_qa(
+            pipe,
+            questions,
+            dataset=args.dataset,
+            batch_size=args.batch_size,
+            top_n=pipe.reader_candidates if args.features else 1,
+            progress=bar.update,
         )
     write_predictions(args.out / "predictions.jsonl", preds)
+    if args.features:
+        from drqa_ng.evaluation.calibration import answer_rows, write_rows
+
+        write_rows(
+            args.out / "features.jsonl", answer_rows(questions, results, args.dataset in REGEX_DATASETS)
+        )
     write_metrics(
         args.out / "metrics.json",
         metrics,
@@ -346,6 +378,8 @@ def _eval(args: argparse.Namespace) -> int:
         indexes=[str(p) for p in settings.indexes],
         docs=str(settings.docs),
         reader=str(settings.reader) if settings.reader else "shipped",
+        min_confidence=pipe.min_confidence,
+        calibrated=pipe.calibration is not None,
         **extra,
     )
     plot_qa_report(metrics, preds, args.out / "report.png", weight_curve=curve)
@@ -357,11 +391,20 @@ def _eval(args: argparse.Namespace) -> int:
     print("  " + "  ".join(f"{k} {v:.1f}" for k, v in m["recall_at"].items()))  # type: ignore[attr-defined]
     print(
         f"  latency p50 {metrics.latency_p50_ms:.0f} ms  p95 {metrics.latency_p95_ms:.0f} ms  "
-        f"{metrics.questions_per_s:.2f} q/s  (w={metrics.weight}, n_docs={metrics.n_docs})"
+        f"{metrics.questions_per_s:.2f} q/s  CPU p50 {metrics.cpu_p50_ms:.0f} ms  "
+        f"(w={metrics.weight}, n_docs={metrics.n_docs})"
+    )
+    answered = "-" if metrics.answered_em is None else f"{metrics.answered_em:.1f}"
+    print(
+        f"  abstained {metrics.abstained:.1f}% (min confidence {pipe.min_confidence:g}), "
+        f"EM of the answered {answered}"
     )
     if args.tune:
         print(f"  tuned weight on this split: {extra['tuned_weight']} (curve {list(curve)})")
-    print(f"  wrote {args.out}/predictions.jsonl, metrics.json, report.png")
+    print(
+        f"  wrote {args.out}/predictions.jsonl, metrics.json, report.png"
+        + (", features.jsonl" if args.features else "")
+    )
     return 0
 
 
@@ -445,5 +488,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     e.add_argument("--out", type=Path, required=True, help="output folder")
     e.add_argument("--batch-size", type=int, default=1, help="questions per pipeline call (1 = true latency)")
     e.add_argument("--tune", action="store_true", help="also grid-search the retriever weight on this split")
+    e.add_argument(
+        "--features",
+        action="store_true",
+        help="also write features.jsonl: confidence features and correctness of every ranked answer "
+        "(input of `drqa-ng calibrate`)",
+    )
     add_pipeline_options(e)
     e.set_defaults(func=_eval)

@@ -7,8 +7,11 @@ Metrics (all means over questions, in %):
 - ``recall@k``: the reader's evidence holds an answer among the passages of the top-k retrieved
   units (DrQA/DPR ``has_answer``; regex search in regex mode). Paragraphs split from one retrieved
   document share its rank, so for doc indexes this is document-level recall.
+- ``abstained``: share of questions the pipeline abstained on (best confidence below its threshold);
+  ``answered_em``: EM (regex match in regex mode) over the questions it did answer (selective precision).
 - latency: per-question wall time (batch time / batch size; exact latency at ``batch_size=1``),
-  reported as p50 / p95 in ms, and questions per second over the whole run.
+  reported as p50 / p95 in ms, and questions per second over the whole run; ``cpu_p50_ms``: p50 of the
+  process CPU time per question (all threads), which a loaded machine inflates far less than wall time.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ class Prediction:
     regex_match: float
     hit_rank: int
     seconds: float
+    confidence: float = 0.0
+    abstained: bool = False
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,9 @@ class QAMetrics:
     weight: float
     n_docs: int
     batch_size: int
+    abstained: float = 0.0
+    answered_em: float | None = None
+    cpu_p50_ms: float = 0.0
 
 
 def answer_hit_rank(evidence: Sequence[Evidence], golds: Sequence[str], regex: bool) -> int:
@@ -105,6 +114,9 @@ def score_prediction(question: Question, result: QAResult, regex: bool) -> Predi
         regex_match=regex_match(text, golds) if top is not None and regex else 0.0,
         hit_rank=answer_hit_rank(result.evidence, golds, regex),
         seconds=result.seconds,
+        confidence=float(top.confidence or 0.0) if top is not None else 0.0,
+        abstained=result.abstained,
+        cpu_seconds=result.cpu_seconds,
     )
 
 
@@ -131,6 +143,7 @@ def summarize(
 
     ks = sorted({k for k in RECALL_KS if k <= n_docs} | {n_docs})
     recall = tuple((k, mean([float(0 < p.hit_rank <= k) for p in preds])) for k in ks)
+    answered = [p.regex_match if regex else p.em for p in preds if not p.abstained]
     return QAMetrics(
         dataset=dataset,
         questions=n,
@@ -144,6 +157,9 @@ def summarize(
         weight=weight,
         n_docs=n_docs,
         batch_size=batch_size,
+        abstained=mean([float(p.abstained) for p in preds]),
+        answered_em=100.0 * float(np.mean(answered)) if answered else None,
+        cpu_p50_ms=percentile_ms([p.cpu_seconds for p in preds], 50),
     )
 
 
@@ -174,15 +190,20 @@ def evaluate_qa(
     *,
     dataset: str = "squad",
     batch_size: int = 1,
+    top_n: int = 1,
     progress: Callable[[int], None] | None = None,
-) -> tuple[list[Prediction], QAMetrics]:
-    """Run and score the pipeline on ``questions``; regex matching for CuratedTREC."""
+) -> tuple[list[Prediction], QAMetrics, list[QAResult]]:
+    """Run and score the pipeline on ``questions``; regex matching for CuratedTREC.
+
+    Returns the predictions, the metrics and the raw results (``top_n`` answers each: ask for more
+    than one to collect calibration features with ``drqa_ng.evaluation.calibration.answer_rows``).
+    """
     if dataset not in DATASETS:
         raise InputError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     if not questions:
         raise InputError("no questions to evaluate (check --articles / --limit)")
     regex = dataset in REGEX_DATASETS
-    results, wall = run_pipeline(pipeline, questions, batch_size=batch_size, progress=progress)
+    results, wall = run_pipeline(pipeline, questions, top_n=top_n, batch_size=batch_size, progress=progress)
     preds = [score_prediction(q, r, regex) for q, r in zip(questions, results, strict=True)]
     metrics = summarize(
         dataset,
@@ -193,7 +214,7 @@ def evaluate_qa(
         batch_size=batch_size,
         wall_seconds=wall,
     )
-    return preds, metrics
+    return preds, metrics, results
 
 
 def tune_weight(

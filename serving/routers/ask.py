@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from drqa_ng.errors import InputError
 from drqa_ng.pipeline import check_questions
 from serving.deps import State
-from serving.schemas import AnswerOut, AskRequest, AskResponse, ErrorOut, QuestionAnswers
+from serving.schemas import AskRequest, AskResponse, ErrorOut, QuestionAnswers
 
 router = APIRouter(tags=["qa"])
 
@@ -25,10 +25,11 @@ async def ask(body: AskRequest, state: State) -> AskResponse:
         raise InputError(f"top_n={body.top_n} is above the limit {s.max_top_n}")
     questions = check_questions(questions, min(s.max_question_chars, state.pipeline.max_question_chars))
     answers = await state.batcher.submit(questions, body.top_n, timeout=s.request_timeout_s)
+    pipe = state.pipeline
     return AskResponse(
         results=[
-            QuestionAnswers(question=q, answers=[AnswerOut.of(a) for a in ans])
-            for q, ans in zip(questions, answers, strict=True)
+            QuestionAnswers.of(q, ans, pipe.abstains(ans)) for q, ans in zip(questions, answers, strict=True)
         ],
         latency_ms=(time.perf_counter() - t0) * 1000,
+        min_confidence=pipe.min_confidence,
     )

@@ -27,21 +27,59 @@ function el(tag, className, text) {
   return e;
 }
 
+function pct(confidence) {
+  return confidence === null || confidence === undefined ? "n/a" : `${Math.round(confidence * 100)}%`;
+}
+
+function confidenceBar(confidence) {
+  // A <meter> (0..1) plus its percentage; colour bands come from the meter's low/high/optimum.
+  const wrap = el("span", "confidence");
+  const meter = document.createElement("meter");
+  meter.min = 0; meter.max = 1; meter.low = 0.3; meter.high = 0.6; meter.optimum = 1;
+  meter.value = confidence ?? 0;
+  wrap.append(meter, el("span", "confidence-pct", ` ${pct(confidence)} confident`));
+  return wrap;
+}
+
+function answerItem(a) {
+  const li = el("li", "answer");
+  const head = el("div", "head");
+  const n = a.support.count;
+  const meta = el("span", "meta", ` — ${a.title} (doc ${a.doc_id})` + (n > 1 ? ` · ${n} passages agree` : "") +
+    ` · score ${a.score.toFixed(3)} (reader ${a.reader_score.toFixed(3)}, retriever ${a.retriever_score.toFixed(3)})`);
+  head.append(el("strong", "answer-text", a.text), " ", confidenceBar(a.confidence), meta);
+  li.append(head, snippet(a));
+  return li;
+}
+
+function evidenceItem(a) {
+  // Abstained: the passage is the point, the span only a highlighted hint.
+  const li = el("li", "answer evidence");
+  li.append(el("div", "meta", `${a.title} (doc ${a.doc_id}) · best guess “${a.text}”, ${pct(a.confidence)} confident`),
+    snippet(a));
+  return li;
+}
+
 function render(result, elapsedMs, serverMs) {
   const list = document.getElementById("answers");
+  const notice = document.getElementById("abstained");
   list.replaceChildren();
-  for (const a of result.answers) {
-    const li = el("li", "answer");
-    const head = el("div", "head");
-    const meta = el("span", "meta", ` — ${a.title} (doc ${a.doc_id}) · score ${a.score.toFixed(3)}` +
-      ` (reader ${a.reader_score.toFixed(3)}, retriever ${a.retriever_score.toFixed(3)})`);
-    head.append(el("strong", "answer-text", a.text), meta);
-    li.append(head, snippet(a));
-    list.append(li);
+  notice.hidden = !(result.abstained && result.answers.length);
+  if (result.abstained) {
+    const seen = new Set();
+    for (const a of result.answers) {
+      if (seen.has(a.passage_id) || seen.size === 3) continue;
+      seen.add(a.passage_id);
+      list.append(evidenceItem(a));
+    }
+  } else {
+    for (const a of result.answers) list.append(answerItem(a));
   }
   const n = result.answers.length;
+  const what = result.abstained ? (n ? "no confident answer; best evidence" : "no answer found")
+    : `${n} answer${n === 1 ? "" : "s"}`;
   document.getElementById("status").textContent =
-    `${n} answer${n === 1 ? "" : "s"} in ${elapsedMs.toFixed(0)} ms (server ${serverMs.toFixed(0)} ms)`;
+    `${what} in ${elapsedMs.toFixed(0)} ms (server ${serverMs.toFixed(0)} ms)`;
 }
 
 function clock(t) {
@@ -107,6 +145,7 @@ async function ask(event) {
   const n = Number(document.getElementById("top-n").value);
   status.textContent = "Thinking…";
   document.getElementById("answers").replaceChildren();
+  document.getElementById("abstained").hidden = true;
   const t0 = performance.now();
   try {
     const resp = await fetch(video ? "/v1/video/ask" : "/v1/ask", {

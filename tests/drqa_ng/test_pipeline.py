@@ -29,7 +29,9 @@ def test_ask_ranks_best_passage_answer_first_with_evidence() -> None:
     a = answers[0]
     assert a.passage.doc_id == "2" and a.passage.title == "Berlin" and a.passage.id == "2#p0"
     assert a.passage.text[a.start : a.end] == a.text
-    assert [x.score for x in answers] == sorted((x.score for x in answers), reverse=True)
+    confs = [x.confidence for x in answers]
+    assert all(c is not None and 0.0 <= c <= 1.0 for c in confs)
+    assert confs == sorted(confs, reverse=True)  # type: ignore[type-var]
     assert len(answers) <= 3
 
 
@@ -47,8 +49,10 @@ def test_answers_are_deduplicated_by_normalised_text() -> None:
     (answers,) = pipe.ask(["which capital"], top_n=10)
     keys = [normalize_answer(a.text) for a in answers]
     assert len(keys) == len(set(keys))
-    support = {a.text: int(dict(a.extra)["support"]) for a in answers}
-    assert support["France"] >= 2  # proposed by the Paris paragraph and the Madrid doc
+    support = {a.text: a.support for a in answers}
+    france = support["France"]
+    assert france is not None and france.count >= 2  # proposed by the Paris paragraph and the Madrid doc
+    assert {"1#p0", "4#p0"} <= set(france.passage_ids)
 
 
 def test_weight_changes_ranking() -> None:
@@ -211,3 +215,55 @@ def test_shipped_reader_answers_tiny_facts(tiny_sparse_index, tiny_docstore) -> 
         for (_, gold, _), a in zip(TINY_FACTS, answers, strict=True)
     )
     assert right >= 6, [a[0].text if a else None for a in answers]
+    # the shipped calibration is loaded with the reader: confidences, its threshold, abstention on nonsense
+    assert pipe.calibration is not None and pipe.min_confidence == pipe.calibration.threshold > 0
+    assert all(0.0 <= (a[0].confidence or -1.0) <= 1.0 for a in answers if a)
+    assert pipe.ask_detailed(["xqzv blorf wibble?"])[0].abstained
+
+
+def _cand(text: str, pid: str, reader: float, start: int = 0) -> Answer:
+    p = Passage(pid, pid.split("#")[0], pid, text + " filler words", 0, len(text) + 13)
+    return Answer(text, 0.0, p, start, start + len(text), reader_score=reader, retriever_score=0.0)
+
+
+def test_merged_answers_sum_their_softmax_mass_and_outrank_a_lone_better_span() -> None:
+    # two passages say "Lyon" (logits 1.0, 1.0), one says "Paris" (logit 1.5): alone Paris has the best
+    # span, but the aggregated mass of Lyon, 2e / (2e + e^1.5) = 0.55, is above Paris's 0.45
+    cands = [_cand("Paris", "a#p0", 1.5), _cand("Lyon", "b#p0", 1.0), _cand("Lyon", "c#p0", 1.0)]
+    ranked = rank_answers(cands, 0.0, 5)
+    assert [a.text for a in ranked] == ["Lyon", "Paris"]
+    z = 2 * np.exp(1.0) + np.exp(1.5)
+    assert ranked[0].span_prob == pytest.approx(2 * np.exp(1.0) / z)
+    assert ranked[1].span_prob == pytest.approx(np.exp(1.5) / z)
+    assert ranked[0].support is not None and ranked[0].support.count == 2
+    assert ranked[0].support.passage_ids == ("b#p0", "c#p0")
+    assert ranked[0].confidence == pytest.approx(ranked[0].span_prob)  # no calibration: the raw mass
+    assert ranked[0].score == pytest.approx(1.0)  # the raw score of its best span stays available
+
+
+def test_calibration_sets_confidence_and_pipeline_abstains_below_threshold() -> None:
+    from drqa_ng.confidence import FEATURES, Calibration
+
+    # a calibration that ignores every feature: confidence = sigmoid(intercept) = 0.2 for every answer
+    cal = Calibration(
+        FEATURES, (0.0,) * 6, (1.0,) * 6, (0.0,) * 6, intercept=float(np.log(0.25)), threshold=0.5
+    )
+    ranked = rank_answers([_cand("Paris", "a#p0", 3.0)], 0.0, 1, cal)
+    assert ranked[0].confidence == pytest.approx(0.2)
+    store = FakeStore()
+    pipe = QAPipeline(FakeRetriever(store), store, FakeReader(), calibration=cal)
+    assert pipe.min_confidence == 0.5
+    (res,) = pipe.ask_detailed(["What is the capital of Germany?"])
+    assert res.abstained and res.answers  # the answers are kept, flagged
+    keen = QAPipeline(FakeRetriever(store), store, FakeReader(), calibration=cal, min_confidence=0.1)
+    assert not keen.ask_detailed(["What is the capital of Germany?"])[0].abstained
+
+
+def test_pipeline_fills_typed_retriever_fields() -> None:
+    pipe = fake_pipeline(n_docs=4)
+    (res,) = pipe.ask_detailed(["What is the capital of Germany?"], top_n=4)
+    ev = {e.passage.id: e for e in res.evidence}
+    for a in res.answers:
+        e = ev[a.passage.id]
+        assert a.retriever_raw == e.score and a.retriever_rank == e.rank + 1
+        assert a.extra == ()

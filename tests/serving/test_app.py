@@ -39,6 +39,24 @@ def test_ask_one_question(client: TestClient) -> None:
     assert len(res["answers"]) <= 2 and body["latency_ms"] >= 0
 
 
+def test_ask_carries_confidence_support_and_abstention(client: TestClient) -> None:
+    from drqa_ng.presentation import result_dict
+
+    q = "What is the capital of Germany?"
+    body = client.post("/v1/ask", json={"question": q, "top_n": 3}).json()
+    (res,) = body["results"]
+    assert res["abstained"] is False and body["min_confidence"] == 0.0
+    a = res["answers"][0]
+    assert 0.0 <= a["confidence"] <= 1.0 and a["support"]["count"] >= 1 and a["retriever_rank"] >= 1
+    pipe = fake_pipeline(n_docs=3)
+    assert res == result_dict(q, pipe.ask([q], 3)[0], False)  # the CLI's JSON, field for field
+    strict = fake_pipeline(n_docs=3, min_confidence=1.0)
+    with TestClient(create_app(ServerSettings(), pipeline=strict)) as c:
+        body = c.post("/v1/ask", json={"question": q}).json()
+    assert body["results"][0]["abstained"] is True and body["results"][0]["answers"]
+    assert body["min_confidence"] == 1.0
+
+
 def test_ask_many_questions_keeps_order(client: TestClient) -> None:
     qs = ["What is the capital of Italy?", "What is the capital of Germany?"]
     r = client.post("/v1/ask", json={"questions": qs, "top_n": 1})

@@ -116,6 +116,43 @@ def test_page_shows_highlighted_answer(server_url: str, browser: object) -> None
     assert "ms" in status and "answer" in status
 
 
+def test_page_shows_confidence_bar(server_url: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser
+    d.get(server_url + "/")  # type: ignore[attr-defined]
+    d.find_element(By.ID, "question").send_keys("What is the capital of Germany?")  # type: ignore[attr-defined]
+    d.find_element(By.ID, "ask-button").click()  # type: ignore[attr-defined]
+    WebDriverWait(d, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#answers li meter")))
+    first = d.find_elements(By.CSS_SELECTOR, "#answers li")[0]  # type: ignore[attr-defined]
+    value = float(first.find_element(By.TAG_NAME, "meter").get_attribute("value"))
+    assert 0.0 < value <= 1.0
+    assert f"{round(value * 100)}% confident" in first.find_element(By.CLASS_NAME, "confidence").text
+    assert not d.find_element(By.ID, "abstained").is_displayed()  # type: ignore[attr-defined]
+
+
+def test_page_says_no_confident_answer_and_shows_evidence(browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    strict = create_app(ServerSettings(), pipeline=fake_pipeline(n_docs=3, min_confidence=1.0))
+    with _serve(strict) as url:
+        d = browser
+        d.get(url + "/")  # type: ignore[attr-defined]
+        d.find_element(By.ID, "question").send_keys("What is the capital of Germany?")  # type: ignore[attr-defined]
+        d.find_element(By.ID, "ask-button").click()  # type: ignore[attr-defined]
+        wait = WebDriverWait(d, 20)
+        notice = wait.until(ec.visibility_of_element_located((By.ID, "abstained")))
+        assert "No confident answer" in notice.text
+        items = d.find_elements(By.CSS_SELECTOR, "#answers li.evidence")  # type: ignore[attr-defined]
+        assert items and "Berlin is the capital of Germany." in items[0].text
+        assert not d.find_elements(By.CSS_SELECTOR, "#answers li meter")  # type: ignore[attr-defined]
+        assert "no confident answer" in d.find_element(By.ID, "status").text  # type: ignore[attr-defined]
+
+
 def test_page_shows_server_error(server_url: str, browser: object) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

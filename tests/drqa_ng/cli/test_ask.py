@@ -186,3 +186,68 @@ def test_serve_builds_app_from_flags(run_cli, pipe_args, monkeypatch) -> None:  
     monkeypatch.delenv("H5_TEST_KEY")
     rc, _, err = run_cli("serve", *pipe_args, "--api-key-env", "H5_TEST_KEY")
     assert rc == 2 and "H5_TEST_KEY" in err
+
+
+def test_ask_shows_confidence_and_abstains_below_min_confidence(run_cli, pipe_args) -> None:  # type: ignore[no-untyped-def]
+    q = "What is the capital of France?"
+    rc, out, err = run_cli("ask", *pipe_args, "-n", "3", "--json", q)
+    assert rc == 0, err
+    (obj,) = [json.loads(x) for x in out.splitlines()]
+    assert obj["abstained"] is False  # the tiny reader has no calibration: it never abstains
+    confs = [a["confidence"] for a in obj["answers"]]
+    assert all(0.0 <= c <= 1.0 for c in confs) and confs == sorted(confs, reverse=True)
+    for a in obj["answers"]:
+        assert a["support"]["count"] >= 1 and a["passage_id"] in a["support"]["passage_ids"]
+        assert a["retriever_rank"] >= 1 and isinstance(a["retriever_raw"], float)
+    rc, out, _ = run_cli("ask", *pipe_args, "-n", "3", q)
+    assert rc == 0 and "% confidence" in out
+    rc, out, _ = run_cli("ask", *pipe_args, "-n", "3", "--min-confidence", "1", "--json", q)
+    (obj,) = [json.loads(x) for x in out.splitlines()]
+    assert obj["abstained"] is True and obj["answers"]  # JSON keeps the answers and their numbers
+    rc, out, _ = run_cli("ask", *pipe_args, "-n", "3", "--min-confidence", "1", q)
+    assert rc == 0 and "no confident answer" in out and "best evidence" in out
+    assert " 1. " not in out  # no ranked answer list when abstaining
+    rc, _, err = run_cli("ask", *pipe_args, "--min-confidence", "1.5", q)
+    assert rc == 2 and "min_confidence" in err
+
+
+def test_eval_features_feed_calibrate(run_cli, pipe_args, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from drqa_ng.confidence import Calibration
+    from drqa_ng.evaluation.calibration import AnswerRow, read_rows, write_rows
+
+    qfile = tmp_path / "qs.jsonl"
+    qfile.write_text(tiny_facts_jsonl())
+    out = tmp_path / "run"
+    rc, text, err = run_cli(
+        "eval", "--dataset", "webquestions", str(qfile), "--limit", "3", "--features", "--out", str(out),
+        "-q", *pipe_args,
+    )  # fmt: skip
+    assert rc == 0, err
+    rows = read_rows(out / "features.jsonl")
+    assert {r.qid for r in rows} <= {"1", "2", "3"} and max(r.rank for r in rows) > 1
+    assert "abstained" in text
+    # the tiny reader is untrained, so fit on synthetic rows where more evidence means more correct
+    rng = np.random.default_rng(0)
+    synth = []
+    for q in range(200):
+        z = float(rng.normal())
+        synth.append(
+            AnswerRow(str(q), 1, "a", float(rng.random() < 1 / (1 + np.exp(-3 * z))), (z,) * 6, 0.5, 0.5)
+        )
+    write_rows(tmp_path / "train.jsonl", synth)
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    rc, text, err = run_cli(
+        "calibrate", str(tmp_path / "train.jsonl"), "--eval", str(tmp_path / "train.jsonl"),
+        "--out", str(tmp_path / "cal"), "--save-to", str(reader),
+    )  # fmt: skip
+    assert rc == 0, err
+    assert "ECE" in text and "threshold" in text
+    cal = Calibration.load(reader)
+    assert cal is not None and cal == Calibration.load(tmp_path / "cal")
+    for png in ("reliability.png", "precision_coverage.png"):
+        assert (tmp_path / "cal" / png).read_bytes()[:4] == b"\x89PNG"
+    rc, _, err = run_cli("calibrate", str(out / "predictions.jsonl"), "--out", str(tmp_path / "x"))
+    assert rc == 3 and "features" in err

@@ -89,7 +89,7 @@ def test_evaluate_qa_end_to_end_with_fakes(tmp_path: Path) -> None:
         Question("2", "What is the capital of Italy?", ("Rome",)),
         Question("3", "Who built the Colosseum?", ("Titus",)),
     ]
-    preds, m = evaluate_qa(pipe, qs, dataset="squad", batch_size=2)
+    preds, m, _ = evaluate_qa(pipe, qs, dataset="squad", batch_size=2)
     assert [p.answer for p in preds][:2] == ["Berlin", "Rome"]
     assert m.questions == 3 and m.em == pytest.approx(200 / 3)
     assert dict(m.recall_at)[3] == pytest.approx(200 / 3)  # no passage holds 'Titus'

@@ -1,0 +1,56 @@
+"""One presentation of answers for every surface: the CLI's JSON lines, the HTTP API and the web page.
+
+``answer_dict`` is the only place an ``Answer`` becomes plain JSON values; ``result_dict`` adds the
+question and the abstention flag. ``serving.schemas`` validates these dicts into its pydantic models,
+so the CLI and HTTP field names cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from drqa_ng.types import Answer
+
+NO_CONFIDENT_ANSWER = "no confident answer"
+
+
+def answer_dict(a: Answer) -> dict[str, Any]:
+    """Every number of an answer: calibrated ``confidence``, raw scores, support and the evidence passage."""
+    support = a.support
+    return {
+        "text": a.text,
+        "confidence": a.confidence,
+        "score": a.score,
+        "reader_score": a.reader_score,
+        "retriever_score": a.retriever_score,
+        "retriever_raw": a.retriever_raw,
+        "retriever_rank": a.retriever_rank,
+        "span_prob": a.span_prob,
+        "support": {
+            "count": support.count if support is not None else 1,
+            "passage_ids": list(support.passage_ids) if support is not None else [a.passage.id],
+        },
+        "doc_id": a.passage.doc_id,
+        "title": a.passage.title,
+        "passage_id": a.passage.id,
+        "start": a.start,
+        "end": a.end,
+        "passage_text": a.passage.text,
+    }
+
+
+def result_dict(question: str, answers: Sequence[Answer], abstained: bool) -> dict[str, Any]:
+    """A question's answers; ``abstained`` means "no confident answer" (the answers are still listed)."""
+    return {"question": question, "abstained": abstained, "answers": [answer_dict(a) for a in answers]}
+
+
+def percent(confidence: float | None) -> str:
+    """``0.834`` → ``"83%"``; ``None`` → ``"n/a"``."""
+    return "n/a" if confidence is None else f"{100.0 * confidence:.0f}%"
+
+
+def confidence_bar(confidence: float | None, width: int = 10) -> str:
+    """A text bar of ``width`` cells, e.g. ``"########.."`` for 0.8."""
+    filled = 0 if confidence is None else round(min(max(confidence, 0.0), 1.0) * width)
+    return "#" * filled + "." * (width - filled)
