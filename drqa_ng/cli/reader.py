@@ -56,6 +56,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--save-every", type=int, default=100, help="checkpoint every N steps")
     p.add_argument("--save-minutes", type=float, default=10.0, help="... and at least every M minutes")
     p.add_argument("--eval-every", type=int, help="dev evaluation every N steps (default: --save-every)")
+    p.add_argument("--log-every", type=int, default=10, help="log loss and windows/s every N steps")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, help="torch CPU threads (may differ when continuing a run)")
     p.add_argument(

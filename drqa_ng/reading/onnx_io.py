@@ -219,6 +219,11 @@ def model_from_onnx(folder: Path, base: Path) -> Any:
     model = SpanModel(_encoder_from_config(config), int(config.hidden_size))
     graph = onnx.load_from_string(read_onnx_bytes(folder)).graph
     arrays = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    # the exporter stores equal tensors once (e.g. the zero biases of an untrained layer) and names
+    # the others through Identity nodes
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in arrays:
+            arrays[node.output[0]] = arrays[node.input[0]]
     state: dict[str, Any] = {}
     for name, arr in arrays.items():
         if name.endswith(("_scale", "_zero_point")):
@@ -236,7 +241,7 @@ def model_from_onnx(folder: Path, base: Path) -> Any:
                 raise IndexFormatError(f"{folder}: cannot name the MatMul weight {stem}")
             state[bias.removesuffix(".bias") + ".weight"] = torch.from_numpy(np.ascontiguousarray(w.T))
         elif stem in dict(model.named_parameters()) or stem in dict(model.named_buffers()):
-            state[stem] = torch.from_numpy(np.ascontiguousarray(w))
+            state[stem] = torch.from_numpy(np.array(w, dtype=np.float32))
     missing, _ = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith(("position_ids", "token_type_ids"))]
     if missing:

@@ -101,6 +101,7 @@ class RunSpec:
                 save_every=args.save_every,
                 save_minutes=args.save_minutes,
                 eval_every=args.eval_every,
+                log_every=args.log_every,
                 dev_limit=args.dev_limit,
                 seed=args.seed,
                 precision=args.precision,
