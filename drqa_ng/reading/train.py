@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -187,6 +188,29 @@ def bf16_is_fast(device_type: str) -> bool:
         onednn = False
     # oneDNN says "supported" on any AVX-512 core (emulated there), so the native flags must agree
     return onednn and native
+
+
+def span_loss(model: Any, data: TrainWindows, idx: np.ndarray, bf16: bool) -> Any:
+    """Mean start/end cross-entropy of the windows ``idx`` (padding masked out), bf16 autocast if asked.
+
+    loss = (CE(start_logits, start) + CE(end_logits, end)) / 2, averaged over the batch; a window
+    whose answer lies outside it targets token 0 ([CLS]).
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    n = int(data.lengths[idx].max())
+    ids = torch.as_tensor(data.input_ids[idx, :n].astype(np.int64), device=device)
+    lengths = torch.as_tensor(data.lengths[idx], device=device)
+    mask = torch.arange(n, device=device)[None, :] < lengths[:, None]
+    tti = torch.as_tensor(data.token_type_ids[idx, :n].astype(np.int64), device=device)
+    tgt = torch.as_tensor(data.targets[idx], device=device)
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+        s, e = model(ids, mask.long(), tti)
+    s = s.float().masked_fill(~mask, -1e4)
+    e = e.float().masked_fill(~mask, -1e4)
+    ce = torch.nn.functional.cross_entropy
+    return (ce(s, tgt[:, 0]) + ce(e, tgt[:, 1])) / 2
 
 
 def train_reader(
@@ -379,7 +403,6 @@ def train_reader(
             save_model(model, base, out / "model", **fields)
         model.train()
 
-    ce = torch.nn.functional.cross_entropy
     model.train()
     last_save = t_log = time.perf_counter()
     seen_log = seen
@@ -393,19 +416,7 @@ def train_reader(
                     batches = epoch_batches(data.lengths, counts, weights, cfg.batch_size, cfg.seed, epoch)
                 idx = batches[bi]
                 bi += 1
-                n = int(data.lengths[idx].max())
-                ids = torch.as_tensor(data.input_ids[idx, :n].astype(np.int64), device=device)
-                mask = (
-                    torch.arange(n, device=device)[None, :]
-                    < torch.as_tensor(data.lengths[idx], device=device)[:, None]
-                )
-                tti = torch.as_tensor(data.token_type_ids[idx, :n].astype(np.int64), device=device)
-                tgt = torch.as_tensor(data.targets[idx], device=device)
-                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-                    s, e = model(ids, mask.long(), tti)
-                s = s.float().masked_fill(~mask, -1e4)
-                e = e.float().masked_fill(~mask, -1e4)
-                loss = (ce(s, tgt[:, 0]) + ce(e, tgt[:, 1])) / (2 * cfg.grad_accum)
+                loss = span_loss(model, data, idx, bf16) / cfg.grad_accum
                 loss.backward()
                 lv += float(loss.item())
                 seen += len(idx)
