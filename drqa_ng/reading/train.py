@@ -2,8 +2,9 @@
 
 A run folder holds ``ckpt/`` (the full training state: model, optimizer, scheduler, data position,
 RNG states; see ``checkpoint.py``), ``last/`` (the model at the latest dev evaluation), ``model/``
-(the model with the best dev F1, or the last one when there is no dev set) and ``log.jsonl`` (one
-JSON object per logged step / eval). Calling ``train_reader`` again on a folder with ``ckpt/``
+(the model with the best dev F1, or the last one when there is no dev set), ``features/`` (each
+source's tokenised windows, reused on resume) and ``log.jsonl`` (one JSON object per logged step /
+eval, with ``windows_seen`` and ``windows_per_s``). Calling ``train_reader`` again on a folder with ``ckpt/``
 continues the run from there; a run of N steps done in several pieces ends with the same weights
 as one done at once (same device, same thread count).
 
@@ -17,6 +18,7 @@ elsewhere (``precision="auto"``; see ``bf16_is_fast``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -117,6 +119,54 @@ def build_features(
             np.zeros((0, 2), np.int64),
         )
     return TrainWindows(np.concatenate(ids), np.concatenate(tts), np.concatenate(lens), np.concatenate(tgts))
+
+
+FEATURES_KIND = "reader-train-features"
+FEATURES_VERSION = 1
+
+
+def features_key(tokenizer: Any, examples: Sequence[QAExample], cfg: TrainConfig) -> str:
+    """sha256 of everything the windows depend on: tokenizer, window settings, each example's text and target."""
+    h = hashlib.sha256()
+    # the vocabulary, not the serialised tokenizer: that also holds the last call's padding settings
+    vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
+    h.update(f"{type(tokenizer).__name__}{sorted(vocab.items())}".encode())
+    h.update(f"{cfg.max_length}/{cfg.stride}/{len(examples)}".encode())
+    for e in examples:
+        h.update(f"\x00{e.question}\x01{e.context}\x01{e.answers[0]}\x01{e.answer_starts[0]}".encode())
+    return h.hexdigest()
+
+
+def cached_features(
+    folder: Path, name: str, tokenizer: Any, examples: Sequence[QAExample], cfg: TrainConfig
+) -> TrainWindows:
+    """``build_features``, stored once in ``folder/NAME-KEY/`` (.npy + manifest) and mmap-loaded after.
+
+    Tokenising tens of thousands of examples takes minutes on a busy CPU; a resumed run reads them back.
+    """
+    from drqa_ng.index_io import atomic_dir, read_manifest, write_manifest
+
+    key = features_key(tokenizer, examples, cfg)
+    path = Path(folder) / f"{name}-{key[:16]}"
+    arrays = ("input_ids", "token_type_ids", "lengths", "targets")
+    if (path / "manifest.json").is_file() and read_manifest(path, FEATURES_KIND, FEATURES_VERSION).get(
+        "key"
+    ) == key:
+        return TrainWindows(*(np.load(path / f"{a}.npy", mmap_mode="r", allow_pickle=False) for a in arrays))
+    feats = build_features(tokenizer, examples, cfg)
+    with atomic_dir(path) as tmp:
+        for a in arrays:
+            np.save(tmp / f"{a}.npy", getattr(feats, a), allow_pickle=False)
+        write_manifest(
+            tmp,
+            FEATURES_KIND,
+            FEATURES_VERSION,
+            key=key,
+            source=name,
+            windows=len(feats),
+            examples=len(examples),
+        )
+    return feats
 
 
 def bucketed_batches(
@@ -270,7 +320,7 @@ def train_reader(
     continued = prior.get("kind") == MODEL_KIND
     model: SpanModel = (load_model(base) if continued else init_model(base)).to(device)
     t0 = time.perf_counter()
-    feats = [build_features(tokenizer, s.examples, cfg) for s in srcs]
+    feats = [cached_features(out / "features", s.name, tokenizer, s.examples, cfg) for s in srcs]
     counts = [len(f) for f in feats]
     weights = [s.weight for s in srcs]
     data = TrainWindows(

@@ -17,6 +17,8 @@ from drqa_ng.reading.train import (
     TrainSource,
     bf16_is_fast,
     bucketed_batches,
+    build_features,
+    cached_features,
     epoch_rows,
     train_reader,
 )
@@ -181,3 +183,25 @@ def test_bf16_is_used_on_cuda_only_where_native_elsewhere() -> None:
     native = any(f in Path("/proc/cpuinfo").read_text().split() for f in ("avx512_bf16", "amx_bf16"))
     if not native:
         assert not bf16_is_fast("cpu")
+
+
+def test_features_are_cached_per_source_and_rebuilt_when_the_examples_change(
+    tiny_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drqa_ng.reading import train as train_mod
+    from drqa_ng.reading.model import load_tokenizer
+
+    tok, cfg = load_tokenizer(tiny_encoder_dir), _cfg(1)
+    first = cached_features(tmp_path, "a", tok, _examples(), cfg)
+    direct = build_features(tok, _examples(), cfg)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rebuilt")
+
+    monkeypatch.setattr(train_mod, "build_features", fail)
+    again = cached_features(tmp_path, "a", tok, _examples(), cfg)
+    for a in ("input_ids", "token_type_ids", "lengths", "targets"):
+        np.testing.assert_array_equal(getattr(again, a), getattr(direct, a))
+        np.testing.assert_array_equal(getattr(first, a), getattr(direct, a))
+    with pytest.raises(AssertionError, match="rebuilt"):
+        cached_features(tmp_path, "a", tok, _examples()[:3], cfg)
