@@ -53,10 +53,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps with linear warmup")
     p.add_argument("--max-length", type=int, default=384)
     p.add_argument("--stride", type=int, default=128)
-    p.add_argument("--save-every", type=int, default=100, help="checkpoint every N steps")
-    p.add_argument("--save-minutes", type=float, default=10.0, help="... and at least every M minutes")
+    p.add_argument("--save-every", type=int, help="checkpoint every N steps (default 100)")
+    p.add_argument("--save-minutes", type=float, help="... and at least every M minutes (default 10)")
     p.add_argument("--eval-every", type=int, help="dev evaluation every N steps (default: --save-every)")
-    p.add_argument("--log-every", type=int, default=10, help="log loss and windows/s every N steps")
+    p.add_argument("--log-every", type=int, help="log loss and windows/s every N steps (default 10)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, help="torch CPU threads (may differ when continuing a run)")
     p.add_argument(

@@ -2,7 +2,8 @@
 
 The first call writes ``run.json`` (training files and weights, article lists, dev set, base model,
 ``TrainConfig``); a later ``train-reader RUN`` with no ``--train`` reads it back and continues the run
-from ``RUN/ckpt``. Only the thread count may change between pieces.
+from ``RUN/ckpt``. Only bookkeeping settings (threads; how often to log, evaluate and save) may change
+between pieces, e.g. ``train-reader RUN --eval-every 50 --threads 2``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from drqa_ng.errors import InputError
 from drqa_ng.index_io import read_manifest
 from drqa_ng.reading.data import QAExample
-from drqa_ng.reading.train import TrainConfig, TrainSource
+from drqa_ng.reading.train import BOOKKEEPING, TrainConfig, TrainSource
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,14 @@ class RunSpec:
     exclude_titles: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["config"] = {k: v for k, v in d["config"].items() if k != "threads"}
-        return d
+        return asdict(self)
+
+    def same_run(self, other: RunSpec) -> bool:
+        """Equal but for ``BOOKKEEPING`` settings (threads, how often to log, evaluate and save)."""
+        a, b = self.to_json(), other.to_json()
+        for d in (a, b):
+            d["config"] = {k: v for k, v in d["config"].items() if k not in BOOKKEEPING}
+        return a == b
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunSpec:
@@ -79,10 +85,13 @@ class RunSpec:
     def from_args(cls, args: argparse.Namespace) -> RunSpec:
         """The run's spec: from the flags, or from ``OUT_DIR/run.json`` when no ``--train`` is given."""
         stored = Path(args.out_dir) / RUN_FILE
+        # bookkeeping flags left unset keep the stored (or default) value
+        given = {k: getattr(args, k) for k in BOOKKEEPING if getattr(args, k, None) is not None}
         if not args.train:
             if not stored.is_file():
                 raise InputError(f"--train is required to start a run ({stored} does not exist)")
-            return cls.from_json(json.loads(stored.read_text()))
+            old = cls.from_json(json.loads(stored.read_text()))
+            return replace(old, config=replace(old.config, **given))
 
         def opt(p: Path | None) -> str | None:
             return str(p) if p is not None else None
@@ -98,13 +107,10 @@ class RunSpec:
                 warmup=args.warmup,
                 epochs=args.epochs,
                 max_steps=args.max_steps,
-                save_every=args.save_every,
-                save_minutes=args.save_minutes,
-                eval_every=args.eval_every,
-                log_every=args.log_every,
                 dev_limit=args.dev_limit,
                 seed=args.seed,
                 precision=args.precision,
+                **given,
             ),
             base=opt(args.base),
             dev=opt(args.dev),
@@ -112,7 +118,7 @@ class RunSpec:
             dev_articles=opt(args.dev_articles),
             exclude_titles=opt(args.exclude_titles),
         )
-        if stored.is_file() and spec.to_json() != json.loads(stored.read_text()):
+        if stored.is_file() and not spec.same_run(cls.from_json(json.loads(stored.read_text()))):
             raise InputError(
                 f"{args.out_dir} holds a run with other settings: continue it with "
                 f"`drqa-ng train-reader {args.out_dir}` (no --train), or use a new folder"
@@ -180,10 +186,10 @@ def prepare_run(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stored = out / RUN_FILE
-    if not stored.is_file():
-        tmp = out / f".{RUN_FILE}.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(spec.to_json(), indent=2) + "\n")
-        tmp.replace(stored)
+    # rewritten each time: bookkeeping settings given to a continued run become its own
+    tmp = out / f".{RUN_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    tmp.replace(stored)
     sources, dev = load_sources(spec)
     return sources, dev, replace(spec.config, threads=threads), resolve_base(spec, out)
 

@@ -39,6 +39,8 @@ from drqa_ng.reading.features import answer_positions, make_windows
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16")
+# settings that change when things are logged or saved, never the weights: a continued run may change them
+BOOKKEEPING = ("threads", "save_every", "save_minutes", "eval_every", "log_every")
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +277,7 @@ def train_reader(
 
     ``base`` is an HF encoder folder (fresh head) or a reader model folder (training continues it,
     head included). When ``out`` already holds ``ckpt/``, the run continues from it: the sources'
-    window counts and ``cfg`` (threads aside) must match the run's, else ``InputError``.
+    window counts and ``cfg`` (``BOOKKEEPING`` fields aside) must match the run's, else ``InputError``.
     ``stop_at_step`` ends this piece of the run early (state saved), as an interruption would.
     """
     import torch
@@ -372,7 +374,7 @@ def train_reader(
     )
     settings = ReaderSettings(cfg.max_length, cfg.stride, cfg.max_answer_len, batch_size=64)
     fingerprint = {
-        "train_config": {k: v for k, v in asdict(cfg).items() if k != "threads"},
+        "train_config": {k: v for k, v in asdict(cfg).items() if k not in BOOKKEEPING},
         "mix": mix,
         "total_steps": total,
     }
@@ -453,6 +455,8 @@ def train_reader(
             save_model(model, base, out / "model", **fields)
         model.train()
 
+    if step == 0 and continued and dev_items:
+        evaluate()  # the starting model is the first point of the curve and the best so far
     model.train()
     last_save = t_log = time.perf_counter()
     seen_log = seen

@@ -107,9 +107,10 @@ def test_train_reader_continues_a_run_from_its_folder_and_warm_starts_from_onnx(
     # other settings for the same folder are refused; no --train continues the stored run
     rc, _, err = run_cli("train-reader", str(run), "--train", str(data), "--threads", "1")
     assert rc == 2 and "other settings" in err
-    rc, out, err = run_cli("train-reader", str(run), "--threads", "1")
+    rc, out, err = run_cli("train-reader", str(run), "--threads", "1", "--save-every", "1")
     assert rc == 0, err
     assert "4 steps" in out
+    assert json.loads((run / "run.json").read_text())["config"]["save_every"] == 1
     assert json.loads((run / "ckpt" / "manifest.json").read_text())["position"]["step"] == 4
     rc, _, err = run_cli("train-reader", str(tmp_path / "new"))
     assert rc == 2 and "--train is required" in err
