@@ -106,6 +106,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--limit", type=int, help="only the first N questions of each file")
     p.add_argument("--source", default="distant", help="'source' field of the written records")
+    p.add_argument(
+        "--regex", action="store_true", help="answers are regular expressions (CuratedTREC), case-insensitive"
+    )
     p.set_defaults(func=_distant)
 
     p = sub.add_parser(
@@ -239,7 +242,8 @@ def _distant(args: argparse.Namespace) -> int:
     seen = {key(r.question.question) for f in args.dedupe_against for r in read_records(f)}
     records = []
     for f in args.files:
-        rs = read_records(f)[: args.limit] if args.limit else read_records(f)
+        rs = read_records(f, regex=args.regex)
+        rs = rs[: args.limit] if args.limit else rs
         records += [r for r in rs if key(r.question.question) not in seen]
     retriever = open_retriever(args.index)
     prefixes = tuple(args.exclude_prefix)
