@@ -312,107 +312,113 @@ def train_reader(
     torch.manual_seed(cfg.seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_is_fast(device.type))
+    lock = _lock_run(out)
+    try:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_is_fast(device.type))
 
-    tokenizer = load_tokenizer(base)
-    # a trained reader folder (our manifest) continues training, head included; an HF encoder starts fresh
-    base_manifest = Path(base) / "manifest.json"
-    prior = json.loads(base_manifest.read_text()) if base_manifest.is_file() else {}
-    continued = prior.get("kind") == MODEL_KIND
-    model: SpanModel = (load_model(base) if continued else init_model(base)).to(device)
-    t0 = time.perf_counter()
-    feats = [cached_features(out / "features", s.name, tokenizer, s.examples, cfg) for s in srcs]
-    counts = [len(f) for f in feats]
-    weights = [s.weight for s in srcs]
-    data = TrainWindows(
-        np.concatenate([f.input_ids for f in feats]),
-        np.concatenate([f.token_type_ids for f in feats]),
-        np.concatenate([f.lengths for f in feats]),
-        np.concatenate([f.targets for f in feats]),
-    )
-    del feats
-    draws = draws_per_epoch(counts, weights)
-    per_epoch_windows = sum(draws)
-    if per_epoch_windows == 0:
-        raise InputError("every source has weight 0")
-    per_step = cfg.batch_size * cfg.grad_accum
-    per_epoch = math.ceil(per_epoch_windows / per_step)
-    total = cfg.max_steps if cfg.max_steps is not None else max(1, int(per_epoch * cfg.epochs))
-    mix = [
-        {
-            "source": s.name,
-            "examples": len(s.examples),
-            "windows": n,
-            "weight": s.weight,
-            "drawn_per_epoch": k,
-        }
-        for s, n, k in zip(srcs, counts, draws, strict=True)
-    ]
-    log.info(
-        "%d windows in %.1fs; per epoch %d drawn, %d steps in all",
-        len(data),
-        time.perf_counter() - t0,
-        per_epoch_windows,
-        total,
-    )
-    for row in mix:
-        log.info(
-            "source %(source)s: %(examples)d examples, %(windows)d windows, weight %(weight)g -> %(drawn_per_epoch)d per epoch",
-            row,
+        tokenizer = load_tokenizer(base)
+        # a trained reader folder (our manifest) continues training, head included; an HF encoder starts fresh
+        base_manifest = Path(base) / "manifest.json"
+        prior = json.loads(base_manifest.read_text()) if base_manifest.is_file() else {}
+        continued = prior.get("kind") == MODEL_KIND
+        model: SpanModel = (load_model(base) if continued else init_model(base)).to(device)
+        t0 = time.perf_counter()
+        feats = [cached_features(out / "features", s.name, tokenizer, s.examples, cfg) for s in srcs]
+        counts = [len(f) for f in feats]
+        weights = [s.weight for s in srcs]
+        data = TrainWindows(
+            np.concatenate([f.input_ids for f in feats]),
+            np.concatenate([f.token_type_ids for f in feats]),
+            np.concatenate([f.lengths for f in feats]),
+            np.concatenate([f.targets for f in feats]),
         )
-
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-    )
-    warm = max(1, int(cfg.warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
-    settings = ReaderSettings(cfg.max_length, cfg.stride, cfg.max_answer_len, batch_size=64)
-    fingerprint = {
-        "train_config": {k: v for k, v in asdict(cfg).items() if k not in BOOKKEEPING},
-        "mix": mix,
-        "total_steps": total,
-    }
-    info = {
-        "base_encoder": str(prior.get("base_encoder", base)) if continued else str(base),
-        "continued_from": {"folder": str(base), "steps": prior.get("steps")} if continued else None,
-        "train_examples": sum(len(s.examples) for s in srcs),
-        "train_windows": len(data),
-        "train_mix": mix,
-        "max_length": cfg.max_length,
-        "stride": cfg.stride,
-        "max_answer_len": cfg.max_answer_len,
-        "precision": "bf16" if bf16 else "fp32",
-        "train_config": asdict(cfg),
-    }
-    # an evenly spaced dev sample covers every article, unlike the first N questions
-    dev_items = (
-        list(dev)[:: max(1, len(dev) // cfg.dev_limit)][: cfg.dev_limit] if cfg.dev_limit else list(dev)
-    )
-    pos = LoopPosition(0, 0, 0)
-    best_f1, best_step, best_eval = -1.0, 0, None
-    loss_avg, seen = float("nan"), 0
-    ckpt = out / "ckpt"
-    if has_state(ckpt):
-        stored = json.loads((ckpt / "manifest.json").read_text()).get("extra", {}).get("fingerprint")
-        if stored != json.loads(json.dumps(fingerprint)):
-            raise InputError(
-                f"{out} holds a different run (its data mix or settings differ); use a new folder"
+        del feats
+        draws = draws_per_epoch(counts, weights)
+        per_epoch_windows = sum(draws)
+        if per_epoch_windows == 0:
+            raise InputError("every source has weight 0")
+        per_step = cfg.batch_size * cfg.grad_accum
+        per_epoch = math.ceil(per_epoch_windows / per_step)
+        total = cfg.max_steps if cfg.max_steps is not None else max(1, int(per_epoch * cfg.epochs))
+        mix = [
+            {
+                "source": s.name,
+                "examples": len(s.examples),
+                "windows": n,
+                "weight": s.weight,
+                "drawn_per_epoch": k,
+            }
+            for s, n, k in zip(srcs, counts, draws, strict=True)
+        ]
+        log.info(
+            "%d windows in %.1fs; per epoch %d drawn, %d steps in all",
+            len(data),
+            time.perf_counter() - t0,
+            per_epoch_windows,
+            total,
+        )
+        for row in mix:
+            log.info(
+                "source %(source)s: %(examples)d examples, %(windows)d windows, weight %(weight)g -> %(drawn_per_epoch)d per epoch",
+                row,
             )
-        pos, extra = load_state(ckpt, model, opt, sched)
-        best_f1, best_step = float(extra["best_f1"]), int(extra["best_step"])
-        best_eval = ReaderEval(**extra["best_dev"]) if extra.get("best_dev") else None
-        loss_avg, seen = float(extra["loss_avg"]), int(extra["windows_seen"])
-        _truncate_log(out / "log.jsonl", pos.step)
-        log.info(
-            "resumed %s at step %d of %d (epoch %d, batch %d)", out, pos.step, total, pos.epoch, pos.batch
+
+        decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr,
         )
+        warm = max(1, int(cfg.warmup * total))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+        )
+        settings = ReaderSettings(cfg.max_length, cfg.stride, cfg.max_answer_len, batch_size=64)
+        fingerprint = {
+            "train_config": {k: v for k, v in asdict(cfg).items() if k not in BOOKKEEPING},
+            "mix": mix,
+            "total_steps": total,
+        }
+        info = {
+            "base_encoder": str(prior.get("base_encoder", base)) if continued else str(base),
+            "continued_from": {"folder": str(base), "steps": prior.get("steps")} if continued else None,
+            "train_examples": sum(len(s.examples) for s in srcs),
+            "train_windows": len(data),
+            "train_mix": mix,
+            "max_length": cfg.max_length,
+            "stride": cfg.stride,
+            "max_answer_len": cfg.max_answer_len,
+            "precision": "bf16" if bf16 else "fp32",
+            "train_config": asdict(cfg),
+        }
+        # an evenly spaced dev sample covers every article, unlike the first N questions
+        dev_items = (
+            list(dev)[:: max(1, len(dev) // cfg.dev_limit)][: cfg.dev_limit] if cfg.dev_limit else list(dev)
+        )
+        pos = LoopPosition(0, 0, 0)
+        best_f1, best_step, best_eval = -1.0, 0, None
+        loss_avg, seen = float("nan"), 0
+        ckpt = out / "ckpt"
+        if has_state(ckpt):
+            stored = json.loads((ckpt / "manifest.json").read_text()).get("extra", {}).get("fingerprint")
+            if stored != json.loads(json.dumps(fingerprint)):
+                raise InputError(
+                    f"{out} holds a different run (its data mix or settings differ); use a new folder"
+                )
+            pos, extra = load_state(ckpt, model, opt, sched)
+            best_f1, best_step = float(extra["best_f1"]), int(extra["best_step"])
+            best_eval = ReaderEval(**extra["best_dev"]) if extra.get("best_dev") else None
+            loss_avg, seen = float(extra["loss_avg"]), int(extra["windows_seen"])
+            _truncate_log(out / "log.jsonl", pos.step)
+            log.info(
+                "resumed %s at step %d of %d (epoch %d, batch %d)", out, pos.step, total, pos.epoch, pos.batch
+            )
+    except BaseException:
+        lock.close()
+        raise
     stack = contextlib.ExitStack()
+    stack.callback(lock.close)
     # closed by `with stack` below; the checkpoint closures need it before the loop starts
     logf = stack.enter_context(open(out / "log.jsonl", "a", encoding="utf-8"))  # noqa: SIM115
     if pos.step == 0:
@@ -512,6 +518,22 @@ def train_reader(
         if step < total and step % cfg.save_every:
             save()
     return TrainResult(step, time.perf_counter() - t0, loss_avg, best_step, best_eval)
+
+
+def _lock_run(out: Path) -> Any:
+    """An exclusive lock on the run folder (``RUN/.lock``), released when the returned file closes.
+
+    Two processes training into one folder would overwrite each other's checkpoints.
+    """
+    import fcntl
+
+    f = open(out / ".lock", "w")  # noqa: SIM115 - held open for the whole run
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        f.close()
+        raise InputError(f"{out} is being trained by another process (locked)") from e
+    return f
 
 
 def _truncate_log(path: Path, step: int) -> None:

@@ -205,3 +205,14 @@ def test_features_are_cached_per_source_and_rebuilt_when_the_examples_change(
         np.testing.assert_array_equal(getattr(first, a), getattr(direct, a))
     with pytest.raises(AssertionError, match="rebuilt"):
         cached_features(tmp_path, "a", tok, _examples()[:3], cfg)
+
+
+def test_a_run_folder_in_use_is_refused(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+    import fcntl
+
+    (tmp_path / "r").mkdir()
+    with open(tmp_path / "r" / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(InputError, match="another process"):
+            train_reader(_mix(), [], tmp_path / "r", tiny_encoder_dir, _cfg(2))
+    assert train_reader(_mix(), [], tmp_path / "r", tiny_encoder_dir, _cfg(2)).steps == 2
