@@ -5,6 +5,7 @@
 # checkpoint (RUN/<stage>/ckpt: weights, optimizer, scheduler, data position, RNG states).
 #
 #   scripts/train_reader.sh RUN_DIR [--ship]
+#   STAGES="ds-webq ds-trec ds-squad-0 ds-squad-1" scripts/train_reader.sh RUN_DIR   # only these stages
 #
 # RUN_DIR belongs outside the repository, e.g. ~/.local/share/drqa-ng/runs/reader-v2.
 # Needs the shared Wikipedia doc store + BM25 paragraph index (README steps 1-2):
@@ -13,7 +14,7 @@
 #
 # Stages (wall times measured on the shared 2-core AVX2 machine, 1-min load average 14-27 from other
 # jobs, everything under `nice -n 19`; on an idle machine expect several times faster):
-#   ds-squad   distant supervision for the 81k paragraph-less SQuAD train questions (k=20):
+#   ds-squad-I distant supervision for the 81k paragraph-less SQuAD train questions (k=20, 8 shards):
 #              4,370 questions took ~15 min here (DS of squad_train_head, to measure precision),
 #              so ~4-5 h for all of them at that rate.
 #   ds-open    WebQuestions train (3,778) + CuratedTREC train (1,704, regex answers), k=20.
@@ -49,6 +50,7 @@ mkdir -p "$RUN"
 stage() {  # stage NAME COMMAND...: run once; the time it took goes to RUN/NAME.done
   local name=$1
   shift
+  if [[ -n "${STAGES:-}" && " $STAGES " != *" $name "* ]]; then echo "stage $name: not in STAGES"; return; fi
   if [[ -f "$RUN/$name.done" ]]; then echo "stage $name: done ($(cat "$RUN/$name.done"))"; return; fi
   local t0=$SECONDS
   "$@"
@@ -58,12 +60,20 @@ stage() {  # stage NAME COMMAND...: run once; the time it took goes to RUN/NAME.
 KNOWN=("$RT/squad_train_head.jsonl.gz" "$RT/squad_train_cs224n_val_tok.jsonl.gz"
        "$RT/squad_train_cs224n_small_tok.jsonl.gz")
 DS=(--index "$DS_INDEX" --docs "$DS_DOCS" --exclude-prefix squad: -k 20)
-stage ds-squad nice -n 19 drqa-ng distant-supervise "$RT/squad_train_questions_answers_noctx.jsonl.gz" \
-  "${DS[@]}" --dedupe-against "${KNOWN[@]}" --out "$RUN/ds/squad_noctx.jsonl.gz" --source squad-train-ds
 stage ds-webq nice -n 19 drqa-ng distant-supervise "$QA/webquestions-train.jsonl" \
   "${DS[@]}" --out "$RUN/ds/webquestions_train.jsonl.gz" --source webquestions-ds
 stage ds-trec nice -n 19 drqa-ng distant-supervise "$QA/curatedtrec-train.jsonl" --regex \
   "${DS[@]}" --out "$RUN/ds/curatedtrec_train.jsonl.gz" --source curatedtrec-ds
+
+# in 8 shards (one stage each) so an interruption loses at most one shard
+SHARDS=8
+DS_SQUAD=()
+for ((i = 0; i < SHARDS; i++)); do
+  stage "ds-squad-$i" nice -n 19 drqa-ng distant-supervise "$RT/squad_train_questions_answers_noctx.jsonl.gz" \
+    "${DS[@]}" --dedupe-against "${KNOWN[@]}" --shard "$i/$SHARDS" --out "$RUN/ds/squad_noctx_$i.jsonl.gz" \
+    --source squad-train-ds
+  DS_SQUAD+=("$RUN/ds/squad_noctx_$i.jsonl.gz:0.5")
+done
 
 MIX=("$RT/squad_train_head.jsonl.gz:1" "$RT/squad_train_cs224n_val_tok.jsonl.gz:1"
      "$RT/squad_train_cs224n_small_tok.jsonl.gz:1" "$SQ/dev-v1.1-part-A.json:1"
@@ -81,7 +91,7 @@ if [[ ! -d "$RUN/shipped-v1" ]]; then cp -r "$WEIGHTS" "$RUN/shipped-v1"; fi
 stage stage1 nice -n 19 drqa-ng -v train-reader "$RUN/stage1" --train "${MIX[@]}" "${COMMON[@]}" \
   --base "$RUN/shipped-v1" --lr 5e-5 --warmup 0.03 --epochs 3 --seed 21
 stage stage2 nice -n 19 drqa-ng -v train-reader "$RUN/stage2" --train "${MIX[@]}" \
-  "$RUN/ds/squad_noctx.jsonl.gz:0.5" "$RUN/ds/webquestions_train.jsonl.gz:1" \
+  "${DS_SQUAD[@]}" "$RUN/ds/webquestions_train.jsonl.gz:1" \
   "$RUN/ds/curatedtrec_train.jsonl.gz:1" "${COMMON[@]}" \
   --base "$RUN/stage1/model" --lr 3e-5 --warmup 0.03 --epochs 1 --seed 22
 

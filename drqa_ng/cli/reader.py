@@ -105,6 +105,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="drop questions whose text appears in these files (already have paragraphs)",
     )
     p.add_argument("--limit", type=int, help="only the first N questions of each file")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="only questions I, I+N, I+2N, ... (after dedupe), so a long job runs as N resumable pieces",
+    )
     p.add_argument("--source", default="distant", help="'source' field of the written records")
     p.add_argument(
         "--regex", action="store_true", help="answers are regular expressions (CuratedTREC), case-insensitive"
@@ -245,6 +250,11 @@ def _distant(args: argparse.Namespace) -> int:
         rs = read_records(f, regex=args.regex)
         rs = rs[: args.limit] if args.limit else rs
         records += [r for r in rs if key(r.question.question) not in seen]
+    if args.shard:
+        i, sep, n = args.shard.partition("/")
+        if not (sep and i.isdigit() and n.isdigit() and int(i) < int(n)):
+            raise InputError(f"--shard wants I/N with 0 <= I < N, got {args.shard!r}")
+        records = records[int(i) :: int(n)]
     retriever = open_retriever(args.index)
     prefixes = tuple(args.exclude_prefix)
     t0 = time.perf_counter()

@@ -131,6 +131,19 @@ def test_distant_supervise_cli_writes_trainable_records_and_scores_known_questio
     examples = load_examples(out)
     assert [e.context[e.answer_starts[0] :].startswith(e.answers[0]) for e in examples] == [True, True]
 
+    # shards split the deduped questions: 1/2 holds n2 only
+    rc, stdout, _ = run_cli(
+        "distant-supervise", str(noctx), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),
+        "--out", str(tmp_path / "s1.jsonl"), "--dedupe-against", str(known), "--shard", "1/2",
+    )  # fmt: skip
+    assert rc == 0 and "1/1 questions matched" in stdout
+    assert json.loads((tmp_path / "s1.jsonl").read_text())["id"] == "n2"
+    rc, _, stderr = run_cli(
+        "distant-supervise", str(noctx), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),
+        "--out", str(tmp_path / "s2.jsonl"), "--shard", "2/2",
+    )  # fmt: skip
+    assert rc == 2 and "--shard" in stderr
+
     rc, stdout, _ = run_cli(
         "distant-supervise", str(known), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),
         "--out", str(tmp_path / "known_ds.jsonl"), "-k", "5",
