@@ -118,11 +118,14 @@ class RunSpec:
             dev_articles=opt(args.dev_articles),
             exclude_titles=opt(args.exclude_titles),
         )
-        if stored.is_file() and not spec.same_run(cls.from_json(json.loads(stored.read_text()))):
-            raise InputError(
-                f"{args.out_dir} holds a run with other settings: continue it with "
-                f"`drqa-ng train-reader {args.out_dir}` (no --train), or use a new folder"
-            )
+        if stored.is_file():
+            old = cls.from_json(json.loads(stored.read_text()))
+            if not spec.same_run(old):
+                raise InputError(
+                    f"{args.out_dir} holds a run with other settings: continue it with "
+                    f"`drqa-ng train-reader {args.out_dir}` (no --train), or use a new folder"
+                )
+            return replace(old, config=replace(old.config, **given))
         return spec
 
 
