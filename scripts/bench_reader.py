@@ -9,7 +9,15 @@ passage long enough to fill the window) through the full ``Reader.read`` path (t
 decode; one window per question here, so one window per model call: ``read`` batches only the
 windows of one question, so that answers never depend on the other questions). A second table times
 the model alone on the same windows one per call against ``--batch-size`` per call (what mixing
-questions' windows in one batch, the former batch-dependent path, would gain). Prints Markdown tables with ratios to the first row / comparator.
+questions' windows in one batch, the former batch-dependent path, would gain). Prints Markdown tables
+with ratios to the first row / comparator.
+
+``--train-steps N`` adds a training table: windows/s of N AdamW steps (forward, backward, update) of
+``--train-batch`` windows of ``--tokens`` tokens in fp32 and under bf16 autocast, in the same run,
+starting from ``--model`` (or the base encoder); also whether this CPU has native bf16:
+
+    python scripts/bench_reader.py --data ../shared/data/squad/dev-v1.1-part-A.json --limit 0 \
+        --train-steps 4 --tokens 256 --threads 2
 """
 
 from __future__ import annotations
@@ -82,6 +90,54 @@ def _per_window_vs_batched(
     return rates[0], rates[1]
 
 
+def _train_rates(
+    folder: Path | None, questions: list, tokens: int, batch: int, steps: int
+) -> list[tuple[str, float, float, float]]:
+    """(precision, windows per wall s, windows per CPU s, final loss) for fp32 and bf16 autocast training."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    from drqa_ng.config import base_encoder_dir
+    from drqa_ng.reading.data import QAExample
+    from drqa_ng.reading.model import init_model, load_model, load_tokenizer
+    from drqa_ng.reading.train import TrainConfig, build_features, span_loss
+
+    src = folder if folder is not None else base_encoder_dir()
+    start = load_model(src) if (src / "manifest.json").is_file() else init_model(src)
+    tok = load_tokenizer(src)
+    qs, ps = _long_passages(questions, tok, tokens, batch)
+    ex = [
+        QAExample(str(i), q, p[0].text, (qq.answers[0],), (max(p[0].text.find(qq.answers[0]), 0),))
+        for i, (q, p, qq) in enumerate(zip(qs, ps, questions, strict=False))
+    ]
+    data = build_features(tok, ex, TrainConfig(max_length=tokens, stride=0))
+    idx = np.arange(min(batch, len(data)))
+    out = []
+    for name, bf16 in (("fp32", False), ("bf16 autocast", True)):
+        torch.manual_seed(0)
+        model = copy.deepcopy(start).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+
+        def step(
+            model: torch.nn.Module = model, opt: torch.optim.Optimizer = opt, bf16: bool = bf16
+        ) -> float:
+            loss = span_loss(model, data, idx, bf16)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return float(loss.item())
+
+        step()  # warm-up: allocator, oneDNN kernel choice
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+            loss = step()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        out.append((name, steps * len(idx) / wall, steps * len(idx) / cpu, loss))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, help="torch model folder")
@@ -94,6 +150,10 @@ def main() -> None:
     ap.add_argument("--passages", type=int, default=64, help="passages timed per backend")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--train-steps", type=int, default=0, help="timed training steps per precision (0 = skip)"
+    )
+    ap.add_argument("--train-batch", type=int, default=16)
     args = ap.parse_args()
 
     import torch
@@ -143,6 +203,19 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for name, one, many in model_rows:
         print(f"| {name} | {one:.1f} | {many:.1f} | {one / many:.2f}x |")
+    if args.train_steps:
+        from drqa_ng.reading.train import bf16_is_fast
+
+        rates = _train_rates(args.model, questions, args.tokens, args.train_batch, args.train_steps)
+        print(
+            f"\ntraining: {args.train_steps} AdamW steps of {args.train_batch} windows x {args.tokens} tokens, "
+            f"{args.threads} threads; native bf16 on this CPU: {bf16_is_fast('cpu')} "
+            f"(train-reader --precision auto uses {'bf16' if bf16_is_fast('cpu') else 'fp32'} here)\n"
+        )
+        print("| training precision | windows/s (wall) | windows per CPU-s | CPU speed vs fp32 | last loss |")
+        print("|---|---:|---:|---:|---:|")
+        for name, wps, per_cpu, loss in rates:
+            print(f"| {name} | {wps:.2f} | {per_cpu:.2f} | {per_cpu / rates[0][2]:.2f}x | {loss:.3f} |")
 
 
 if __name__ == "__main__":

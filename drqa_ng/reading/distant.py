@@ -29,13 +29,22 @@ WINDOW = 20  # tokens each side of the answer used for the overlap score
 _SPLIT = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
+MAX_ANSWER_CHARS = 100  # a regex answer (``.*``) may match far more than an answer
+
+
 @dataclass(frozen=True, slots=True)
 class DSQuestion:
-    """A question with its answer text and no paragraph."""
+    """A question with its answer and no paragraph.
+
+    ``alternatives`` are further gold answers (any may match); with ``regex`` every answer is a
+    regular expression (CuratedTREC), matched case-insensitively as DrQA's ``regex_match`` does.
+    """
 
     id: str
     question: str
     answer: str
+    alternatives: tuple[str, ...] = ()
+    regex: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,20 @@ def answer_pattern(answer: str) -> re.Pattern[str] | None:
         return None
     body = r"\s*".join(re.escape(p) for p in parts)
     return re.compile(rf"(?<!\w){body}(?!\w)")
+
+
+def answer_patterns(q: DSQuestion) -> list[re.Pattern[str]]:
+    """The patterns of every gold answer of ``q`` (invalid regexes and word-less answers skipped)."""
+    out = []
+    for a in (q.answer, *q.alternatives):
+        if q.regex:
+            try:
+                out.append(re.compile(a, re.IGNORECASE | re.UNICODE))
+            except re.error:
+                continue
+        elif (pat := answer_pattern(a)) is not None:
+            out.append(pat)
+    return out
 
 
 def question_grams(question: str) -> set[str]:
@@ -87,15 +110,17 @@ def best_match(q: DSQuestion, passages: Sequence[Passage]) -> DSMatch | None:
     Passages shorter than ``MIN_CHARS`` or longer than ``MAX_CHARS`` are skipped, as are matches
     with no overlap at all (the answer string alone is weak evidence). Ties go to the better rank.
     """
-    pat = answer_pattern(q.answer)
-    if pat is None:
+    pats = answer_patterns(q)
+    if not pats:
         return None
     qgrams = question_grams(q.question)
     best: DSMatch | None = None
     for rank, p in enumerate(passages):
         if not MIN_CHARS <= len(p.text) <= MAX_CHARS:
             continue
-        for m in pat.finditer(p.text):
+        for m in (m for pat in pats for m in pat.finditer(p.text)):
+            if not m.group().strip() or len(m.group()) > MAX_ANSWER_CHARS:
+                continue
             score = overlap_score(qgrams, p.text, m.start(), m.end())
             if score > 0 and (best is None or score > best.overlap):
                 best = DSMatch(q, p, m.group(), m.start(), score, rank)
@@ -149,9 +174,10 @@ class DSRecord:
     context: str | None = None
 
 
-def read_records(path: Path) -> list[DSRecord]:
-    """Questions from JSON lines (``.jsonl[.gz]``): the noctx layout ``{"id","question","answer"}`` or
-    the unified layout with ``answers: [{"text", ...}]`` (and ``title``/``context``, kept as the truth)."""
+def read_records(path: Path, regex: bool = False) -> list[DSRecord]:
+    """Questions from JSON lines (``.jsonl[.gz]``): the noctx layout ``{"id","question","answer"}``,
+    DrQA's format A ``{"id","question","answer": [golds]}`` (``regex``: golds are regular expressions)
+    or the unified layout with ``answers: [{"text", ...}]`` (and ``title``/``context``, kept as the truth)."""
     out: list[DSRecord] = []
     with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -161,12 +187,15 @@ def read_records(path: Path) -> list[DSRecord]:
                 obj = json.loads(line)
                 question = str(obj["question"])
                 answers = obj.get("answers")
-                answer = str(answers[0]["text"]) if answers else str(obj["answer"])
+                golds = [str(a["text"]) for a in answers] if answers else obj["answer"]
+                golds = [str(g) for g in golds] if isinstance(golds, list) else [str(golds)]
+                answer = golds[0]
             except (json.JSONDecodeError, KeyError, IndexError, TypeError) as e:
                 raise DataFormatError(
                     f"{path}:{lineno}: expected {{'question', 'answer'}} or {{'question', 'answers': [{{'text'}}]}}: {e}"
                 ) from e
-            q = DSQuestion(str(obj.get("id", f"{path.name}:{lineno}")), question, answer)
+            qid = str(obj.get("id", f"{path.name}:{lineno}"))
+            q = DSQuestion(qid, question, answer, tuple(g for g in golds[1:] if g != answer), regex)
             ctx = obj.get("context")
             out.append(DSRecord(q, obj.get("title"), None if ctx is None else str(ctx)))
     return out

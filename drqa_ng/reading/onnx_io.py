@@ -204,3 +204,76 @@ def load_onnx_session(folder: Path, threads: int | None = None) -> Any:
         return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own untyped errors for a bad graph
         raise IndexFormatError(f"{folder}: onnxruntime cannot load the model: {e}") from e
+
+
+def _bias_name_after(graph: Any, start: str, inits: set[str], depth: int = 6) -> str | None:
+    """The ``*.bias`` initializer added to the output of a quantised MatMul (walk forward ``depth`` nodes)."""
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    frontier = [start]
+    for _ in range(depth):
+        nxt = []
+        for name in frontier:
+            for node in consumers.get(name, []):
+                if node.op_type == "Add":
+                    bias = [i for i in node.input if i in inits and i.endswith(".bias")]
+                    if bias:
+                        return str(bias[0])
+                nxt.extend(node.output)
+        frontier = nxt
+    return None
+
+
+def model_from_onnx(folder: Path, base: Path) -> Any:
+    """A torch ``SpanModel`` rebuilt from a (possibly int8) ONNX folder: weights dequantised.
+
+    w = (q - zero_point) * scale per tensor (embedding Gathers) or per output column (MatMulInteger
+    weights, transposed back into ``nn.Linear`` layout). MatMul weights carry exporter-made names
+    (``onnx::MatMul_N``), so each is named by the ``<layer>.bias`` initializer added to its output.
+    Used to continue training a shipped reader whose fp32 weights were not kept. ``base`` gives the
+    encoder config (the ONNX folder's own ``config.json`` when it has one).
+    """
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    from transformers import AutoConfig
+
+    from drqa_ng.reading.model import SpanModel, _encoder_from_config
+
+    folder = Path(folder)
+    config = AutoConfig.from_pretrained(str(folder if (folder / "config.json").is_file() else base))
+    model = SpanModel(_encoder_from_config(config), int(config.hidden_size))
+    graph = onnx.load_from_string(read_onnx_bytes(folder)).graph
+    arrays = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    # the exporter stores equal tensors once (e.g. the zero biases of an untrained layer) and names
+    # the others through Identity nodes
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in arrays:
+            arrays[node.output[0]] = arrays[node.input[0]]
+    state: dict[str, Any] = {}
+    for name, arr in arrays.items():
+        if name.endswith(("_scale", "_zero_point")):
+            continue
+        if name.endswith("_quantized"):
+            stem = name.removesuffix("_quantized")
+            w = (arr.astype(np.float32) - arrays[stem + "_zero_point"].astype(np.float32)) * arrays[
+                stem + "_scale"
+            ].astype(np.float32)
+        else:
+            stem, w = name, arr
+        if stem.startswith("onnx::MatMul"):
+            bias = _bias_name_after(graph, name, set(arrays))
+            if bias is None:
+                raise IndexFormatError(f"{folder}: cannot name the MatMul weight {stem}")
+            state[bias.removesuffix(".bias") + ".weight"] = torch.from_numpy(np.ascontiguousarray(w.T))
+        elif stem in dict(model.named_parameters()) or stem in dict(model.named_buffers()):
+            state[stem] = torch.from_numpy(np.array(w, dtype=np.float32))
+    missing, _ = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith(("position_ids", "token_type_ids"))]
+    if missing:
+        raise IndexFormatError(f"{folder}: ONNX weights do not cover {missing[:5]}")
+    model.eval()
+    return model

@@ -79,6 +79,46 @@ def test_train_eval_export_reader(run_cli, tiny_encoder_dir: Path, tmp_path: Pat
     assert 0.0 <= report["f1"] <= 100.0 and "EM" in out
 
 
+def test_train_reader_continues_a_run_from_its_folder_and_warm_starts_from_onnx(  # type: ignore[no-untyped-def]
+    run_cli, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from drqa_ng.reading.onnx_io import export_reader
+
+    data = tmp_path / "s.json"
+    data.write_text(json.dumps(SQUAD))
+    export_reader(tiny_model_dir, tmp_path / "onnx")
+    run = tmp_path / "run"
+    flags = [
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "1",
+        "--max-length",
+        "48",
+        "--stride",
+        "16",
+        "--save-every",
+        "2",
+    ]
+    rc, out, err = run_cli(
+        "train-reader", str(run), "--train", f"{data}:2", "--base", str(tmp_path / "onnx"), *flags,
+        "--threads", "1", "--stop-at-step", "3",
+    )  # fmt: skip
+    assert rc == 0, err
+    assert "3 steps" in out and "s: 2 examples, weight 2" in out
+    assert (run / "warm-start" / "manifest.json").is_file()
+    # other settings for the same folder are refused; no --train continues the stored run
+    rc, _, err = run_cli("train-reader", str(run), "--train", str(data), "--threads", "1")
+    assert rc == 2 and "other settings" in err
+    rc, out, err = run_cli("train-reader", str(run), "--threads", "1", "--save-every", "1")
+    assert rc == 0, err
+    assert "4 steps" in out
+    assert json.loads((run / "run.json").read_text())["config"]["save_every"] == 1
+    assert json.loads((run / "ckpt" / "manifest.json").read_text())["position"]["step"] == 4
+    rc, _, err = run_cli("train-reader", str(tmp_path / "new"))
+    assert rc == 2 and "--train is required" in err
+
+
 def test_reader_commands_fail_cleanly(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rc, _, err = run_cli("eval-reader", str(tmp_path / "none"), "--data", str(tmp_path / "none.json"))
     assert rc == 5 and "eval-reader: error:" in err

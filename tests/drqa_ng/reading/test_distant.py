@@ -61,6 +61,31 @@ def test_best_match_prefers_the_paragraph_that_matches_the_question() -> None:
     assert best_match(DSQuestion("q2", "When?", "1790"), paras) is None
 
 
+def test_best_match_tries_every_gold_and_regex_answers() -> None:
+    paras = [_p("a#p0", "The Apollo 11 crew landed on the Moon in July 1969, led by Neil Armstrong.")]
+    q = DSQuestion("q", "Who led the crew that landed on the Moon?", "Buzz Aldrin", ("Neil Armstrong",))
+    m = best_match(q, paras)
+    assert m is not None and m.answer_text == "Neil Armstrong"
+    assert best_match(DSQuestion("q", q.question, "Buzz Aldrin"), paras) is None
+    rq = DSQuestion("r", "When did the crew land on the Moon?", r"July\s+19[67]9|\(", regex=True)
+    m = best_match(rq, paras)
+    assert m is not None and m.answer_text == "July 1969"
+    # as a plain answer the same string matches nothing
+    assert best_match(DSQuestion("r", rq.question, rq.answer), paras) is None
+    # an invalid regex is skipped, not an error
+    assert best_match(DSQuestion("r", rq.question, "July(", regex=True), paras) is None
+
+
+def test_read_records_reads_format_a_answer_lists(tmp_path: Path) -> None:
+    from drqa_ng.reading.distant import read_records
+
+    f = tmp_path / "q.jsonl"
+    f.write_text(json.dumps({"id": "w1", "question": "q?", "answer": ["A", "B", "A"]}) + "\n")
+    [r] = read_records(f, regex=True)
+    assert r.question.answer == "A" and r.question.alternatives == ("B",) and r.question.regex
+    assert r.context is None
+
+
 def test_same_paragraph_is_token_jaccard() -> None:
     a = "The French Revolution began in 1789 with the storming of the Bastille."
     assert same_paragraph(a, a.replace("storming", "fall"))
@@ -105,6 +130,19 @@ def test_distant_supervise_cli_writes_trainable_records_and_scores_known_questio
     assert [r["ds"]["unit"] for r in recs] == ["eiffel_tower#p2", "mount_everest#p1"]
     examples = load_examples(out)
     assert [e.context[e.answer_starts[0] :].startswith(e.answers[0]) for e in examples] == [True, True]
+
+    # shards split the deduped questions: 1/2 holds n2 only
+    rc, stdout, _ = run_cli(
+        "distant-supervise", str(noctx), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),
+        "--out", str(tmp_path / "s1.jsonl"), "--dedupe-against", str(known), "--shard", "1/2",
+    )  # fmt: skip
+    assert rc == 0 and "1/1 questions matched" in stdout
+    assert json.loads((tmp_path / "s1.jsonl").read_text())["id"] == "n2"
+    rc, _, stderr = run_cli(
+        "distant-supervise", str(noctx), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),
+        "--out", str(tmp_path / "s2.jsonl"), "--shard", "2/2",
+    )  # fmt: skip
+    assert rc == 2 and "--shard" in stderr
 
     rc, stdout, _ = run_cli(
         "distant-supervise", str(known), "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore),

@@ -89,3 +89,23 @@ def test_onnx_answers_do_not_depend_on_padding_or_batch(tiny_onnx_dir: Path) -> 
         alone = one.read([qs[i]], [ps[i]], top_n=2)[0]
         assert [(a.start, a.end) for a in alone] == [(a.start, a.end) for a in big[i]]
         assert [a.score for a in alone] == pytest.approx([a.score for a in big[i]], abs=1e-4)
+
+
+def test_model_from_onnx_recovers_fp32_weights_exactly_and_int8_closely(
+    tiny_model_dir: Path, tiny_onnx_dir: Path
+) -> None:
+    from drqa_ng.reading.model import load_model
+    from drqa_ng.reading.onnx_io import model_from_onnx
+
+    want = {k: v.numpy() for k, v in load_model(tiny_model_dir).state_dict().items()}
+    fp32 = {
+        k: v.numpy()
+        for k, v in model_from_onnx(tiny_onnx_dir.parent / "fp32", tiny_model_dir).state_dict().items()
+    }
+    int8 = {k: v.numpy() for k, v in model_from_onnx(tiny_onnx_dir, tiny_model_dir).state_dict().items()}
+    assert fp32.keys() == want.keys() == int8.keys()
+    for k in want:
+        np.testing.assert_array_equal(fp32[k], want[k], err_msg=k)
+        # int8: within one quantisation step (max |w| / 127 per tensor or per output column)
+        step = np.abs(want[k]).max() / 127 + 1e-7
+        assert np.abs(int8[k] - want[k]).max() <= 2 * step, k

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from drqa_ng.errors import InputError
 from drqa_ng.index_io import read_manifest
 from drqa_ng.reading.data import QAExample
 from drqa_ng.reading.reader import load_reader
-from drqa_ng.reading.train import TrainConfig, bucketed_batches, train_reader
+from drqa_ng.reading.train import (
+    TrainConfig,
+    TrainSource,
+    bf16_is_fast,
+    bucketed_batches,
+    build_features,
+    cached_features,
+    epoch_rows,
+    train_reader,
+)
 
 FACTS = [
     ("Paris is the capital of France.", "What is the capital of France?", "Paris"),
@@ -107,3 +119,101 @@ def test_bucketed_batches_cover_every_row_once() -> None:
     seen = np.concatenate(batches)
     assert sorted(seen.tolist()) == list(range(10))
     assert max(len(b) for b in batches) == 3
+
+
+def _weights(run: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return load_file(str(run / "ckpt" / "model.safetensors"))
+
+
+def _mix() -> list[TrainSource]:
+    ex = _examples()
+    return [TrainSource("a", ex[:4], 1.5), TrainSource("b", ex[4:], 0.5)]
+
+
+def test_a_run_done_in_pieces_ends_with_the_weights_of_an_uninterrupted_run(
+    tiny_encoder_dir: Path, tmp_path: Path
+) -> None:
+    cfg = TrainConfig(
+        max_length=48, stride=16, batch_size=2, lr=3e-3, warmup=0.2, max_steps=14, save_every=4,
+        log_every=1, seed=7, threads=1,
+    )  # fmt: skip
+    whole = tmp_path / "whole"
+    train_reader(_mix(), _examples()[:2], whole, tiny_encoder_dir, cfg)
+    pieces = tmp_path / "pieces"
+    train_reader(_mix(), _examples()[:2], pieces, tiny_encoder_dir, cfg, stop_at_step=5)
+    assert json.loads((pieces / "ckpt" / "manifest.json").read_text())["position"]["step"] == 5
+    # a kill after the step-8 checkpoint: state on disk says 8, the log already reached 10
+    train_reader(_mix(), _examples()[:2], pieces, tiny_encoder_dir, cfg, stop_at_step=8)
+    shutil.copytree(pieces / "ckpt", tmp_path / "ckpt8")
+    train_reader(_mix(), _examples()[:2], pieces, tiny_encoder_dir, cfg, stop_at_step=10)
+    shutil.rmtree(pieces / "ckpt")
+    shutil.copytree(tmp_path / "ckpt8", pieces / "ckpt")
+    res = train_reader(_mix(), _examples()[:2], pieces, tiny_encoder_dir, cfg)
+    assert res.steps == 14
+    a, b = _weights(whole), _weights(pieces)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    # the log reads as one run: every step once, same losses
+    assert _losses(pieces) == _losses(whole)
+    steps = [json.loads(x)["step"] for x in (pieces / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps)
+
+
+def test_a_run_folder_refuses_a_different_run(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+    cfg = _cfg(3)
+    train_reader(_mix(), [], tmp_path / "r", tiny_encoder_dir, cfg, stop_at_step=2)
+    with pytest.raises(InputError, match="different run"):
+        train_reader(_mix(), [], tmp_path / "r", tiny_encoder_dir, replace(cfg, lr=1e-3))
+
+
+def test_epoch_rows_draw_each_source_by_its_weight() -> None:
+    rows = epoch_rows([4, 10, 3], [2.5, 0.3, 0.0], np.random.default_rng(0))
+    a, b = rows[rows < 4], rows[(rows >= 4) & (rows < 14)]
+    assert len(a) == 10 and np.bincount(a).min() == 2  # every window twice, half of them thrice
+    assert len(b) == 3 and len(set(b.tolist())) == 3  # without replacement
+    assert not (rows >= 14).any()
+    same = epoch_rows([4, 10, 3], [2.5, 0.3, 0.0], np.random.default_rng(0))
+    np.testing.assert_array_equal(rows, same)
+
+
+def test_bf16_is_used_on_cuda_only_where_native_elsewhere() -> None:
+    assert bf16_is_fast("cuda")
+    native = any(f in Path("/proc/cpuinfo").read_text().split() for f in ("avx512_bf16", "amx_bf16"))
+    if not native:
+        assert not bf16_is_fast("cpu")
+
+
+def test_features_are_cached_per_source_and_rebuilt_when_the_examples_change(
+    tiny_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drqa_ng.reading import train as train_mod
+    from drqa_ng.reading.model import load_tokenizer
+
+    tok, cfg = load_tokenizer(tiny_encoder_dir), _cfg(1)
+    first = cached_features(tmp_path, "a", tok, _examples(), cfg)
+    direct = build_features(tok, _examples(), cfg)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rebuilt")
+
+    monkeypatch.setattr(train_mod, "build_features", fail)
+    again = cached_features(tmp_path, "a", tok, _examples(), cfg)
+    for a in ("input_ids", "token_type_ids", "lengths", "targets"):
+        np.testing.assert_array_equal(getattr(again, a), getattr(direct, a))
+        np.testing.assert_array_equal(getattr(first, a), getattr(direct, a))
+    with pytest.raises(AssertionError, match="rebuilt"):
+        cached_features(tmp_path, "a", tok, _examples()[:3], cfg)
+
+
+def test_a_run_folder_in_use_is_refused(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+    import fcntl
+
+    (tmp_path / "r").mkdir()
+    with open(tmp_path / "r" / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(InputError, match="another process"):
+            train_reader(_mix(), [], tmp_path / "r", tiny_encoder_dir, _cfg(2))
+    assert train_reader(_mix(), [], tmp_path / "r", tiny_encoder_dir, _cfg(2)).steps == 2
