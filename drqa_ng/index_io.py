@@ -47,7 +47,8 @@ def _pid_of(name: str, prefix: str) -> int | None:
     return int(pid) if pid.isdigit() else None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (owned by anyone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -63,7 +64,7 @@ def _leftovers(path: Path, stage: str) -> list[Path]:
     found = []
     for p in path.parent.glob(f"{prefix}*"):
         pid = _pid_of(p.name, prefix)
-        if pid is not None and pid != os.getpid() and not _pid_alive(pid):
+        if pid is not None and pid != os.getpid() and not pid_alive(pid):
             found.append(p)
     return sorted(found, key=lambda p: p.name.rsplit("-", 1)[-1].zfill(20), reverse=True)
 

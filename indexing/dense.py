@@ -10,7 +10,6 @@ index folder is written atomically (``drqa_ng.index_io.atomic_dir``); the work f
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -28,6 +27,7 @@ from drqa_ng.index_io import StringArray, atomic_dir, write_manifest
 from drqa_ng.retrieval.dense import FORMAT_VERSION, IDS_STEM, INDEX_FILE, KIND
 from drqa_ng.retrieval.encoder import Encoder
 from drqa_ng.types import UNITS, Passage, Unit
+from indexing.workdir import prepare_work
 
 log = logging.getLogger(__name__)
 
@@ -193,18 +193,7 @@ def build_dense_from_units(
         "max_length": max_length,
         "text_format": TEXT_FORMAT,
     }
-    pfile = work / "work.json"
-    if work.is_dir():
-        try:
-            same = json.loads(pfile.read_text()) == params
-        except (OSError, json.JSONDecodeError):
-            same = False
-        if not same:
-            log.warning("discarding work folder %s: it was made with other settings", work)
-            shutil.rmtree(work)
-    if not work.is_dir():
-        work.mkdir(parents=True)
-        pfile.write_text(json.dumps(params, sort_keys=True))
+    prepare_work(work, params)
 
     n_chunks = encoded = count = 0
     bar = tqdm(total=total, unit="unit", desc="encoding", disable=not progress)

@@ -31,13 +31,13 @@ from indexing.ray_engine import (
     DONE_FILE,
     Shard,
     plan_shards,
-    prepare_work,
     ray_session,
     run_shards,
     shard_done,
     shard_output,
     shard_size,
 )
+from indexing.workdir import prepare_work
 
 log = logging.getLogger(__name__)
 

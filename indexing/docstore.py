@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from drqa_ng.errors import DataFormatError, InputError, ResourceError
-from drqa_ng.index_io import is_disk_full
+from drqa_ng.index_io import is_disk_full, pid_alive
 from drqa_ng.store.docstore import FORMAT_VERSION, KIND, POST_LOAD_SCHEMA, SCHEMA, title_key
 from drqa_ng.store.split import PARAGRAPH_KIND, PASSAGE_KIND, paragraph_spans, passage_spans
 from drqa_ng.types import Document
@@ -58,21 +58,11 @@ def _sidecars(path: Path) -> list[Path]:
     return [path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def _remove_stale_temps(out: Path) -> None:
     """Delete temp files of earlier builds of ``out`` whose process is gone (killed with SIGKILL)."""
     for tmp in out.parent.glob(f".{out.name}.tmp-*"):
         pid = tmp.name[len(f".{out.name}.tmp-") :].split("-", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             log.warning("removing %s left by an interrupted build", tmp)
             tmp.unlink(missing_ok=True)
 

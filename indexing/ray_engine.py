@@ -116,22 +116,6 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         ray.shutdown()
 
 
-def prepare_work(work: Path, params: dict[str, Any]) -> None:
-    """Create ``work`` (with ``work.json``), discarding an existing one made with other settings."""
-    pfile = work / "work.json"
-    if work.is_dir():
-        try:
-            same = json.loads(pfile.read_text()) == params
-        except (OSError, json.JSONDecodeError):
-            same = False
-        if not same:
-            log.warning("discarding work folder %s: it was made with other settings", work)
-            shutil.rmtree(work)
-    if not work.is_dir():
-        work.mkdir(parents=True)
-        pfile.write_text(json.dumps(params, sort_keys=True))
-
-
 def shard_done(folder: Path) -> dict[str, Any] | None:
     """The ``done.json`` of a finished shard folder, or None."""
     try:

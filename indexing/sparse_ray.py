@@ -31,7 +31,6 @@ from indexing.ray_engine import (
     DONE_FILE,
     Shard,
     plan_shards,
-    prepare_work,
     ray_session,
     run_shards,
     shard_done,
@@ -39,6 +38,7 @@ from indexing.ray_engine import (
     shard_size,
 )
 from indexing.sparse import DEFAULT_CHUNK, ChunkRef, Counted, SparseBuildReport, count_pass, write_counted
+from indexing.workdir import prepare_work
 
 log = logging.getLogger(__name__)
 

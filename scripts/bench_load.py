@@ -32,17 +32,12 @@ import httpx
 import numpy as np
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ask import DEFAULT_QUESTIONS  # the same questions in every load benchmark
+
 CLIENTS = (1, 10, 50, 200)
 MAX_SECONDS = 60.0
 MAX_CLIENTS = 500
-QUESTIONS = (
-    "What is the capital of France?",
-    "Who wrote Romeo and Juliet?",
-    "When did World War II end?",
-    "What is the largest planet in the solar system?",
-    "Who painted the Mona Lisa?",
-    "What language is spoken in Brazil?",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +151,9 @@ async def _client(c: httpx.AsyncClient, url: str, i: int, until: float, out: lis
     while time.monotonic() < until:
         t0 = time.perf_counter()
         try:
-            r = await c.post(f"{url}/v1/ask", json={"question": QUESTIONS[n % len(QUESTIONS)], "top_n": 1})
+            r = await c.post(
+                f"{url}/v1/ask", json={"question": DEFAULT_QUESTIONS[n % len(DEFAULT_QUESTIONS)], "top_n": 1}
+            )
             status = r.status_code
         except httpx.HTTPError:
             status = -1

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from drqa_ng.errors import IndexFormatError, InputError, UnsupportedError
+from drqa_ng.errors import IndexFormatError, UnsupportedError
 from drqa_ng.index_io import read_manifest
-from drqa_ng.retrieval.sparse import MAX_QUERY_CHARS, SparseIndex
+from drqa_ng.retrieval.base import check_queries
+from drqa_ng.retrieval.sparse import SparseIndex
 from drqa_ng.types import Hit, doc_id_of
 
 log = logging.getLogger(__name__)
@@ -89,15 +90,7 @@ class ShardedSparseIndex:
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
         """Top ``k`` units per query over all shards, best first, ties by global row."""
-        if isinstance(queries, str):
-            raise InputError("search() takes a list of queries, not one string")
-        if k < 1:
-            raise InputError(f"k must be >= 1, got {k}")
-        for q in queries:
-            if not isinstance(q, str) or not q.strip():
-                raise InputError("empty query")
-            if len(q) > MAX_QUERY_CHARS:
-                raise InputError(f"query longer than {MAX_QUERY_CHARS} characters")
+        check_queries(queries, k)
         out: list[list[Hit]] = []
         for q in queries:
             parts = list(

@@ -24,8 +24,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from drqa_ng.errors import IndexFormatError, InputError
+from drqa_ng.errors import IndexFormatError
 from drqa_ng.index_io import StringArray, load_array, read_manifest
+from drqa_ng.retrieval.base import check_queries
 from drqa_ng.retrieval.hashing import HashSpec, text_buckets
 from drqa_ng.retrieval.scoring import bm25_query_weights, tfidf_idf, tfidf_query_weights
 from drqa_ng.types import Hit, doc_id_of
@@ -36,7 +37,6 @@ KIND = "sparse"
 FORMAT_VERSION = 1
 Scoring = Literal["bm25", "tfidf"]
 SCORINGS: tuple[Scoring, ...] = ("bm25", "tfidf")
-MAX_QUERY_CHARS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,15 +170,7 @@ class SparseIndex:
 
         Only units with a non-zero score are returned, so a list may be shorter than ``k``.
         """
-        if isinstance(queries, str):
-            raise InputError("search() takes a list of queries, not one string")
-        if k < 1:
-            raise InputError(f"k must be >= 1, got {k}")
-        for q in queries:
-            if not isinstance(q, str) or not q.strip():
-                raise InputError("empty query")
-            if len(q) > MAX_QUERY_CHARS:
-                raise InputError(f"query longer than {MAX_QUERY_CHARS} characters")
+        check_queries(queries, k)
         out: list[list[Hit]] = []
         for q in queries:
             rows, sc = self.scores(q)
