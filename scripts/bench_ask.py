@@ -183,7 +183,7 @@ def _pipeline_argv(args: argparse.Namespace) -> list[str]:
             out += [flag, str(value)]
     for idx in args.index or []:
         out += ["--index", str(idx)]
-    return [*out, "--backend", args.reader_backend]
+    return [*out, "--backend", args.backend]
 
 
 def bench_cold(args: argparse.Namespace, runs: int) -> list[ColdRow]:
@@ -234,7 +234,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top-n", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=300.0, help="per-request timeout in seconds")
     ap.add_argument("--no-http", action="store_true", help="skip the HTTP runs")
-    ap.add_argument("--threads", type=int, help="torch intra-op threads (1 avoids spin-wait on a busy box)")
     ap.add_argument("--cold", type=int, default=0, help="fresh-process `drqa-ng ask` runs per cold-start row")
     ap.add_argument("--cold-only", action="store_true", help="only the cold-start rows")
     add_pipeline_options(ap)
