@@ -93,6 +93,10 @@ def serve_synthetic(port: int, max_queue: int, batch_ms: float, question_ms: flo
         retriever = Retriever()
         store = Store()
         max_question_chars = 1000
+        min_confidence = 0.0  # the synthetic reader never abstains
+
+        def abstains(self, answers: Sequence[Answer]) -> bool:
+            return not answers
 
         def ask(self, questions: Sequence[str], top_n: int = 5) -> list[list[Answer]]:
             time.sleep((batch_ms + question_ms * len(questions)) / 1000.0)
