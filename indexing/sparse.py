@@ -245,6 +245,22 @@ def _fill_pass(counted: Counted, out: Path, scoring: str, k1: float, b: float) -
     return _Filled(nnz, occupied, avgdl, average_idf)
 
 
+def checked_spec(
+    unit: str, scoring: str, buckets: int, ngrams: int, k1: float, b: float, filter_mode: FilterMode
+) -> HashSpec:
+    """The hashing spec of a sparse build, after an InputError for any setting out of range."""
+    if scoring not in SCORINGS:
+        raise InputError(f"unknown scoring {scoring!r}: use one of {', '.join(SCORINGS)}")
+    if unit not in UNITS:
+        raise InputError(f"unknown unit {unit!r}: use one of {', '.join(UNITS)}")
+    if k1 < 0 or not 0 <= b <= 1:
+        raise InputError(f"need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+    try:
+        return HashSpec(buckets=buckets, ngrams=ngrams, filter_mode=filter_mode)
+    except ValueError as e:
+        raise InputError(str(e)) from e
+
+
 def build_sparse_index(
     units: Iterable[Passage],
     out: Path,
@@ -273,18 +289,9 @@ def build_sparse_index(
     (the result is identical). ``total`` (the number of units, when known) sizes the progress bar.
     The folder appears atomically.
     """
-    if scoring not in SCORINGS:
-        raise InputError(f"unknown scoring {scoring!r}: use one of {', '.join(SCORINGS)}")
-    if unit not in UNITS:
-        raise InputError(f"unknown unit {unit!r}: use one of {', '.join(UNITS)}")
-    if k1 < 0 or not 0 <= b <= 1:
-        raise InputError(f"need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
     if chunk_size < 1:
         raise InputError("chunk_size must be >= 1")
-    try:
-        spec = HashSpec(buckets=buckets, ngrams=ngrams, filter_mode=filter_mode)
-    except ValueError as e:
-        raise InputError(str(e)) from e
+    spec = checked_spec(unit, scoring, buckets, ngrams, k1, b, filter_mode)
     t0 = time.perf_counter()
     out = Path(out)
     with atomic_dir(out) as tmp:

@@ -23,10 +23,9 @@ import numpy as np
 from drqa_ng.errors import IndexFormatError, InputError
 from drqa_ng.index_io import atomic_dir, load_array
 from drqa_ng.retrieval.hashing import HashSpec
-from drqa_ng.retrieval.sparse import SCORINGS
 from drqa_ng.retrieval.tokenize import FilterMode
 from drqa_ng.store.docstore import DocStore
-from drqa_ng.types import UNITS, Unit
+from drqa_ng.types import Unit
 from indexing.ray_engine import (
     DONE_FILE,
     Shard,
@@ -37,7 +36,15 @@ from indexing.ray_engine import (
     shard_output,
     shard_size,
 )
-from indexing.sparse import DEFAULT_CHUNK, ChunkRef, Counted, SparseBuildReport, count_pass, write_counted
+from indexing.sparse import (
+    DEFAULT_CHUNK,
+    ChunkRef,
+    Counted,
+    SparseBuildReport,
+    checked_spec,
+    count_pass,
+    write_counted,
+)
 from indexing.workdir import prepare_work
 
 log = logging.getLogger(__name__)
@@ -127,18 +134,9 @@ def build_sparse_ray(
     of ``chunk_size`` chunks. ``work_dir`` (default beside ``out``) must be visible to every node;
     it survives a failed run so that running again resumes, and is removed after success.
     """
-    if scoring not in SCORINGS:
-        raise InputError(f"unknown scoring {scoring!r}: use one of {', '.join(SCORINGS)}")
-    if unit not in UNITS:
-        raise InputError(f"unknown unit {unit!r}: use one of {', '.join(UNITS)}")
-    if k1 < 0 or not 0 <= b <= 1:
-        raise InputError(f"need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
     if chunk_size < 1 or (shards is not None and shards < 1):
         raise InputError("chunk size and shard count must be >= 1")
-    try:
-        spec = HashSpec(buckets=buckets, ngrams=ngrams, filter_mode=filter_mode)
-    except ValueError as e:
-        raise InputError(str(e)) from e
+    spec = checked_spec(unit, scoring, buckets, ngrams, k1, b, filter_mode)
     t0 = time.perf_counter()
     out, store_path = Path(out), Path(store_path).resolve()
     unit_ = cast(Unit, unit)
