@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DONE_FILE = "done.json"
 DEFAULT_MAX_RETRIES = 3
+CANCEL_SETTLE_S = 60.0  # upper bound on waiting for cancelled shard tasks to stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,4 +180,9 @@ def run_shards(
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
+        if pending:
+            # Cancelling is asynchronous: wait until every cancelled task has stopped (or finished
+            # after all), so no task of this run still writes a shard folder once we return; a
+            # resumed run then sees exactly the shards that are done.
+            ray.wait(list(pending), num_returns=len(pending), timeout=CANCEL_SETTLE_S)
     return ShardRun(folders, tuple(s.index for s in todo), resumed)

@@ -112,3 +112,31 @@ def test_dense_ray_same_ids_and_vectors(ray_cluster: Any, tiny_docstore: Path, t
     np.testing.assert_array_equal(va, vb)
     ml, mr = read_manifest(tmp_path / "local"), read_manifest(tmp_path / "ray")
     assert ml["encoder"] == mr["encoder"] and ml["factory"] == mr["factory"]
+
+
+def slow_after_first(shard: Shard, dest: Path) -> int:
+    """Shard 0 finishes at once; the others take a while, then write their folder."""
+    import time
+
+    if shard.index:
+        time.sleep(1.5)
+    with shard_output(dest) as tmp:
+        (tmp / DONE_FILE).write_text(json.dumps({"units": shard.units}))
+    return shard.units
+
+
+def test_interrupted_run_leaves_no_task_writing(ray_cluster: Any, tmp_path: Path) -> None:
+    import time
+
+    shards = [Shard(i, None, None, i, 1) for i in range(3)]
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def die(i: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_shards(slow_after_first, shards, work, (), on_shard=die)
+    done = sorted(p.parent.name for p in work.glob(f"*/{DONE_FILE}"))
+    time.sleep(3)  # a cancelled task that was still running would have finished by now
+    assert sorted(p.parent.name for p in work.glob(f"*/{DONE_FILE}")) == done
