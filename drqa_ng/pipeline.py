@@ -26,15 +26,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, cast
-
-import numpy as np
+from typing import Any, cast
 
 from drqa_ng.confidence import CALIBRATION_FILE, Calibration, abstains, confidences, softmax
 from drqa_ng.errors import InputError
-from drqa_ng.evaluation.metrics import normalize_answer
-from drqa_ng.retrieval.base import Retriever
-from drqa_ng.types import Answer, Document, Hit, Passage, Support, Unit
+from drqa_ng.normalize import normalize_answer
+from drqa_ng.protocols import PassageStore, Reader, Retriever
+from drqa_ng.retrieval.scoring import min_max
+from drqa_ng.types import Answer, Hit, Passage, Support
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +44,6 @@ Re-tune when the reader or index changes; never tune on the split you report."""
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_N = 1000  # answers per question; more only allocates (ask -n 1000000000 asked for 37 GiB)
 MAX_BATCH_QUESTIONS = 4096
-
-
-class PassageStore(Protocol):
-    """What the pipeline needs from a doc store (``drqa_ng.store.docstore.DocStore`` implements it)."""
-
-    def get_passages(self, ids: Sequence[str]) -> list[Passage | None]: ...
-
-    def get_documents(self, ids: Sequence[str]) -> list[Document | None]: ...
-
-    def get_units(self, doc_ids: Sequence[str], unit: Unit) -> list[list[Passage]]: ...
-
-
-class Reader(Protocol):
-    """What the pipeline needs from a reader (``drqa_ng.reading.load_reader`` returns one)."""
-
-    def read(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int
-    ) -> list[list[Answer]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +96,6 @@ class PipelineSettings:
     min_confidence: float | None = None
     calibrated: bool = True
     extra: tuple[tuple[str, str], ...] = field(default=())
-
-
-def normalize_scores(scores: Sequence[float]) -> np.ndarray:
-    """Min-max scale to [0, 1]: (s - min) / (max - min); all ones when every score is equal (or one hit)."""
-    s = np.asarray(scores, dtype=np.float64)
-    if s.size == 0:
-        return s
-    lo, hi = float(s.min()), float(s.max())
-    if not np.isfinite(lo) or not np.isfinite(hi) or hi - lo <= 1e-12:
-        return np.ones_like(s)
-    return (s - lo) / (hi - lo)
 
 
 def combine_score(reader_score: float, retriever_norm: float, weight: float) -> float:
@@ -312,7 +282,7 @@ class QAPipeline:
     def _evidence(self, question: str, hits: Sequence[Hit]) -> list[Evidence]:
         if not hits:
             return []
-        norms = normalize_scores([h.score for h in hits])
+        norms = min_max([h.score for h in hits])
         if self.retriever.unit == "doc":
             # DrQA reads whole articles paragraph by paragraph; the store's paragraph ids are reused.
             paragraphs = self.store.get_units([h.doc_id for h in hits], "paragraph")

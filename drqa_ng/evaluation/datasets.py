@@ -6,7 +6,6 @@ reader evaluation and article filters (train/validation article lists) work on t
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from drqa_ng.errors import DataFormatError, NotFoundError
+from drqa_ng.inputs import open_text, read_article_list, read_json, squad_qas
+
+__all__ = ["Question", "load_questions", "read_article_list"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,43 +26,6 @@ class Question:
     title: str = ""
     context: str = ""
     answer_starts: tuple[int, ...] = ()
-
-
-def open_text(path: Path) -> TextIO:
-    """A UTF-8 text file, gunzipped on the fly when it ends in ``.gz``."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
-def read_article_list(path: Path) -> set[str]:
-    """One article title a line (blank lines and ``#`` comments ignored)."""
-    if not Path(path).is_file():
-        raise NotFoundError(f"article list not found: {path}")
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
-
-
-def read_json(f: TextIO, path: Path) -> Any:
-    """``json.load`` whose syntax errors become a DataFormatError naming ``path``."""
-    try:
-        return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DataFormatError(f"{path}: invalid JSON: {e}") from e
-
-
-def squad_qas(data: Any, path: Path, articles: set[str] | None) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """``(title, context, qa)`` for every question of a parsed SQuAD JSON file, optionally only ``articles``."""
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise DataFormatError(f"{path}: not a SQuAD file (no top-level 'data' list)")
-    for art in data["data"]:
-        title = str(art.get("title", ""))
-        if articles is not None and title not in articles:
-            continue
-        for para in art.get("paragraphs", []):
-            ctx = str(para.get("context", ""))
-            for qa in para.get("qas", []):
-                yield title, ctx, qa
 
 
 def _squad(data: Any, path: Path, articles: set[str] | None) -> Iterator[Question]:

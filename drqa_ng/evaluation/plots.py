@@ -1,19 +1,25 @@
-"""Plots of evaluation results (matplotlib, Agg backend: no display needed)."""
+"""Plots of evaluation results (matplotlib, Agg backend: no display needed).
+
+The plots take plain values (not the report types of ``retrieval``/``calibration``), so the modules
+that compute results import this one and never the other way round.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from drqa_ng.evaluation.retrieval import RetrievalReport
 
-
-def plot_recall_curves(report: RetrievalReport, path: Path) -> Path:
-    """One recall@k curve per system (log-scaled k axis) saved as PNG at ``path``."""
+def plot_recall_curves(
+    ks: Sequence[int],
+    curves: Sequence[tuple[str, Sequence[float]]],
+    questions: int,
+    regex: bool,
+    path: Path,
+) -> Path:
+    """One recall@k curve per ``(system name, recall at each k)`` (log-scaled k axis) saved as PNG at ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")  # headless: never try to open a window
@@ -21,15 +27,15 @@ def plot_recall_curves(report: RetrievalReport, path: Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     try:
-        for s in report.systems:
-            ax.plot(report.ks, s.recall, marker="o", label=s.name)
-        if len(report.ks) > 1:
+        for name, recall in curves:
+            ax.plot(ks, recall, marker="o", label=name)
+        if len(ks) > 1:
             ax.set_xscale("log")
-        ax.set_xticks(report.ks, [str(k) for k in report.ks])
+        ax.set_xticks(list(ks), [str(k) for k in ks])
         ax.set_ylim(0.0, 1.0)
         ax.set_xlabel("k (retrieved units)")
-        ax.set_ylabel("top-k answer recall" + (" (regex)" if report.regex else ""))
-        ax.set_title(f"Retrieval recall@k, {report.questions} questions")
+        ax.set_ylabel("top-k answer recall" + (" (regex)" if regex else ""))
+        ax.set_title(f"Retrieval recall@k, {questions} questions")
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right")
         fig.tight_layout()

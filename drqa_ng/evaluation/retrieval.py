@@ -16,24 +16,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
 
 from drqa_ng.errors import InputError
 from drqa_ng.evaluation.datasets import Question
 from drqa_ng.evaluation.metrics import has_answer, regex_in_text
-from drqa_ng.retrieval.base import Retriever
-from drqa_ng.types import Hit, Passage
+from drqa_ng.protocols import PassageStore, Retriever
+from drqa_ng.types import Hit
 
 log = logging.getLogger(__name__)
 
 DEFAULT_KS: tuple[int, ...] = (1, 5, 20, 100)
 METRICS_FILE = "retrieval_metrics.json"
-
-
-class PassageLookup(Protocol):
-    """Anything that maps unit ids to passages in one batch (``DocStore`` does)."""
-
-    def get_passages(self, ids: Sequence[str]) -> Sequence[Passage | None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +84,7 @@ def recall_at_k(first_ranks: Sequence[int | None], ks: Sequence[int]) -> tuple[f
 def evaluate_retrieval(
     questions: Sequence[Question],
     systems: Mapping[str, Retriever],
-    passages: PassageLookup,
+    passages: PassageStore,
     ks: Sequence[int] = DEFAULT_KS,
     regex: bool = False,
     batch_size: int = 256,
@@ -146,5 +139,6 @@ def write_report(report: RetrievalReport, out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = out_dir / METRICS_FILE
     metrics.write_text(report.to_json())
-    png = plot_recall_curves(report, out_dir / "recall_at_k.png")
+    curves = [(s.name, s.recall) for s in report.systems]
+    png = plot_recall_curves(report.ks, curves, report.questions, report.regex, out_dir / "recall_at_k.png")
     return metrics, png

@@ -4,6 +4,7 @@ Public entry points: ``load_reader`` (``drqa_ng.reading.reader``) and the ``Read
 Heavy libraries (torch, transformers, onnxruntime) are imported inside functions, never here.
 """
 
-from drqa_ng.reading.reader import Reader, ReaderSettings, SpanReader, load_reader
+from drqa_ng.protocols import Reader
+from drqa_ng.reading.reader import ReaderSettings, SpanReader, load_reader
 
 __all__ = ["Reader", "ReaderSettings", "SpanReader", "load_reader"]

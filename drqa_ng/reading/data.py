@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from drqa_ng.errors import DataFormatError, NotFoundError
-from drqa_ng.evaluation.datasets import open_text, read_json, squad_qas
+from drqa_ng.inputs import open_text, read_json, squad_qas
 from drqa_ng.store.docstore import title_key
 
 log = logging.getLogger(__name__)

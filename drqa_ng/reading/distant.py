@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drqa_ng.errors import DataFormatError
-from drqa_ng.evaluation.datasets import open_text
+from drqa_ng.inputs import open_text
 from drqa_ng.retrieval.tokenize import ngrams, token_texts
 from drqa_ng.types import Hit, Passage
 

@@ -6,26 +6,12 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from drqa_ng.evaluation.metrics import exact_match, f1_score
-from drqa_ng.reading.reader import Reader
+from drqa_ng.normalize import exact_match, f1_score
+from drqa_ng.protocols import GoldQuestion, Reader
 from drqa_ng.types import Passage
 
 log = logging.getLogger(__name__)
-
-
-class GoldQuestion(Protocol):
-    """Anything with an id, a question, its paragraph and gold answers (``Question``, ``QAExample``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def question(self) -> str: ...
-    @property
-    def context(self) -> str: ...
-    @property
-    def answers(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)

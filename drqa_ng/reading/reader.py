@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -32,14 +32,6 @@ log = logging.getLogger(__name__)
 
 LogitsFn = Callable[[Windows], tuple[np.ndarray, np.ndarray]]
 BACKENDS = ("auto", "torch", "onnx")
-
-
-class Reader(Protocol):
-    """Finds answer spans for questions in their passages."""
-
-    def read(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
-    ) -> list[list[Answer]]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,7 +135,7 @@ def load_sources(spec: RunSpec) -> tuple[list[TrainSource], list[QAExample]]:
     SQuAD JSON train files keep only ``train_articles``; every file drops the dev articles, and
     JSONL files also the ``exclude_titles`` list (SQuAD dev titles, which only the JSON may bring). A source is named after its file (``qed_train`` for ``qed_train.jsonl.gz``).
     """
-    from drqa_ng.evaluation.datasets import read_article_list
+    from drqa_ng.inputs import read_article_list
     from drqa_ng.reading.data import load_examples
 
     train_titles = read_article_list(Path(spec.train_articles)) if spec.train_articles else None

@@ -1,12 +1,14 @@
-"""The retriever protocol every index implements (sparse, dense, hybrid, video segments)."""
+"""Query checks every retriever shares. The ``Retriever`` protocol itself lives in ``drqa_ng.protocols``
+(re-exported here for callers of the old path)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
 
 from drqa_ng.errors import InputError
-from drqa_ng.types import Hit
+from drqa_ng.protocols import Retriever
+
+__all__ = ["MAX_QUERY_CHARS", "Retriever", "check_queries"]
 
 MAX_QUERY_CHARS = 10_000
 
@@ -22,15 +24,3 @@ def check_queries(queries: Sequence[str], k: int) -> None:
             raise InputError("empty query")
         if len(q) > MAX_QUERY_CHARS:
             raise InputError(f"query longer than {MAX_QUERY_CHARS} characters")
-
-
-@runtime_checkable
-class Retriever(Protocol):
-    """Batch-first search: one list of hits per query, best first, at most ``k`` each."""
-
-    @property
-    def unit(self) -> str:
-        """The unit the index holds: "doc", "paragraph" or "passage"."""
-        ...
-
-    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]: ...

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from drqa_ng.errors import InputError
-from drqa_ng.retrieval.base import Retriever
+from drqa_ng.protocols import Retriever
+from drqa_ng.retrieval.scoring import min_max
 from drqa_ng.types import Hit
 
 FusionMethod = Literal["rrf", "interp"]
@@ -46,16 +47,6 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], k: int, c: float =
     return _top(scores, doc_ids, k)
 
 
-def min_max(scores: Sequence[float]) -> list[float]:
-    """(s - min) / (max - min) per list; a list whose scores are all equal maps to 1.0 each."""
-    if not scores:
-        return []
-    lo, hi = min(scores), max(scores)
-    if hi == lo:
-        return [1.0] * len(scores)
-    return [(s - lo) / (hi - lo) for s in scores]
-
-
 def interpolate(rankings: Sequence[Sequence[Hit]], weights: Sequence[float], k: int) -> list[Hit]:
     """Weighted sum of min-max normalised scores, best ``k`` first.
 
@@ -75,7 +66,7 @@ def interpolate(rankings: Sequence[Sequence[Hit]], weights: Sequence[float], k: 
                 best[hit.id] = hit.score
             doc_ids.setdefault(hit.id, hit.doc_id)
         ids = list(best)
-        for i, s in zip(ids, min_max([best[i] for i in ids]), strict=True):
+        for i, s in zip(ids, min_max([best[i] for i in ids]).tolist(), strict=True):
             scores[i] = scores.get(i, 0.0) + w * s
     return _top(scores, doc_ids, k)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from drqa_ng.errors import IndexFormatError
 from drqa_ng.index_io import read_manifest
-from drqa_ng.retrieval.base import Retriever
+from drqa_ng.protocols import Retriever
 
 
 def _open_sparse(path: Path) -> Retriever:

@@ -5,13 +5,32 @@ in a unit, ``dl`` the unit's length (number of n-gram features, repeats included
 mean ``dl``, ``qtf`` count of the term in the query. A query's score for a unit is always
 ``sum_t query_weight(t) * doc_weight(t, unit)``, so the index stores ``doc_weight`` once and a
 query is a weighted sum of a few columns.
+
+``min_max`` scales one list of scores to [0, 1]; hybrid fusion and the QA pipeline both use it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 BM25_EPSILON = 0.25
+
+
+def min_max(scores: Sequence[float]) -> np.ndarray:
+    """Min-max scale one list to [0, 1]: ``(s - min) / (max - min)`` (Lee, SIGIR 1997).
+
+    All ones when every score is equal (or there is one score, or max - min <= 1e-12, or a score is
+    not finite); an empty list gives an empty array. float64 throughout.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size == 0:
+        return s
+    lo, hi = float(s.min()), float(s.max())
+    if not np.isfinite(lo) or not np.isfinite(hi) or hi - lo <= 1e-12:
+        return np.ones_like(s)
+    return (s - lo) / (hi - lo)
 
 
 def tfidf_idf(df: np.ndarray, n_docs: int) -> np.ndarray:

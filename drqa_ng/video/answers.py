@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from drqa_ng.types import Answer, Passage
+from drqa_ng.types import Answer
 from drqa_ng.video.recognize import Detection
-
-
-class SpanReader(Protocol):
-    """What ``ask`` needs from a reader (``drqa_ng.reading.load_reader()`` returns one)."""
-
-    def read(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
-    ) -> list[list[Answer]]: ...
 
 
 @dataclass(frozen=True, slots=True)

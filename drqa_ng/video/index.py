@@ -21,8 +21,9 @@ import numpy as np
 
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
 from drqa_ng.index_io import StringArray, load_array, read_manifest
+from drqa_ng.protocols import Reader
 from drqa_ng.types import Answer, Hit, Passage
-from drqa_ng.video.answers import FrameFindings, SpanReader, VideoAccounting, VideoAnswer
+from drqa_ng.video.answers import FrameFindings, VideoAccounting, VideoAnswer
 from drqa_ng.video.frames import frames_at
 from drqa_ng.video.recognize import Detection, Recognizer
 from drqa_ng.video.segments import timestamp_link
@@ -246,7 +247,7 @@ class VideoIndex:
         k: int = 3,
         *,
         recognizer: Recognizer | None = None,
-        reader: SpanReader | None = None,
+        reader: Reader | None = None,
         frames_per_segment: int = 2,
     ) -> list[list[VideoAnswer]]:
         """Answer each question with its top ``k`` segments, best first.

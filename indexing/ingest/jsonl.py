@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from drqa_ng.errors import DataFormatError
+from drqa_ng.inputs import text_lines
 from drqa_ng.types import Document
-from indexing.ingest.text import lines_to_text, normalize_text, text_lines
+from indexing.ingest.text import lines_to_text, normalize_text
 from indexing.ingest.wikiextractor import is_article_title
 
 

@@ -19,8 +19,9 @@ from mwparserfromhell.wikicode import Wikicode
 from mwxml.errors import MalformedXML
 
 from drqa_ng.errors import DataFormatError
+from drqa_ng.inputs import open_binary
 from drqa_ng.types import Document
-from indexing.ingest.text import lines_to_text, open_binary
+from indexing.ingest.text import lines_to_text
 
 # Tags whose content is not article prose.
 _DROP_TAGS = frozenset(

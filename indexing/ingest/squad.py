@@ -6,24 +6,19 @@ Used to add the SQuAD paragraphs to the open-domain evaluation corpus. Ids are `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from drqa_ng.errors import DataFormatError
+from drqa_ng.inputs import open_text, read_json
 from drqa_ng.types import Document
-from indexing.ingest.text import normalize_text, open_text
+from indexing.ingest.text import normalize_text
 
 
 def read_squad(path: Path) -> Iterator[Document]:
     """Documents for every paragraph context of a SQuAD-format file (plain, .gz or .bz2)."""
     with open_text(path) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise DataFormatError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from e
-        except UnicodeDecodeError as e:
-            raise DataFormatError(f"{path}: not UTF-8 text ({e.reason}); re-encode the file as UTF-8") from e
+        data = read_json(f, path)
     articles = data.get("data") if isinstance(data, dict) else None
     if not isinstance(articles, list):
         raise DataFormatError(f'{path}: not SQuAD JSON (no "data" list)')

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 
 from drqa_ng.errors import InputError
-from drqa_ng.evaluation.metrics import normalize_answer
+from drqa_ng.normalize import normalize_answer
 from drqa_ng.pipeline import (
     QAPipeline,
-    normalize_scores,
     rank_answers,
 )
 from drqa_ng.types import Answer, Document, Passage
@@ -136,13 +135,6 @@ def test_bad_parameters_raise_input_error() -> None:
         fake_pipeline(n_docs=0)
     with pytest.raises(InputError):
         fake_pipeline().ask(["q"], top_n=0)
-
-
-def test_normalize_scores() -> None:
-    assert normalize_scores([3.0, 1.0, 2.0]).tolist() == [1.0, 0.0, 0.5]
-    assert normalize_scores([2.0, 2.0]).tolist() == [1.0, 1.0]
-    assert normalize_scores([]).size == 0
-    assert np.all(normalize_scores([-1.0, -3.0]) >= 0)
 
 
 def test_fake_store_paragraphs_have_exact_offsets() -> None:

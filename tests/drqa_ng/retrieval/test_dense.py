@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
-from drqa_ng.retrieval.base import Retriever
+from drqa_ng.protocols import Retriever
 from drqa_ng.retrieval.dense import DenseIndex, gpu_available
 from drqa_ng.retrieval.encoder import Encoder
 from indexing.dense import build_dense_from_units

@@ -9,7 +9,6 @@ from drqa_ng.retrieval.fusion import (
     HybridRetriever,
     SearchCache,
     interpolate,
-    min_max,
     reciprocal_rank_fusion,
     resolve_weights,
 )
@@ -36,12 +35,6 @@ def test_rrf_truncates_and_ignores_scores() -> None:
     flipped = [h("a", -5.0), h("b", -1.0)]
     assert [x.id for x in reciprocal_rank_fusion([flipped], k=1)] == ["a"]
     assert reciprocal_rank_fusion([], k=3) == []
-
-
-def test_min_max() -> None:
-    assert min_max([10.0, 6.0, 2.0]) == [1.0, 0.5, 0.0]
-    assert min_max([3.0, 3.0]) == [1.0, 1.0]
-    assert min_max([]) == []
 
 
 def test_interpolate_by_hand() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from drqa_ng.errors import IndexFormatError, NotFoundError
-from drqa_ng.retrieval.base import Retriever
+from drqa_ng.protocols import Retriever
 from drqa_ng.retrieval.loader import OPENERS, open_retriever
 from drqa_ng.retrieval.sparse import SparseIndex
 from drqa_ng.types import Passage

@@ -9,6 +9,7 @@ from drqa_ng.retrieval.scoring import (
     bm25_doc_weights,
     bm25_idf,
     bm25_query_weights,
+    min_max,
     tfidf_doc_weights,
     tfidf_idf,
     tfidf_query_weights,
@@ -43,3 +44,17 @@ def test_bm25_weight_formula() -> None:
     assert w[0] == pytest.approx(1.3 * 2 * 2.2 / (2 + 1.2 * (1 - 0.6 + 0.6 * 10 / 5)))
     assert np.isfinite(bm25_doc_weights(np.array([1]), np.array([1.0]), np.array([0]), 0.0)).all()
     assert bm25_query_weights(np.array([1, 2])).tolist() == [1.0, 2.0]
+
+
+def test_min_max() -> None:  # moved from test_fusion (one min-max for fusion and the pipeline)
+    assert min_max([10.0, 6.0, 2.0]).tolist() == [1.0, 0.5, 0.0]
+    assert min_max([3.0, 3.0]).tolist() == [1.0, 1.0]
+    assert min_max([]).tolist() == []
+
+
+def test_min_max_as_the_pipeline_uses_it() -> None:  # moved from test_pipeline (normalize_scores)
+    assert min_max([3.0, 1.0, 2.0]).tolist() == [1.0, 0.0, 0.5]
+    assert min_max([2.0, 2.0]).tolist() == [1.0, 1.0]
+    assert min_max([]).size == 0
+    assert np.all(min_max([-1.0, -3.0]) >= 0)
+    assert min_max([1.0, float("inf")]).tolist() == [1.0, 1.0]

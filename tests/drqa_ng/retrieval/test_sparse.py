@@ -10,7 +10,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
-from drqa_ng.retrieval.base import Retriever
+from drqa_ng.protocols import Retriever
 from drqa_ng.retrieval.sparse import SparseIndex
 from drqa_ng.retrieval.tokenize import ngrams, token_texts
 from drqa_ng.types import Passage

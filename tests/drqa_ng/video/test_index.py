@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
-from drqa_ng.retrieval.base import Retriever
+from drqa_ng.protocols import Retriever
 from drqa_ng.types import Answer, Passage
 from drqa_ng.video.index import VideoIndex, select_frames
 from tests.fixtures.video import CountingRecognizer
