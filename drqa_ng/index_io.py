@@ -4,7 +4,10 @@
   the block finishes; a crash leaves any previous index untouched, and ``recover_dir`` (run by
   ``atomic_dir`` and ``read_manifest``) cleans up or finishes what a killed build left.
 - ``write_manifest`` / ``read_manifest`` store kind, format version and parameters; readers check
-  kind and version and fail with ``IndexFormatError``.
+  kind and version and fail with ``IndexFormatError``. Each format's typed, frozen manifest class
+  (``SparseManifest``, ``DenseManifest``, ``ShardedManifest``, ``VideoManifest``; ``DocStoreMeta``
+  and ``HomeConfig`` for the doc store and the data home) lives beside that format's reader and
+  owns its ``save``/``load``; ``Fields`` is the checked key access their ``load`` uses.
 - ``StringArray`` stores many strings as one UTF-8 byte buffer plus int64 offsets (two ``.npy``
   files, mmap-able, no pickle) instead of fixed-width unicode arrays that waste 4 bytes a char.
 """
@@ -19,9 +22,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -180,6 +184,106 @@ def read_manifest(folder: Path, kind: str | None = None, version: int | None = N
             f"{folder} has format version {data['format_version']}, this drqa-ng reads {version}; rebuild it"
         )
     return data
+
+
+T = TypeVar("T")
+_REQUIRED: Any = object()
+
+
+class Fields:
+    """Checked, typed reads of one JSON object of a manifest (``where`` names it in errors).
+
+    A missing key (without a default) or a value of the wrong type raises ``IndexFormatError`` with
+    a one-line reason, so every format's ``load`` fails the same clear way.
+    """
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, Mapping):
+            raise IndexFormatError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        self.data: Mapping[str, Any] = data
+        self.where = where
+
+    def _get(self, key: str, default: Any) -> Any:
+        if key in self.data:
+            return self.data[key]
+        if default is _REQUIRED:
+            raise IndexFormatError(f"{self.where}: manifest lacks {key!r}")
+        return default
+
+    def _convert(self, key: str, value: Any, kind: Callable[[Any], T], name: str) -> T:
+        try:
+            return kind(value)
+        except (TypeError, ValueError) as e:
+            raise IndexFormatError(f"{self.where}: {key!r} is not {name}: {value!r}") from e
+
+    def integer(self, key: str, default: Any = _REQUIRED) -> int:
+        value = self._get(key, default)
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise IndexFormatError(f"{self.where}: {key!r} is not an integer: {value!r}")
+        return self._convert(key, value, int, "an integer")
+
+    def number(self, key: str, default: Any = _REQUIRED) -> float:
+        value = self._get(key, default)
+        if isinstance(value, bool | str):
+            raise IndexFormatError(f"{self.where}: {key!r} is not a number: {value!r}")
+        return self._convert(key, value, float, "a number")
+
+    def text(self, key: str, default: Any = _REQUIRED) -> str:
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise IndexFormatError(f"{self.where}: {key!r} is not a string: {value!r}")
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        """A string or JSON null (a missing key reads as None)."""
+        value = self._get(key, None)
+        return None if value is None else self.text(key)
+
+    def flag(self, key: str, default: Any = _REQUIRED) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise IndexFormatError(f"{self.where}: {key!r} is not true/false: {value!r}")
+        return value
+
+    def sub(self, key: str, default: Any = _REQUIRED) -> Fields:
+        """The nested object at ``key`` (``default`` must be a mapping when given)."""
+        return Fields(self._get(key, default), f"{self.where}.{key}")
+
+    def has(self, key: str) -> bool:
+        return key in self.data and self.data[key] is not None
+
+    def array(self, key: str) -> list[Any]:
+        value = self._get(key, _REQUIRED)
+        if not isinstance(value, list):
+            raise IndexFormatError(f"{self.where}: {key!r} is not a list: {value!r}")
+        return value
+
+    def unknown(self, known: Iterable[str]) -> dict[str, Any]:
+        """Keys this drqa-ng does not know, kept so a rewrite of the manifest loses nothing."""
+        skip = {"kind", "format_version", *known}
+        return {k: v for k, v in self.data.items() if k not in skip}
+
+
+@dataclass(frozen=True, slots=True)
+class ShardOf:
+    """Where a shard's rows sit in the index it was split from: rows [row_offset, row_offset + its count)."""
+
+    total: int
+    row_offset: int
+
+
+def manifest_kind(folder: Path) -> str:
+    """The ``kind`` of the index at ``folder`` (any version), for dispatching to its typed manifest."""
+    kind = read_manifest(folder)["kind"]
+    if not isinstance(kind, str):
+        raise IndexFormatError(f"{Path(folder) / MANIFEST}: kind is not a string: {kind!r}")
+    return kind
+
+
+def load_fields(folder: Path, kind: str, version: int) -> Fields:
+    """``read_manifest`` (kind and version checked) wrapped for typed reads."""
+    folder = Path(folder)
+    return Fields(read_manifest(folder, kind, version), str(folder / MANIFEST))
 
 
 def load_array(folder: Path, name: str, mmap: bool = True) -> np.ndarray:

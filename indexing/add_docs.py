@@ -25,18 +25,18 @@ import logging
 import shutil
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
 from drqa_ng.errors import IndexFormatError, UnsupportedError
-from drqa_ng.index_io import StringArray, atomic_dir, load_array, read_manifest, write_manifest
+from drqa_ng.index_io import StringArray, atomic_dir, load_array, manifest_kind
 from drqa_ng.retrieval import dense as dense_mod
 from drqa_ng.retrieval import sparse as sparse_mod
 from drqa_ng.retrieval.encoder import Backend, Encoder
-from drqa_ng.retrieval.scoring import BM25_EPSILON, bm25_doc_weights, bm25_idf
+from drqa_ng.retrieval.scoring import bm25_doc_weights, bm25_idf
 from drqa_ng.store.docstore import DocStore, UnitKey
 from drqa_ng.types import Document, Passage, Unit
 from indexing.dense import _chunked, unit_text
@@ -90,23 +90,23 @@ def key_at(store: DocStore, unit: Unit, position: int) -> UnitKey | None:
 def update_sparse_index(path: Path, store: DocStore, chunk_size: int = DEFAULT_CHUNK) -> IndexUpdate:
     """Add the store's units beyond the index's to the BM25 index at ``path`` (see module docstring)."""
     t0 = time.perf_counter()
-    m = read_manifest(path, sparse_mod.KIND, sparse_mod.FORMAT_VERSION)
-    p, unit = m["params"], cast(Unit, m["unit"])
-    n_old, total = int(m["counts"]["units"]), store.count(unit)
+    m = sparse_mod.SparseManifest.load(path)
+    unit = cast(Unit, m.unit)
+    n_old, total = m.units, store.count(unit)
     if total < n_old:
         raise IndexFormatError(f"{path} holds {n_old} units, more than its doc store's {total}")
     if total == n_old:
         return IndexUpdate(path, "sparse", n_old, 0, 0.0)
-    if p["scoring"] != "bm25" or float(p["k1"]) <= 0:
+    if m.scoring != "bm25" or m.k1 <= 0:
         raise UnsupportedError(f"{path}: add-docs updates BM25 indexes with k1 > 0; rebuild this one")
     if not (path / DL_FILE).is_file():
         raise IndexFormatError(f"{path} has no {DL_FILE} (built before incremental adds); rebuild it once")
-    spec = sparse_mod.spec_from_manifest(m)
-    k1, b = float(p["k1"]), float(p["b"])
+    spec = m.spec
+    k1, b = float(m.k1), float(m.b)
     indptr, indices, data = (load_array(path, f) for f in ("indptr.npy", "indices.npy", "data.npy"))
     dl_old = load_array(path, DL_FILE, mmap=False).astype(np.int64)
     df_old = np.diff(indptr)
-    idf_old, _ = bm25_idf(df_old, n_old, float(p.get("epsilon", BM25_EPSILON)))
+    idf_old, _ = bm25_idf(df_old, n_old, m.epsilon)
     avgdl_old = float(dl_old.mean()) if n_old else 0.0
     with atomic_dir(path) as tmp:
         old, scratch = tmp / "_old", tmp / "_new"
@@ -133,7 +133,7 @@ def update_sparse_index(path: Path, store: DocStore, chunk_size: int = DEFAULT_C
                 StringArray.write(old, f"{j}.ids", [])
             refs.append(ChunkRef(old, j, 0))
         units = store.iter_unit_range(unit, key_at(store, unit, n_old))
-        new = count_pass(units, spec, bool(p["include_title"]), chunk_size, 1, scratch, False)
+        new = count_pass(units, spec, m.include_title, chunk_size, 1, scratch, False)
         counted = Counted(
             (*refs, *(ChunkRef(r.folder, r.index, n_old) for r in new.chunks)),
             n_old + new.n_units,
@@ -151,8 +151,8 @@ def update_sparse_index(path: Path, store: DocStore, chunk_size: int = DEFAULT_C
             k1=k1,
             b=b,
             corpus_hash=store.corpus_hash(),
-            docs_path=Path(m["docs"]) if m.get("docs") else None,
-            include_title=bool(p["include_title"]),
+            docs_path=Path(m.docs) if m.docs else None,
+            include_title=m.include_title,
             t0=t0,
         )
         shutil.rmtree(old)
@@ -165,26 +165,23 @@ def update_dense_index(path: Path, store: DocStore, encoder: Encoder | None = No
     import faiss
 
     t0 = time.perf_counter()
-    m = read_manifest(path, dense_mod.KIND, dense_mod.FORMAT_VERSION)
-    unit = cast(Unit, m["unit"])
-    n_old, total = int(m["count"]), store.count(unit)
+    m = dense_mod.DenseManifest.load(path)
+    unit = cast(Unit, m.unit)
+    n_old, total = m.count, store.count(unit)
     if total < n_old:
         raise IndexFormatError(f"{path} holds {n_old} units, more than its doc store's {total}")
     if total == n_old:
         return IndexUpdate(path, "dense", n_old, 0, 0.0)
-    rec = m["encoder"]
-    max_length = int(rec.get("max_length", 256))
+    rec = m.encoder
+    max_length = rec.max_length
     enc = encoder or Encoder.load(
-        rec.get("name"),
-        device="cpu",
-        backend=cast(Backend, rec.get("backend", "torch")),
-        max_length=max_length,
+        rec.name, device="cpu", backend=cast(Backend, rec.backend), max_length=max_length
     )
-    if enc.sha256 != rec.get("sha256"):
-        raise UnsupportedError(f"{path} was built with another encoder ({rec.get('name')}); rebuild it")
+    if enc.sha256 != rec.sha256:
+        raise UnsupportedError(f"{path} was built with another encoder ({rec.name}); rebuild it")
     index = faiss.read_index(str(path / dense_mod.INDEX_FILE))
     ids = StringArray.open(path, dense_mod.IDS_STEM)
-    chunk, batch = int(m.get("chunk_size", 0)), int(m.get("batch_size", 64))
+    chunk, batch = m.chunk_size, m.batch_size
     flat = isinstance(faiss.downcast_index(index), faiss.IndexFlat)
     # Re-encode the old partial last chunk with the new units (same batches as a full rebuild).
     tail = (n_old // chunk) * chunk if chunk and flat else n_old
@@ -201,9 +198,7 @@ def update_dense_index(path: Path, store: DocStore, encoder: Encoder | None = No
     with atomic_dir(path) as tmp:
         faiss.write_index(index, str(tmp / dense_mod.INDEX_FILE))
         StringArray.write(tmp, dense_mod.IDS_STEM, [*ids.take(range(tail)), *new_ids])
-        fields: dict[str, Any] = {k: v for k, v in m.items() if k not in ("kind", "format_version")}
-        fields |= {"count": tail + len(new_ids), "corpus_hash": store.corpus_hash()}
-        write_manifest(tmp, dense_mod.KIND, dense_mod.FORMAT_VERSION, **fields)
+        replace(m, count=tail + len(new_ids), corpus_hash=store.corpus_hash()).save(tmp)
     return IndexUpdate(path, "dense", n_old, tail + len(new_ids) - n_old, time.perf_counter() - t0)
 
 
@@ -220,7 +215,7 @@ def add_documents(
     updates = []
     with DocStore.open(Path(docs)) as store:
         for path in map(Path, indexes):
-            kind = read_manifest(path)["kind"]
+            kind = manifest_kind(path)
             if kind == sparse_mod.KIND:
                 updates.append(update_sparse_index(path, store))
             elif kind == dense_mod.KIND:

@@ -23,8 +23,8 @@ from typing import Any, cast
 import numpy as np
 
 from drqa_ng.errors import InputError
-from drqa_ng.index_io import StringArray, atomic_dir, write_manifest
-from drqa_ng.retrieval.dense import FORMAT_VERSION, IDS_STEM, INDEX_FILE, KIND
+from drqa_ng.index_io import StringArray, atomic_dir
+from drqa_ng.retrieval.dense import IDS_STEM, INDEX_FILE, DenseManifest, EncoderRecord
 from drqa_ng.retrieval.encoder import Encoder
 from drqa_ng.types import UNITS, Passage, Unit
 from indexing.workdir import prepare_work
@@ -280,10 +280,7 @@ def write_dense_index(
     with atomic_dir(out) as tmp:
         faiss.write_index(index, str(tmp / INDEX_FILE))
         StringArray.write(tmp, IDS_STEM, ids)
-        write_manifest(
-            tmp,
-            KIND,
-            FORMAT_VERSION,
+        DenseManifest(
             unit=unit,
             count=count,
             dim=encoder.dim,
@@ -291,14 +288,14 @@ def write_dense_index(
             requested_factory=factory,
             metric="inner_product",
             normalized=True,
-            encoder={
-                "name": encoder.name,
-                "sha256": encoder.sha256,
-                "backend": encoder.backend,
-                "max_length": max_length,
-                "query_max_length": query_max_length,
-                "text_format": TEXT_FORMAT,
-            },
+            encoder=EncoderRecord(
+                name=encoder.name,
+                sha256=encoder.sha256,
+                backend=encoder.backend,
+                max_length=max_length,
+                query_max_length=query_max_length,
+                text_format=TEXT_FORMAT,
+            ),
             corpus_hash=corpus_hash,
             docs=docs_path,
             faiss_version=faiss.__version__,
@@ -307,7 +304,7 @@ def write_dense_index(
             # the encoder's batches depend on these: add-docs re-encodes the last partial chunk with them
             chunk_size=chunk_size,
             batch_size=batch_size,
-        )
+        ).save(tmp)
     return real_factory
 
 

@@ -9,7 +9,6 @@ renamed into place only after the commit, so a crash or Ctrl-C leaves any previo
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -17,15 +16,15 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tqdm import tqdm
 
-from drqa_ng.errors import DataFormatError, InputError, ResourceError
+from drqa_ng.errors import DataFormatError, IndexFormatError, InputError, ResourceError
 from drqa_ng.index_io import is_disk_full, pid_alive
-from drqa_ng.store.docstore import FORMAT_VERSION, KIND, POST_LOAD_SCHEMA, SCHEMA, title_key
+from drqa_ng.store.docstore import FORMAT_VERSION, POST_LOAD_SCHEMA, SCHEMA, DocStoreMeta, title_key
 from drqa_ng.store.split import PARAGRAPH_KIND, PASSAGE_KIND, paragraph_spans, passage_spans
 from drqa_ng.types import Document
 
@@ -188,21 +187,18 @@ def build_docstore(
                 f"({w.empty} empty, {w.duplicates} duplicates skipped); refusing to build an empty doc store"
             )
         conn.execute(POST_LOAD_SCHEMA)
-        meta = {
-            "kind": KIND,
-            "format_version": str(FORMAT_VERSION),
-            "corpus_hash": w.hash.hexdigest(),
-            "documents": str(w.documents),
-            "paragraphs": str(w.paragraphs),
-            "passages": str(w.passages),
-            "passage_words": str(passage_words),
-            "min_paragraph_chars": str(min_paragraph_chars),
-            "duplicates": str(w.duplicates),
-            "empty": str(w.empty),
-            "sources": json.dumps([str(s) for s in sources]),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(meta.items()))
+        DocStoreMeta(
+            corpus_hash=w.hash.hexdigest(),
+            documents=w.documents,
+            paragraphs=w.paragraphs,
+            passages=w.passages,
+            passage_words=passage_words,
+            min_paragraph_chars=min_paragraph_chars,
+            sources=tuple(str(s) for s in sources),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            duplicates=w.duplicates,
+            empty=w.empty,
+        ).save(conn)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         # WAL mode is recorded in the file header; closing the only connection checkpoints and deletes
@@ -260,12 +256,13 @@ def append_docstore(
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("kind") != KIND or meta.get("format_version") != str(FORMAT_VERSION):
-            raise InputError(f"{store} is not a drqa-ng doc store of format {FORMAT_VERSION}")
-        w = _Writer(conn, int(meta["passage_words"]), int(meta["min_paragraph_chars"]))
+        try:
+            meta = DocStoreMeta.load(conn, store)
+        except IndexFormatError as e:
+            raise InputError(f"{store} is not a drqa-ng doc store of format {FORMAT_VERSION}") from e
+        w = _Writer(conn, meta.passage_words, meta.min_paragraph_chars)
         w.next_rowid = int(conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM documents").fetchone()[0]) + 1
-        w.duplicates, w.empty = int(meta.get("duplicates", 0)), int(meta.get("empty", 0))
+        w.duplicates, w.empty = meta.duplicates, meta.empty
         dup0, empty0 = w.duplicates, w.empty
         conn.execute("BEGIN")
         for doc in tqdm(documents, desc="add-docs", unit=" docs", disable=not show_progress, mininterval=1.0):
@@ -276,14 +273,15 @@ def append_docstore(
             for field in fields:
                 digest.update(field.encode("utf-8"))
                 digest.update(b"\0")
-        added = {
-            "documents": w.documents,
-            "paragraphs": w.paragraphs,
-            "passages": w.passages,
-        }
-        update = {key: str(int(meta[key]) + n) for key, n in added.items()}
-        update |= {"corpus_hash": digest.hexdigest(), "duplicates": str(w.duplicates), "empty": str(w.empty)}
-        conn.executemany("UPDATE meta SET value = ? WHERE key = ?", [(v, k) for k, v in update.items()])
+        replace(
+            meta,
+            documents=meta.documents + w.documents,
+            paragraphs=meta.paragraphs + w.paragraphs,
+            passages=meta.passages + w.passages,
+            corpus_hash=digest.hexdigest(),
+            duplicates=w.duplicates,
+            empty=w.empty,
+        ).save(conn)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.execute("PRAGMA journal_mode = WAL")

@@ -5,7 +5,8 @@
     home/docs.sqlite      doc store (H1's DocStore)
     home/sparse/          hashed BM25 index over paragraphs
     home/dense/           optional FAISS index (off by default on CPU: see ``build_home``)
-    home/config.json      what was built, paths relative to home; ``drqa-ng ask`` reads it
+    home/config.json      what was built, paths relative to home (``drqa_ng.config.HomeConfig``);
+                          ``drqa-ng ask`` reads it
 
 ``download`` streams to ``<dest>.part`` with a progress bar, resumes a partial file with an HTTP
 Range request when the server supports it (else restarts), and renames into place only when the
@@ -14,7 +15,6 @@ byte count matches ``Content-Length``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -27,30 +27,17 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from drqa_ng.errors import DataFormatError, InputError, NotFoundError, UnsupportedError
+from drqa_ng.config import HomeConfig, HomeCounts
+from drqa_ng.config import read_home_config as read_home_config  # re-export: callers of the old path
+from drqa_ng.errors import DataFormatError, InputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
 SIMPLEWIKI_URL = "https://dumps.wikimedia.org/simplewiki/latest/simplewiki-latest-pages-articles.xml.bz2"
 URL_ENV = "DRQA_NG_WIKI_URL"
-CONFIG = "config.json"
-CONFIG_VERSION = 1
 DOCS_NAME = "docs.sqlite"
 SPARSE_NAME = "sparse"
 DENSE_NAME = "dense"
-
-
-@dataclass(frozen=True, slots=True)
-class HomeConfig:
-    """What ``config.json`` in a data home says, with paths resolved against the home."""
-
-    home: Path
-    docs: Path
-    indexes: tuple[Path, ...]
-    unit: str
-    reader: Path | None
-    weight: float | None
-    fusion: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +113,6 @@ def download(
     return dest
 
 
-def _rel(path: Path, home: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(home.resolve()))
-    except ValueError:
-        return str(path.resolve())
-
-
 def build_home(
     corpus: Sequence[Path],
     home: Path,
@@ -199,30 +179,24 @@ def build_home(
 
     with DocStore.open(docs_path) as store:
         info = store.info()
-    config: dict[str, Any] = {
-        "format_version": CONFIG_VERSION,
-        "docs": _rel(docs_path, home),
-        "indexes": [_rel(p, home) for p in indexes],
-        "unit": unit,
-        "fusion": "rrf",
-        "reader": None,
-        "weight": None,
-        "corpus": [str(Path(c).resolve()) for c in corpus],
-        "counts": {
-            "documents": info.documents,
-            "units": sparse.units,
-            "dense_units": dense_units,
-            "skipped_duplicates": report.duplicates,
-            "skipped_empty": report.empty,
-        },
-        "dense_limit": dense_limit,
-        "seconds": {name: round(s, 2) for name, s in timings},
-        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    cfg_path = home / CONFIG
-    tmp = cfg_path.with_name(f".{CONFIG}.tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, cfg_path)
+    cfg_path = HomeConfig(
+        home=home,
+        docs=docs_path,
+        indexes=tuple(indexes),
+        unit=unit,
+        fusion="rrf",
+        corpus=tuple(str(Path(c).resolve()) for c in corpus),
+        counts=HomeCounts(
+            documents=info.documents,
+            units=sparse.units,
+            dense_units=dense_units,
+            skipped_duplicates=report.duplicates,
+            skipped_empty=report.empty,
+        ),
+        dense_limit=dense_limit,
+        seconds=tuple((name, round(s, 2)) for name, s in timings),
+        built=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    ).save()
     return QuickstartReport(
         home,
         cfg_path,
@@ -257,34 +231,6 @@ def _build_dense(
             progress=progress,
         )
     return res.count
-
-
-def read_home_config(home: Path) -> HomeConfig:
-    """Read ``home/config.json``; NotFoundError with a hint when quickstart has not run there."""
-    home = Path(home)
-    path = home / CONFIG
-    if not path.is_file():
-        raise NotFoundError(
-            f"no data home at {home} (no {CONFIG}): run `drqa-ng quickstart`, point --home or "
-            "$DRQA_NG_HOME at a data home it built, or pass --index and --docs"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format_version") != CONFIG_VERSION:
-            raise UnsupportedError(
-                f"{path}: config version {data.get('format_version')}, expected {CONFIG_VERSION}"
-            )
-        return HomeConfig(
-            home=home,
-            docs=home / data["docs"],
-            indexes=tuple(home / p for p in data["indexes"]),
-            unit=str(data.get("unit", "paragraph")),
-            reader=home / data["reader"] if data.get("reader") else None,
-            weight=float(data["weight"]) if data.get("weight") is not None else None,
-            fusion=str(data.get("fusion", "rrf")),
-        )
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise DataFormatError(f"{path} is not a valid drqa-ng config: {e}") from e
 
 
 def report_dict(report: QuickstartReport) -> dict[str, Any]:

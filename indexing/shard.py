@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from drqa_ng.errors import InputError, UnsupportedError
-from drqa_ng.index_io import StringArray, atomic_dir, load_array, read_manifest, write_manifest
+from drqa_ng.index_io import ShardOf, StringArray, atomic_dir, load_array, manifest_kind
 from drqa_ng.retrieval import dense as dense_mod
 from drqa_ng.retrieval import sharded
 from drqa_ng.retrieval import sparse as sparse_mod
@@ -33,7 +34,7 @@ def _write_ids(src: StringArray, rows: range, dst: Path, stem: str) -> None:
     StringArray.write(dst, stem, (src[i] for i in rows))
 
 
-def _sparse_shard(src: Path, m: dict[str, Any], r0: int, r1: int, dst: Path) -> None:
+def _sparse_shard(src: Path, m: sparse_mod.SparseManifest, r0: int, r1: int, dst: Path) -> None:
     indptr, indices, data = (load_array(src, f) for f in ("indptr.npy", "indices.npy", "data.npy"))
     mask = (indices >= r0) & (indices < r1)
     before = np.zeros(len(mask) + 1, np.int64)
@@ -45,14 +46,14 @@ def _sparse_shard(src: Path, m: dict[str, Any], r0: int, r1: int, dst: Path) -> 
     if (src / DL_FILE).is_file():
         np.save(dst / DL_FILE, load_array(src, DL_FILE)[r0:r1])
     _write_ids(StringArray.open(src, "ids"), range(r0, r1), dst, "ids")
-    fields = {k: v for k, v in m.items() if k not in ("kind", "format_version")}
     occupied = int(np.count_nonzero(np.diff(new_indptr)))
-    fields["counts"] = {"units": r1 - r0, "nnz": int(new_indptr[-1]), "occupied_buckets": occupied}
-    fields["shard_of"] = {"units": int(m["counts"]["units"]), "row_offset": r0}
-    write_manifest(dst, sparse_mod.KIND, sparse_mod.FORMAT_VERSION, **fields)
+    shard = replace(
+        m, units=r1 - r0, nnz=int(new_indptr[-1]), occupied_buckets=occupied, shard_of=ShardOf(m.units, r0)
+    )
+    shard.save(dst)
 
 
-def _dense_shard(src: Path, m: dict[str, Any], index: Any, r0: int, r1: int, dst: Path) -> None:
+def _dense_shard(src: Path, m: dense_mod.DenseManifest, index: Any, r0: int, r1: int, dst: Path) -> None:
     import faiss
 
     part = faiss.IndexFlatIP(index.d)
@@ -60,10 +61,7 @@ def _dense_shard(src: Path, m: dict[str, Any], index: Any, r0: int, r1: int, dst
         part.add(index.reconstruct_n(r0, r1 - r0))
     faiss.write_index(part, str(dst / dense_mod.INDEX_FILE))
     _write_ids(StringArray.open(src, dense_mod.IDS_STEM), range(r0, r1), dst, dense_mod.IDS_STEM)
-    fields = {k: v for k, v in m.items() if k not in ("kind", "format_version")}
-    fields["count"] = r1 - r0
-    fields["shard_of"] = {"count": int(m["count"]), "row_offset": r0}
-    write_manifest(dst, dense_mod.KIND, dense_mod.FORMAT_VERSION, **fields)
+    replace(m, count=r1 - r0, shard_of=ShardOf(m.count, r0)).save(dst)
 
 
 def split_index(src: Path, out: Path, shards: int) -> list[tuple[int, int]]:
@@ -71,20 +69,22 @@ def split_index(src: Path, out: Path, shards: int) -> list[tuple[int, int]]:
     src, out = Path(src), Path(out)
     if shards < 1:
         raise InputError(f"need at least 1 shard, got {shards}")
-    m = read_manifest(src)
-    kind = m["kind"]
+    kind = manifest_kind(src)
     index: Any = None
+    m: sparse_mod.SparseManifest | dense_mod.DenseManifest
     if kind == sparse_mod.KIND:
-        if m["params"]["scoring"] != "bm25":
+        m = sparse_mod.SparseManifest.load(src)
+        if m.scoring != "bm25":
             raise UnsupportedError("only BM25 indexes can be sharded (TF-IDF query weights need global df)")
-        n = int(m["counts"]["units"])
+        n = m.units
     elif kind == dense_mod.KIND:
         import faiss
 
+        m = dense_mod.DenseManifest.load(src)
         index = faiss.read_index(str(src / dense_mod.INDEX_FILE))
         if not isinstance(faiss.downcast_index(index), faiss.IndexFlat):
-            raise UnsupportedError(f"only Flat dense indexes can be split; {src} is {m.get('factory')}")
-        n = int(m["count"])
+            raise UnsupportedError(f"only Flat dense indexes can be split; {src} is {m.factory}")
+        n = m.count
     else:
         raise UnsupportedError(f"{src}: cannot shard a {kind!r} index")
     ranges = _row_ranges(n, shards)
@@ -93,21 +93,18 @@ def split_index(src: Path, out: Path, shards: int) -> list[tuple[int, int]]:
         for i, (r0, r1) in enumerate(ranges):
             name = f"shard-{i:05d}"
             (tmp / name).mkdir()
-            if kind == sparse_mod.KIND:
+            if isinstance(m, sparse_mod.SparseManifest):
                 _sparse_shard(src, m, r0, r1, tmp / name)
             else:
                 _dense_shard(src, m, index, r0, r1, tmp / name)
-            entries.append({"path": name, "row_offset": r0, "units": r1 - r0})
-        write_manifest(
-            tmp,
-            sharded.KIND,
-            sharded.FORMAT_VERSION,
+            entries.append(sharded.ShardEntry(name, r0, r1 - r0))
+        sharded.ShardedManifest(
             base_kind=kind,
-            unit=m["unit"],
-            shards=entries,
-            corpus_hash=m.get("corpus_hash", ""),
-            docs=m.get("docs"),
+            unit=m.unit,
+            shards=tuple(entries),
+            corpus_hash=m.corpus_hash,
+            docs=m.docs,
             source=str(src.resolve()),
-        )
+        ).save(tmp)
     log.info("split %s into %d shards at %s", src, shards, out)
     return ranges

@@ -33,10 +33,10 @@ from typing import cast
 import numpy as np
 
 from drqa_ng.errors import InputError
-from drqa_ng.index_io import StringArray, atomic_dir, load_array, write_manifest
+from drqa_ng.index_io import StringArray, atomic_dir, load_array
 from drqa_ng.retrieval.hashing import HashSpec, text_buckets
 from drqa_ng.retrieval.scoring import BM25_EPSILON, bm25_doc_weights, bm25_idf, tfidf_doc_weights, tfidf_idf
-from drqa_ng.retrieval.sparse import FORMAT_VERSION, KIND, SCORINGS
+from drqa_ng.retrieval.sparse import SCORINGS, Scoring, SparseManifest
 from drqa_ng.retrieval.tokenize import FilterMode
 from drqa_ng.types import UNITS, Passage, Unit
 
@@ -337,31 +337,23 @@ def write_counted(
     filled = _fill_pass(counted, tmp, scoring, k1, b)
     n_units, nnz, occupied = counted.n_units, filled.nnz, filled.occupied
     seconds = time.perf_counter() - t0
-    write_manifest(
-        tmp,
-        KIND,
-        FORMAT_VERSION,
+    SparseManifest(
         unit=unit,
-        corpus_hash=corpus_hash,
-        docs=str(Path(docs_path).resolve()) if docs_path else None,
-        params={
-            "scoring": scoring,
-            "k1": k1,
-            "b": b,
-            "epsilon": BM25_EPSILON,
-            "buckets": spec.buckets,
-            "ngrams": spec.ngrams,
-            "filter_mode": spec.filter_mode,
-            "tokenizer": spec.tokenizer,
-            "tokenizer_version": spec.tokenizer_version,
-            "hash": spec.hash,
-            "include_title": include_title,
-        },
-        counts={"units": n_units, "nnz": nnz, "occupied_buckets": occupied},
+        spec=spec,
+        scoring=cast(Scoring, scoring),
+        k1=k1,
+        b=b,
+        include_title=include_title,
+        units=n_units,
+        nnz=nnz,
+        occupied_buckets=occupied,
         avgdl=filled.avgdl,
         average_idf=filled.average_idf,
         build_seconds=round(seconds, 3),
-    )
+        epsilon=BM25_EPSILON,
+        corpus_hash=corpus_hash,
+        docs=str(Path(docs_path).resolve()) if docs_path else None,
+    ).save(tmp)
     return SparseBuildReport(out, n_units, nnz, occupied, seconds, 0)
 
 

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from drqa_ng.errors import InputError, NotFoundError, UnsupportedError
-from drqa_ng.index_io import StringArray, atomic_dir, file_sha256, write_manifest
+from drqa_ng.index_io import StringArray, atomic_dir, file_sha256
 from drqa_ng.types import Passage
 from drqa_ng.video.frames import FrameSampler, probe
-from drqa_ng.video.index import FORMAT_VERSION, KIND, SPARSE_DIR, TAGGER_FILE, VIDEOS_FILE
+from drqa_ng.video.index import SPARSE_DIR, TAGGER_FILE, VIDEOS_FILE
+from drqa_ng.video.manifest import VideoCounts, VideoManifest, VideoParams, VideoTimings
 from drqa_ng.video.recognize import Recognizer, default_recognizer, labels_of
 from drqa_ng.video.segments import Segment, check_params, make_segments
 from drqa_ng.video.subtitles import Cue, embedded_text_cues, find_sidecar, load_subtitles
@@ -281,37 +282,34 @@ def build_video_index(
         (tmp / VIDEOS_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         index_s = time.perf_counter() - t0
         total_s = time.perf_counter() - t_all
-        write_manifest(
-            tmp,
-            KIND,
-            FORMAT_VERSION,
-            params={
-                "fps": fps,
-                "min_seg": min_seg,
-                "max_seg": max_seg,
-                "overlap": overlap,
-                "tags": list(tags),
-                "tag_threshold": tag_threshold,
-                "label_fraction": label_fraction if teacher_rows else None,
-            },
-            counts={
-                "videos": len(vids),
-                "segments": len(segments),
-                "frames": len(thumbs),
-                "frames_decoded": decoded,
-                "frames_tagged": len(thumbs),
-                "frames_teacher": len(teacher_rows),
-            },
-            timings={
-                "decode_s": round(decode_s, 3),
-                "teacher_s": round(teacher_s, 3),
-                "train_s": round(train_s, 3),
-                "tag_s": round(tag_s, 3),
-                "index_s": round(index_s, 3),
-                "total_s": round(total_s, 3),
-            },
+        VideoManifest(
+            params=VideoParams(
+                fps=fps,
+                min_seg=min_seg,
+                max_seg=max_seg,
+                overlap=overlap,
+                tags=tuple(tags),
+                tag_threshold=tag_threshold,
+                label_fraction=label_fraction if teacher_rows else None,
+            ),
+            counts=VideoCounts(
+                videos=len(vids),
+                segments=len(segments),
+                frames=len(thumbs),
+                frames_decoded=decoded,
+                frames_tagged=len(thumbs),
+                frames_teacher=len(teacher_rows),
+            ),
+            timings=VideoTimings(
+                decode_s=round(decode_s, 3),
+                teacher_s=round(teacher_s, 3),
+                train_s=round(train_s, 3),
+                tag_s=round(tag_s, 3),
+                index_s=round(index_s, 3),
+                total_s=round(total_s, 3),
+            ),
             corpus_hash=file_sha256(tmp / VIDEOS_FILE),
-        )
+        ).save(tmp)
     return VideoBuildReport(
         path=out,
         videos=len(vids),

@@ -51,10 +51,10 @@ def _shard_index(args: argparse.Namespace) -> int:
 
 
 def _add_docs(args: argparse.Namespace) -> int:
+    from drqa_ng.config import read_home_config
     from drqa_ng.errors import InputError, NotFoundError
     from indexing.add_docs import add_documents
     from indexing.ingest import read_corpus
-    from indexing.quickstart import read_home_config
 
     sources = list(args.corpus)
     if args.docs is not None:

@@ -87,7 +87,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
     indexes, docs, reader = args.index, args.docs, args.reader
     weight, fusion = args.weight, args.fusion
     if not indexes or docs is None:
-        from indexing.quickstart import read_home_config
+        from drqa_ng.config import read_home_config
 
         if args.home is None and (indexes or docs is not None):
             raise InputError("give both --index and --docs (or neither, to use the data home)")

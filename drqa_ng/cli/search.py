@@ -93,9 +93,8 @@ def _resolve_indexes(args: argparse.Namespace, positional: list[str]) -> tuple[l
 
     ``--index`` wins; else a first positional argument that is a folder; else the data home.
     """
-    from drqa_ng.config import default_home
+    from drqa_ng.config import default_home, read_home_config
     from drqa_ng.errors import NotFoundError
-    from indexing.quickstart import read_home_config
 
     if args.index:
         return list(args.index), None
@@ -112,7 +111,7 @@ def _resolve_indexes(args: argparse.Namespace, positional: list[str]) -> tuple[l
     return list(cfg.indexes), cfg.docs
 
 
-def _open_docs(args: argparse.Namespace, manifest: dict[str, Any]) -> Any:
+def _open_docs(args: argparse.Namespace, index_docs: Path | None) -> Any:
     """The doc store to decorate hits with, or None (then only ids are printed)."""
     from drqa_ng.errors import DrqaError, NotFoundError
 
@@ -120,8 +119,8 @@ def _open_docs(args: argparse.Namespace, manifest: dict[str, Any]) -> Any:
         if not args.docs.is_file():
             raise NotFoundError(f"doc store not found: {args.docs}")
         path = args.docs
-    elif manifest.get("docs"):
-        path = Path(manifest["docs"])
+    elif index_docs is not None:
+        path = index_docs
     else:
         return None
     try:
@@ -142,8 +141,7 @@ def _snippet(text: str) -> str:
 
 def _search(args: argparse.Namespace) -> int:
     from drqa_ng.errors import InputError
-    from drqa_ng.index_io import read_manifest
-    from drqa_ng.retrieval.loader import open_retriever
+    from drqa_ng.retrieval.loader import index_docs, open_retriever
 
     positional: list[str] = list(args.args)
     if not args.index and not positional and not args.queries_file:
@@ -180,7 +178,7 @@ def _search(args: argparse.Namespace) -> int:
         from drqa_ng.evaluation.trec import write_trec_run
 
         write_trec_run(args.trec_run, qids, hits, args.trec_tag)
-    docs = _open_docs(args, read_manifest(indexes[0]))
+    docs = _open_docs(args, index_docs(indexes[0]))
     found: list[list[tuple[Hit, Passage | None]]] = []
     for qhits in hits:
         passages = docs.get_passages([h.id for h in qhits]) if docs else [None] * len(qhits)

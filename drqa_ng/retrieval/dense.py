@@ -4,22 +4,23 @@ An index folder (written by ``indexing.dense``) holds:
 
 - ``index.faiss`` — the FAISS index (any factory string: Flat, HNSW32, IVF…,PQ…, HNSW32,SQ8 …);
 - ``ids.bytes.npy`` / ``ids.offsets.npy`` — unit ids in FAISS row order (``StringArray``);
-- ``manifest.json`` — kind ``"dense"``, format version, encoder name + weights sha256, dim,
-  factory, metric, counts, unit, corpus hash, docs path.
+- ``manifest.json`` (``DenseManifest``) — kind ``"dense"``, format version, encoder name + weights
+  sha256, dim, factory, metric, counts, unit, corpus hash, docs path.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
 from drqa_ng.errors import IndexFormatError, InputError
-from drqa_ng.index_io import StringArray, read_manifest
-from drqa_ng.retrieval.encoder import Encoder
+from drqa_ng.index_io import Fields, ShardOf, StringArray, load_fields, write_manifest
+from drqa_ng.retrieval.encoder import Backend, Encoder
 from drqa_ng.types import Hit, doc_id_of
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,144 @@ KIND = "dense"
 FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
 IDS_STEM = "ids"
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderRecord:
+    """The passage encoder a dense index was built with (queries must use the same one)."""
+
+    name: str | None
+    sha256: str
+    backend: str = "torch"
+    max_length: int = 256
+    query_max_length: int = 64
+    text_format: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "backend": self.backend,
+            "max_length": self.max_length,
+            "query_max_length": self.query_max_length,
+            "text_format": self.text_format,
+        }
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> EncoderRecord:
+        return cls(
+            name=f.opt_text("name"),
+            sha256=f.text("sha256", ""),
+            backend=f.text("backend", "torch"),
+            max_length=f.integer("max_length", 256),
+            query_max_length=f.integer("query_max_length", 64),
+            text_format=f.text("text_format", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DenseManifest:
+    """``manifest.json`` of a dense index: the one owner of its schema (``indexing.dense`` writes it
+    with ``save``; ``DenseIndex.open``, add-docs and sharding read it with ``load``).
+
+    ``chunk_size``/``batch_size``: the encoder's batching at build time (add-docs re-encodes the last
+    partial chunk with them). ``shard_of`` (``count`` of the whole index, ``row_offset``) only in a
+    shard. ``extra``: keys this version does not know, written back unchanged.
+    """
+
+    KIND: ClassVar[str] = KIND
+    FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
+
+    unit: str
+    count: int
+    dim: int
+    factory: str
+    encoder: EncoderRecord
+    requested_factory: str = ""
+    metric: str = "inner_product"
+    normalized: bool = True
+    corpus_hash: str = ""
+    docs: str | None = None
+    faiss_version: str = ""
+    train_seed: int = 0
+    faiss_seconds: float = 0.0
+    chunk_size: int = 0
+    batch_size: int = 64
+    shard_of: ShardOf | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON fields (without kind and format_version)."""
+        data: dict[str, Any] = {
+            **self.extra,
+            "unit": self.unit,
+            "count": self.count,
+            "dim": self.dim,
+            "factory": self.factory,
+            "requested_factory": self.requested_factory,
+            "metric": self.metric,
+            "normalized": self.normalized,
+            "encoder": self.encoder.to_json(),
+            "corpus_hash": self.corpus_hash,
+            "docs": self.docs,
+            "faiss_version": self.faiss_version,
+            "train_seed": self.train_seed,
+            "faiss_seconds": self.faiss_seconds,
+            "chunk_size": self.chunk_size,
+            "batch_size": self.batch_size,
+        }
+        if self.shard_of is not None:
+            data["shard_of"] = {"count": self.shard_of.total, "row_offset": self.shard_of.row_offset}
+        return data
+
+    def save(self, folder: Path) -> None:
+        """Write ``folder/manifest.json`` (byte-identical to what format 1 has always written)."""
+        write_manifest(folder, KIND, FORMAT_VERSION, **self.to_json())
+
+    @classmethod
+    def load(cls, folder: Path) -> DenseManifest:
+        """Read and check ``folder/manifest.json``: NotFoundError, or IndexFormatError naming the problem."""
+        f = load_fields(folder, KIND, FORMAT_VERSION)
+        shard = f.sub("shard_of") if f.has("shard_of") else None
+        return cls(
+            unit=f.text("unit"),
+            count=f.integer("count"),
+            dim=f.integer("dim"),
+            factory=f.text("factory"),
+            encoder=EncoderRecord.from_fields(f.sub("encoder")),
+            requested_factory=f.text("requested_factory", ""),
+            metric=f.text("metric", "inner_product"),
+            normalized=f.flag("normalized", True),
+            corpus_hash=f.text("corpus_hash", ""),
+            docs=f.opt_text("docs"),
+            faiss_version=f.text("faiss_version", ""),
+            train_seed=f.integer("train_seed", 0),
+            faiss_seconds=f.number("faiss_seconds", 0.0),
+            chunk_size=f.integer("chunk_size", 0),
+            batch_size=f.integer("batch_size", 64),
+            shard_of=None if shard is None else ShardOf(shard.integer("count"), shard.integer("row_offset")),
+            extra=f.unknown(_DENSE_KEYS),
+        )
+
+
+_DENSE_KEYS = (
+    "unit",
+    "count",
+    "dim",
+    "factory",
+    "encoder",
+    "requested_factory",
+    "metric",
+    "normalized",
+    "corpus_hash",
+    "docs",
+    "faiss_version",
+    "train_seed",
+    "faiss_seconds",
+    "chunk_size",
+    "batch_size",
+    "shard_of",
+)
 
 
 def gpu_available() -> bool:
@@ -44,8 +183,8 @@ class DenseIndex:
         self,
         path: Path,
         index: Any,
-        ids: StringArray,
-        manifest: dict[str, Any],
+        ids: Sequence[str],
+        manifest: DenseManifest,
         encoder: Encoder | None = None,
         on_gpu: bool = False,
     ) -> None:
@@ -69,7 +208,7 @@ class DenseIndex:
         import faiss
 
         path = Path(path)
-        manifest = read_manifest(path, KIND, FORMAT_VERSION)
+        manifest = DenseManifest.load(path)
         ipath = path / INDEX_FILE
         if not ipath.is_file():
             raise IndexFormatError(f"{path} is incomplete: {INDEX_FILE} missing")
@@ -78,7 +217,7 @@ class DenseIndex:
         except RuntimeError as e:
             raise IndexFormatError(f"{ipath} is corrupt: {str(e).splitlines()[0]}") from e
         ids = StringArray.open(path, IDS_STEM)
-        dim, count = int(manifest.get("dim", -1)), int(manifest.get("count", -1))
+        dim, count = manifest.dim, manifest.count
         if index.d != dim or index.ntotal != count or len(ids) != count:
             raise IndexFormatError(
                 f"{path} is inconsistent: faiss d={index.d} ntotal={index.ntotal}, "
@@ -95,22 +234,20 @@ class DenseIndex:
                 index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
                 on_gpu = True
             else:  # HNSW has no GPU version; IVF could move but gains little at our sizes
-                log.warning(
-                    "only Flat indexes are moved to the GPU; %s stays on CPU", manifest.get("factory")
-                )
+                log.warning("only Flat indexes are moved to the GPU; %s stays on CPU", manifest.factory)
         log.info(
             "dense index %s: %d %s vectors, %s%s",
             path,
             count,
-            manifest.get("unit"),
-            manifest.get("factory"),
+            manifest.unit,
+            manifest.factory,
             " (GPU)" if on_gpu else "",
         )
         return cls(path, index, ids, manifest, encoder, on_gpu)
 
     @property
     def unit(self) -> str:
-        return str(self.manifest["unit"])
+        return self.manifest.unit
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -119,11 +256,11 @@ class DenseIndex:
     def encoder(self) -> Encoder:
         """The query encoder (loaded from the manifest's record on first use)."""
         if self._encoder is None:
-            rec = self.manifest["encoder"]
+            rec = self.manifest.encoder
             self._encoder = Encoder.load(
-                rec.get("name"),
-                backend=rec.get("backend", "torch"),  # queries use the runtime the passages used
-                max_length=int(rec.get("query_max_length", 64)),
+                rec.name,
+                backend=cast(Backend, rec.backend),  # queries use the runtime the passages used
+                max_length=rec.query_max_length,
             )
             _check_encoder(self._encoder, self.manifest, self.path)
         return self._encoder
@@ -141,7 +278,7 @@ class DenseIndex:
             try:
                 ps.set_index_parameter(self._index, name, int(value))
             except RuntimeError:
-                log.warning("index %s has no %s parameter; ignored", self.manifest.get("factory"), name)
+                log.warning("index %s has no %s parameter; ignored", self.manifest.factory, name)
 
     def search(self, queries: Sequence[str], k: int, batch_size: int = 1) -> list[list[Hit]]:
         """Encode the queries and run one FAISS search; best ``k`` per query.
@@ -154,7 +291,7 @@ class DenseIndex:
             raise InputError(f"k must be >= 1, got {k}")
         if not queries:
             return []
-        qmax = int(self.manifest["encoder"].get("query_max_length", 64))
+        qmax = self.manifest.encoder.query_max_length
         vecs = self.encoder.encode(list(queries), batch_size=batch_size, max_length=qmax)
         return self.search_vectors(vecs, k)
 
@@ -180,18 +317,18 @@ class DenseIndex:
         return out
 
 
-def _check_encoder(encoder: Encoder, manifest: dict[str, Any], path: Path) -> None:
-    rec = manifest.get("encoder", {})
-    if encoder.dim != int(manifest["dim"]):
+def _check_encoder(encoder: Encoder, manifest: DenseManifest, path: Path) -> None:
+    rec = manifest.encoder
+    if encoder.dim != manifest.dim:
         raise InputError(
-            f"encoder {encoder.name} gives {encoder.dim}-d vectors; {path} holds {manifest['dim']}-d"
+            f"encoder {encoder.name} gives {encoder.dim}-d vectors; {path} holds {manifest.dim}-d"
         )
-    if rec.get("sha256") and rec["sha256"] != encoder.sha256:
+    if rec.sha256 and rec.sha256 != encoder.sha256:
         log.warning(
             "query encoder %s (sha256 %s) differs from the one %s was built with (%s, %s)",
             encoder.name,
             encoder.sha256[:12],
             path,
-            rec.get("name"),
-            str(rec["sha256"])[:12],
+            rec.name,
+            rec.sha256[:12],
         )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drqa_ng.errors import IndexFormatError
-from drqa_ng.index_io import read_manifest
+from drqa_ng.index_io import manifest_kind
 from drqa_ng.protocols import Retriever
 
 
@@ -40,8 +40,28 @@ OPENERS: dict[str, Callable[[Path], Retriever]] = {
 
 def open_retriever(path: Path) -> Retriever:
     """Open the index at ``path`` as a Retriever; NotFoundError / IndexFormatError on bad folders."""
-    kind = read_manifest(Path(path))["kind"]
+    kind = manifest_kind(Path(path))
     opener = OPENERS.get(kind)
     if opener is None:
         raise IndexFormatError(f"{path}: no retriever for index kind {kind!r} (known: {', '.join(OPENERS)})")
     return opener(Path(path))
+
+
+def index_docs(path: Path) -> Path | None:
+    """The doc store an index folder records (its manifest's ``docs``), or None when it names none."""
+    from drqa_ng.retrieval.dense import DenseManifest
+    from drqa_ng.retrieval.sharded import ShardedManifest
+    from drqa_ng.retrieval.sparse import SparseManifest
+
+    manifests: dict[str, Callable[[Path], SparseManifest | DenseManifest | ShardedManifest]] = {
+        SparseManifest.KIND: SparseManifest.load,
+        DenseManifest.KIND: DenseManifest.load,
+        ShardedManifest.KIND: ShardedManifest.load,
+    }
+    kind = manifest_kind(Path(path))
+    if kind not in manifests:
+        raise IndexFormatError(
+            f"{path}: no retriever for index kind {kind!r} (known: {', '.join(manifests)})"
+        )
+    docs = manifests[kind](Path(path)).docs
+    return Path(docs) if docs else None

@@ -2,7 +2,7 @@
 
 Folder layout (written by ``indexing.shard.split_index``)::
 
-    manifest.json   kind "sharded", base_kind "sparse" | "dense", unit, shards: [{path, row_offset, units}]
+    manifest.json   (``ShardedManifest``) kind "sharded", base_kind "sparse" | "dense", unit, shards: [{path, row_offset, units}]
     shard-00000/    an ordinary index folder holding rows [row_offset, row_offset + units)
     shard-00001/ ...
 
@@ -17,15 +17,16 @@ global row asc), exactly the unsharded order. Dense shards are combined with FAI
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from drqa_ng.errors import IndexFormatError, UnsupportedError
-from drqa_ng.index_io import read_manifest
+from drqa_ng.index_io import Fields, load_fields, write_manifest
 from drqa_ng.retrieval.base import check_queries
 from drqa_ng.retrieval.sparse import SparseIndex
 from drqa_ng.types import Hit, doc_id_of
@@ -36,11 +37,66 @@ KIND = "sharded"
 FORMAT_VERSION = 1
 
 
-def _shard_entries(path: Path, manifest: dict[str, Any]) -> list[tuple[Path, int, int]]:
-    try:
-        entries = [(path / s["path"], int(s["row_offset"]), int(s["units"])) for s in manifest["shards"]]
-    except (KeyError, TypeError, ValueError) as e:
-        raise IndexFormatError(f"{path}: bad shard list in manifest: {e}") from e
+@dataclass(frozen=True, slots=True)
+class ShardEntry:
+    """One shard folder (relative to the sharded index) holding rows [row_offset, row_offset + units)."""
+
+    path: str
+    row_offset: int
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShardedManifest:
+    """``manifest.json`` of a sharded index: the one owner of its schema (``indexing.shard`` writes it
+    with ``save``, ``open_sharded`` reads it with ``load``). ``source``: the index that was split."""
+
+    KIND: ClassVar[str] = KIND
+    FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
+
+    base_kind: str
+    unit: str
+    shards: tuple[ShardEntry, ...]
+    corpus_hash: str = ""
+    docs: str | None = None
+    source: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON fields (without kind and format_version)."""
+        return {
+            **self.extra,
+            "base_kind": self.base_kind,
+            "unit": self.unit,
+            "shards": [{"path": e.path, "row_offset": e.row_offset, "units": e.units} for e in self.shards],
+            "corpus_hash": self.corpus_hash,
+            "docs": self.docs,
+            "source": self.source,
+        }
+
+    def save(self, folder: Path) -> None:
+        write_manifest(folder, KIND, FORMAT_VERSION, **self.to_json())
+
+    @classmethod
+    def load(cls, folder: Path) -> ShardedManifest:
+        """Read and check ``folder/manifest.json``: NotFoundError, or IndexFormatError naming the problem."""
+        f = load_fields(folder, KIND, FORMAT_VERSION)
+        entries = [Fields(e, f"{f.where}.shards") for e in f.array("shards")]
+        return cls(
+            base_kind=f.text("base_kind"),
+            unit=f.text("unit"),
+            shards=tuple(
+                ShardEntry(e.text("path"), e.integer("row_offset"), e.integer("units")) for e in entries
+            ),
+            corpus_hash=f.text("corpus_hash", ""),
+            docs=f.opt_text("docs"),
+            source=f.text("source", ""),
+            extra=f.unknown(("base_kind", "unit", "shards", "corpus_hash", "docs", "source")),
+        )
+
+
+def _shard_entries(path: Path, manifest: ShardedManifest) -> list[tuple[Path, int, int]]:
+    entries = [(path / s.path, s.row_offset, s.units) for s in manifest.shards]
     if not entries:
         raise IndexFormatError(f"{path}: the manifest lists no shards")
     expect = 0
@@ -54,7 +110,7 @@ def _shard_entries(path: Path, manifest: dict[str, Any]) -> list[tuple[Path, int
 class ShardedSparseIndex:
     """BM25 shards searched in parallel threads; same hits as the unsharded index."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], shards: list[SparseIndex], offsets: list[int]):
+    def __init__(self, path: Path, manifest: ShardedManifest, shards: list[SparseIndex], offsets: list[int]):
         self.path = path
         self.manifest = manifest
         self._shards = shards
@@ -62,7 +118,7 @@ class ShardedSparseIndex:
         self._pool = ThreadPoolExecutor(max_workers=len(shards), thread_name_prefix="shard")
 
     @classmethod
-    def open(cls, path: Path, manifest: dict[str, Any]) -> ShardedSparseIndex:
+    def open(cls, path: Path, manifest: ShardedManifest) -> ShardedSparseIndex:
         entries = _shard_entries(path, manifest)
         shards = [SparseIndex.open(folder) for folder, _, _ in entries]
         for s, (folder, _, units) in zip(shards, entries, strict=True):
@@ -74,7 +130,7 @@ class ShardedSparseIndex:
 
     @property
     def unit(self) -> str:
-        return str(self.manifest["unit"])
+        return self.manifest.unit
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._shards)
@@ -119,8 +175,8 @@ class ShardedSparseIndex:
 def open_sharded(path: Path) -> Any:
     """Open a sharded index folder as a Retriever (sparse: threads; dense: FAISS IndexShards)."""
     path = Path(path)
-    manifest = read_manifest(path, KIND, FORMAT_VERSION)
-    base = manifest.get("base_kind")
+    manifest = ShardedManifest.load(path)
+    base = manifest.base_kind
     if base == "sparse":
         return ShardedSparseIndex.open(path, manifest)
     if base == "dense":
@@ -145,26 +201,25 @@ class ConcatIds(Sequence[str]):
         return self._parts[i][row - int(self._starts[i])]
 
 
-def open_sharded_dense(path: Path, manifest: dict[str, Any]) -> Any:
+def open_sharded_dense(path: Path, manifest: ShardedManifest) -> Any:
     """A ``DenseIndex`` over FAISS ``IndexShards`` of the shard folders (ids concatenated in order)."""
     import faiss
 
     from drqa_ng.index_io import StringArray
-    from drqa_ng.retrieval.dense import FORMAT_VERSION as DENSE_VERSION
-    from drqa_ng.retrieval.dense import IDS_STEM, INDEX_FILE, DenseIndex
+    from drqa_ng.retrieval.dense import IDS_STEM, INDEX_FILE, DenseIndex, DenseManifest
 
     entries = _shard_entries(path, manifest)
     shards: Any = None
     ids, first = [], None
     for folder, _, units in entries:
-        m = read_manifest(folder, "dense", DENSE_VERSION)
+        m = DenseManifest.load(folder)
         first = first or m
         try:
             sub = faiss.read_index(str(folder / INDEX_FILE))
         except RuntimeError as e:
             raise IndexFormatError(f"{folder / INDEX_FILE} is corrupt: {str(e).splitlines()[0]}") from e
         part_ids = StringArray.open(folder, IDS_STEM)
-        if sub.ntotal != units or len(part_ids) != units or sub.d != int(first["dim"]):
+        if sub.ntotal != units or len(part_ids) != units or sub.d != first.dim:
             raise IndexFormatError(
                 f"{folder}: {sub.ntotal} vectors / {len(part_ids)} ids, the manifest says {units}"
             )
@@ -174,4 +229,4 @@ def open_sharded_dense(path: Path, manifest: dict[str, Any]) -> Any:
         ids.append(part_ids)
     assert first is not None  # _shard_entries guarantees at least one shard
     all_ids = ConcatIds(ids)
-    return DenseIndex(path, shards, all_ids, dict(first) | {"count": len(all_ids)})  # type: ignore[arg-type]
+    return DenseIndex(path, shards, all_ids, replace(first, count=len(all_ids)))

@@ -2,7 +2,7 @@
 
 Index folder (format version 1), all arrays mmap-loaded, no pickle:
 
-- ``manifest.json``: kind "sparse", params (buckets, ngrams, filter mode, tokenizer, hash, scoring,
+- ``manifest.json`` (``SparseManifest``): kind "sparse", params (buckets, ngrams, filter mode, tokenizer, hash, scoring,
   k1, b, epsilon), counts, ``avgdl``, ``corpus_hash``, ``unit`` and the doc store path (``docs``).
 - ``indptr.npy`` (int64, buckets + 1), ``indices.npy`` (int32 unit rows), ``data.npy`` (float32):
   a CSC matrix units x buckets holding the precomputed per-(unit, term) weight of ONE scoring.
@@ -17,18 +17,19 @@ Switching scoring means rebuilding, which is cheap next to the query-latency and
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 
 from drqa_ng.errors import IndexFormatError
-from drqa_ng.index_io import StringArray, load_array, read_manifest
+from drqa_ng.index_io import ShardOf, StringArray, load_array, load_fields, write_manifest
 from drqa_ng.retrieval.base import check_queries
 from drqa_ng.retrieval.hashing import HashSpec, text_buckets
-from drqa_ng.retrieval.scoring import bm25_query_weights, tfidf_idf, tfidf_query_weights
+from drqa_ng.retrieval.scoring import BM25_EPSILON, bm25_query_weights, tfidf_idf, tfidf_query_weights
+from drqa_ng.retrieval.tokenize import FilterMode
 from drqa_ng.types import Hit, doc_id_of
 
 log = logging.getLogger(__name__)
@@ -47,20 +48,124 @@ class QueryVector:
     weights: np.ndarray
 
 
-def spec_from_manifest(manifest: dict[str, Any]) -> HashSpec:
-    """The HashSpec an index was built with (raises IndexFormatError if the manifest lacks it)."""
-    try:
-        p = manifest["params"]
-        return HashSpec(
-            buckets=int(p["buckets"]),
-            ngrams=int(p["ngrams"]),
-            filter_mode=p["filter_mode"],
-            tokenizer=p["tokenizer"],
-            tokenizer_version=int(p["tokenizer_version"]),
-            hash=p["hash"],
+@dataclass(frozen=True, slots=True)
+class SparseManifest:
+    """``manifest.json`` of a sparse index: the one owner of its schema (``indexing.sparse`` writes it
+    with ``save``, ``SparseIndex.open``, add-docs and sharding read it with ``load``).
+
+    JSON layout (unchanged since format 1): ``unit``, ``corpus_hash``, ``docs``, ``params`` (the
+    ``HashSpec`` fields + ``scoring``, ``k1``, ``b``, ``epsilon``, ``include_title``), ``counts``
+    (``units``, ``nnz``, ``occupied_buckets``), ``avgdl``, ``average_idf``, ``build_seconds`` and, in
+    a shard, ``shard_of`` (``units`` of the whole index, ``row_offset``). ``extra``: keys this version
+    does not know, written back unchanged.
+    """
+
+    KIND: ClassVar[str] = KIND
+    FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
+
+    unit: str
+    spec: HashSpec
+    scoring: Scoring
+    k1: float
+    b: float
+    include_title: bool
+    units: int
+    nnz: int
+    occupied_buckets: int
+    avgdl: float
+    average_idf: float
+    build_seconds: float = 0.0
+    epsilon: float = BM25_EPSILON
+    corpus_hash: str = ""
+    docs: str | None = None
+    shard_of: ShardOf | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON fields (without kind and format_version)."""
+        data: dict[str, Any] = {
+            **self.extra,
+            "unit": self.unit,
+            "corpus_hash": self.corpus_hash,
+            "docs": self.docs,
+            "params": {
+                "scoring": self.scoring,
+                "k1": self.k1,
+                "b": self.b,
+                "epsilon": self.epsilon,
+                "buckets": self.spec.buckets,
+                "ngrams": self.spec.ngrams,
+                "filter_mode": self.spec.filter_mode,
+                "tokenizer": self.spec.tokenizer,
+                "tokenizer_version": self.spec.tokenizer_version,
+                "hash": self.spec.hash,
+                "include_title": self.include_title,
+            },
+            "counts": {"units": self.units, "nnz": self.nnz, "occupied_buckets": self.occupied_buckets},
+            "avgdl": self.avgdl,
+            "average_idf": self.average_idf,
+            "build_seconds": self.build_seconds,
+        }
+        if self.shard_of is not None:
+            data["shard_of"] = {"units": self.shard_of.total, "row_offset": self.shard_of.row_offset}
+        return data
+
+    def save(self, folder: Path) -> None:
+        """Write ``folder/manifest.json`` (byte-identical to what format 1 has always written)."""
+        write_manifest(folder, KIND, FORMAT_VERSION, **self.to_json())
+
+    @classmethod
+    def load(cls, folder: Path) -> SparseManifest:
+        """Read and check ``folder/manifest.json``: NotFoundError, or IndexFormatError naming the problem."""
+        f = load_fields(folder, KIND, FORMAT_VERSION)
+        p, c = f.sub("params"), f.sub("counts")
+        scoring = p.text("scoring")
+        if scoring not in SCORINGS:
+            raise IndexFormatError(f"{folder}: unknown scoring {scoring!r}")
+        try:
+            spec = HashSpec(
+                buckets=p.integer("buckets"),
+                ngrams=p.integer("ngrams"),
+                filter_mode=cast(FilterMode, p.text("filter_mode")),
+                tokenizer=p.text("tokenizer"),
+                tokenizer_version=p.integer("tokenizer_version"),
+                hash=p.text("hash"),
+            )
+        except ValueError as e:
+            raise IndexFormatError(f"sparse manifest has bad params: {e}") from e
+        shard = f.sub("shard_of") if f.has("shard_of") else None
+        return cls(
+            unit=f.text("unit"),
+            spec=spec,
+            scoring=cast(Scoring, scoring),
+            k1=p.number("k1"),
+            b=p.number("b"),
+            include_title=p.flag("include_title"),
+            units=c.integer("units"),
+            nnz=c.integer("nnz"),
+            occupied_buckets=c.integer("occupied_buckets"),
+            avgdl=f.number("avgdl"),
+            average_idf=f.number("average_idf"),
+            build_seconds=f.number("build_seconds", 0.0),
+            epsilon=p.number("epsilon", BM25_EPSILON),
+            corpus_hash=f.text("corpus_hash", ""),
+            docs=f.opt_text("docs"),
+            shard_of=None if shard is None else ShardOf(shard.integer("units"), shard.integer("row_offset")),
+            extra=f.unknown(_SPARSE_KEYS),
         )
-    except (KeyError, TypeError, ValueError) as e:
-        raise IndexFormatError(f"sparse manifest has bad params: {e}") from e
+
+
+_SPARSE_KEYS = (
+    "unit",
+    "corpus_hash",
+    "docs",
+    "params",
+    "counts",
+    "avgdl",
+    "average_idf",
+    "build_seconds",
+    "shard_of",
+)
 
 
 class SparseIndex:
@@ -69,7 +174,7 @@ class SparseIndex:
     def __init__(
         self,
         path: Path,
-        manifest: dict[str, Any],
+        manifest: SparseManifest,
         indptr: np.ndarray,
         indices: np.ndarray,
         data: np.ndarray,
@@ -81,24 +186,16 @@ class SparseIndex:
         self._indices = indices
         self._data = data
         self._ids = ids
-        self._spec = spec_from_manifest(manifest)
-        self._scoring: Scoring = manifest["params"]["scoring"]
-        self._n = int(manifest["counts"]["units"])
+        self._spec = manifest.spec
+        self._scoring: Scoring = manifest.scoring
+        self._n = manifest.units
 
     @classmethod
     def open(cls, path: Path) -> SparseIndex:
         """Open an index folder, checking kind, version and array consistency (IndexFormatError)."""
         path = Path(path)
-        manifest = read_manifest(path, kind=KIND, version=FORMAT_VERSION)
-        spec = spec_from_manifest(manifest)
-        try:
-            scoring = manifest["params"]["scoring"]
-            n_units = int(manifest["counts"]["units"])
-            nnz = int(manifest["counts"]["nnz"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise IndexFormatError(f"{path}: manifest lacks counts/scoring: {e}") from e
-        if scoring not in SCORINGS:
-            raise IndexFormatError(f"{path}: unknown scoring {scoring!r}")
+        manifest = SparseManifest.load(path)
+        spec, n_units, nnz = manifest.spec, manifest.units, manifest.nnz
         indptr = load_array(path, "indptr.npy")
         indices = load_array(path, "indices.npy")
         data = load_array(path, "data.npy")
@@ -121,11 +218,11 @@ class SparseIndex:
 
     @property
     def unit(self) -> str:
-        return str(self._manifest["unit"])
+        return self._manifest.unit
 
     @property
-    def manifest(self) -> dict[str, Any]:
-        return dict(self._manifest)
+    def manifest(self) -> SparseManifest:
+        return self._manifest
 
     @property
     def scoring(self) -> Scoring:

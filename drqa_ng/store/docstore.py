@@ -8,7 +8,8 @@ One ``.sqlite`` file written by ``indexing.docstore.build_docstore``:
   (word-window passage). Only offsets are stored; a unit's text is ``doc.text[start:end]`` (the
   whole-doc unit is implicit). Primary key ``(kind, doc_rowid, ordinal)`` makes "all paragraphs in
   corpus order" and "passage w3 of doc X" index lookups.
-- ``meta(key, value)``: kind, format_version, corpus_hash, counts, sources, build parameters.
+- ``meta(key, value)`` (``DocStoreMeta``): kind, format_version, corpus_hash, counts, sources, build
+  parameters.
 
 The file is in WAL mode and is written once (temp file + rename), never modified afterwards, so
 readers open it with ``mode=ro&immutable=1``: no locks and no ``-wal``/``-shm`` side files, which a
@@ -29,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
 from drqa_ng.store.split import KIND_OF_UNIT, UNIT_OF_KIND, doc_unit, parse_unit_id, unit_id
@@ -89,6 +90,85 @@ class StoreInfo:
 
     def count(self, unit: Unit) -> int:
         return {"doc": self.documents, "paragraph": self.paragraphs, "passage": self.passages}[unit]
+
+
+@dataclass(frozen=True, slots=True)
+class DocStoreMeta:
+    """The ``meta`` table of a doc store: the one owner of its schema (``indexing.docstore`` writes it
+    with ``save``, ``DocStore.open`` and the appender read it with ``load``).
+
+    Stored as ``(key, value)`` text rows: kind, format_version, corpus_hash, the counts, the build
+    settings, ``sources`` (a JSON list) and ``created`` (ISO time).
+    """
+
+    KIND: ClassVar[str] = KIND
+    FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
+
+    corpus_hash: str
+    documents: int
+    paragraphs: int
+    passages: int
+    passage_words: int
+    min_paragraph_chars: int
+    sources: tuple[str, ...]
+    created: str
+    duplicates: int = 0
+    empty: int = 0
+
+    def rows(self) -> list[tuple[str, str]]:
+        """``(key, value)`` rows, sorted by key, as ``save`` writes them."""
+        values = {
+            "kind": KIND,
+            "format_version": str(FORMAT_VERSION),
+            "corpus_hash": self.corpus_hash,
+            "documents": str(self.documents),
+            "paragraphs": str(self.paragraphs),
+            "passages": str(self.passages),
+            "passage_words": str(self.passage_words),
+            "min_paragraph_chars": str(self.min_paragraph_chars),
+            "duplicates": str(self.duplicates),
+            "empty": str(self.empty),
+            "sources": json.dumps(list(self.sources)),
+            "created": self.created,
+        }
+        return sorted(values.items())
+
+    def save(self, conn: sqlite3.Connection) -> None:
+        """Insert (or update in place) every row of the ``meta`` table through ``conn``."""
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            self.rows(),
+        )
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection, path: Path) -> DocStoreMeta:
+        """Read and check the ``meta`` table of the store at ``path``: IndexFormatError naming the problem."""
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as e:
+            raise IndexFormatError(f"{path} is not a drqa-ng doc store ({e})") from e
+        if meta.get("kind") != KIND:
+            raise IndexFormatError(f"{path} is not a drqa-ng doc store (kind={meta.get('kind')!r})")
+        version = meta.get("format_version")
+        if version != str(FORMAT_VERSION):
+            raise IndexFormatError(
+                f"{path} has doc store format version {version}, this drqa-ng reads {FORMAT_VERSION}; rebuild it"
+            )
+        try:
+            return cls(
+                corpus_hash=meta["corpus_hash"],
+                documents=int(meta["documents"]),
+                paragraphs=int(meta["paragraphs"]),
+                passages=int(meta["passages"]),
+                passage_words=int(meta["passage_words"]),
+                min_paragraph_chars=int(meta["min_paragraph_chars"]),
+                sources=tuple(json.loads(meta["sources"])),
+                created=meta["created"],
+                duplicates=int(meta.get("duplicates", 0)),
+                empty=int(meta.get("empty", 0)),
+            )
+        except (KeyError, ValueError, TypeError) as e:
+            raise IndexFormatError(f"{path} has an incomplete meta table ({e!r}); rebuild it") from e
 
 
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -154,33 +234,21 @@ class DocStore:
         except sqlite3.Error as e:
             raise IndexFormatError(f"cannot open doc store {path}: {e}") from e
         try:
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as e:
-            raise IndexFormatError(f"{path} is not a drqa-ng doc store ({e})") from e
+            meta = DocStoreMeta.load(conn, path)
         finally:
             conn.close()
-        if meta.get("kind") != KIND:
-            raise IndexFormatError(f"{path} is not a drqa-ng doc store (kind={meta.get('kind')!r})")
-        version = meta.get("format_version")
-        if version != str(FORMAT_VERSION):
-            raise IndexFormatError(
-                f"{path} has doc store format version {version}, this drqa-ng reads {FORMAT_VERSION}; rebuild it"
-            )
-        try:
-            info = StoreInfo(
-                path=str(path),
-                format_version=int(version),
-                corpus_hash=meta["corpus_hash"],
-                documents=int(meta["documents"]),
-                paragraphs=int(meta["paragraphs"]),
-                passages=int(meta["passages"]),
-                passage_words=int(meta["passage_words"]),
-                min_paragraph_chars=int(meta["min_paragraph_chars"]),
-                sources=tuple(json.loads(meta["sources"])),
-                created=meta["created"],
-            )
-        except (KeyError, ValueError, TypeError) as e:
-            raise IndexFormatError(f"{path} has an incomplete meta table ({e!r}); rebuild it") from e
+        info = StoreInfo(
+            path=str(path),
+            format_version=FORMAT_VERSION,
+            corpus_hash=meta.corpus_hash,
+            documents=meta.documents,
+            paragraphs=meta.paragraphs,
+            passages=meta.passages,
+            passage_words=meta.passage_words,
+            min_paragraph_chars=meta.min_paragraph_chars,
+            sources=meta.sources,
+            created=meta.created,
+        )
         log.info("opened doc store %s: %d docs", path, info.documents)
         return cls(path, info)
 
@@ -417,4 +485,4 @@ class DocStore:
             conn.close()
 
 
-__all__ = ["FORMAT_VERSION", "KIND", "UNIT_OF_KIND", "DocStore", "StoreInfo", "UnitKey", "title_key"]
+__all__ = ["FORMAT_VERSION", "KIND", "UNIT_OF_KIND", "DocStore", "DocStoreMeta", "StoreInfo", "UnitKey", "title_key"]

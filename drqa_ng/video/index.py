@@ -25,14 +25,13 @@ from drqa_ng.protocols import Reader
 from drqa_ng.types import Answer, Hit, Passage
 from drqa_ng.video.answers import FrameFindings, VideoAccounting, VideoAnswer
 from drqa_ng.video.frames import frames_at
+from drqa_ng.video.manifest import FORMAT_VERSION, KIND
 from drqa_ng.video.recognize import Detection, Recognizer
 from drqa_ng.video.segments import timestamp_link
 from drqa_ng.video.tagger import TAG_WORDS
 
 log = logging.getLogger(__name__)
 
-KIND = "video"
-FORMAT_VERSION = 1
 SPARSE_DIR = "sparse"
 TAGGER_FILE = "tagger.safetensors"
 VIDEOS_FILE = "videos.json"

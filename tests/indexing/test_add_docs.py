@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from drqa_ng.cli.main import main
+from drqa_ng.config import CONFIG_VERSION
 from drqa_ng.errors import UnsupportedError
 from drqa_ng.retrieval.sparse import SparseIndex
 from drqa_ng.store.docstore import DocStore
 from indexing.add_docs import add_documents, update_sparse_index
 from indexing.docstore import build_docstore
-from indexing.quickstart import CONFIG_VERSION
 from indexing.sparse import build_sparse_from_store
 from tests.fixtures.corpus import TINY_DOCS
 from tests.indexing.test_ray_build import assert_same_arrays
@@ -62,8 +62,8 @@ def test_store_and_bm25_index_equal_a_full_rebuild(stores: tuple[Path, Path], tm
     assert_same_arrays(tmp_path / "ref", tmp_path / "inc")
     inc, ref = SparseIndex.open(tmp_path / "inc"), SparseIndex.open(tmp_path / "ref")
     assert (
-        inc.manifest["avgdl"] == ref.manifest["avgdl"]
-        and inc.manifest["corpus_hash"] == ref.manifest["corpus_hash"]
+        inc.manifest.avgdl == ref.manifest.avgdl
+        and inc.manifest.corpus_hash == ref.manifest.corpus_hash
     )
     assert inc.search(QUERIES, 5) == ref.search(QUERIES, 5)
     # running again finds nothing to do

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from drqa_ng.config import read_home_config
 from drqa_ng.errors import DataFormatError, NotFoundError
-from indexing.quickstart import URL_ENV, download, read_home_config
+from indexing.quickstart import URL_ENV, download
 
 
 class RangeHandler(SimpleHTTPRequestHandler):

@@ -180,7 +180,7 @@ def test_build_from_store(tiny_docstore: Path, tmp_path: Path) -> None:
     )
     assert rep.units == store.count("paragraph") > 0
     m = SparseIndex.open(tmp_path / "s").manifest
-    assert m["corpus_hash"] == store.corpus_hash() and Path(m["docs"]) == Path(tiny_docstore).resolve()
+    assert m.corpus_hash == store.corpus_hash() and m.docs and Path(m.docs) == Path(tiny_docstore).resolve()
 
 
 def _wiki_articles(path: Path) -> Iterator[tuple[str, str, str]]:

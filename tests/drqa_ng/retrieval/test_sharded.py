@@ -42,7 +42,7 @@ def test_dense_index_shards_match_flat(tiny_dense_index: Path, tmp_path: Path) -
     split_index(tiny_dense_index, tmp_path / "sh", 3)
     ref, sh = DenseIndex.open(tiny_dense_index, use_gpu=False), open_retriever(tmp_path / "sh")
     rng = np.random.default_rng(0)
-    q = rng.standard_normal((25, int(ref.manifest["dim"]))).astype(np.float32)
+    q = rng.standard_normal((25, ref.manifest.dim)).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     for k in (1, 5, 50):
         assert sh.search_vectors(q, k) == ref.search_vectors(q, k)  # type: ignore[attr-defined]

@@ -133,7 +133,7 @@ def test_hits_are_ranked_with_ids(bm25_index: Path) -> None:
     assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
     assert idx.search(["zebra unicorn"], k=3) == [[]]
     assert idx.search([], k=3) == []
-    assert idx.manifest["counts"]["units"] == len(TEXTS)
+    assert idx.manifest.units == len(TEXTS)
 
 
 @pytest.mark.parametrize("bad", [[""], ["   \n"], ["ok", ""]])
