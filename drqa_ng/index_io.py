@@ -22,7 +22,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -210,23 +210,17 @@ class Fields:
             raise IndexFormatError(f"{self.where}: manifest lacks {key!r}")
         return default
 
-    def _convert(self, key: str, value: Any, kind: Callable[[Any], T], name: str) -> T:
-        try:
-            return kind(value)
-        except (TypeError, ValueError) as e:
-            raise IndexFormatError(f"{self.where}: {key!r} is not {name}: {value!r}") from e
-
     def integer(self, key: str, default: Any = _REQUIRED) -> int:
         value = self._get(key, default)
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        if not isinstance(value, int | float) or isinstance(value, bool) or not float(value).is_integer():
             raise IndexFormatError(f"{self.where}: {key!r} is not an integer: {value!r}")
-        return self._convert(key, value, int, "an integer")
+        return int(value)
 
     def number(self, key: str, default: Any = _REQUIRED) -> float:
         value = self._get(key, default)
-        if isinstance(value, bool | str):
+        if not isinstance(value, int | float) or isinstance(value, bool):
             raise IndexFormatError(f"{self.where}: {key!r} is not a number: {value!r}")
-        return self._convert(key, value, float, "a number")
+        return value  # an int stays an int, so a rewrite of the manifest keeps its bytes
 
     def text(self, key: str, default: Any = _REQUIRED) -> str:
         value = self._get(key, default)

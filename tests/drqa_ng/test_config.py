@@ -28,3 +28,62 @@ def test_missing_home_error_names_the_ways_to_point_at_one(run_cli, tmp_path: Pa
         rc, _, err = run_cli(*argv)
         assert rc == 5, argv
         assert "--home" in err and "DRQA_NG_HOME" in err and "quickstart" in err, err
+
+
+OLD_CONFIG = {  # what indexing.quickstart wrote before HomeConfig owned the format (key order kept)
+    "format_version": 1,
+    "docs": "docs.sqlite",
+    "indexes": ["sparse", "dense"],
+    "unit": "paragraph",
+    "fusion": "rrf",
+    "reader": None,
+    "weight": None,
+    "corpus": ["/data/simplewiki.xml.bz2"],
+    "counts": {"documents": 5, "units": 40, "dense_units": 7, "skipped_duplicates": 1, "skipped_empty": 0},
+    "dense_limit": 7,
+    "seconds": {"docs": 0.5, "sparse": 1.25, "dense": 3.0},
+    "built": "2026-12-01T10:00:00Z",
+}
+
+
+def test_home_config_reads_and_rewrites_the_old_bytes(tmp_path: Path) -> None:
+    import json
+
+    from drqa_ng.config import HomeConfig
+
+    old = json.dumps(OLD_CONFIG, indent=2) + "\n"
+    (tmp_path / "config.json").write_text(old, encoding="utf-8")
+    cfg = HomeConfig.load(tmp_path)
+    assert cfg.docs == tmp_path / "docs.sqlite" and cfg.indexes == (tmp_path / "sparse", tmp_path / "dense")
+    assert (cfg.reader, cfg.weight, cfg.fusion, cfg.counts.dense_units, cfg.dense_limit) == (
+        None,
+        None,
+        "rrf",
+        7,
+        7,
+    )
+    cfg.save()
+    assert (tmp_path / "config.json").read_text(encoding="utf-8") == old
+    assert HomeConfig.load(tmp_path) == cfg
+
+
+def test_home_config_errors(tmp_path: Path) -> None:
+    import json
+
+    from drqa_ng.config import HomeConfig
+    from drqa_ng.errors import DataFormatError, NotFoundError, UnsupportedError
+
+    with pytest.raises(NotFoundError, match="quickstart"):
+        HomeConfig.load(tmp_path)
+    for data, error in [
+        ({**OLD_CONFIG, "format_version": 2}, UnsupportedError),
+        ({k: v for k, v in OLD_CONFIG.items() if k != "docs"}, DataFormatError),
+        ({**OLD_CONFIG, "weight": "heavy"}, DataFormatError),
+        (["not", "an", "object"], DataFormatError),
+    ]:
+        (tmp_path / "config.json").write_text(json.dumps(data), encoding="utf-8")
+        with pytest.raises(error):
+            HomeConfig.load(tmp_path)
+    (tmp_path / "config.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(DataFormatError):
+        HomeConfig.load(tmp_path)

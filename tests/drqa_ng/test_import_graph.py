@@ -131,3 +131,40 @@ def test_each_protocol_is_declared_once() -> None:
         assert declared.get(name) == ["drqa_ng.protocols"], (name, declared.get(name))
     readers = [n for n, mods in declared.items() if "Reader" in n]
     assert readers == ["Reader"], declared
+
+
+def test_reading_a_data_home_never_needs_the_builders(edges: list[Edge]) -> None:
+    """ask/search/add read config.json through drqa_ng.config, not through indexing.quickstart."""
+    readers = {"indexing.quickstart.read_home_config", "indexing.quickstart.HomeConfig"}
+    bad = [e for e in edges if e.target in readers]
+    assert not bad, bad
+
+
+def _module_level_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
+
+
+def test_every_format_has_one_home() -> None:
+    """KIND / FORMAT_VERSION / CONFIG_VERSION are defined only in drqa_ng (beside the reader), and the
+    builders in indexing/ write manifests only through the typed classes (no raw write_manifest)."""
+    constants = {"KIND", "FORMAT_VERSION", "CONFIG_VERSION"}
+    homes: dict[str, list[str]] = {}
+    for p in sorted(ROOT.glob("indexing/**/*.py")) + sorted(PACKAGE.rglob("*.py")):
+        for name in _module_level_names(p) & constants:
+            homes.setdefault(name, []).append(str(p.relative_to(ROOT)))
+    assert all(path.startswith("drqa_ng/") for paths in homes.values() for path in paths), homes
+    assert homes["CONFIG_VERSION"] == ["drqa_ng/config.py"], homes
+    raw = [
+        f"{module_name(p)}: {e.target}"
+        for p in sorted(ROOT.glob("indexing/**/*.py"))
+        for e in imports_of(p)
+        if e.target in ("drqa_ng.index_io.write_manifest", "drqa_ng.index_io.read_manifest")
+    ]
+    assert not raw, raw

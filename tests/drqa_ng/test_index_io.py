@@ -132,3 +132,48 @@ def test_disk_full_while_building_is_a_resource_error(tmp_path: Path) -> None:
     with pytest.raises(ResourceError, match="disk full"), atomic_dir(tmp_path / "idx"):
         raise OSError(errno.ENOSPC, "No space left on device")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fields_typed_reads() -> None:
+    from drqa_ng.index_io import Fields
+
+    f = Fields(
+        {"n": 3, "x": 1.5, "whole": 2.0, "s": "a", "flag": True, "sub": {"k": 1}, "none": None}, "m.json"
+    )
+    assert (f.integer("n"), f.number("x"), f.integer("whole"), f.text("s"), f.flag("flag")) == (
+        3,
+        1.5,
+        2,
+        "a",
+        True,
+    )
+    assert f.sub("sub").integer("k") == 1 and f.opt_text("none") is None and f.opt_text("absent") is None
+    assert f.integer("absent", 7) == 7 and f.unknown(["n", "x"]) == {
+        "whole": 2.0,
+        "s": "a",
+        "flag": True,
+        "sub": {"k": 1},
+        "none": None,
+    }
+    for call, match in [
+        (lambda: f.integer("absent"), "m.json: manifest lacks 'absent'"),
+        (lambda: f.integer("x"), "not an integer"),
+        (lambda: f.integer("flag"), "not an integer"),
+        (lambda: f.number("s"), "not a number"),
+        (lambda: f.text("n"), "not a string"),
+        (lambda: f.flag("n"), "not true/false"),
+        (lambda: f.sub("n"), r"m.json.n: expected a JSON object"),
+        (lambda: f.array("s"), "not a list"),
+    ]:
+        with pytest.raises(IndexFormatError, match=match):
+            call()
+
+
+def test_manifest_kind(tmp_path: Path) -> None:
+    from drqa_ng.index_io import manifest_kind
+
+    write_manifest(tmp_path, "martian", 9)
+    assert manifest_kind(tmp_path) == "martian"
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": 3, "format_version": 1}))
+    with pytest.raises(IndexFormatError, match="kind is not a string"):
+        manifest_kind(tmp_path)

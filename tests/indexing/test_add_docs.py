@@ -61,10 +61,7 @@ def test_store_and_bm25_index_equal_a_full_rebuild(stores: tuple[Path, Path], tm
     )
     assert_same_arrays(tmp_path / "ref", tmp_path / "inc")
     inc, ref = SparseIndex.open(tmp_path / "inc"), SparseIndex.open(tmp_path / "ref")
-    assert (
-        inc.manifest.avgdl == ref.manifest.avgdl
-        and inc.manifest.corpus_hash == ref.manifest.corpus_hash
-    )
+    assert inc.manifest.avgdl == ref.manifest.avgdl and inc.manifest.corpus_hash == ref.manifest.corpus_hash
     assert inc.search(QUERIES, 5) == ref.search(QUERIES, 5)
     # running again finds nothing to do
     assert update_sparse_index(tmp_path / "inc", DocStore.open(part)).units_added == 0

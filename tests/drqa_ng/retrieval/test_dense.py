@@ -113,3 +113,94 @@ def test_flat_index_moves_to_gpu(passage_index: Path, dense_encoder: Encoder) ->
     idx = DenseIndex.open(passage_index, encoder=dense_encoder, use_gpu=True)
     assert idx.on_gpu
     assert idx.search(["Which peak is the tallest on the planet?"], 1)[0][0].doc_id == "everest"
+
+
+# -- DenseManifest: the one owner of the format ----------------------------------------------------
+
+OLD_DENSE_FIELDS = {  # what indexing.dense wrote before the typed manifest (format 1)
+    "unit": "paragraph",
+    "count": 8,
+    "dim": 384,
+    "factory": "Flat",
+    "requested_factory": "Flat",
+    "metric": "inner_product",
+    "normalized": True,
+    "encoder": {
+        "name": "all-MiniLM-L6-v2",
+        "sha256": "f" * 64,
+        "backend": "onnx-int8",
+        "max_length": 256,
+        "query_max_length": 64,
+        "text_format": "title\\ntext",
+    },
+    "corpus_hash": "abc",
+    "docs": "/data/docs.sqlite",
+    "faiss_version": "1.8.0",
+    "train_seed": 0,
+    "faiss_seconds": 0.004,
+    "chunk_size": 4096,
+    "batch_size": 64,
+}
+
+
+def test_dense_manifest_reads_and_rewrites_the_old_bytes(tmp_path: Path) -> None:
+    from drqa_ng.index_io import write_manifest
+    from drqa_ng.retrieval.dense import DenseManifest
+
+    (tmp_path / "old").mkdir()
+    write_manifest(tmp_path / "old", "dense", 1, **OLD_DENSE_FIELDS)
+    m = DenseManifest.load(tmp_path / "old")
+    assert (m.count, m.dim, m.encoder.backend, m.encoder.query_max_length, m.chunk_size) == (
+        8,
+        384,
+        "onnx-int8",
+        64,
+        4096,
+    )
+    (tmp_path / "new").mkdir()
+    m.save(tmp_path / "new")
+    assert (tmp_path / "new" / "manifest.json").read_bytes() == (
+        tmp_path / "old" / "manifest.json"
+    ).read_bytes()
+    assert DenseManifest.load(tmp_path / "new") == m
+
+
+def test_dense_manifest_of_a_built_index_round_trips(passage_index: Path, tmp_path: Path) -> None:
+    from drqa_ng.retrieval.dense import DenseManifest
+
+    DenseManifest.load(passage_index).save(tmp_path)
+    assert (tmp_path / "manifest.json").read_bytes() == (passage_index / "manifest.json").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"kind": "sparse"}, "expected 'dense'"),
+        ({"format_version": 7}, "version 7"),
+        ({"dim": "384"}, "'dim' is not an integer"),
+        ({"encoder": ["x"]}, "expected a JSON object"),
+        ({"count": None}, "'count' is not an integer"),
+    ],
+)
+def test_dense_manifest_refuses_bad_fields(tmp_path: Path, change: dict[str, object], match: str) -> None:
+    import json
+
+    from drqa_ng.retrieval.dense import DenseManifest
+
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"kind": "dense", "format_version": 1, **OLD_DENSE_FIELDS, **change})
+    )
+    with pytest.raises(IndexFormatError, match=match):
+        DenseManifest.load(tmp_path)
+
+
+def test_dense_manifest_missing_key(tmp_path: Path) -> None:
+    import json
+
+    from drqa_ng.retrieval.dense import DenseManifest
+
+    data = {"kind": "dense", "format_version": 1, **OLD_DENSE_FIELDS}
+    del data["factory"]
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(IndexFormatError, match="lacks 'factory'"):
+        DenseManifest.load(tmp_path)

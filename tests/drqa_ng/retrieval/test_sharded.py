@@ -73,3 +73,31 @@ def test_tfidf_and_bad_manifests_are_refused(
     write_manifest(tmp_path / "sh", m.pop("kind"), m.pop("format_version"), **m)
     with pytest.raises(IndexFormatError, match="starts at row"):
         open_retriever(tmp_path / "sh")
+
+
+def test_sharded_manifest_round_trips_and_refuses_bad_fields(tiny_sparse_index: Path, tmp_path: Path) -> None:
+    import json
+
+    from drqa_ng.retrieval.sharded import ShardedManifest, ShardEntry
+
+    split_index(tiny_sparse_index, tmp_path / "sh", 3)
+    m = ShardedManifest.load(tmp_path / "sh")
+    assert m.base_kind == "sparse" and [e.path for e in m.shards] == [f"shard-0000{i}" for i in range(3)]
+    assert m.shards[0] == ShardEntry("shard-00000", 0, m.shards[0].units)
+    (tmp_path / "copy").mkdir()
+    m.save(tmp_path / "copy")
+    assert (tmp_path / "copy" / "manifest.json").read_bytes() == (
+        tmp_path / "sh" / "manifest.json"
+    ).read_bytes()
+    data = json.loads((tmp_path / "sh" / "manifest.json").read_text())
+    for change, match in [
+        ({"format_version": 2}, "version 2"),
+        ({"kind": "dense"}, "expected 'sharded'"),
+        ({"shards": [{"path": "shard-00000", "units": 1}]}, "lacks 'row_offset'"),
+        ({"shards": "shard-00000"}, "not a list"),
+    ]:
+        (tmp_path / "copy" / "manifest.json").write_text(json.dumps({**data, **change}))
+        with pytest.raises(IndexFormatError, match=match):
+            ShardedManifest.load(tmp_path / "copy")
+    shard = SparseIndex.open(tmp_path / "sh" / "shard-00001").manifest
+    assert shard.shard_of is not None and shard.shard_of.row_offset == m.shards[1].row_offset

@@ -213,3 +213,103 @@ def test_short_postings_path_matches_rank_bm25(tmp_path: Path) -> None:
         for h in idx.search([q], k=len(texts))[0]:
             got[int(h.doc_id[1:])] = h.score
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-6)
+
+
+# -- SparseManifest: the one owner of the format ---------------------------------------------------
+
+OLD_SPARSE_FIELDS = {  # what indexing.sparse wrote before the typed manifest (format 1)
+    "unit": "paragraph",
+    "corpus_hash": "abc",
+    "docs": "/data/docs.sqlite",
+    "params": {
+        "scoring": "bm25",
+        "k1": 1.5,
+        "b": 0.75,
+        "epsilon": 0.25,
+        "buckets": 65536,
+        "ngrams": 2,
+        "filter_mode": "any",
+        "tokenizer": "drqa-simple",
+        "tokenizer_version": 1,
+        "hash": "murmur3_32",
+        "include_title": True,
+    },
+    "counts": {"units": 8, "nnz": 120, "occupied_buckets": 100},
+    "avgdl": 15.25,
+    "average_idf": 1.125,
+    "build_seconds": 0.012,
+}
+
+
+def test_sparse_manifest_reads_and_rewrites_the_old_bytes(tmp_path: Path) -> None:
+    from drqa_ng.index_io import write_manifest
+    from drqa_ng.retrieval.sparse import SparseManifest
+
+    (tmp_path / "old").mkdir()
+    write_manifest(tmp_path / "old", "sparse", 1, **OLD_SPARSE_FIELDS)
+    m = SparseManifest.load(tmp_path / "old")
+    assert (m.unit, m.scoring, m.units, m.nnz, m.spec.buckets, m.docs) == (
+        "paragraph",
+        "bm25",
+        8,
+        120,
+        65536,
+        "/data/docs.sqlite",
+    )
+    (tmp_path / "new").mkdir()
+    m.save(tmp_path / "new")
+    assert (tmp_path / "new" / "manifest.json").read_bytes() == (
+        tmp_path / "old" / "manifest.json"
+    ).read_bytes()
+    assert SparseManifest.load(tmp_path / "new") == m
+
+
+def test_sparse_manifest_of_a_built_index_round_trips(tiny_sparse_index: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from drqa_ng.index_io import ShardOf
+    from drqa_ng.retrieval.sparse import SparseManifest
+
+    m = SparseManifest.load(tiny_sparse_index)
+    m.save(tmp_path)
+    assert (tmp_path / "manifest.json").read_bytes() == (tiny_sparse_index / "manifest.json").read_bytes()
+    shard = replace(m, units=3, shard_of=ShardOf(m.units, 5), extra={"note": "kept"})
+    shard.save(tmp_path)
+    raw = json.loads((tmp_path / "manifest.json").read_text())
+    assert raw["shard_of"] == {"units": m.units, "row_offset": 5} and raw["note"] == "kept"
+    assert SparseManifest.load(tmp_path) == shard
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"kind": "dense"}, "expected 'sparse'"),
+        ({"format_version": 2}, "version 2"),
+        ({"unit": None}, "'unit' is not a string"),
+        ({"counts": {"units": 8}}, "lacks 'nnz'"),
+        ({"params": {**OLD_SPARSE_FIELDS["params"], "scoring": "dfr"}}, "unknown scoring"),  # type: ignore[dict-item]
+        ({"params": {**OLD_SPARSE_FIELDS["params"], "ngrams": 9}}, "bad params"),  # type: ignore[dict-item]
+        ({"avgdl": "x"}, "'avgdl' is not a number"),
+    ],
+)
+def test_sparse_manifest_refuses_bad_fields(tmp_path: Path, change: dict[str, object], match: str) -> None:
+    from drqa_ng.retrieval.sparse import SparseManifest
+
+    data = {"kind": "sparse", "format_version": 1, **OLD_SPARSE_FIELDS, **change}
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(IndexFormatError, match=match):
+        SparseManifest.load(tmp_path)
+    with pytest.raises(IndexFormatError):
+        SparseIndex.open(tmp_path)
+
+
+def test_sparse_manifest_missing_key(tmp_path: Path) -> None:
+    from drqa_ng.retrieval.sparse import SparseManifest
+
+    data = {"kind": "sparse", "format_version": 1, **OLD_SPARSE_FIELDS}
+    del data["params"]
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(IndexFormatError, match="lacks 'params'"):
+        SparseManifest.load(tmp_path)
+    with pytest.raises(NotFoundError):
+        SparseManifest.load(tmp_path / "nowhere")
