@@ -485,4 +485,13 @@ class DocStore:
             conn.close()
 
 
-__all__ = ["FORMAT_VERSION", "KIND", "UNIT_OF_KIND", "DocStore", "DocStoreMeta", "StoreInfo", "UnitKey", "title_key"]
+__all__ = [
+    "FORMAT_VERSION",
+    "KIND",
+    "UNIT_OF_KIND",
+    "DocStore",
+    "DocStoreMeta",
+    "StoreInfo",
+    "UnitKey",
+    "title_key",
+]
