@@ -8,7 +8,7 @@ One ``.sqlite`` file written by ``indexing.docstore.build_docstore``:
   (word-window passage). Only offsets are stored; a unit's text is ``doc.text[start:end]`` (the
   whole-doc unit is implicit). Primary key ``(kind, doc_rowid, ordinal)`` makes "all paragraphs in
   corpus order" and "passage w3 of doc X" index lookups.
-- ``meta(key, value)`` (``DocStoreMeta``): kind, format_version, corpus_hash, counts, sources, build
+- ``meta(key, value)`` (``DocStoreMeta`` in ``drqa_ng.store.meta``): kind, format_version, corpus_hash, counts, sources, build
   parameters.
 
 The file is in WAL mode and is written once (temp file + rename), never modified afterwards, so
@@ -22,24 +22,21 @@ FastAPI worker threads can share one ``DocStore``. Iterators use a connection of
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
+from drqa_ng.store.meta import FORMAT_VERSION, KIND, DocStoreMeta, StoreInfo
 from drqa_ng.store.split import KIND_OF_UNIT, UNIT_OF_KIND, doc_unit, parse_unit_id, unit_id
 from drqa_ng.types import UNITS, Document, Passage, Unit
 
 log = logging.getLogger(__name__)
 
-KIND = "docstore"
-FORMAT_VERSION = 1
 # Ids per "IN (...)" query; SQLite builds before 3.32 allow only 999 host parameters.
 CHUNK = 900
 T = TypeVar("T")
@@ -71,104 +68,6 @@ POST_LOAD_SCHEMA = "CREATE INDEX documents_title_key ON documents (title_key);"
 def title_key(title: str) -> str:
     """Lookup key for titles: underscores as spaces, whitespace collapsed, Unicode case-folded."""
     return " ".join(title.replace("_", " ").split()).casefold()
-
-
-@dataclass(frozen=True, slots=True)
-class StoreInfo:
-    """What a doc store holds and how it was built."""
-
-    path: str
-    format_version: int
-    corpus_hash: str
-    documents: int
-    paragraphs: int
-    passages: int
-    passage_words: int
-    min_paragraph_chars: int
-    sources: tuple[str, ...]
-    created: str
-
-    def count(self, unit: Unit) -> int:
-        return {"doc": self.documents, "paragraph": self.paragraphs, "passage": self.passages}[unit]
-
-
-@dataclass(frozen=True, slots=True)
-class DocStoreMeta:
-    """The ``meta`` table of a doc store: the one owner of its schema (``indexing.docstore`` writes it
-    with ``save``, ``DocStore.open`` and the appender read it with ``load``).
-
-    Stored as ``(key, value)`` text rows: kind, format_version, corpus_hash, the counts, the build
-    settings, ``sources`` (a JSON list) and ``created`` (ISO time).
-    """
-
-    KIND: ClassVar[str] = KIND
-    FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
-
-    corpus_hash: str
-    documents: int
-    paragraphs: int
-    passages: int
-    passage_words: int
-    min_paragraph_chars: int
-    sources: tuple[str, ...]
-    created: str
-    duplicates: int = 0
-    empty: int = 0
-
-    def rows(self) -> list[tuple[str, str]]:
-        """``(key, value)`` rows, sorted by key, as ``save`` writes them."""
-        values = {
-            "kind": KIND,
-            "format_version": str(FORMAT_VERSION),
-            "corpus_hash": self.corpus_hash,
-            "documents": str(self.documents),
-            "paragraphs": str(self.paragraphs),
-            "passages": str(self.passages),
-            "passage_words": str(self.passage_words),
-            "min_paragraph_chars": str(self.min_paragraph_chars),
-            "duplicates": str(self.duplicates),
-            "empty": str(self.empty),
-            "sources": json.dumps(list(self.sources)),
-            "created": self.created,
-        }
-        return sorted(values.items())
-
-    def save(self, conn: sqlite3.Connection) -> None:
-        """Insert (or update in place) every row of the ``meta`` table through ``conn``."""
-        conn.executemany(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            self.rows(),
-        )
-
-    @classmethod
-    def load(cls, conn: sqlite3.Connection, path: Path) -> DocStoreMeta:
-        """Read and check the ``meta`` table of the store at ``path``: IndexFormatError naming the problem."""
-        try:
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as e:
-            raise IndexFormatError(f"{path} is not a drqa-ng doc store ({e})") from e
-        if meta.get("kind") != KIND:
-            raise IndexFormatError(f"{path} is not a drqa-ng doc store (kind={meta.get('kind')!r})")
-        version = meta.get("format_version")
-        if version != str(FORMAT_VERSION):
-            raise IndexFormatError(
-                f"{path} has doc store format version {version}, this drqa-ng reads {FORMAT_VERSION}; rebuild it"
-            )
-        try:
-            return cls(
-                corpus_hash=meta["corpus_hash"],
-                documents=int(meta["documents"]),
-                paragraphs=int(meta["paragraphs"]),
-                passages=int(meta["passages"]),
-                passage_words=int(meta["passage_words"]),
-                min_paragraph_chars=int(meta["min_paragraph_chars"]),
-                sources=tuple(json.loads(meta["sources"])),
-                created=meta["created"],
-                duplicates=int(meta.get("duplicates", 0)),
-                empty=int(meta.get("empty", 0)),
-            )
-        except (KeyError, ValueError, TypeError) as e:
-            raise IndexFormatError(f"{path} has an incomplete meta table ({e!r}); rebuild it") from e
 
 
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
