@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from drqa_ng.evaluation.datasets import load_questions, read_article_list
+from drqa_ng.evaluation.datasets import load_questions
+from drqa_ng.inputs import read_article_list
 from drqa_ng.reading.evaluate import evaluate_reader
 from drqa_ng.reading.features import make_windows
 from drqa_ng.reading.reader import ReaderSettings, SpanReader, load_reader

@@ -181,7 +181,8 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from drqa_ng.evaluation.datasets import load_questions, read_article_list
+    from drqa_ng.evaluation.datasets import load_questions
+    from drqa_ng.inputs import read_article_list
     from drqa_ng.reading.evaluate import evaluate_reader
     from drqa_ng.reading.reader import load_reader
 
