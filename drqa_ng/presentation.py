@@ -1,8 +1,9 @@
 """One presentation of answers for every surface: the CLI's JSON lines, the HTTP API and the web page.
 
 ``answer_dict`` is the only place an ``Answer`` becomes plain JSON values; ``result_dict`` adds the
-question and the abstention flag. ``serving.schemas`` validates these dicts into its pydantic models,
-so the CLI and HTTP field names cannot drift apart.
+question and the abstention flag. ``hit_dict`` / ``hits_dict`` do the same for retrieved units
+(``search``). ``serving.schemas`` validates these dicts into its pydantic models, so the CLI and HTTP
+field names cannot drift apart. The CLI's ``--json`` prints one such object a line (JSON Lines).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from drqa_ng.pipeline import SearchHit
 from drqa_ng.types import Answer
 
 NO_CONFIDENT_ANSWER = "no confident answer"
@@ -43,6 +45,19 @@ def answer_dict(a: Answer) -> dict[str, Any]:
 def result_dict(question: str, answers: Sequence[Answer], abstained: bool) -> dict[str, Any]:
     """A question's answers; ``abstained`` means "no confident answer" (the answers are still listed)."""
     return {"question": question, "abstained": abstained, "answers": [answer_dict(a) for a in answers]}
+
+
+def hit_dict(h: SearchHit) -> dict[str, Any]:
+    """A retrieved unit: rank, raw retriever score, ids, and title/text when the doc store had it."""
+    row: dict[str, Any] = {"rank": h.rank, "score": h.hit.score, "id": h.hit.id, "doc_id": h.hit.doc_id}
+    if h.passage is not None:
+        row |= {"title": h.passage.title, "text": h.passage.text}
+    return row
+
+
+def hits_dict(query: str, hits: Sequence[SearchHit]) -> dict[str, Any]:
+    """A query's hits, best first."""
+    return {"query": query, "hits": [hit_dict(h) for h in hits]}
 
 
 def percent(confidence: float | None) -> str:

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from drqa_ng.errors import IndexFormatError, InputError
+from drqa_ng.types import Answer
 from serving.app import create_app
 from serving.settings import ServerSettings
 from tests.serving.fakes import fake_pipeline
@@ -93,10 +94,37 @@ def test_ask_limits_are_422_with_reason(client: TestClient, body: dict[str, obje
     assert needle in r.text
 
 
+def test_ask_k_sets_retrieved_units_within_max_k(client: TestClient) -> None:
+    q = "What is the capital of Germany?"
+    r = client.post("/v1/ask", json={"question": q, "top_n": 5, "k": 1})
+    assert r.status_code == 200, r.text
+    (res,) = r.json()["results"]
+    assert {a["passage_id"] for a in res["answers"]} == {"2#p0"}  # only the top unit was read
+    wide = client.post("/v1/ask", json={"question": q, "top_n": 5, "k": 7}).json()["results"][0]
+    assert len({a["passage_id"] for a in wide["answers"]}) > 1
+    default = client.post("/v1/ask", json={"question": q, "top_n": 5}).json()["results"][0]
+    assert default == result_dict_of(q, fake_pipeline(n_docs=3).ask([q], 5)[0])  # the server's n_docs
+    for bad, needle in (({"k": 8}, "k=8"), ({"k": 0}, "k"), ({"k": None}, "null")):
+        r = client.post("/v1/ask", json={"question": q, **bad})
+        assert r.status_code == 422 and needle in r.text, r.text
+    spec = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
+    assert spec["properties"]["k"]["maximum"] == 7
+
+
+def result_dict_of(question: str, answers: list[Answer]) -> dict[str, object]:
+    from drqa_ng.presentation import result_dict
+
+    return result_dict(question, answers, False)
+
+
 def test_search(client: TestClient) -> None:
+    from drqa_ng.presentation import hits_dict
+
     r = client.post("/v1/search", json={"query": "capital of Germany", "k": 2})
     assert r.status_code == 200
     (res,) = r.json()["results"]
+    assert res == hits_dict("capital of Germany", fake_pipeline().search(["capital of Germany"], 2)[0])
+    assert [h["rank"] for h in res["hits"]] == [1, 2]
     assert res["query"] == "capital of Germany"
     assert res["hits"][0]["id"] == "2#p0" and "Germany" in res["hits"][0]["text"]
     assert len(res["hits"]) == 2
