@@ -29,12 +29,19 @@ def _open_sharded(path: Path) -> Retriever:
     return retriever
 
 
+def _open_video(path: Path) -> Retriever:
+    from drqa_ng.video.index import VideoIndex
+
+    return VideoIndex.open(path)  # a retriever over segment passages (no doc store: search prints ids)
+
+
 # kind -> opener. Each opener imports its module lazily so opening a sparse index never loads
 # torch/faiss. To add a kind (e.g. "dense"), add one entry here.
 OPENERS: dict[str, Callable[[Path], Retriever]] = {
     "sparse": _open_sparse,
     "dense": _open_dense,
     "sharded": _open_sharded,
+    "video": _open_video,
 }
 
 

@@ -12,7 +12,8 @@ import pytest
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
 from drqa_ng.retrieval.base import Retriever
 from drqa_ng.types import Answer, Passage
-from drqa_ng.video.index import VideoIndex, select_frames
+from drqa_ng.video.index import VideoIndex
+from drqa_ng.video.qa import select_frames
 from tests.fixtures.video import CountingRecognizer
 
 
@@ -39,6 +40,22 @@ def test_open_and_search(video_index_dir: Path) -> None:
     assert len(idx) == idx.manifest["counts"]["segments"] >= 4
     (hits,) = idx.search(["conductor whistles"], 2)
     assert hits[0].id.startswith("beta#s") and hits[0].doc_id == "beta"
+
+
+def test_video_index_is_a_retriever_over_segment_passages(video_index_dir: Path) -> None:
+    from drqa_ng.retrieval.loader import open_retriever
+
+    idx = VideoIndex.open(video_index_dir)
+    opened = open_retriever(video_index_dir)  # by the manifest's kind, like sparse and dense indexes
+    assert isinstance(opened, VideoIndex) and opened.unit == "passage"
+    qs = ["conductor whistles", "What is the keeper's name?"]
+    assert opened.search(qs, 3) == idx.search(qs, 3)
+    (hits,) = idx.search(["What is the keeper's name?"], 1)
+    p, missing = idx.get_passages([hits[0].id, "nope#s0"])
+    assert missing is None and p is not None and p.id == hits[0].id and p.doc_id == hits[0].doc_id
+    assert "Marlowe" in p.text and p.text[p.start : p.end] == p.text
+    (answers,) = idx.ask(["What is the keeper's name?"], k=1)
+    assert answers[0].text == p.text and answers[0].segment_id == p.id
 
 
 def test_heavy_recognition_only_on_frames_of_retrieved_segments(video_index_dir: Path) -> None:
