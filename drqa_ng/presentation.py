@@ -2,17 +2,20 @@
 
 ``answer_dict`` is the only place an ``Answer`` becomes plain JSON values; ``result_dict`` adds the
 question and the abstention flag. ``hit_dict`` / ``hits_dict`` do the same for retrieved units
-(``search``). ``serving.schemas`` validates these dicts into its pydantic models, so the CLI and HTTP
+(``search``), ``video_span_dict`` for a video answer's span. ``serving.schemas`` validates these dicts into its pydantic models, so the CLI and HTTP
 field names cannot drift apart. The CLI's ``--json`` prints one such object a line (JSON Lines).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drqa_ng.pipeline import SearchHit
 from drqa_ng.types import Answer
+
+if TYPE_CHECKING:
+    from drqa_ng.video.answers import VideoAnswer
 
 NO_CONFIDENT_ANSWER = "no confident answer"
 
@@ -45,6 +48,14 @@ def answer_dict(a: Answer) -> dict[str, Any]:
 def result_dict(question: str, answers: Sequence[Answer], abstained: bool) -> dict[str, Any]:
     """A question's answers; ``abstained`` means "no confident answer" (the answers are still listed)."""
     return {"question": question, "abstained": abstained, "answers": [answer_dict(a) for a in answers]}
+
+
+def video_span_dict(a: VideoAnswer) -> dict[str, Any] | None:
+    """A video answer's reader span as ``answer_dict`` gives it, plus the segment's ``t_start``/``t_end``
+    (``None`` without a span)."""
+    if a.span is None:
+        return None
+    return {**answer_dict(a.span), "t_start": a.t_start, "t_end": a.t_end}
 
 
 def hit_dict(h: SearchHit) -> dict[str, Any]:

@@ -5,8 +5,8 @@ page at ``/`` and OpenAPI docs at ``/docs`` (packaged Swagger UI files, no CDN).
 answered in one shape by ``serving.errors``; ``serving.guard.RequestGuard`` applies the body-size
 limit and the API key before a body is read. Optional routers (e.g. video) are listed in ``OPTIONAL_ROUTERS`` (included
 when their settings key is set in ``settings.extra``) or ``settings.routers`` (always included):
-each is a module exposing ``router`` and, optionally, ``setup(app, settings)`` (called at startup
-to load its own state).
+each is a module exposing ``router`` and, optionally, ``setup(app, state)`` (called at startup with
+the loaded ``AppState``, to load its own state; it may share the pipeline's reader or store).
 """
 
 from __future__ import annotations
@@ -70,11 +70,12 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             settings.max_queue, settings.request_timeout_s, settings.retry_after_s, name="searches"
         )
         await batcher.start()
+        state = AppState(settings=settings, pipeline=pipe, batcher=batcher, search_gate=search_gate)
         for mod in extra_modules:
             setup = getattr(mod, "setup", None)
             if setup is not None:
-                setup(app, settings)
-        app.state.drqa = AppState(settings=settings, pipeline=pipe, batcher=batcher, search_gate=search_gate)
+                setup(app, state)
+        app.state.drqa = state
         try:
             yield
         finally:

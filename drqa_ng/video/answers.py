@@ -11,10 +11,10 @@ from drqa_ng.video.recognize import Detection
 
 
 class SpanReader(Protocol):
-    """What ``ask`` needs from a reader (``drqa_ng.reading.load_reader()`` returns one)."""
+    """What ``ask`` needs from a reader (``drqa_ng.reading.load_reader()`` returns one; so is a ``QAPipeline``'s)."""
 
     def read(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
+        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int
     ) -> list[list[Answer]]: ...
 
 

@@ -225,6 +225,30 @@ def test_video_router_is_served_when_its_index_is_set(video_index_dir) -> None: 
         assert c.get("/healthz").json()["video"] is True
 
 
+def test_video_answers_carry_the_reader_span_like_ask_answers(video_index_dir) -> None:  # type: ignore[no-untyped-def]
+    """Before: the route read ``app.state.video_reader``, which nothing set, so no answer had a span."""
+    settings = ServerSettings(extra=(("video_index", str(video_index_dir)), ("video_recognize", "0")))
+    with TestClient(create_app(settings, pipeline=fake_pipeline())) as c:
+        r = c.post("/v1/video/ask", json={"question": "What is the keeper's name?", "recognize": False})
+        assert r.status_code == 200, r.text
+        answers = r.json()["results"][0]["answers"]
+        spans = [a["span"] for a in answers if a["span"] is not None]
+        assert spans and len(spans) == len(answers)
+        for a in answers:
+            span = a["span"]
+            assert (
+                span["text"] == a["answer"]
+                and span["passage_text"][span["start"] : span["end"]] == span["text"]
+            )
+            assert (span["t_start"], span["t_end"]) == (a["t_start"], a["t_end"])
+            assert span["passage_id"] == a["segment_id"] and span["doc_id"] == a["video_id"]
+            assert span["passage_text"].startswith(a["text"])  # the subtitles (+ any OCR text)
+    off = ServerSettings(extra=(*settings.extra, ("video_reader", "0")))
+    with TestClient(create_app(off, pipeline=fake_pipeline())) as c:
+        r = c.post("/v1/video/ask", json={"question": "What is the keeper's name?", "recognize": False})
+        assert all(a["span"] is None and a["answer"] is None for a in r.json()["results"][0]["answers"])
+
+
 def test_video_media_links_serve_the_indexed_file_with_ranges(video_index_dir, video_dir) -> None:  # type: ignore[no-untyped-def]
     extra = (
         ("video_index", str(video_index_dir)),
