@@ -2,13 +2,15 @@
 
 ``answer_dict`` is the only place an ``Answer`` becomes plain JSON values; ``result_dict`` adds the
 question and the abstention flag. ``hit_dict`` / ``hits_dict`` do the same for retrieved units
-(``search``), ``video_span_dict`` for a video answer's span. ``serving.schemas`` validates these dicts into its pydantic models, so the CLI and HTTP
+(``search``), ``video_answer_dict`` / ``video_result_dict`` for video answers (``video-ask`` and
+``/v1/video/ask``). ``serving.schemas`` validates these dicts into its pydantic models, so the CLI and HTTP
 field names cannot drift apart. The CLI's ``--json`` prints one such object a line (JSON Lines).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from drqa_ng.pipeline import SearchHit
@@ -56,6 +58,40 @@ def video_span_dict(a: VideoAnswer) -> dict[str, Any] | None:
     if a.span is None:
         return None
     return {**answer_dict(a.span), "t_start": a.t_start, "t_end": a.t_end}
+
+
+def video_answer_dict(a: VideoAnswer) -> dict[str, Any]:
+    """A video answer: where (video, segment, time range, ``link``), what is said there (``text``), its
+    tags and retrieval score, the reader's span (``answer`` is its text), what the recogniser saw in
+    each recognised frame and the work done (``accounting``). No server file path."""
+    return {
+        "video_id": a.video_id,
+        "segment_id": a.segment_id,
+        "t_start": a.t_start,
+        "t_end": a.t_end,
+        "link": a.link,
+        "text": a.text,
+        "tags": list(a.tags),
+        "score": a.score,
+        "answer": a.span.text if a.span is not None else None,
+        "span": video_span_dict(a),
+        "frames": [
+            {
+                "t": f.t,
+                "detections": [
+                    {"label": d.label, "score": d.score, "box": list(d.box), "text": d.text}
+                    for d in f.detections
+                ],
+            }
+            for f in a.findings
+        ],
+        "accounting": asdict(a.accounting),
+    }
+
+
+def video_result_dict(question: str, answers: Sequence[VideoAnswer]) -> dict[str, Any]:
+    """A question's video answers, best first."""
+    return {"question": question, "answers": [video_answer_dict(a) for a in answers]}
 
 
 def hit_dict(h: SearchHit) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +185,7 @@ def video_ask(
     as_json: bool = False,
 ) -> int:
     """Answer questions over a video index and print them (shared by ``video-ask`` and ``ask --video-index``)."""
+    from drqa_ng.presentation import video_result_dict
     from drqa_ng.video.index import VideoIndex
     from drqa_ng.video.recognize import default_recognizer
 
@@ -201,7 +201,10 @@ def video_ask(
     )
     for q, answers in zip(questions, results, strict=True):
         if as_json:
-            print(json.dumps({"question": q, "answers": [asdict(a) for a in answers]}, default=str))
+            obj = video_result_dict(q, answers)
+            for a, d in zip(answers, obj["answers"], strict=True):
+                d["video_path"] = a.video_path  # the local file the link names (not sent over HTTP)
+            print(json.dumps(obj, ensure_ascii=False, default=str))
             continue
         print(f"Q: {q}")
         for i, a in enumerate(answers, 1):

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from drqa_ng.errors import NotFoundError
-from drqa_ng.presentation import video_span_dict
+from drqa_ng.presentation import video_answer_dict
 from drqa_ng.video.answers import SpanReader, VideoAnswer
 from drqa_ng.video.index import VideoIndex
 from drqa_ng.video.recognize import Recognizer
@@ -111,42 +111,9 @@ class VideoAnswerOut(BaseModel):
 
     @classmethod
     def of(cls, a: VideoAnswer) -> VideoAnswerOut:
-        c = a.accounting
-        return cls(
-            video_id=a.video_id,
-            segment_id=a.segment_id,
-            t_start=a.t_start,
-            t_end=a.t_end,
-            link=a.link,
-            media_url=timestamp_link(f"/v1/video/media/{quote(a.video_id, safe='')}", a.t_start, a.t_end),
-            text=a.text,
-            tags=list(a.tags),
-            score=a.score,
-            answer=a.span.text if a.span is not None else None,
-            span=None if a.span is None else VideoSpanOut.model_validate(video_span_dict(a)),
-            frames=[
-                FrameOut(
-                    t=f.t,
-                    detections=[
-                        DetectionOut(label=d.label, score=d.score, box=d.box, text=d.text)
-                        for d in f.detections
-                    ],
-                )
-                for f in a.findings
-            ],
-            accounting=AccountingOut(
-                frames_decoded=c.frames_decoded,
-                frames_heavy=c.frames_heavy,
-                retrieve_s=c.retrieve_s,
-                decode_s=c.decode_s,
-                recognize_s=c.recognize_s,
-                read_s=c.read_s,
-                total_s=c.total_s,
-                index_frames_sampled=c.index_frames_sampled,
-                index_frames_tagged=c.index_frames_tagged,
-                index_frames_teacher=c.index_frames_teacher,
-            ),
-        )
+        """From ``presentation.video_answer_dict`` (the CLI's ``video-ask --json``) plus the media URL."""
+        media_url = timestamp_link(f"/v1/video/media/{quote(a.video_id, safe='')}", a.t_start, a.t_end)
+        return cls.model_validate({**video_answer_dict(a), "media_url": media_url})
 
 
 class VideoQuestionAnswers(BaseModel):

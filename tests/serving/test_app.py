@@ -243,6 +243,17 @@ def test_video_answers_carry_the_reader_span_like_ask_answers(video_index_dir) -
             assert (span["t_start"], span["t_end"]) == (a["t_start"], a["t_end"])
             assert span["passage_id"] == a["segment_id"] and span["doc_id"] == a["video_id"]
             assert span["passage_text"].startswith(a["text"])  # the subtitles (+ any OCR text)
+    from drqa_ng.presentation import video_answer_dict
+    from drqa_ng.video.index import VideoIndex
+
+    (mine,) = VideoIndex.open(video_index_dir).ask(
+        ["What is the keeper's name?"], reader=fake_pipeline().reader
+    )
+
+    def same(d: dict[str, object]) -> dict[str, object]:  # timings differ run to run
+        return {k: v for k, v in d.items() if k not in ("accounting", "media_url")}
+
+    assert [same(a) for a in answers] == [same(video_answer_dict(a)) for a in mine]  # the CLI's JSON
     off = ServerSettings(extra=(*settings.extra, ("video_reader", "0")))
     with TestClient(create_app(off, pipeline=fake_pipeline())) as c:
         r = c.post("/v1/video/ask", json={"question": "What is the keeper's name?", "recognize": False})

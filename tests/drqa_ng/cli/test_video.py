@@ -32,7 +32,7 @@ def test_build_and_ask(run_cli, video_dir: Path, tmp_path: Path) -> None:  # typ
     obj = json.loads(stdout)
     (ans,) = obj["answers"]
     assert ans["video_id"] == "beta" and ans["accounting"]["frames_heavy"] == 2
-    assert len(ans["findings"]) == 2
+    assert len(ans["frames"]) == 2 and ans["span"] is None and ans["video_path"].endswith("beta.avi")
 
 
 def test_errors_are_one_line(run_cli, tmp_path: Path, video_dir: Path) -> None:  # type: ignore[no-untyped-def]
