@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from fastapi_offline import FastAPIOffline
 from drqa_ng import __version__
 from drqa_ng.errors import InputError
 from drqa_ng.pipeline import QAPipeline
+from drqa_ng.types import Answer
 from serving.admission import Admission
 from serving.batching import MicroBatcher
 from serving.deps import AppState, require_api_key
@@ -59,8 +61,15 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             assert settings.pipeline is not None
             log.info("loading pipeline from %s", settings.pipeline)
             pipe = QAPipeline.from_settings(settings.pipeline)
+        lock = threading.Lock()  # one reader call at a time: the batcher's and any optional route's
+        ready = pipe
+
+        def ask(questions: Sequence[str], top_n: int, k: int | None) -> list[list[Answer]]:
+            with lock:
+                return ready.ask(questions, top_n, k)
+
         batcher = MicroBatcher(
-            pipe.ask,
+            ask,
             max_batch=settings.max_batch,
             max_wait_ms=settings.batch_wait_ms,
             max_pending=settings.max_queue,
@@ -70,7 +79,9 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             settings.max_queue, settings.request_timeout_s, settings.retry_after_s, name="searches"
         )
         await batcher.start()
-        state = AppState(settings=settings, pipeline=pipe, batcher=batcher, search_gate=search_gate)
+        state = AppState(
+            settings=settings, pipeline=pipe, batcher=batcher, search_gate=search_gate, reader_lock=lock
+        )
         for mod in extra_modules:
             setup = getattr(mod, "setup", None)
             if setup is not None:

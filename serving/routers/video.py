@@ -6,7 +6,8 @@ can seek to an answer's ``media_url`` fragment ``#t=start,end``).
 ``setup(app, state)`` reads ``VideoSettings`` from the server's extra settings (``video_index``,
 ``video_media_roots``, ``video_recognize``, ``video_reader``) and stores a ``VideoState`` in
 ``app.state.video``: the index, the heavy recogniser (unless ``video_recognize`` is "0") and the
-QA pipeline's own reader for the spans (unless ``video_reader`` is "0"; no second copy is loaded).
+QA pipeline's own reader for the spans (unless ``video_reader`` is "0"; no second copy is loaded, and
+its calls take turns with the micro-batched asks through ``AppState.reader_lock``).
 
 Media are served only from inside the index folder or a folder named in the ``video_media_roots``
 setting (``os.pathsep``-separated; ``drqa-ng serve --video-media-root``), and only video/audio
@@ -178,7 +179,7 @@ def setup(app: FastAPI, state: AppState) -> None:
     """Store the video state in ``app.state.video`` (no-op when no ``video_index`` is set)."""
     vs = VideoSettings.from_server(state.settings)
     if vs is not None:
-        app.state.video = load_state(vs, state.pipeline.reader)
+        app.state.video = load_state(vs, state.shared_reader())
 
 
 def get_video(request: Request) -> VideoState:

@@ -65,7 +65,7 @@ def test_no_index_is_404_and_setup_loads_it(video_index_dir: Path) -> None:
     settings = ServerSettings(extra=(("video_index", str(video_index_dir)), ("video_recognize", "0")))
     video_router.setup(app, AppState(settings, pipe, None, None))  # type: ignore[arg-type]
     assert isinstance(app.state.video.index, VideoIndex) and app.state.video.recognizer is None
-    assert app.state.video.reader is pipe.reader  # the pipeline's reader, not a second copy
+    assert app.state.video.reader.reader is pipe.reader  # the pipeline's reader, not a second copy
     assert client.post("/v1/video/ask", json={"question": "camels"}).status_code == 200
 
 
