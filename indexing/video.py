@@ -29,10 +29,11 @@ from drqa_ng.index_io import StringArray, atomic_dir, file_sha256, write_manifes
 from drqa_ng.types import Passage
 from drqa_ng.video.frames import FrameSampler, VideoInfo, probe
 from drqa_ng.video.index import FORMAT_VERSION, KIND, SPARSE_DIR, TAGGER_FILE, VIDEOS_FILE
-from drqa_ng.video.recognize import Recognizer, default_recognizer, labels_of
+from drqa_ng.video.recognize import Recognizer
 from drqa_ng.video.segments import Segment, check_params, make_segments
 from drqa_ng.video.subtitles import Cue, embedded_text_cues, find_sidecar, load_subtitles
 from drqa_ng.video.tagger import TAG_WORDS, TinyTagger, save_tagger, tag_probs, train_distilled
+from indexing.video_tagger import teacher_labels
 
 log = logging.getLogger(__name__)
 
@@ -216,16 +217,9 @@ def _distil(
 ) -> tuple[TinyTagger, float, float]:
     """Stage 2: label ``frames`` with the heavy recogniser and train the tiny tagger on those labels;
     returns the tagger and the teacher and training times."""
-    from drqa_ng.video.tagger import DEFAULT_TAGS, TaggerConfig
+    from drqa_ng.video.tagger import TaggerConfig
 
-    t0 = time.perf_counter()
-    rec = teacher if teacher is not None else default_recognizer()
-    dets = rec.recognize(frames) if frames else []
-    targets = (
-        np.stack([labels_of(d, DEFAULT_TAGS) for d in dets]) if dets else np.zeros((0, len(DEFAULT_TAGS)))
-    )
-    teacher_s = time.perf_counter() - t0
-    log.info("teacher %s labelled %d frames: %s positives per tag", rec.name, len(dets), targets.sum(0))
+    targets, teacher_s = teacher_labels(frames, teacher)
     t0 = time.perf_counter()
     tagger = train_distilled(frames, targets, config=TaggerConfig(), epochs=epochs, seed=seed)
     return tagger, teacher_s, time.perf_counter() - t0
@@ -408,57 +402,3 @@ def build_video_index(
         index_s=index_s,
         total_s=total_s,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class DistilReport:
-    """What ``distil_tagger`` did: frames sampled, frames the teacher labelled, positives per tag, times."""
-
-    frames_sampled: int
-    frames_teacher: int
-    positives: tuple[int, ...]
-    teacher_s: float
-    train_s: float
-
-
-def distil_tagger(
-    videos: Sequence[Path],
-    *,
-    fps: float = 1.0,
-    label_fraction: float = 0.15,
-    teacher: Recognizer | None = None,
-    epochs: int = 30,
-    seed: int = 0,
-) -> tuple[TinyTagger, DistilReport]:
-    """Train a TinyTagger on every ``round(1/label_fraction)``-th sampled frame of ``videos``,
-    labelled by ``teacher`` (default: Haar + Tesseract). Only those frames are kept in memory."""
-    from drqa_ng.video.tagger import DEFAULT_TAGS
-
-    if not videos:
-        raise InputError("no videos given")
-    if not 0 < label_fraction <= 1:
-        raise InputError(f"label fraction must be in (0, 1], got {label_fraction}")
-    if fps <= 0 or fps > 30:
-        raise InputError(f"--fps must be in (0, 30], got {fps}")
-    every = max(1, round(1 / label_fraction))
-    frames: list[np.ndarray] = []
-    sampled = 0
-    for path in videos:
-        if not Path(path).is_file():
-            raise NotFoundError(f"video not found: {path}")
-        for fr in FrameSampler(Path(path), fps=fps, max_side=640):
-            if (sampled + seed) % every == every // 2:
-                frames.append(fr.image)
-            sampled += 1
-    t0 = time.perf_counter()
-    rec = teacher if teacher is not None else default_recognizer()
-    dets = rec.recognize(frames) if frames else []
-    targets = (
-        np.stack([labels_of(d, DEFAULT_TAGS) for d in dets]) if dets else np.zeros((0, len(DEFAULT_TAGS)))
-    )
-    teacher_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    model = train_distilled(frames, targets, epochs=epochs, seed=seed)
-    train_s = time.perf_counter() - t0
-    positives = tuple(int(x) for x in targets.sum(axis=0)) if len(targets) else (0,) * len(DEFAULT_TAGS)
-    return model, DistilReport(sampled, len(frames), positives, teacher_s, train_s)

@@ -124,7 +124,7 @@ def _build_video(args: argparse.Namespace) -> int:
 
 def _train_tagger(args: argparse.Namespace) -> int:
     from drqa_ng.video.tagger import save_tagger
-    from indexing.video import distil_tagger
+    from indexing.video_tagger import distil_tagger
 
     model, r = distil_tagger(
         args.videos, fps=args.fps, label_fraction=args.label_fraction, epochs=args.epochs
