@@ -58,6 +58,17 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One retrieved unit as shown by ``search``: the retriever's ``hit`` (id, doc id, raw score), its
+    1-based ``rank`` and its text from the doc store (``None`` when the store lacks it or none is open).
+    A doc-unit hit's passage is the whole document."""
+
+    hit: Hit
+    rank: int
+    passage: Passage | None
+
+
+@dataclass(frozen=True, slots=True)
 class QAResult:
     """One question's outcome: ranked answers, the evidence read, the batch's wall time per question and
     whether the pipeline abstains (no answer, or the best confidence is below its ``min_confidence``).
@@ -160,6 +171,25 @@ def rank_answers(
     answers = [replace(a, confidence=c) for a, c in zip(answers, conf, strict=True)]
     answers.sort(key=lambda a: (-(a.confidence or 0.0), -a.score, a.passage.id, a.start))
     return answers[:top_n]
+
+
+def lookup_hits(
+    hits: Sequence[Sequence[Hit]], store: PassageStore | None, unit: str
+) -> list[list[SearchHit]]:
+    """Each query's hits with their rank and text (``store=None``: ids and scores only)."""
+    out: list[list[SearchHit]] = []
+    for hs in hits:
+        passages: Sequence[Passage | None] = [None] * len(hs)
+        if store is not None and unit == "doc":
+            docs = store.get_documents([h.doc_id for h in hs])
+            passages = [
+                None if d is None else Passage(d.id, d.id, d.title, d.text, 0, len(d.text), "doc")
+                for d in docs
+            ]
+        elif store is not None:
+            passages = store.get_passages([h.id for h in hs])
+        out.append([SearchHit(h, r, p) for r, (h, p) in enumerate(zip(hs, passages, strict=True), 1)])
+    return out
 
 
 def check_questions(questions: Sequence[str], max_chars: int = MAX_QUESTION_CHARS) -> list[str]:
@@ -273,10 +303,26 @@ class QAPipeline:
 
     # -- stages -------------------------------------------------------------------------------------
 
+    def _k(self, k: int | None) -> int:
+        if k is None:
+            return self.n_docs
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        return k
+
+    def search(self, questions: Sequence[str], k: int | None = None) -> list[list[SearchHit]]:
+        """Top-``k`` (default ``n_docs``) retrieved units per question with their text, no reader.
+
+        Hits the doc store lacks are dropped; a doc-unit hit carries the whole document.
+        """
+        qs = check_questions(questions, self.max_question_chars)
+        found = lookup_hits(self.retriever.search(qs, self._k(k)), self.store, self.retriever.unit)
+        return [[h for h in hs if h.passage is not None] for hs in found]
+
     def retrieve(self, questions: Sequence[str], k: int | None = None) -> list[list[Evidence]]:
         """Top-``k`` (default ``n_docs``) units per question as passages; doc hits become paragraphs."""
         qs = check_questions(questions, self.max_question_chars)
-        hits = self.retriever.search(qs, k or self.n_docs)
+        hits = self.retriever.search(qs, self._k(k))
         return [self._evidence(q, h) for q, h in zip(qs, hits, strict=True)]
 
     def _evidence(self, question: str, hits: Sequence[Hit]) -> list[Evidence]:
@@ -348,13 +394,16 @@ class QAPipeline:
 
     # -- public entry points -------------------------------------------------------------------------
 
-    def ask_detailed(self, questions: Sequence[str], top_n: int = 5) -> list[QAResult]:
-        """Answers plus the evidence read for each question; ``seconds`` = batch wall time / batch size."""
+    def ask_detailed(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[QAResult]:
+        """Answers plus the evidence read for each question; ``seconds`` = batch wall time / batch size.
+
+        ``k``: retrieved units per question (default ``n_docs``); ``top_n``: answers kept per question.
+        """
         if not 1 <= top_n <= MAX_TOP_N:
             raise InputError(f"top_n must be in 1..{MAX_TOP_N}, got {top_n}")
         t0, c0 = time.perf_counter(), time.process_time()
         qs = check_questions(questions, self.max_question_chars)
-        evidence = self.retrieve(qs)
+        evidence = self.retrieve(qs, k)
         answers = self.read(qs, evidence, top_n)
         per_q = (time.perf_counter() - t0) / max(len(qs), 1)
         cpu_q = (time.process_time() - c0) / max(len(qs), 1)
@@ -367,13 +416,13 @@ class QAPipeline:
         """Whether this pipeline says "no confident answer" for a question's ranked ``answers``."""
         return abstains(answers, self.min_confidence)
 
-    def ask(self, questions: Sequence[str], top_n: int = 5) -> list[list[Answer]]:
+    def ask(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[list[Answer]]:
         """Batch QA: one ranked, deduplicated answer list (at most ``top_n``) per question."""
-        return [list(r.answers) for r in self.ask_detailed(questions, top_n)]
+        return [list(r.answers) for r in self.ask_detailed(questions, top_n, k)]
 
-    def ask_one(self, question: str, top_n: int = 5) -> list[Answer]:
+    def ask_one(self, question: str, top_n: int = 5, k: int | None = None) -> list[Answer]:
         """Single-question convenience wrapper over ``ask``."""
-        return self.ask([question], top_n)[0]
+        return self.ask([question], top_n, k)[0]
 
 
 def open_retrievers(paths: Sequence[Path], fusion: str = "rrf", weight: float = 0.5) -> Retriever:

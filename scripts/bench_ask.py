@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drqa_ng.cli.ask import add_pipeline_options, pipeline_settings
+from drqa_ng.cli.options import add_pipeline_options, pipeline_settings
 from drqa_ng.evaluation.datasets import load_questions
 from drqa_ng.pipeline import QAPipeline
 

@@ -70,6 +70,7 @@ def serve_synthetic(port: int, max_queue: int, batch_ms: float, question_ms: flo
     """Run the real app with a pipeline whose retriever/store are trivial and whose reader sleeps."""
     import uvicorn
 
+    from drqa_ng.pipeline import SearchHit, lookup_hits
     from drqa_ng.types import Answer, Document, Hit, Passage
     from serving.app import create_app
     from serving.settings import ServerSettings
@@ -89,6 +90,9 @@ def serve_synthetic(port: int, max_queue: int, batch_ms: float, question_ms: flo
         def get_documents(self, ids: Sequence[str]) -> list[Document | None]:
             return [Document("d", "Doc", passage.text) for _ in ids]
 
+        def get_units(self, doc_ids: Sequence[str], unit: str) -> list[list[Passage]]:
+            return [[passage] for _ in doc_ids]
+
     class Pipeline:
         retriever = Retriever()
         store = Store()
@@ -98,7 +102,10 @@ def serve_synthetic(port: int, max_queue: int, batch_ms: float, question_ms: flo
         def abstains(self, answers: Sequence[Answer]) -> bool:
             return not answers
 
-        def ask(self, questions: Sequence[str], top_n: int = 5) -> list[list[Answer]]:
+        def search(self, queries: Sequence[str], k: int | None = None) -> list[list[SearchHit]]:
+            return lookup_hits(self.retriever.search(queries, k or 5), self.store, "paragraph")
+
+        def ask(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[list[Answer]]:
             time.sleep((batch_ms + question_ms * len(questions)) / 1000.0)
             return [[Answer("Paris", 1.0, passage, 0, 5, 1.0, 1.0)] for _ in questions]
 

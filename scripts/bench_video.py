@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     from drqa_ng.types import Passage
     from drqa_ng.video.frames import FrameSampler
     from drqa_ng.video.index import VideoIndex
+    from drqa_ng.video.qa import answer_questions
     from drqa_ng.video.recognize import default_recognizer, labels_of
     from indexing.sparse import build_sparse_index
     from indexing.video import build_video_index, segment_tag_tokens
@@ -137,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     ours_rows: list[int] = []
     for q, _ in QUESTIONS:
         t0 = time.perf_counter()
-        (answers,) = index.ask(
-            [q], k=args.k, recognizer=recognizer, frames_per_segment=args.frames_per_segment
+        (answers,) = answer_questions(
+            index, [q], k=args.k, recognizer=recognizer, frames_per_segment=args.frames_per_segment
         )
         dt = time.perf_counter() - t0
         top = answers[0] if answers else None

@@ -5,15 +5,16 @@ page at ``/`` and OpenAPI docs at ``/docs`` (packaged Swagger UI files, no CDN).
 answered in one shape by ``serving.errors``; ``serving.guard.RequestGuard`` applies the body-size
 limit and the API key before a body is read. Optional routers (e.g. video) are listed in ``OPTIONAL_ROUTERS`` (included
 when their settings key is set in ``settings.extra``) or ``settings.routers`` (always included):
-each is a module exposing ``router`` and, optionally, ``setup(app, settings)`` (called at startup
-to load its own state).
+each is a module exposing ``router`` and, optionally, ``setup(app, state)`` (called at startup with
+the loaded ``AppState``, to load its own state; it may share the pipeline's reader or store).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from fastapi_offline import FastAPIOffline
 from drqa_ng import __version__
 from drqa_ng.errors import InputError
 from drqa_ng.pipeline import QAPipeline
+from drqa_ng.types import Answer
 from serving.admission import Admission
 from serving.batching import MicroBatcher
 from serving.deps import AppState, require_api_key
@@ -59,8 +61,15 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             assert settings.pipeline is not None
             log.info("loading pipeline from %s", settings.pipeline)
             pipe = QAPipeline.from_settings(settings.pipeline)
+        lock = threading.Lock()  # one reader call at a time: the batcher's and any optional route's
+        ready = pipe
+
+        def ask(questions: Sequence[str], top_n: int, k: int | None) -> list[list[Answer]]:
+            with lock:
+                return ready.ask(questions, top_n, k)
+
         batcher = MicroBatcher(
-            pipe.ask,
+            ask,
             max_batch=settings.max_batch,
             max_wait_ms=settings.batch_wait_ms,
             max_pending=settings.max_queue,
@@ -70,11 +79,14 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             settings.max_queue, settings.request_timeout_s, settings.retry_after_s, name="searches"
         )
         await batcher.start()
+        state = AppState(
+            settings=settings, pipeline=pipe, batcher=batcher, search_gate=search_gate, reader_lock=lock
+        )
         for mod in extra_modules:
             setup = getattr(mod, "setup", None)
             if setup is not None:
-                setup(app, settings)
-        app.state.drqa = AppState(settings=settings, pipeline=pipe, batcher=batcher, search_gate=search_gate)
+                setup(app, state)
+        app.state.drqa = state
         try:
             yield
         finally:

@@ -12,7 +12,8 @@ already in the reader finishes, its answer discarded) and gets ``OverloadedError
 
 A request's answers never depend on who else was batched with it: the pipeline and the reader
 compute each question on its own (``drqa_ng.reading.reader``), and jobs asking for different
-``top_n`` are never merged into one call (``top_n`` sets how many candidates the pipeline ranks).
+``top_n`` or ``k`` are never merged into one call (``top_n`` sets how many candidates the pipeline
+ranks, ``k`` how many units it retrieves).
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ from drqa_ng.types import Answer
 
 log = logging.getLogger(__name__)
 
-AskFn = Callable[[Sequence[str], int], list[list[Answer]]]
+AskFn = Callable[[Sequence[str], int, int | None], list[list[Answer]]]
+"""``fn(questions, top_n, k)``: ``QAPipeline.ask`` (``k=None``: the pipeline's own ``n_docs``)."""
 
 
 @dataclass
 class _Job:
     questions: list[str]
     top_n: int
+    k: int | None
     future: asyncio.Future[list[list[Answer]]]
 
 
@@ -81,7 +84,7 @@ class MicroBatcher:
         return self._pending
 
     async def submit(
-        self, questions: Sequence[str], top_n: int, timeout: float | None = None
+        self, questions: Sequence[str], top_n: int, timeout: float | None = None, *, k: int | None = None
     ) -> list[list[Answer]]:
         """Answers for ``questions``; OverloadedError when the queue is full or ``timeout`` s pass first."""
         if self._queue is None:
@@ -95,7 +98,7 @@ class MicroBatcher:
         fut: asyncio.Future[list[list[Answer]]] = asyncio.get_running_loop().create_future()
         self._pending += 1
         try:
-            self._queue.put_nowait(_Job(list(questions), top_n, fut))
+            self._queue.put_nowait(_Job(list(questions), top_n, k, fut))
             if timeout is None or timeout <= 0:
                 return await fut
             # wait_for cancels ``fut`` on timeout, so the worker skips the job if it is still queued.
@@ -129,19 +132,19 @@ class MicroBatcher:
             await self._process(jobs)
 
     async def _process(self, jobs: list[_Job]) -> None:
-        groups: dict[int, list[_Job]] = {}
+        groups: dict[tuple[int, int | None], list[_Job]] = {}
         for j in jobs:
             if not j.future.cancelled():
-                groups.setdefault(j.top_n, []).append(j)
-        for top_n, group in groups.items():
-            await self._process_group(group, top_n)
+                groups.setdefault((j.top_n, j.k), []).append(j)
+        for (top_n, k), group in groups.items():
+            await self._process_group(group, top_n, k)
 
-    async def _process_group(self, jobs: list[_Job], top_n: int) -> None:
+    async def _process_group(self, jobs: list[_Job], top_n: int, k: int | None) -> None:
         questions = [q for j in jobs for q in j.questions]
         self.batches += 1
         self.questions += len(questions)
         try:
-            answers = await asyncio.to_thread(self.fn, questions, top_n)
+            answers = await asyncio.to_thread(self.fn, questions, top_n, k)
         except Exception as e:  # re-run alone below so the error reaches only its own request
             if len(jobs) == 1:
                 _set_exception(jobs[0], e)
@@ -149,7 +152,7 @@ class MicroBatcher:
             log.info("joint batch of %d requests failed (%s); retrying one by one", len(jobs), e)
             for j in jobs:
                 try:
-                    _set_result(j, await asyncio.to_thread(self.fn, j.questions, j.top_n))
+                    _set_result(j, await asyncio.to_thread(self.fn, j.questions, j.top_n, j.k))
                 except Exception as e1:
                     _set_exception(j, e1)
             return

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
-from drqa_ng.pipeline import QAPipeline
+from drqa_ng.pipeline import QAPipeline, Reader
+from drqa_ng.types import Answer, Passage
 from serving.admission import Admission
 from serving.batching import MicroBatcher
 from serving.guard import key_matches
@@ -23,6 +26,27 @@ class AppState:
     pipeline: QAPipeline
     batcher: MicroBatcher
     search_gate: Admission
+    reader_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held around every use of the pipeline's reader (the batcher's asks, optional routers' reads)."""
+
+    def shared_reader(self) -> Reader:
+        """The pipeline's reader for another route: its reads wait for ``reader_lock`` like the asks do."""
+        return LockedReader(self.pipeline.reader, self.reader_lock)
+
+
+@dataclass(frozen=True, slots=True)
+class LockedReader:
+    """A reader used from several threads, one ``read`` at a time (the model and its tokenizer are not
+    meant for concurrent calls)."""
+
+    reader: Reader
+    lock: threading.Lock
+
+    def read(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
+    ) -> list[list[Answer]]:
+        with self.lock:
+            return self.reader.read(questions, passages, top_n)
 
 
 def get_state(request: Request) -> AppState:

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 def apply_limits(
     doc: dict[str, Any], *, max_questions: int, max_chars: int, max_top_n: int, max_k: int
 ) -> None:
-    """Lower maxItems / maxLength / maximum of the ask and search request schemas in ``doc`` in place."""
+    """Lower maxItems / maxLength / maximum (``top_n``, ``k``) of the ask and search request schemas in place."""
     schemas = doc.get("components", {}).get("schemas", {})
     for name, single, many, number, top in (
         ("AskRequest", "question", "questions", "top_n", max_top_n),
@@ -29,6 +29,9 @@ def apply_limits(
         props[many]["maxItems"] = min(props[many].get("maxItems", max_questions), max_questions)
         props[many]["items"]["maxLength"] = max_chars
         props[number]["maximum"] = min(props[number].get("maximum", top), top)
+    ask = schemas.get("AskRequest", {}).get("properties", {})
+    if "k" in ask:
+        ask["k"]["maximum"] = min(ask["k"].get("maximum", max_k), max_k)
 
 
 def install_limited_openapi(app: FastAPI, **limits: int) -> None:

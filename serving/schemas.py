@@ -17,8 +17,9 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from drqa_ng.config import DEFAULT_K, DEFAULT_TOP_N
-from drqa_ng.presentation import answer_dict, result_dict
-from drqa_ng.types import Answer, Passage
+from drqa_ng.pipeline import SearchHit
+from drqa_ng.presentation import answer_dict, hits_dict, result_dict
+from drqa_ng.types import Answer
 
 # Hard caps the schema enforces before any setting is consulted (settings may only lower them).
 HARD_MAX_QUESTIONS = 1024
@@ -100,6 +101,20 @@ class AskRequest(QuestionsRequest):
     """One question (``question``) or many (``questions``), not both."""
 
     top_n: WholeNumber = Field(default=DEFAULT_TOP_N, ge=1, le=HARD_MAX_K, description="answers per question")
+    # Field before the validator: the bounds then reach the JSON Schema of the optional integer.
+    k: Annotated[int, Field(ge=1, le=HARD_MAX_K), BeforeValidator(_integral_float)] | SkipJsonSchema[None] = (
+        Field(
+            default=None,
+            description=f"retrieved units read per question (default: the server's -k, {DEFAULT_K} unless set)",
+        )
+    )
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _k_not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("'k' must not be null (leave it out for the server's default)")
+        return value
 
 
 class SearchRequest(BaseModel):
@@ -178,20 +193,23 @@ class AskResponse(BaseModel):
 
 
 class HitOut(BaseModel):
+    """A retrieved unit; built only from ``drqa_ng.presentation.hit_dict`` (as the CLI's ``search --json``)."""
+
+    rank: int = Field(description="1-based rank of the hit")
+    score: float = Field(description="the retriever's raw score")
     id: str
     doc_id: str
-    score: float
     title: str
     text: str
-
-    @classmethod
-    def of(cls, score: float, p: Passage) -> HitOut:
-        return cls(id=p.id, doc_id=p.doc_id, score=score, title=p.title, text=p.text)
 
 
 class QueryHits(BaseModel):
     query: str
     hits: list[HitOut]
+
+    @classmethod
+    def of(cls, query: str, hits: Sequence[SearchHit]) -> QueryHits:
+        return cls.model_validate(hits_dict(query, hits))
 
 
 class SearchResponse(BaseModel):

@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "drqa_ng.cli.add",
     "drqa_ng.cli.reader",
     "drqa_ng.cli.ask",
+    "drqa_ng.cli.quickstart",
+    "drqa_ng.cli.evaluate",
     "drqa_ng.cli.calibrate",
     "drqa_ng.cli.serve",
     "drqa_ng.cli.video",

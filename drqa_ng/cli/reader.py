@@ -235,92 +235,45 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _distant(args: argparse.Namespace) -> int:
-    import gzip
-    import time
-
     from tqdm import tqdm
 
-    from drqa_ng.reading.distant import match_record, read_records, same_paragraph, supervise
+    from drqa_ng.reading.distant import check_run, distant_supervise, parse_shard, select_records
     from drqa_ng.retrieval.loader import open_retriever
-    from drqa_ng.retrieval.tokenize import token_texts
-    from drqa_ng.store.docstore import DocStore, title_key
+    from drqa_ng.store.docstore import DocStore
 
-    if args.k < 1:
-        raise InputError(f"-k must be >= 1, got {args.k}")
-    if not args.out.name.endswith((".jsonl", ".jsonl.gz")):
-        raise InputError(f"--out must end in .jsonl or .jsonl.gz, got {args.out.name}")
-
-    def key(question: str) -> str:  # tokenised ("France ?") and plain ("France?") texts agree
-        return " ".join(token_texts(question))
-
-    seen = {key(r.question.question) for f in args.dedupe_against for r in read_records(f)}
-    records = []
-    for f in args.files:
-        rs = read_records(f, regex=args.regex)
-        rs = rs[: args.limit] if args.limit else rs
-        records += [r for r in rs if key(r.question.question) not in seen]
-    if args.shard:
-        i, sep, n = args.shard.partition("/")
-        if not (sep and i.isdigit() and n.isdigit() and int(i) < int(n)):
-            raise InputError(f"--shard wants I/N with 0 <= I < N, got {args.shard!r}")
-        records = records[int(i) :: int(n)]
-    retriever = open_retriever(args.index)
-    prefixes = tuple(args.exclude_prefix)
-    t0 = time.perf_counter()
-    matched = same_title = titled = same_para = known = known_matched = 0
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if args.out.name.endswith(".gz") else open
-    with DocStore.open(args.docs) as store, opener(tmp, "wt", encoding="utf-8") as out:
-        results = supervise(
-            [r.question for r in records],
-            retriever.search,
-            store.get_passages,
-            k=args.k,
-            keep=lambda h: not h.doc_id.startswith(prefixes) if prefixes else True,
-        )
-        for rec, m in tqdm(
-            zip(records, results, strict=True),
-            total=len(records),
-            desc="distant",
-            unit="q",
-            disable=args.quiet,
-        ):
-            if rec.context is not None:
-                known += 1
-            if m is None:
-                continue
-            matched += 1
-            out.write(json.dumps(match_record(m, args.source), ensure_ascii=False) + "\n")
-            if rec.context is not None:
-                known_matched += 1
-                if rec.title:  # some files with paragraphs have no titles
-                    titled += 1
-                    same_title += title_key(m.passage.title) == title_key(rec.title)
-                same_para += same_paragraph(m.passage.text, rec.context)
-    tmp.replace(args.out)
-    secs = time.perf_counter() - t0
-    report = {
-        "questions": len(records),
-        "matched": matched,
-        "seconds": round(secs, 1),
-        "known_questions": known,
-        "known_matched": known_matched,
-        "precision_same_title": same_title / titled if titled else None,
-        "titled_matched": titled,
-        "precision_same_paragraph": same_para / known_matched if known_matched else None,
-        "k": args.k,
-        "files": [str(f) for f in args.files],
-        "out": str(args.out),
-    }
-    args.out.with_name(args.out.name.split(".jsonl")[0] + ".report.json").write_text(
-        json.dumps(report, indent=2)
+    check_run(args.k, args.out)
+    records = select_records(
+        args.files,
+        dedupe_against=args.dedupe_against,
+        limit=args.limit,
+        shard=parse_shard(args.shard) if args.shard else None,
+        regex=args.regex,
     )
-    print(f"{matched}/{len(records)} questions matched a paragraph in {secs:.0f}s -> {args.out}")
-    if known_matched:
+    retriever = open_retriever(args.index)
+    with (
+        DocStore.open(args.docs) as store,
+        tqdm(total=len(records), desc="distant", unit="q", disable=args.quiet) as bar,
+    ):
+        r = distant_supervise(
+            records,
+            retriever,
+            store,
+            args.out,
+            k=args.k,
+            exclude_prefixes=args.exclude_prefix,
+            source=args.source,
+            files=args.files,
+            progress=bar.update,
+        )
+    print(f"{r.matched}/{r.questions} questions matched a paragraph in {r.seconds:.0f}s -> {args.out}")
+    if r.known_matched:
         print(
-            f"on {known} questions with a known paragraph: {known_matched} matched, same paragraph "
-            f"{100 * same_para / known_matched:.1f}%"
-            + (f", same title {100 * same_title / titled:.1f}% (of {titled} with a title)" if titled else "")
+            f"on {r.known_questions} questions with a known paragraph: {r.known_matched} matched, same "
+            f"paragraph {100 * r.same_paragraph / r.known_matched:.1f}%"
+            + (
+                f", same title {100 * r.same_title / r.titled_matched:.1f}% (of {r.titled_matched} with a title)"
+                if r.titled_matched
+                else ""
+            )
         )
     return 0

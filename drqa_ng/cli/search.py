@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from drqa_ng.types import Hit, Passage
+    from drqa_ng.protocols import PassageStore
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--docs", type=Path, help="doc store for titles/snippets (default: the one in the manifest)"
     )
     p.add_argument(
-        "--json", action="store_true", help="print a JSON list of {query, hits} instead of a table"
+        "--json",
+        action="store_true",
+        help="print one JSON object {query, hits} per query (JSON Lines, as ask --json) instead of a table",
     )
     p.add_argument(
         "--trec-run",
@@ -111,7 +113,7 @@ def _resolve_indexes(args: argparse.Namespace, positional: list[str]) -> tuple[l
     return list(cfg.indexes), cfg.docs
 
 
-def _open_docs(args: argparse.Namespace, index_docs: Path | None) -> Any:
+def _open_docs(args: argparse.Namespace, index_docs: Path | None) -> PassageStore | None:
     """The doc store to decorate hits with, or None (then only ids are printed)."""
     from drqa_ng.errors import DrqaError, NotFoundError
 
@@ -141,6 +143,8 @@ def _snippet(text: str) -> str:
 
 def _search(args: argparse.Namespace) -> int:
     from drqa_ng.errors import InputError
+    from drqa_ng.pipeline import lookup_hits
+    from drqa_ng.presentation import hits_dict
     from drqa_ng.retrieval.loader import index_docs, open_retriever
 
     positional: list[str] = list(args.args)
@@ -178,38 +182,19 @@ def _search(args: argparse.Namespace) -> int:
         from drqa_ng.evaluation.trec import write_trec_run
 
         write_trec_run(args.trec_run, qids, hits, args.trec_tag)
-    docs = _open_docs(args, index_docs(indexes[0]))
-    found: list[list[tuple[Hit, Passage | None]]] = []
-    for qhits in hits:
-        passages = docs.get_passages([h.id for h in qhits]) if docs else [None] * len(qhits)
-        found.append(list(zip(qhits, passages, strict=True)))
+    found = lookup_hits(hits, _open_docs(args, index_docs(indexes[0])), retriever.unit)
     if args.json:
-        print(
-            json.dumps(
-                [_json_result(q, f) for q, f in zip(queries, found, strict=True)],
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        for q, f in zip(queries, found, strict=True):
+            print(json.dumps(hits_dict(q, f), ensure_ascii=False))
         return 0
-    for n, (query, pairs) in enumerate(zip(queries, found, strict=True)):
+    for n, (query, shown) in enumerate(zip(queries, found, strict=True)):
         if len(queries) > 1:
             print(("\n" if n else "") + f"# {query}")
-        if not pairs:
+        if not shown:
             print("(no hits)")
-        for rank, (h, p) in enumerate(pairs, 1):
-            line = f"{rank}\t{h.score:.4f}\t{h.id}"
-            if p is not None:
-                line += f"\t{p.title}\t{_snippet(p.text)}"
+        for h in shown:
+            line = f"{h.rank}\t{h.hit.score:.4f}\t{h.hit.id}"
+            if h.passage is not None:
+                line += f"\t{h.passage.title}\t{_snippet(h.passage.text)}"
             print(line)
     return 0
-
-
-def _json_result(query: str, pairs: list[tuple[Hit, Passage | None]]) -> dict[str, Any]:
-    hits = []
-    for rank, (h, p) in enumerate(pairs, 1):
-        row: dict[str, Any] = {"rank": rank, "score": h.score, "id": h.id, "doc_id": h.doc_id}
-        if p is not None:
-            row |= {"title": p.title, "text": p.text}
-        hits.append(row)
-    return {"query": query, "hits": hits}

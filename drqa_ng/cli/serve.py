@@ -12,7 +12,7 @@ from typing import Any
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from drqa_ng.cli.ask import pipeline_settings
+    from drqa_ng.cli.options import pipeline_settings
     from drqa_ng.errors import InputError
     from drqa_ng.pipeline import QAPipeline
     from serving.app import create_app
@@ -84,7 +84,7 @@ def server_url(host: str, port: int) -> str:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``serve``."""
-    from drqa_ng.cli.ask import add_pipeline_options
+    from drqa_ng.cli.options import add_pipeline_options
 
     p = sub.add_parser(
         "serve",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +124,7 @@ def _build_video(args: argparse.Namespace) -> int:
 
 def _train_tagger(args: argparse.Namespace) -> int:
     from drqa_ng.video.tagger import save_tagger
-    from indexing.video import distil_tagger
+    from indexing.video_tagger import distil_tagger
 
     model, r = distil_tagger(
         args.videos, fps=args.fps, label_fraction=args.label_fraction, epochs=args.epochs
@@ -186,13 +185,16 @@ def video_ask(
     as_json: bool = False,
 ) -> int:
     """Answer questions over a video index and print them (shared by ``video-ask`` and ``ask --video-index``)."""
+    from drqa_ng.presentation import video_result_dict
     from drqa_ng.video.index import VideoIndex
+    from drqa_ng.video.qa import answer_questions
     from drqa_ng.video.recognize import default_recognizer
 
     index = VideoIndex.open(index_dir)
     recognizer = default_recognizer() if recognize else None
     reader = _load_reader(reader_dir, use_reader)
-    results = index.ask(
+    results = answer_questions(
+        index,
         questions,
         k=k,
         recognizer=recognizer,
@@ -201,7 +203,10 @@ def video_ask(
     )
     for q, answers in zip(questions, results, strict=True):
         if as_json:
-            print(json.dumps({"question": q, "answers": [asdict(a) for a in answers]}, default=str))
+            obj = video_result_dict(q, answers)
+            for a, d in zip(answers, obj["answers"], strict=True):
+                d["video_path"] = a.video_path  # the local file the link names (not sent over HTTP)
+            print(json.dumps(obj, ensure_ascii=False, default=str))
             continue
         print(f"Q: {q}")
         for i, a in enumerate(answers, 1):

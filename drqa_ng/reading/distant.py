@@ -7,19 +7,24 @@ becomes a training example with the answer's character offset.
 
 Matching is whitespace-insensitive between tokens (``"84 %"`` finds ``"84%"``), because some
 question files are tokenised (spaces around punctuation) while the corpus is plain text.
-Pure functions take text; ``supervise`` runs them over retriever hits in batches.
+Pure functions take text; ``supervise`` runs them over retriever hits in batches;
+``select_records`` and ``distant_supervise`` are the whole ``drqa-ng distant-supervise`` run (read and
+dedupe the questions, match them, write the training file and its report).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from drqa_ng.errors import DataFormatError
+from drqa_ng.errors import DataFormatError, InputError
 from drqa_ng.inputs import open_text
+from drqa_ng.protocols import PassageStore, Retriever
 from drqa_ng.retrieval.tokenize import ngrams, token_texts
 from drqa_ng.types import Hit, Passage
 
@@ -212,3 +217,154 @@ def match_record(m: DSMatch, source: str) -> dict[str, object]:
         "answers": [{"text": m.answer_text, "answer_start": m.answer_start}],
         "ds": {"unit": m.passage.id, "rank": m.rank, "overlap": m.overlap},
     }
+
+
+@dataclass(frozen=True, slots=True)
+class DistantReport:
+    """How a distant-supervision run went: ``matched`` of ``questions`` got a paragraph; of the
+    ``known_questions`` whose file has the true paragraph, ``known_matched`` matched, ``same_paragraph``
+    of those are that paragraph (``same_paragraph``) and ``same_title`` of the ``titled_matched`` ones
+    (those with a title) come from its article."""
+
+    questions: int
+    matched: int
+    seconds: float
+    known_questions: int
+    known_matched: int
+    same_title: int
+    titled_matched: int
+    same_paragraph: int
+    k: int
+    files: tuple[str, ...]
+    out: Path
+
+    def as_json(self) -> dict[str, object]:
+        """The ``.report.json`` written beside the output (precisions as fractions, None without data)."""
+        return {
+            "questions": self.questions,
+            "matched": self.matched,
+            "seconds": round(self.seconds, 1),
+            "known_questions": self.known_questions,
+            "known_matched": self.known_matched,
+            "precision_same_title": self.same_title / self.titled_matched if self.titled_matched else None,
+            "titled_matched": self.titled_matched,
+            "precision_same_paragraph": (
+                self.same_paragraph / self.known_matched if self.known_matched else None
+            ),
+            "k": self.k,
+            "files": list(self.files),
+            "out": str(self.out),
+        }
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> ``(I, N)`` with 0 <= I < N; InputError otherwise."""
+    i, sep, n = text.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and int(i) < int(n)):
+        raise InputError(f"--shard wants I/N with 0 <= I < N, got {text!r}")
+    return int(i), int(n)
+
+
+def select_records(
+    files: Sequence[Path],
+    *,
+    dedupe_against: Sequence[Path] = (),
+    limit: int | None = None,
+    shard: tuple[int, int] | None = None,
+    regex: bool = False,
+) -> list[DSRecord]:
+    """The first ``limit`` records of each file, minus questions found in ``dedupe_against`` (compared on
+    tokens, so tokenised "France ?" and plain "France?" agree), then records ``i, i+n, ...`` of ``shard``."""
+
+    def key(question: str) -> str:
+        return " ".join(token_texts(question))
+
+    seen = {key(r.question.question) for f in dedupe_against for r in read_records(f)}
+    records: list[DSRecord] = []
+    for f in files:
+        rs = read_records(f, regex=regex)
+        rs = rs[:limit] if limit else rs
+        records += [r for r in rs if key(r.question.question) not in seen]
+    if shard is not None:
+        records = records[shard[0] :: shard[1]]
+    return records
+
+
+def check_run(k: int, out: Path) -> None:
+    """InputError unless ``k >= 1`` and ``out`` ends in ``.jsonl`` or ``.jsonl.gz`` (checked before any work)."""
+    if k < 1:
+        raise InputError(f"-k must be >= 1, got {k}")
+    if not out.name.endswith((".jsonl", ".jsonl.gz")):
+        raise InputError(f"--out must end in .jsonl or .jsonl.gz, got {out.name}")
+
+
+def report_path(out: Path) -> Path:
+    """``x.jsonl.gz`` -> ``x.report.json``."""
+    return out.with_name(out.name.split(".jsonl")[0] + ".report.json")
+
+
+def distant_supervise(
+    records: Sequence[DSRecord],
+    retriever: Retriever,
+    store: PassageStore,
+    out: Path,
+    *,
+    k: int = 20,
+    exclude_prefixes: Sequence[str] = (),
+    source: str = "distant",
+    files: Sequence[Path] = (),
+    progress: Callable[[int], object] | None = None,
+) -> DistantReport:
+    """Match every record (``supervise``), write the matches to ``out`` (``.jsonl`` or ``.jsonl.gz``, via a
+    temp file renamed into place) and the report to ``report_path(out)``; score known paragraphs.
+
+    ``exclude_prefixes`` drops hits whose doc id starts with one (e.g. an evaluation split's documents).
+    """
+    from drqa_ng.store.docstore import title_key
+
+    check_run(k, out)
+    prefixes = tuple(exclude_prefixes)
+    t0 = time.perf_counter()
+    matched = same_title = titled = same_para = known = known_matched = 0
+    tmp = out.with_name(f".{out.name}.tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if out.name.endswith(".gz") else open
+    with opener(tmp, "wt", encoding="utf-8") as f:
+        results = supervise(
+            [r.question for r in records],
+            retriever.search,
+            store.get_passages,
+            k=k,
+            keep=lambda h: not h.doc_id.startswith(prefixes) if prefixes else True,
+        )
+        for rec, m in zip(records, results, strict=True):
+            if progress is not None:
+                progress(1)
+            if rec.context is not None:
+                known += 1
+            if m is None:
+                continue
+            matched += 1
+            f.write(json.dumps(match_record(m, source), ensure_ascii=False) + "\n")
+            if rec.context is not None:
+                known_matched += 1
+                if rec.title:  # some files with paragraphs have no titles
+                    titled += 1
+                    same_title += title_key(m.passage.title) == title_key(rec.title)
+                same_para += same_paragraph(m.passage.text, rec.context)
+    tmp.replace(out)
+    report = DistantReport(
+        questions=len(records),
+        matched=matched,
+        seconds=time.perf_counter() - t0,
+        known_questions=known,
+        known_matched=known_matched,
+        same_title=same_title,
+        titled_matched=titled,
+        same_paragraph=same_para,
+        k=k,
+        files=tuple(str(p) for p in files),
+        out=out,
+    )
+    report_path(out).write_text(json.dumps(report.as_json(), indent=2))
+    return report

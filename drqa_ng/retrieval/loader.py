@@ -29,12 +29,19 @@ def _open_sharded(path: Path) -> Retriever:
     return retriever
 
 
+def _open_video(path: Path) -> Retriever:
+    from drqa_ng.video.index import VideoIndex
+
+    return VideoIndex.open(path)  # a retriever over segment passages (no doc store: search prints ids)
+
+
 # kind -> opener. Each opener imports its module lazily so opening a sparse index never loads
 # torch/faiss. To add a kind (e.g. "dense"), add one entry here.
 OPENERS: dict[str, Callable[[Path], Retriever]] = {
     "sparse": _open_sparse,
     "dense": _open_dense,
     "sharded": _open_sharded,
+    "video": _open_video,
 }
 
 
@@ -52,6 +59,7 @@ def index_docs(path: Path) -> Path | None:
     from drqa_ng.retrieval.dense import DenseManifest
     from drqa_ng.retrieval.sharded import ShardedManifest
     from drqa_ng.retrieval.sparse import SparseManifest
+    from drqa_ng.video.manifest import KIND as VIDEO_KIND
 
     manifests: dict[str, Callable[[Path], SparseManifest | DenseManifest | ShardedManifest]] = {
         SparseManifest.KIND: SparseManifest.load,
@@ -59,6 +67,8 @@ def index_docs(path: Path) -> Path | None:
         ShardedManifest.KIND: ShardedManifest.load,
     }
     kind = manifest_kind(Path(path))
+    if kind == VIDEO_KIND:
+        return None  # a video index holds its segment texts itself
     if kind not in manifests:
         raise IndexFormatError(
             f"{path}: no retriever for index kind {kind!r} (known: {', '.join(manifests)})"

@@ -1,4 +1,4 @@
-"""What ``VideoIndex.ask`` returns: answers with findings and the accounting of the work done."""
+"""What ``drqa_ng.video.qa.answer_questions`` returns: answers with findings and the accounting of the work done."""
 
 from __future__ import annotations
 

@@ -23,8 +23,10 @@ async def ask(body: AskRequest, state: State) -> AskResponse:
         raise InputError(f"too many questions: {len(questions)} > max_questions={s.max_questions}")
     if body.top_n > s.max_top_n:
         raise InputError(f"top_n={body.top_n} is above the limit {s.max_top_n}")
+    if body.k is not None and body.k > s.max_k:
+        raise InputError(f"k={body.k} is above the limit {s.max_k}")
     questions = check_questions(questions, min(s.max_question_chars, state.pipeline.max_question_chars))
-    answers = await state.batcher.submit(questions, body.top_n, timeout=s.request_timeout_s)
+    answers = await state.batcher.submit(questions, body.top_n, timeout=s.request_timeout_s, k=body.k)
     pipe = state.pipeline
     return AskResponse(
         results=[

@@ -19,5 +19,5 @@ async def healthz(state: State, request: Request) -> Health:
         unit=str(state.pipeline.retriever.unit),
         batches=state.batcher.batches,
         batched_questions=state.batcher.questions,
-        video=getattr(request.app.state, "video_index", None) is not None,
+        video=getattr(request.app.state, "video", None) is not None,
     )

@@ -1,10 +1,13 @@
-"""``POST /v1/video/ask``: answer questions over a video index with timestamp links and what is seen;
+"""``POST /v1/video/ask``: answer questions over a video index with timestamp links, what is seen and
+the reader's answer span (as ``/v1/ask`` answers carry it, plus the segment's time range);
 ``GET /v1/video/media/{video_id}``: the indexed video file itself (HTTP range requests, so a browser
 can seek to an answer's ``media_url`` fragment ``#t=start,end``).
 
-The index is ``request.app.state.video_index`` (a ``VideoIndex``); ``setup(app, settings)`` loads it
-at startup from the ``video_index`` extra setting, with the heavy recogniser unless
-``video_recognize`` is "0". An optional reader is taken from ``app.state.video_reader``.
+``setup(app, state)`` reads ``VideoSettings`` from the server's extra settings (``video_index``,
+``video_media_roots``, ``video_recognize``, ``video_reader``) and stores a ``VideoState`` in
+``app.state.video``: the index, the heavy recogniser (unless ``video_recognize`` is "0") and the
+QA pipeline's own reader for the spans (unless ``video_reader`` is "0"; no second copy is loaded, and
+its calls take turns with the micro-batched asks through ``AppState.reader_lock``).
 
 Media are served only from inside the index folder or a folder named in the ``video_media_roots``
 setting (``os.pathsep``-separated; ``drqa-ng serve --video-media-root``), and only video/audio
@@ -18,19 +21,27 @@ import mimetypes
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from drqa_ng.errors import NotFoundError
-from drqa_ng.video.index import VideoAnswer
+from drqa_ng.presentation import video_answer_dict
+from drqa_ng.protocols import Reader
+from drqa_ng.video.answers import VideoAnswer
+from drqa_ng.video.index import VideoIndex
+from drqa_ng.video.qa import answer_questions
+from drqa_ng.video.recognize import Recognizer
 from drqa_ng.video.segments import timestamp_link
-from serving.schemas import LIST_SCHEMA, TEXT_SCHEMA, QuestionsRequest, TextItem, WholeNumber
+from serving.deps import AppState
+from serving.schemas import LIST_SCHEMA, TEXT_SCHEMA, AnswerOut, QuestionsRequest, TextItem, WholeNumber
+from serving.settings import ServerSettings
 
 router = APIRouter(tags=["video"])
 
@@ -77,6 +88,15 @@ class AccountingOut(BaseModel):
     index_frames_teacher: int
 
 
+class VideoSpanOut(AnswerOut):
+    """The reader's answer in the segment, with the fields of a ``/v1/ask`` answer (``passage_id`` is the
+    segment id, ``doc_id`` the video id, ``start``/``end`` index ``passage_text``: the segment's subtitles
+    plus any OCR text) and the segment's time range; built from ``presentation.video_span_dict``."""
+
+    t_start: float = Field(description="segment start, seconds into the video")
+    t_end: float = Field(description="segment end, seconds into the video")
+
+
 class VideoAnswerOut(BaseModel):
     video_id: str
     segment_id: str
@@ -87,47 +107,16 @@ class VideoAnswerOut(BaseModel):
     text: str
     tags: list[str]
     score: float
-    answer: str | None
+    answer: str | None = Field(description="the span's text (null without a reader); see span")
+    span: VideoSpanOut | None = Field(default=None, description="the reader's answer span, if any")
     frames: list[FrameOut]
     accounting: AccountingOut
 
     @classmethod
     def of(cls, a: VideoAnswer) -> VideoAnswerOut:
-        c = a.accounting
-        return cls(
-            video_id=a.video_id,
-            segment_id=a.segment_id,
-            t_start=a.t_start,
-            t_end=a.t_end,
-            link=a.link,
-            media_url=timestamp_link(f"/v1/video/media/{quote(a.video_id, safe='')}", a.t_start, a.t_end),
-            text=a.text,
-            tags=list(a.tags),
-            score=a.score,
-            answer=a.span.text if a.span is not None else None,
-            frames=[
-                FrameOut(
-                    t=f.t,
-                    detections=[
-                        DetectionOut(label=d.label, score=d.score, box=d.box, text=d.text)
-                        for d in f.detections
-                    ],
-                )
-                for f in a.findings
-            ],
-            accounting=AccountingOut(
-                frames_decoded=c.frames_decoded,
-                frames_heavy=c.frames_heavy,
-                retrieve_s=c.retrieve_s,
-                decode_s=c.decode_s,
-                recognize_s=c.recognize_s,
-                read_s=c.read_s,
-                total_s=c.total_s,
-                index_frames_sampled=c.index_frames_sampled,
-                index_frames_tagged=c.index_frames_tagged,
-                index_frames_teacher=c.index_frames_teacher,
-            ),
-        )
+        """From ``presentation.video_answer_dict`` (the CLI's ``video-ask --json``) plus the media URL."""
+        media_url = timestamp_link(f"/v1/video/media/{quote(a.video_id, safe='')}", a.t_start, a.t_end)
+        return cls.model_validate({**video_answer_dict(a), "media_url": media_url})
 
 
 class VideoQuestionAnswers(BaseModel):
@@ -140,33 +129,83 @@ class VideoAskResponse(BaseModel):
     latency_ms: float
 
 
-def setup(app: FastAPI, settings: Any) -> None:
-    """Load the video index named by the ``video_index`` setting into ``app.state`` (no-op when unset)."""
-    from drqa_ng.video.index import VideoIndex
+@dataclass(frozen=True, slots=True)
+class VideoSettings:
+    """The video route's settings, read from the server's extra settings by ``from_server``.
+
+    ``index``: the video index folder; ``media_roots``: further folders whose videos may be served
+    (the index folder always may); ``recognize``: load the heavy recogniser; ``read``: answer spans
+    with the QA pipeline's reader.
+    """
+
+    index: Path
+    media_roots: tuple[Path, ...] = ()
+    recognize: bool = True
+    read: bool = True
+
+    @classmethod
+    def from_server(cls, settings: ServerSettings) -> VideoSettings | None:
+        """``None`` when no ``video_index`` is set."""
+        path = settings.get("video_index")
+        if not path:
+            return None
+        roots = tuple(Path(r) for r in (settings.get("video_media_roots") or "").split(os.pathsep) if r)
+        return cls(
+            index=Path(path),
+            media_roots=roots,
+            recognize=settings.get("video_recognize", "1") != "0",
+            read=settings.get("video_reader", "1") != "0",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VideoState:
+    """What the video routes use, loaded once at startup."""
+
+    index: VideoIndex
+    media_roots: tuple[Path, ...]
+    recognizer: Recognizer | None = None
+    reader: Reader | None = None
+
+
+def load_state(vs: VideoSettings, reader: Reader | None) -> VideoState:
+    """Open the index (and the recogniser when ``vs.recognize``); ``reader`` is kept when ``vs.read``."""
     from drqa_ng.video.recognize import default_recognizer
 
-    path = settings.get("video_index") if hasattr(settings, "get") else None
-    if not path:
-        return
-    app.state.video_index = VideoIndex.open(Path(path))
-    roots = [Path(path)] + [Path(r) for r in (settings.get("video_media_roots") or "").split(os.pathsep) if r]
-    app.state.video_media_roots = tuple(r.resolve() for r in roots)
-    if settings.get("video_recognize", "1") != "0":
-        app.state.video_recognizer = default_recognizer()
+    roots = tuple(r.resolve() for r in (vs.index, *vs.media_roots))
+    recognizer = default_recognizer() if vs.recognize else None
+    return VideoState(VideoIndex.open(vs.index), roots, recognizer, reader if vs.read else None)
+
+
+def setup(app: FastAPI, state: AppState) -> None:
+    """Store the video state in ``app.state.video`` (no-op when no ``video_index`` is set)."""
+    vs = VideoSettings.from_server(state.settings)
+    if vs is not None:
+        app.state.video = load_state(vs, state.shared_reader())
+
+
+def get_video(request: Request) -> VideoState:
+    video: VideoState | None = getattr(request.app.state, "video", None)
+    if video is None:
+        raise NotFoundError("this server has no video index (set the video_index setting)")
+    return video
+
+
+Video = Annotated[VideoState, Depends(get_video)]
 
 
 @router.post("/video/ask", response_model=VideoAskResponse)
-def video_ask(body: VideoAskRequest, request: Request) -> VideoAskResponse:
+def video_ask(body: VideoAskRequest, video: Video) -> VideoAskResponse:
     """Sync on purpose: decoding and recognition are CPU-bound, so FastAPI runs this in its thread pool."""
     t0 = time.perf_counter()
-    index = getattr(request.app.state, "video_index", None)
-    if index is None:
-        raise NotFoundError("this server has no video index (set the video_index setting)")
-    recognizer = getattr(request.app.state, "video_recognizer", None) if body.recognize else None
-    reader = getattr(request.app.state, "video_reader", None)
     questions = body.as_list()
-    results = index.ask(
-        questions, k=body.k, recognizer=recognizer, reader=reader, frames_per_segment=body.frames_per_segment
+    results = answer_questions(
+        video.index,
+        questions,
+        k=body.k,
+        recognizer=video.recognizer if body.recognize else None,
+        reader=video.reader,
+        frames_per_segment=body.frames_per_segment,
     )
     return VideoAskResponse(
         results=[
@@ -192,15 +231,12 @@ def media_path(index_dir: Path, recorded: str, roots: Sequence[Path]) -> Path | 
 @router.get(
     "/video/media/{video_id}", response_class=FileResponse, responses={404: {"description": "unknown video"}}
 )
-def video_media(video_id: str, request: Request) -> FileResponse:
+def video_media(video_id: str, video: Video) -> FileResponse:
     """The source file of an indexed video, served with range support (seekable in a ``<video>`` element)."""
-    index = getattr(request.app.state, "video_index", None)
-    if index is None:
-        raise NotFoundError("this server has no video index (set the video_index setting)")
-    record = next((v for v in index.videos if v.id == video_id), None)
+    record = next((v for v in video.index.videos if v.id == video_id), None)
     if record is None:
         raise NotFoundError(f"no video {video_id!r} in the index")
-    path = media_path(index.path, record.path, getattr(request.app.state, "video_media_roots", ()))
+    path = media_path(video.index.path, record.path, video.media_roots)
     if path is None:
         raise NotFoundError(
             f"video {video_id!r} is not under an allowed media folder (serve --video-media-root DIR)"

@@ -123,7 +123,8 @@ function renderVideo(result, elapsedMs, serverMs) {
     head.append(link);
     if (a.answer) head.append(el("strong", "answer-text", " " + a.answer));
     head.append(el("span", "meta", ` · score ${a.score.toFixed(3)}`));
-    li.append(head, el("p", "passage", a.text));
+    // With a reader span, the segment's text is shown with the span marked, as /v1/ask answers are.
+    li.append(head, a.span ? snippet(a.span) : el("p", "passage", a.text));
     const seen = a.frames.flatMap((f) => f.detections.map((d) => d.text || d.label));
     const acc = a.accounting;
     li.append(el("p", "meta findings", (a.tags.length ? `tags: ${a.tags.join(", ")} · ` : "") +

@@ -106,6 +106,31 @@ def test_doc_unit_hits_are_split_into_paragraphs() -> None:
     assert answers and answers[0].passage.id.startswith("3#p")
 
 
+def test_search_returns_ranked_hits_with_text_and_k_overrides_n_docs() -> None:
+    pipe = fake_pipeline(n_docs=2)
+    (hits,) = pipe.search(["capital of Germany"])
+    assert [h.rank for h in hits] == [1, 2] and hits[0].hit.id == "2#p0"
+    assert hits[0].passage is not None and "Germany" in hits[0].passage.text
+    (hits,) = pipe.search(["capital of Germany"], k=4)
+    assert len(hits) == 4
+    (ev,) = pipe.retrieve(["capital of Germany"], k=1)
+    assert len(ev) == 1
+    (one,) = pipe.ask_detailed(["What is the capital of Germany?"], top_n=5, k=1)
+    assert {e.passage.id for e in one.evidence} == {"2#p0"}
+    with pytest.raises(InputError):
+        pipe.search(["capital"], k=0)
+
+
+def test_search_doc_unit_carries_whole_documents_and_drops_missing() -> None:
+    store = FakeStore()
+    pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), n_docs=2)
+    (hits,) = pipe.search(["Colosseum Rome"])
+    assert hits[0].passage is not None and hits[0].passage.text == store.docs["3"].text
+    del store.docs["3"]
+    (hits,) = pipe.search(["Colosseum Rome"])
+    assert all(h.hit.doc_id != "3" for h in hits)
+
+
 def test_max_passages_keeps_most_overlapping() -> None:
     store = FakeStore()
     pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), n_docs=4, max_passages=2)

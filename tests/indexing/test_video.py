@@ -11,8 +11,8 @@ import pytest
 
 from drqa_ng.errors import DataFormatError, InputError, NotFoundError, UnsupportedError
 from drqa_ng.index_io import StringArray, read_manifest
-from drqa_ng.video.tagger import TinyTagger, save_tagger
-from indexing.video import build_video_index, distil_tagger, segment_tag_tokens
+from drqa_ng.video.tagger import TinyTagger
+from indexing.video import build_video_index, segment_tag_tokens
 from tests.fixtures.video import CountingRecognizer
 
 
@@ -90,16 +90,6 @@ def test_bad_arguments(video_dir: Path, tmp_path: Path) -> None:
         build_video_index(
             [video_dir / "silent.avi"], tmp_path / "o", min_seg=20, max_seg=10, tagger=TinyTagger()
         )
-
-
-def test_distil_tagger_uses_a_fraction(video_dir: Path, tmp_path: Path) -> None:
-    rec = CountingRecognizer()
-    model, r = distil_tagger([video_dir / "beta.avi"], label_fraction=0.34, teacher=rec, epochs=2)
-    assert (
-        r.frames_sampled == 9 and r.frames_teacher == 3 and rec.seconds is not None and len(rec.seconds) == 3
-    )
-    save_tagger(model, tmp_path / "t.safetensors")
-    assert (tmp_path / "t.safetensors").stat().st_size < 2_000_000
 
 
 def test_embedded_text_subtitles_are_used(tmp_path: Path) -> None:

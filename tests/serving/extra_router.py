@@ -1,16 +1,16 @@
-"""A stand-in optional router, as serving/routers/video.py is: ``router`` + ``setup(app, settings)``."""
+"""A stand-in optional router, as serving/routers/video.py is: ``router`` + ``setup(app, state)``."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 
-from serving.settings import ServerSettings
+from serving.deps import AppState
 
 router = APIRouter()
 
 
-def setup(app: FastAPI, settings: ServerSettings) -> None:
-    app.state.greeting = settings.get("greeting")
+def setup(app: FastAPI, state: AppState) -> None:
+    app.state.greeting = state.settings.get("greeting")
 
 
 @router.get("/hello")

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from drqa_ng.errors import IndexFormatError, InputError
+from drqa_ng.types import Answer
 from serving.app import create_app
 from serving.settings import ServerSettings
 from tests.serving.fakes import fake_pipeline
@@ -93,10 +94,37 @@ def test_ask_limits_are_422_with_reason(client: TestClient, body: dict[str, obje
     assert needle in r.text
 
 
+def test_ask_k_sets_retrieved_units_within_max_k(client: TestClient) -> None:
+    q = "What is the capital of Germany?"
+    r = client.post("/v1/ask", json={"question": q, "top_n": 5, "k": 1})
+    assert r.status_code == 200, r.text
+    (res,) = r.json()["results"]
+    assert {a["passage_id"] for a in res["answers"]} == {"2#p0"}  # only the top unit was read
+    wide = client.post("/v1/ask", json={"question": q, "top_n": 5, "k": 7}).json()["results"][0]
+    assert len({a["passage_id"] for a in wide["answers"]}) > 1
+    default = client.post("/v1/ask", json={"question": q, "top_n": 5}).json()["results"][0]
+    assert default == result_dict_of(q, fake_pipeline(n_docs=3).ask([q], 5)[0])  # the server's n_docs
+    for bad, needle in (({"k": 8}, "k=8"), ({"k": 0}, "k"), ({"k": None}, "null")):
+        r = client.post("/v1/ask", json={"question": q, **bad})
+        assert r.status_code == 422 and needle in r.text, r.text
+    spec = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
+    assert spec["properties"]["k"]["maximum"] == 7
+
+
+def result_dict_of(question: str, answers: list[Answer]) -> dict[str, object]:
+    from drqa_ng.presentation import result_dict
+
+    return result_dict(question, answers, False)
+
+
 def test_search(client: TestClient) -> None:
+    from drqa_ng.presentation import hits_dict
+
     r = client.post("/v1/search", json={"query": "capital of Germany", "k": 2})
     assert r.status_code == 200
     (res,) = r.json()["results"]
+    assert res == hits_dict("capital of Germany", fake_pipeline().search(["capital of Germany"], 2)[0])
+    assert [h["rank"] for h in res["hits"]] == [1, 2]
     assert res["query"] == "capital of Germany"
     assert res["hits"][0]["id"] == "2#p0" and "Germany" in res["hits"][0]["text"]
     assert len(res["hits"]) == 2
@@ -195,6 +223,42 @@ def test_video_router_is_served_when_its_index_is_set(video_index_dir) -> None: 
         assert r.json()["results"][0]["answers"]
         assert c.post("/v1/ask", json={"question": "What is the capital of Germany?"}).status_code == 200
         assert c.get("/healthz").json()["video"] is True
+
+
+def test_video_answers_carry_the_reader_span_like_ask_answers(video_index_dir) -> None:  # type: ignore[no-untyped-def]
+    """Before: the route read ``app.state.video_reader``, which nothing set, so no answer had a span."""
+    settings = ServerSettings(extra=(("video_index", str(video_index_dir)), ("video_recognize", "0")))
+    with TestClient(create_app(settings, pipeline=fake_pipeline())) as c:
+        r = c.post("/v1/video/ask", json={"question": "What is the keeper's name?", "recognize": False})
+        assert r.status_code == 200, r.text
+        answers = r.json()["results"][0]["answers"]
+        spans = [a["span"] for a in answers if a["span"] is not None]
+        assert spans and len(spans) == len(answers)
+        for a in answers:
+            span = a["span"]
+            assert (
+                span["text"] == a["answer"]
+                and span["passage_text"][span["start"] : span["end"]] == span["text"]
+            )
+            assert (span["t_start"], span["t_end"]) == (a["t_start"], a["t_end"])
+            assert span["passage_id"] == a["segment_id"] and span["doc_id"] == a["video_id"]
+            assert span["passage_text"].startswith(a["text"])  # the subtitles (+ any OCR text)
+    from drqa_ng.presentation import video_answer_dict
+    from drqa_ng.video.index import VideoIndex
+    from drqa_ng.video.qa import answer_questions
+
+    (mine,) = answer_questions(
+        VideoIndex.open(video_index_dir), ["What is the keeper's name?"], reader=fake_pipeline().reader
+    )
+
+    def same(d: dict[str, object]) -> dict[str, object]:  # timings differ run to run
+        return {k: v for k, v in d.items() if k not in ("accounting", "media_url")}
+
+    assert [same(a) for a in answers] == [same(video_answer_dict(a)) for a in mine]  # the CLI's JSON
+    off = ServerSettings(extra=(*settings.extra, ("video_reader", "0")))
+    with TestClient(create_app(off, pipeline=fake_pipeline())) as c:
+        r = c.post("/v1/video/ask", json={"question": "What is the keeper's name?", "recognize": False})
+        assert all(a["span"] is None and a["answer"] is None for a in r.json()["results"][0]["answers"])
 
 
 def test_video_media_links_serve_the_indexed_file_with_ranges(video_index_dir, video_dir) -> None:  # type: ignore[no-untyped-def]

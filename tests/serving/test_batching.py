@@ -13,7 +13,7 @@ from serving.batching import MicroBatcher
 P = Passage("d#p0", "d", "T", "text", 0, 4)
 
 
-def _answers(questions: Sequence[str], top_n: int) -> list[list[Answer]]:
+def _answers(questions: Sequence[str], top_n: int, k: int | None = None) -> list[list[Answer]]:
     out = []
     for q in questions:
         if q == "bad":
@@ -25,7 +25,7 @@ def _answers(questions: Sequence[str], top_n: int) -> list[list[Answer]]:
 def test_concurrent_submits_are_batched_and_split_back() -> None:
     calls: list[int] = []
 
-    def fn(qs: Sequence[str], top_n: int) -> list[list[Answer]]:
+    def fn(qs: Sequence[str], top_n: int, k: int | None = None) -> list[list[Answer]]:
         calls.append(len(qs))
         time.sleep(0.01)
         return _answers(qs, top_n)
@@ -73,7 +73,7 @@ def test_full_queue_is_refused_at_once_with_overloaded_error() -> None:
         gate = asyncio.Event()
         loop = asyncio.get_running_loop()
 
-        def fn(qs: Sequence[str], top_n: int) -> list[list[Answer]]:
+        def fn(qs: Sequence[str], top_n: int, k: int | None = None) -> list[list[Answer]]:
             asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
             return _answers(qs, top_n)
 
@@ -104,7 +104,7 @@ def test_request_past_its_deadline_gets_overloaded_error_and_is_dropped() -> Non
         release = asyncio.Event()
         loop = asyncio.get_running_loop()
 
-        def fn(qs: Sequence[str], top_n: int) -> list[list[Answer]]:
+        def fn(qs: Sequence[str], top_n: int, k: int | None = None) -> list[list[Answer]]:
             seen.extend(qs)
             asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
             return _answers(qs, top_n)
@@ -132,7 +132,7 @@ def test_requests_with_different_top_n_are_never_read_together() -> None:
     """``top_n`` sets how many candidates the pipeline ranks, so mixing it would change answers."""
     calls: list[tuple[int, list[str]]] = []
 
-    def fn(qs: Sequence[str], top_n: int) -> list[list[Answer]]:
+    def fn(qs: Sequence[str], top_n: int, k: int | None = None) -> list[list[Answer]]:
         calls.append((top_n, list(qs)))
         time.sleep(0.01)
         return _answers(qs, top_n)
@@ -148,4 +148,27 @@ def test_requests_with_different_top_n_are_never_read_together() -> None:
     asyncio.run(go())
     for top_n, qs in calls:
         assert all(1 + int(q[1:]) % 3 == top_n for q in qs), (top_n, qs)
+    assert len(calls) < 12  # still batched
+
+
+def test_requests_with_different_k_are_never_read_together() -> None:
+    """``k`` sets how many units the pipeline retrieves, so mixing it would change answers too."""
+    calls: list[tuple[int | None, list[str]]] = []
+
+    def fn(qs: Sequence[str], top_n: int, k: int | None = None) -> list[list[Answer]]:
+        calls.append((k, list(qs)))
+        time.sleep(0.01)
+        return _answers(qs, top_n)
+
+    async def go() -> None:
+        b = MicroBatcher(fn, max_batch=32, max_wait_ms=50)
+        await b.start()
+        try:
+            await asyncio.gather(*(b.submit([f"q{i}"], 1, k=None if i % 2 else 3) for i in range(12)))
+        finally:
+            await b.stop()
+
+    asyncio.run(go())
+    for k, qs in calls:
+        assert all((None if int(q[1:]) % 2 else 3) == k for q in qs), (k, qs)
     assert len(calls) < 12  # still batched

@@ -199,10 +199,10 @@ class _SlowPipeline:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def ask(self, questions: Sequence[str], top_n: int = 5) -> list[list[Answer]]:
+    def ask(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[list[Answer]]:
         self.started.set()
         self.release.wait(10)
-        return self.inner.ask(questions, top_n)  # type: ignore[no-any-return]
+        return self.inner.ask(questions, top_n, k)  # type: ignore[no-any-return]
 
 
 def test_full_ask_queue_is_503_with_retry_after() -> None:

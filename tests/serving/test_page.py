@@ -193,6 +193,8 @@ def test_page_answers_over_video_with_timestamp_links(video_server_url: str, bro
     assert link.text.startswith("alpha 0:")
     first = d.find_elements(By.CSS_SELECTOR, "#answers li")[0]  # type: ignore[attr-defined]
     assert "keeper" in first.find_element(By.CLASS_NAME, "passage").text.lower()
+    mark = first.find_element(By.CSS_SELECTOR, ".passage mark")  # the reader's span, highlighted
+    assert mark.text and mark.text in first.find_element(By.CLASS_NAME, "head").text
     assert "frames decoded" in first.find_element(By.CLASS_NAME, "findings").text
     assert "segment" in d.find_element(By.ID, "status").text  # type: ignore[attr-defined]
     link.click()

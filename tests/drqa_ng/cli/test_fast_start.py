@@ -28,7 +28,7 @@ import json, sys
 from pathlib import Path
 from fastapi.testclient import TestClient
 from drqa_ng.cli.main import build_parser
-from drqa_ng.cli.ask import pipeline_settings
+from drqa_ng.cli.options import pipeline_settings
 from serving.app import create_app
 from serving.settings import ServerSettings
 args = build_parser().parse_args(["serve", *sys.argv[1:]])

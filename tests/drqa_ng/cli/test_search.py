@@ -41,7 +41,7 @@ def test_build_sparse_and_search(run_cli, tiny_docstore: Path, tmp_path: Path) -
 def test_search_table_json_and_queries_file(run_cli, tiny_sparse_index: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rc, stdout, _ = run_cli("search", str(tiny_sparse_index), "capital of France", "--json", "-k", "2")
     assert rc == 0
-    [res] = json.loads(stdout)
+    [res] = [json.loads(line) for line in stdout.splitlines()]  # JSON Lines, one object per query
     assert res["query"] == "capital of France" and len(res["hits"]) == 2
     top = res["hits"][0]
     assert top["id"] == "france#p0" and top["doc_id"] == "france" and "Paris" in top["text"] and top["title"]
@@ -51,7 +51,10 @@ def test_search_table_json_and_queries_file(run_cli, tiny_sparse_index: Path, tm
         "search", "--index", str(tiny_sparse_index), "--queries-file", str(qfile), "--json"
     )
     assert rc == 0
-    assert [r["query"] for r in json.loads(stdout)] == ["Eiffel Tower", "Mount Everest ascent"]
+    assert [json.loads(line)["query"] for line in stdout.splitlines()] == [
+        "Eiffel Tower",
+        "Mount Everest ascent",
+    ]
     rc, stdout, _ = run_cli(
         "search", "--index", str(tiny_sparse_index), "Beatles Liverpool", "Python language"
     )
@@ -122,7 +125,7 @@ def test_hybrid_search_cli(run_cli, tiny_sparse_index: Path, tiny_dense_index: P
         "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q, "-k", "2", "--json"
     )
     assert rc == 0
-    hits = json.loads(stdout)[0]["hits"]
+    hits = json.loads(stdout.splitlines()[0])["hits"]
     assert hits[0]["id"] == "eiffel_tower#p1" and len(hits) == 2
     rc, stdout, _ = run_cli(
         "search", "--index", str(tiny_sparse_index), "--index", str(tiny_dense_index), q,
@@ -140,7 +143,7 @@ def test_search_writes_a_trec_run_file(run_cli, tiny_sparse_index: Path, tmp_pat
         "-k", "3", "--trec-run", str(run), "--trec-tag", "bm25", "--json",
     )  # fmt: skip
     assert rc == 0, err
-    shown = json.loads(stdout)
+    shown = [json.loads(line) for line in stdout.splitlines()]
     rows = [line.split(" ") for line in run.read_text().splitlines()]
     assert all(len(r) == 6 and r[1] == "Q0" and r[5] == "bm25" for r in rows)
     # positional queries are numbered by position; a "QID<TAB>QUERY" line keeps its own id

@@ -40,3 +40,24 @@ def test_server_url_for_wildcard_and_ipv6_binds() -> None:
     assert server_url("::", 8000) == "http://[::1]:8000/"
     assert server_url("::1", 8000) == "http://[::1]:8000/"
     assert server_url("example.org", 8000) == "http://example.org:8000/"
+
+
+def test_serve_builds_app_from_flags(run_cli, pipe_args, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    seen: dict[str, object] = {}
+
+    def fake_run(app: object, **kw: object) -> None:
+        seen["app"] = app
+        seen.update(kw)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setenv("H5_TEST_KEY", "k")
+    rc, _, err = run_cli(
+        "serve", *pipe_args, "--port", "8123", "--api-key-env", "H5_TEST_KEY", "--set", "a=b=c"
+    )
+    assert rc == 0, err
+    assert seen["app"].state.settings.get("a") == "b=c"  # type: ignore[attr-defined]
+    assert seen["port"] == 8123 and seen["host"] == "127.0.0.1"
+    assert seen["app"].state.settings.api_key == "k"  # type: ignore[attr-defined]
+    monkeypatch.delenv("H5_TEST_KEY")
+    rc, _, err = run_cli("serve", *pipe_args, "--api-key-env", "H5_TEST_KEY")
+    assert rc == 2 and "H5_TEST_KEY" in err

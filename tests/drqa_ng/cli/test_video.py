@@ -32,7 +32,7 @@ def test_build_and_ask(run_cli, video_dir: Path, tmp_path: Path) -> None:  # typ
     obj = json.loads(stdout)
     (ans,) = obj["answers"]
     assert ans["video_id"] == "beta" and ans["accounting"]["frames_heavy"] == 2
-    assert len(ans["findings"]) == 2
+    assert len(ans["frames"]) == 2 and ans["span"] is None and ans["video_path"].endswith("beta.avi")
 
 
 def test_errors_are_one_line(run_cli, tmp_path: Path, video_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -81,3 +81,11 @@ def test_ask_with_video_index(run_cli, video_index_dir: Path) -> None:  # type: 
     assert ans["video_id"] == "alpha" and "#t=" in ans["link"] and ans["accounting"]["frames_heavy"] == 0
     rc, _, err = run_cli("ask", "--video-index", str(video_index_dir), "-i")
     assert rc == 2 and "not supported" in err
+
+
+def test_search_lists_segments_of_a_video_index(run_cli, video_index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    rc, stdout, err = run_cli("search", str(video_index_dir), "conductor whistles", "-k", "2", "--json")
+    assert rc == 0, err
+    (res,) = [json.loads(line) for line in stdout.splitlines()]
+    assert res["hits"] and res["hits"][0]["rank"] == 1 and res["hits"][0]["id"].startswith("beta#s")
+    assert res["hits"][0]["doc_id"] == "beta"

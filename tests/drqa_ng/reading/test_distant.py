@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from drqa_ng.errors import InputError
 from drqa_ng.reading.data import load_examples
 from drqa_ng.reading.distant import (
     DSQuestion,
@@ -175,3 +176,49 @@ def test_best_match_offsets_point_at_the_answer(answer: str) -> None:
         [_p("f#p0", text)],
     )
     assert m is not None and text[m.answer_start :].startswith(answer)
+
+
+def test_select_records_dedupes_limits_and_shards(tmp_path: Path) -> None:
+    from drqa_ng.reading.distant import parse_shard, select_records
+
+    a = tmp_path / "a.jsonl"
+    a.write_text("".join(json.dumps({"question": f"Q{i} ?", "answer": "x"}) + "\n" for i in range(6)))
+    seen = tmp_path / "seen.jsonl"
+    seen.write_text(json.dumps({"question": "Q1?", "answer": "x"}) + "\n")  # plain vs tokenised "Q1 ?"
+    got = [r.question.question for r in select_records([a], dedupe_against=[seen], limit=4)]
+    assert got == ["Q0 ?", "Q2 ?", "Q3 ?"]
+    got = [r.question.question for r in select_records([a], shard=parse_shard("1/2"))]
+    assert got == ["Q1 ?", "Q3 ?", "Q5 ?"]
+    for bad in ("2/2", "x/2", "1"):
+        with pytest.raises(InputError):
+            parse_shard(bad)
+
+
+def test_distant_supervise_writes_matches_and_report(tmp_path: Path) -> None:
+    from drqa_ng.reading.distant import DSRecord, distant_supervise, report_path
+    from drqa_ng.types import Hit
+
+    text = "The Eiffel Tower was designed by Gustave Eiffel and completed in 1889."
+    store = {"d#p0": _p("d#p0", text, "Eiffel Tower"), "e#p0": _p("e#p0", "Nothing here at all, just words.")}
+
+    class Retriever:
+        def search(self, queries: list[str], k: int) -> list[list[Hit]]:
+            return [[Hit("e#p0", "e", 2.0), Hit("d#p0", "d", 1.0)][:k] for _ in queries]
+
+    class Store:
+        def get_passages(self, ids: list[str]) -> list[Passage | None]:
+            return [store.get(i) for i in ids]
+
+    q = DSQuestion("1", "Who designed the Eiffel Tower?", "Gustave Eiffel")
+    records = [DSRecord(q, "Eiffel Tower", text), DSRecord(DSQuestion("2", "Who?", "Nobody"))]
+    out = tmp_path / "o" / "ds.jsonl"
+    r = distant_supervise(records, Retriever(), Store(), out, k=2)
+    assert (r.questions, r.matched, r.known_matched, r.same_paragraph, r.same_title) == (2, 1, 1, 1, 1)
+    (rec,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert rec["context"][rec["answers"][0]["answer_start"] :].startswith("Gustave Eiffel")
+    report = json.loads(report_path(out).read_text())
+    assert report["precision_same_paragraph"] == 1.0 and report["matched"] == 1
+    r = distant_supervise(records, Retriever(), Store(), out, k=2, exclude_prefixes=["d"])
+    assert r.matched == 0
+    with pytest.raises(InputError):
+        distant_supervise(records, Retriever(), Store(), tmp_path / "x.txt")

@@ -12,7 +12,8 @@ import pytest
 from drqa_ng.errors import IndexFormatError, InputError, NotFoundError
 from drqa_ng.protocols import Retriever
 from drqa_ng.types import Answer, Passage
-from drqa_ng.video.index import VideoIndex, select_frames
+from drqa_ng.video.index import VideoIndex
+from drqa_ng.video.qa import answer_questions, select_frames
 from tests.fixtures.video import CountingRecognizer
 
 
@@ -41,10 +42,28 @@ def test_open_and_search(video_index_dir: Path) -> None:
     assert hits[0].id.startswith("beta#s") and hits[0].doc_id == "beta"
 
 
+def test_video_index_is_a_retriever_over_segment_passages(video_index_dir: Path) -> None:
+    from drqa_ng.retrieval.loader import open_retriever
+
+    idx = VideoIndex.open(video_index_dir)
+    opened = open_retriever(video_index_dir)  # by the manifest's kind, like sparse and dense indexes
+    assert isinstance(opened, VideoIndex) and opened.unit == "passage"
+    qs = ["conductor whistles", "What is the keeper's name?"]
+    assert opened.search(qs, 3) == idx.search(qs, 3)
+    (hits,) = idx.search(["What is the keeper's name?"], 1)
+    p, missing = idx.get_passages([hits[0].id, "nope#s0"])
+    assert missing is None and p is not None and p.id == hits[0].id and p.doc_id == hits[0].doc_id
+    assert "Marlowe" in p.text and p.text[p.start : p.end] == p.text
+    (answers,) = answer_questions(idx, ["What is the keeper's name?"], k=1)
+    assert answers[0].text == p.text and answers[0].segment_id == p.id
+
+
 def test_heavy_recognition_only_on_frames_of_retrieved_segments(video_index_dir: Path) -> None:
     idx = VideoIndex.open(video_index_dir)
     rec = CountingRecognizer()
-    (answers,) = idx.ask(["What is the keeper's name?"], k=1, recognizer=rec, frames_per_segment=2)
+    (answers,) = answer_questions(
+        idx, ["What is the keeper's name?"], k=1, recognizer=rec, frames_per_segment=2
+    )
     (a,) = answers
     assert a.video_id == "alpha" and "Captain Marlowe" in a.text
     assert rec.calls == 1 and rec.seconds is not None and len(rec.seconds) == 2
@@ -62,21 +81,23 @@ def test_heavy_recognition_only_on_frames_of_retrieved_segments(video_index_dir:
 def test_findings_report_what_the_recogniser_saw(video_index_dir: Path) -> None:
     idx = VideoIndex.open(video_index_dir)
     rec = CountingRecognizer()
-    (answers,) = idx.ask(["passengers wave at camels"], k=1, recognizer=rec, frames_per_segment=4)
+    (answers,) = answer_questions(
+        idx, ["passengers wave at camels"], k=1, recognizer=rec, frames_per_segment=4
+    )
     seen = {round(f.t): bool(f.detections) for f in answers[0].findings}
     assert seen and all(has == (t >= 6) for t, has in seen.items())  # the circle is drawn from 6 s
 
 
 def test_without_recognizer_no_frames_are_decoded(video_index_dir: Path) -> None:
     idx = VideoIndex.open(video_index_dir)
-    res = idx.ask(["red balloon", "desert bridge train"], k=2)
+    res = answer_questions(idx, ["red balloon", "desert bridge train"], k=2)
     assert len(res) == 2 and all(len(r) <= 2 for r in res)
     assert all(a.findings == () and a.accounting.frames_heavy == 0 for r in res for a in r)
 
 
 def test_reader_span_is_attached(video_index_dir: Path) -> None:
     idx = VideoIndex.open(video_index_dir)
-    (answers,) = idx.ask(["What is the keeper's name?"], k=2, reader=FakeReader())
+    (answers,) = answer_questions(idx, ["What is the keeper's name?"], k=2, reader=FakeReader())
     top = answers[0]
     assert top.span is not None and top.span.text == "Captain Marlowe"
     assert top.span.passage.id == top.segment_id
@@ -85,12 +106,12 @@ def test_reader_span_is_attached(video_index_dir: Path) -> None:
 def test_bad_questions(video_index_dir: Path) -> None:
     idx = VideoIndex.open(video_index_dir)
     with pytest.raises(InputError):
-        idx.ask("one string")  # type: ignore[arg-type]
+        answer_questions(idx, "one string")  # type: ignore[arg-type]
     with pytest.raises(InputError):
-        idx.ask([" "])
+        answer_questions(idx, [" "])
     with pytest.raises(InputError):
-        idx.ask(["ok"], k=0)
-    assert idx.ask([]) == []
+        answer_questions(idx, ["ok"], k=0)
+    assert answer_questions(idx, []) == []
 
 
 def test_select_frames_prefers_named_tag_then_middle() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,12 @@ from fastapi.testclient import TestClient
 
 from drqa_ng.errors import DrqaError
 from drqa_ng.video.index import VideoIndex
+from serving.deps import AppState
 from serving.routers import video as video_router
+from serving.routers.video import VideoSettings, VideoState
+from serving.settings import ServerSettings
 from tests.fixtures.video import CountingRecognizer
+from tests.serving.fakes import fake_pipeline
 
 
 def _app() -> FastAPI:
@@ -28,8 +33,7 @@ def _app() -> FastAPI:
 
 def test_ask_endpoint(video_index_dir: Path) -> None:
     app = _app()
-    app.state.video_index = VideoIndex.open(video_index_dir)
-    app.state.video_recognizer = CountingRecognizer()
+    app.state.video = VideoState(VideoIndex.open(video_index_dir), (), CountingRecognizer())
     client = TestClient(app)
     r = client.post("/v1/video/ask", json={"question": "What is the keeper's name?", "k": 1})
     assert r.status_code == 200, r.text
@@ -48,7 +52,7 @@ def test_ask_endpoint(video_index_dir: Path) -> None:
 )
 def test_bad_requests(video_index_dir: Path, body: dict[str, object]) -> None:
     app = _app()
-    app.state.video_index = VideoIndex.open(video_index_dir)
+    app.state.video = VideoState(VideoIndex.open(video_index_dir), ())
     assert TestClient(app).post("/v1/video/ask", json=body).status_code == 422
 
 
@@ -57,10 +61,17 @@ def test_no_index_is_404_and_setup_loads_it(video_index_dir: Path) -> None:
     client = TestClient(app)
     assert client.post("/v1/video/ask", json={"question": "x"}).status_code == 404
 
-    class Settings:
-        def get(self, key: str, default: str | None = None) -> str | None:
-            return {"video_index": str(video_index_dir), "video_recognize": "0"}.get(key, default)
-
-    video_router.setup(app, Settings())
-    assert isinstance(app.state.video_index, VideoIndex)
+    pipe = fake_pipeline()
+    settings = ServerSettings(extra=(("video_index", str(video_index_dir)), ("video_recognize", "0")))
+    video_router.setup(app, AppState(settings, pipe, None, None))  # type: ignore[arg-type]
+    assert isinstance(app.state.video.index, VideoIndex) and app.state.video.recognizer is None
+    assert app.state.video.reader.reader is pipe.reader  # the pipeline's reader, not a second copy
     assert client.post("/v1/video/ask", json={"question": "camels"}).status_code == 200
+
+
+def test_video_settings_are_typed_from_the_server_extras(tmp_path: Path) -> None:
+    assert VideoSettings.from_server(ServerSettings()) is None
+    roots = f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}"
+    extra = (("video_index", "/v"), ("video_media_roots", roots), ("video_reader", "0"))
+    vs = VideoSettings.from_server(ServerSettings(extra=extra))
+    assert vs == VideoSettings(Path("/v"), (tmp_path / "a", tmp_path / "b"), recognize=True, read=False)
