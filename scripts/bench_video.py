@@ -2,7 +2,7 @@
 
 Usage: python scripts/bench_video.py [--videos DIR] [--index DIR] [--out FILE.md]
 
-Ours: ``VideoIndex.ask`` (sparse retrieval over subtitles + tiny-CNN tags, then the heavy
+Ours: ``drqa_ng.video.qa.answer_questions`` (sparse retrieval over subtitles + tiny-CNN tags, then the heavy
 recogniser on ``--frames-per-segment`` frames of each of the top ``-k`` segments).
 Baseline: decode every sampled frame, run the heavy recogniser on all of them, index segment text
 + the heavy recogniser's tags, retrieve. A text question is right when the top segment's subtitles
