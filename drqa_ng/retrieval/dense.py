@@ -19,7 +19,7 @@ import numpy as np
 
 from drqa_ng.errors import IndexFormatError, InputError
 from drqa_ng.index_io import StringArray, read_manifest
-from drqa_ng.retrieval.encoder import Encoder
+from drqa_ng.retrieval.encoder import Encoder, TextEncoder
 from drqa_ng.types import Hit, doc_id_of
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class DenseIndex:
         index: Any,
         ids: StringArray,
         manifest: dict[str, Any],
-        encoder: Encoder | None = None,
+        encoder: TextEncoder | None = None,
         on_gpu: bool = False,
     ) -> None:
         self.path = path
@@ -58,7 +58,7 @@ class DenseIndex:
 
     @classmethod
     def open(
-        cls, path: Path | str, encoder: Encoder | None = None, use_gpu: bool | None = None
+        cls, path: Path | str, encoder: TextEncoder | None = None, use_gpu: bool | None = None
     ) -> DenseIndex:
         """Open and check an index folder.
 
@@ -116,17 +116,23 @@ class DenseIndex:
         return len(self._ids)
 
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> TextEncoder:
         """The query encoder (loaded from the manifest's record on first use)."""
         if self._encoder is None:
             rec = self.manifest["encoder"]
-            self._encoder = Encoder.load(
-                rec.get("name"),
-                backend=rec.get("backend", "torch"),  # queries use the runtime the passages used
-                max_length=int(rec.get("query_max_length", 64)),
-            )
+            if rec.get("backend") == "static":
+                from drqa_ng.retrieval.static import StaticEncoder
+
+                self._encoder = StaticEncoder.load(rec.get("name"))
+            else:
+                self._encoder = Encoder.load(
+                    rec.get("name"),
+                    backend=rec.get("backend", "torch"),  # queries use the runtime the passages used
+                    max_length=int(rec.get("query_max_length", 64)),
+                )
             _check_encoder(self._encoder, self.manifest, self.path)
-        return self._encoder
+        encoder: TextEncoder = self._encoder
+        return encoder
 
     def set_search_params(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
         """Set IVF ``nprobe`` and/or HNSW ``efSearch`` (ignored by index types without them)."""
@@ -180,7 +186,7 @@ class DenseIndex:
         return out
 
 
-def _check_encoder(encoder: Encoder, manifest: dict[str, Any], path: Path) -> None:
+def _check_encoder(encoder: TextEncoder, manifest: dict[str, Any], path: Path) -> None:
     rec = manifest.get("encoder", {})
     if encoder.dim != int(manifest["dim"]):
         raise InputError(
