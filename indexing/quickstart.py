@@ -4,7 +4,9 @@
 
     home/docs.sqlite      doc store (H1's DocStore)
     home/sparse/          hashed BM25 index over paragraphs
-    home/dense/           optional FAISS index (off by default on CPU: see ``build_home``)
+    home/static/          static-vector index (Model2Vec distilled from MiniLM; the CPU default)
+    home/dense/           MiniLM FAISS index (built in the foreground on a GPU, in the background on a
+                          CPU: ``indexing.background``)
     home/config.json      what was built, paths relative to home; ``drqa-ng ask`` reads it
 
 ``download`` streams to ``<dest>.part`` with a progress bar, resumes a partial file with an HTTP
@@ -38,6 +40,10 @@ CONFIG_VERSION = 1
 DOCS_NAME = "docs.sqlite"
 SPARSE_NAME = "sparse"
 DENSE_NAME = "dense"
+STATIC_NAME = "static"
+STATIC_FUSION_WEIGHT = 0.5
+"""interp weight of the static index fused with BM25 (chosen on the tune halves of the four shared
+question sets, see README and scripts/compare_dense_defaults.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,8 @@ class HomeConfig:
     reader: Path | None
     weight: float | None
     fusion: str
+    fusion_weight: float = 0.5
+    """Weight of the last index in ``interp`` fusion (the others share the rest)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,7 @@ class QuickstartReport:
     """Documents skipped because their id was seen before."""
     empty: int = 0
     """Documents skipped because their text was empty."""
+    static_units: int = 0
 
 
 def default_url() -> str:
@@ -141,6 +150,8 @@ def build_home(
     dense: bool = False,
     dense_limit: int | None = None,
     encoder: str | None = None,
+    static: bool = False,
+    static_model: str | None = None,
     progress: bool = True,
     on_step: Callable[[int, int, str], None] | None = None,
 ) -> QuickstartReport:
@@ -149,6 +160,9 @@ def build_home(
     Dense encoding runs the MiniLM encoder over every unit: on 2 CPU cores that is hours for Simple
     English Wikipedia, so callers keep it off on CPU or cap it with ``dense_limit`` (the first N
     units in store order; the hybrid retriever then fuses a full sparse ranking with a partial dense one).
+    ``static`` builds a static-vector index (``drqa_ng.retrieval.static``; about a minute for Simple
+    English Wikipedia on 2 cores, plus a one-off distillation of the static model unless
+    ``static_model`` names one) fused with BM25 by ``interp`` at ``STATIC_FUSION_WEIGHT``.
     ``on_step(i, n, name)`` is called before each of the ``n`` build steps (the CLI prints a header).
     """
     from drqa_ng.store.docstore import DocStore
@@ -163,7 +177,9 @@ def build_home(
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     timings: list[tuple[str, float]] = []
-    steps = ["doc store", f"sparse index ({unit} units)"] + ([f"dense index ({unit} units)"] if dense else [])
+    steps = ["doc store", f"sparse index ({unit} units)"]
+    steps += [f"static index ({unit} units)"] if static else []
+    steps += [f"dense index ({unit} units)"] if dense else []
 
     def step(i: int) -> None:
         if on_step is not None:
@@ -189,9 +205,18 @@ def build_home(
     timings.append(("sparse", time.perf_counter() - t))
     indexes = [sparse_path]
 
+    static_units, fusion, fusion_weight = 0, "rrf", None
+    if static:
+        step(2)
+        t = time.perf_counter()
+        static_units = _build_static(docs_path, home / STATIC_NAME, unit, static_model, progress)
+        timings.append(("static", time.perf_counter() - t))
+        indexes.append(home / STATIC_NAME)
+        fusion, fusion_weight = "interp", STATIC_FUSION_WEIGHT
+
     dense_units = 0
     if dense:
-        step(2)
+        step(len(steps) - 1)
         t = time.perf_counter()
         dense_units = _build_dense(docs_path, home / DENSE_NAME, unit, dense_limit, encoder, progress)
         timings.append(("dense", time.perf_counter() - t))
@@ -204,7 +229,8 @@ def build_home(
         "docs": _rel(docs_path, home),
         "indexes": [_rel(p, home) for p in indexes],
         "unit": unit,
-        "fusion": "rrf",
+        "fusion": fusion,
+        **({"fusion_weight": fusion_weight} if fusion_weight is not None else {}),
         "reader": None,
         "weight": None,
         "corpus": [str(Path(c).resolve()) for c in corpus],
@@ -212,6 +238,7 @@ def build_home(
             "documents": info.documents,
             "units": sparse.units,
             "dense_units": dense_units,
+            "static_units": static_units,
             "skipped_duplicates": report.duplicates,
             "skipped_empty": report.empty,
         },
@@ -232,6 +259,7 @@ def build_home(
         tuple(timings),
         duplicates=report.duplicates,
         empty=report.empty,
+        static_units=static_units,
     )
 
 
@@ -259,6 +287,18 @@ def _build_dense(
     return res.count
 
 
+def _build_static(docs: Path, out: Path, unit: str, model: str | None, progress: bool) -> int:
+    from drqa_ng.retrieval.static import StaticEncoder
+    from indexing.dense import build_dense_index
+
+    enc = StaticEncoder.load(model)
+    # big chunks: a static chunk encodes in seconds, and each chunk is a file in the work folder
+    res = build_dense_index(
+        docs, out, unit, encoder=enc, batch_size=1024, chunk_size=65536, max_length=512, progress=progress
+    )
+    return res.count
+
+
 def read_home_config(home: Path) -> HomeConfig:
     """Read ``home/config.json``; NotFoundError with a hint when quickstart has not run there."""
     home = Path(home)
@@ -282,6 +322,7 @@ def read_home_config(home: Path) -> HomeConfig:
             reader=home / data["reader"] if data.get("reader") else None,
             weight=float(data["weight"]) if data.get("weight") is not None else None,
             fusion=str(data.get("fusion", "rrf")),
+            fusion_weight=float(data.get("fusion_weight", 0.5)),
         )
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise DataFormatError(f"{path} is not a valid drqa-ng config: {e}") from e
