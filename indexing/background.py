@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from drqa_ng.errors import InputError, NotFoundError
+from indexing.quickstart import DENSE_FUSION_WEIGHT, DENSE_NAME, SPARSE_NAME
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,14 @@ LOCK_FILE = "dense-build.lock"
 NICE = 10
 CHUNK_SIZE = 4096
 STATES = ("running", "finishing", "done", "stopped", "failed")
-DENSE_CONFIG: dict[str, Any] = {"indexes": ["sparse", "dense"], "fusion": "interp", "fusion_weight": 0.5}
-"""What ``config.json`` retrieves with once the MiniLM index is complete (see README: chosen on the
-tune halves of the four shared question sets by scripts/compare_dense_defaults.py)."""
+DENSE_CONFIG: dict[str, Any] = {
+    "indexes": [SPARSE_NAME, DENSE_NAME],
+    "fusion": "interp",
+    "fusion_weight": DENSE_FUSION_WEIGHT,
+}
+"""What ``config.json`` retrieves with once the MiniLM index is complete: BM25 + MiniLM, interpolated
+with weight 0.7 on MiniLM, the best of an 11-point grid on the tune halves of the four shared
+question sets (scripts/compare_dense_defaults.py; README "Retrieval by default")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +231,7 @@ def build_home_dense(
     from drqa_ng.retrieval.encoder import Encoder
     from drqa_ng.store.docstore import DocStore
     from indexing.dense import build_dense_from_units
-    from indexing.quickstart import DENSE_NAME, read_home_config
+    from indexing.quickstart import read_home_config
 
     home = Path(home).resolve()
     cfg = read_home_config(home)

@@ -41,9 +41,12 @@ DOCS_NAME = "docs.sqlite"
 SPARSE_NAME = "sparse"
 DENSE_NAME = "dense"
 STATIC_NAME = "static"
+DENSE_FUSION_WEIGHT = 0.7
+"""interp weight of the MiniLM index fused with BM25 (same grid; ``indexing.background`` uses it too)."""
 STATIC_FUSION_WEIGHT = 0.5
-"""interp weight of the static index fused with BM25 (chosen on the tune halves of the four shared
-question sets, see README and scripts/compare_dense_defaults.py)."""
+"""interp weight of the static index fused with BM25: the best of an 11-point grid on the tune
+halves of the four shared question sets (README "Retrieval by default";
+scripts/compare_dense_defaults.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +224,8 @@ def build_home(
         dense_units = _build_dense(docs_path, home / DENSE_NAME, unit, dense_limit, encoder, progress)
         timings.append(("dense", time.perf_counter() - t))
         indexes.append(home / DENSE_NAME)
+        if not static:  # the fusion the background build switches to (indexing.background)
+            fusion, fusion_weight = "interp", DENSE_FUSION_WEIGHT
 
     with DocStore.open(docs_path) as store:
         info = store.info()
