@@ -239,10 +239,11 @@ class _Fixed:
     unit = "paragraph"
 
     def __init__(self, ranked: dict[str, list[Hit]]) -> None:
-        self.ranked = ranked
+        self.ranked = {" ".join(q.split()): hits for q, hits in ranked.items()}
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
-        return [self.ranked[q][:k] for q in queries]
+        # the pipeline tidies whitespace before retrieval
+        return [self.ranked[" ".join(q.split())][:k] for q in queries]
 
 
 def end_to_end(
