@@ -120,16 +120,7 @@ class DenseIndex:
         """The query encoder (loaded from the manifest's record on first use)."""
         if self._encoder is None:
             rec = self.manifest["encoder"]
-            if rec.get("backend") == "static":
-                from drqa_ng.retrieval.static import StaticEncoder
-
-                self._encoder = StaticEncoder.load(rec.get("name"))
-            else:
-                self._encoder = Encoder.load(
-                    rec.get("name"),
-                    backend=rec.get("backend", "torch"),  # queries use the runtime the passages used
-                    max_length=int(rec.get("query_max_length", 64)),
-                )
+            self._encoder = encoder_from_record(rec, int(rec.get("query_max_length", 64)))
             _check_encoder(self._encoder, self.manifest, self.path)
         encoder: TextEncoder = self._encoder
         return encoder
@@ -184,6 +175,18 @@ class DenseIndex:
                 hits.append(Hit(id=uid, doc_id=doc_id_of(uid), score=float(s)))
             out.append(hits)
         return out
+
+
+def encoder_from_record(rec: dict[str, Any], max_length: int, device: str | None = None) -> TextEncoder:
+    """Load the encoder a manifest's ``encoder`` record names, on the runtime the passages used
+    (``backend``: torch, onnx-int8, or static for ``drqa_ng.retrieval.static`` models)."""
+    if rec.get("backend") == "static":
+        from drqa_ng.retrieval.static import StaticEncoder
+
+        return StaticEncoder.load(rec.get("name"), max_length=max_length)
+    return Encoder.load(
+        rec.get("name"), device=device, backend=rec.get("backend", "torch"), max_length=max_length
+    )
 
 
 def _check_encoder(encoder: TextEncoder, manifest: dict[str, Any], path: Path) -> None:

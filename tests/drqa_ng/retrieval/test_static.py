@@ -72,3 +72,25 @@ def test_static_dense_index_loads_its_encoder_from_the_manifest(
     assert isinstance(index.encoder, StaticEncoder)  # reopened from the recorded folder
     (hits,) = index.search(["Alexander Fleming discovered penicillin in 1928"], 3)
     assert hits[0].id == "penicillin#p0"  # identical wording: the same tokens, the same mean vector
+
+
+def test_add_docs_extends_a_static_index(
+    tiny_static_dir: Path, tiny_short_docstore: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from drqa_ng.retrieval.dense import DenseIndex
+    from drqa_ng.types import Document
+    from indexing.add_docs import add_documents
+    from indexing.dense import build_dense_index
+
+    docs = tmp_path / "docs.sqlite"
+    shutil.copyfile(tiny_short_docstore, docs)
+    first = build_dense_index(docs, tmp_path / "static", encoder=StaticEncoder.load(tiny_static_dir))
+    text = "Ada Lovelace wrote the first published algorithm for Babbage's Analytical Engine."
+    report = add_documents([Document("ada", "Ada Lovelace", text)], docs, [tmp_path / "static"])
+    assert report.indexes[0].units_added == 1  # the encoder was reopened from the manifest's record
+    index = DenseIndex.open(tmp_path / "static", use_gpu=False)
+    assert len(index) == first.count + 1
+    (hits,) = index.search([f"Ada Lovelace\n{text}"], 1)
+    assert hits[0].id == "ada#p0"
