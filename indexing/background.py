@@ -194,14 +194,15 @@ class _Meter:
     """Progress over a sliding window of chunk completions (resumed chunks pass in a blink and
     leave the window after a few real ones)."""
 
-    def __init__(self, home: Path, total: int, chunk: int, started: float) -> None:
+    def __init__(self, home: Path, total: int, chunk: int, started: float, saved: int = 0) -> None:
         self.home, self.total, self.chunk, self.started = home, total, chunk, started
+        self.saved = saved  # chunks already in the work folder: resumed ones restart the rate window
         self.marks: list[tuple[float, int]] = [(time.time(), 0)]
 
     def __call__(self, i: int) -> None:
         done = min((i + 1) * self.chunk, self.total)
         now = time.time()
-        self.marks = [*self.marks[-5:], (now, done)]
+        self.marks = [(now, done)] if i < self.saved else [*self.marks[-5:], (now, done)]
         (t0, d0), (t1, d1) = self.marks[0], self.marks[-1]
         rate = (d1 - d0) / (t1 - t0) if t1 > t0 else 0.0
         eta = (self.total - done) / rate if rate > 0 else None
@@ -243,7 +244,11 @@ def build_home_dense(
             with DocStore.open(cfg.docs) as store:
                 unit = cfg.unit
                 total = store.count(unit)  # type: ignore[arg-type]
-                meter = _Meter(home, total, chunk_size, started)
+                from indexing.dense import work_dir_for
+
+                saved = len(list(work_dir_for(home / DENSE_NAME).glob("emb-*.npy")))
+                meter = _Meter(home, total, chunk_size, started, saved)
+                write_progress(home, replace(progress, total=total, updated=time.time()))
                 enc = Encoder.load(encoder, backend="auto")
                 count = _complete_count(home / DENSE_NAME, store.corpus_hash(), enc.sha256)
                 res = (

@@ -97,8 +97,10 @@ def _status(args: argparse.Namespace) -> int:
     line = f"dense build: {build['state']}"
     if build["state"] != "done" and build["total"]:
         line += f", {build['done']:,} / {build['total']:,} units ({build['percent']} %)"
-        if build["alive"]:
+        if build["alive"] and build["rate"] > 0:
             line += f", {build['rate']:.0f} units/s, ETA {_duration(build['eta_s'])}"
+        elif build["alive"]:
+            line += ", measuring the rate"
     line += f"; pid {build['pid']} {'alive' if build['alive'] else 'not running'}"
     print(line)
     if build["error"]:
