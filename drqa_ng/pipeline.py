@@ -107,6 +107,9 @@ class PipelineSettings:
     min_confidence: float | None = None
     calibrated: bool = True
     extra: tuple[tuple[str, str], ...] = field(default=())
+    home: Path | None = None
+    """The data home the indexes were read from: when set, a change of its config.json (the
+    background dense build finishing) switches retrieval without a restart (``retrieval.upgrade``)."""
 
 
 def combine_score(reader_score: float, retriever_norm: float, weight: float) -> float:
@@ -259,6 +262,8 @@ class QAPipeline:
         from drqa_ng.store.docstore import DocStore
 
         retriever = open_retrievers(settings.indexes, settings.fusion, settings.fusion_weight)
+        if settings.home is not None:
+            retriever = _upgrading(retriever, settings.home)
         store = DocStore.open(settings.docs)
         reader = load_reader(settings.reader, backend=settings.reader_backend, threads=settings.threads)
         torch = sys.modules.get("torch")  # only a torch reader imports it; the ONNX path starts without it
@@ -423,6 +428,20 @@ class QAPipeline:
     def ask_one(self, question: str, top_n: int = 5, k: int | None = None) -> list[Answer]:
         """Single-question convenience wrapper over ``ask``."""
         return self.ask([question], top_n, k)[0]
+
+
+def _upgrading(retriever: Retriever, home: Path) -> Retriever:
+    from drqa_ng.retrieval.upgrade import UpgradingRetriever
+
+    def reopen() -> Retriever:
+        # the home's config format lives with quickstart (indexing), imported only when it changed
+        from drqa_ng.config import read_home_config
+
+        cfg = read_home_config(home)
+        return open_retrievers(cfg.indexes, cfg.fusion, cfg.interp_weight)
+
+    upgrading: Retriever = UpgradingRetriever(retriever, Path(home) / "config.json", reopen)
+    return upgrading
 
 
 def open_retrievers(paths: Sequence[Path], fusion: str = "rrf", weight: float = 0.5) -> Retriever:

@@ -35,7 +35,7 @@ from drqa_ng.errors import IndexFormatError, UnsupportedError
 from drqa_ng.index_io import StringArray, atomic_dir, load_array, manifest_kind
 from drqa_ng.retrieval import dense as dense_mod
 from drqa_ng.retrieval import sparse as sparse_mod
-from drqa_ng.retrieval.encoder import Backend, Encoder
+from drqa_ng.retrieval.encoder import TextEncoder
 from drqa_ng.retrieval.scoring import bm25_doc_weights, bm25_idf
 from drqa_ng.store.docstore import DocStore, UnitKey
 from drqa_ng.types import Document, Passage, Unit
@@ -160,7 +160,7 @@ def update_sparse_index(path: Path, store: DocStore, chunk_size: int = DEFAULT_C
     return IndexUpdate(path, "sparse", n_old, new.n_units, time.perf_counter() - t0)
 
 
-def update_dense_index(path: Path, store: DocStore, encoder: Encoder | None = None) -> IndexUpdate:
+def update_dense_index(path: Path, store: DocStore, encoder: TextEncoder | None = None) -> IndexUpdate:
     """Encode and add the store's units beyond the index's to the dense index at ``path``."""
     import faiss
 
@@ -174,9 +174,7 @@ def update_dense_index(path: Path, store: DocStore, encoder: Encoder | None = No
         return IndexUpdate(path, "dense", n_old, 0, 0.0)
     rec = m.encoder
     max_length = rec.max_length
-    enc = encoder or Encoder.load(
-        rec.name, device="cpu", backend=cast(Backend, rec.backend), max_length=max_length
-    )
+    enc = encoder or dense_mod.encoder_from_record(rec, max_length, device="cpu")
     if enc.sha256 != rec.sha256:
         raise UnsupportedError(f"{path} was built with another encoder ({rec.name}); rebuild it")
     index = faiss.read_index(str(path / dense_mod.INDEX_FILE))
@@ -207,7 +205,7 @@ def add_documents(
     docs: Path,
     indexes: Sequence[Path],
     *,
-    encoder: Encoder | None = None,
+    encoder: TextEncoder | None = None,
     show_progress: bool = False,
 ) -> AddReport:
     """Append ``documents`` to the doc store ``docs``, then catch every index in ``indexes`` up."""

@@ -25,7 +25,7 @@ import numpy as np
 from drqa_ng.errors import InputError
 from drqa_ng.index_io import StringArray, atomic_dir
 from drqa_ng.retrieval.dense import IDS_STEM, INDEX_FILE, DenseManifest, EncoderRecord
-from drqa_ng.retrieval.encoder import Encoder
+from drqa_ng.retrieval.encoder import Encoder, TextEncoder
 from drqa_ng.types import UNITS, Passage, Unit
 from indexing.workdir import prepare_work
 
@@ -156,7 +156,7 @@ def _save_chunk(emb_path: Path, ids_path: Path, vecs: np.ndarray, ids: list[str]
 def build_dense_from_units(
     units: Iterable[Passage],
     out: Path,
-    encoder: Encoder,
+    encoder: TextEncoder,
     unit: str,
     factory: str = "Flat",
     total: int | None = None,
@@ -254,7 +254,7 @@ def build_dense_from_units(
 
 def write_dense_index(
     out: Path,
-    encoder: Encoder,
+    encoder: TextEncoder,
     loaders: Sequence[Callable[[], np.ndarray]],
     ids: Iterable[str],
     count: int,
@@ -313,7 +313,7 @@ def build_dense_index(
     out: Path,
     unit: str = "paragraph",
     factory: str = "Flat",
-    encoder: Encoder | None = None,
+    encoder: TextEncoder | None = None,
     encoder_name: str | None = None,
     batch_size: int = 64,
     chunk_size: int = 4096,

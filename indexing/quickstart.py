@@ -4,7 +4,9 @@
 
     home/docs.sqlite      doc store (H1's DocStore)
     home/sparse/          hashed BM25 index over paragraphs
-    home/dense/           optional FAISS index (off by default on CPU: see ``build_home``)
+    home/static/          static-vector index (Model2Vec distilled from MiniLM; the CPU default)
+    home/dense/           MiniLM FAISS index (built in the foreground on a GPU, in the background on a
+                          CPU: ``indexing.background``)
     home/config.json      what was built, paths relative to home (``drqa_ng.config.HomeConfig``);
                           ``drqa-ng ask`` reads it
 
@@ -38,6 +40,13 @@ URL_ENV = "DRQA_NG_WIKI_URL"
 DOCS_NAME = "docs.sqlite"
 SPARSE_NAME = "sparse"
 DENSE_NAME = "dense"
+STATIC_NAME = "static"
+DENSE_FUSION_WEIGHT = 0.7
+"""interp weight of the MiniLM index fused with BM25 (same grid; ``indexing.background`` uses it too)."""
+STATIC_FUSION_WEIGHT = 0.5
+"""interp weight of the static index fused with BM25: the best of an 11-point grid on the tune
+halves of the four shared question sets (README "Retrieval by default";
+scripts/compare_dense_defaults.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class QuickstartReport:
     """Documents skipped because their id was seen before."""
     empty: int = 0
     """Documents skipped because their text was empty."""
+    static_units: int = 0
 
 
 def default_url() -> str:
@@ -121,6 +131,8 @@ def build_home(
     dense: bool = False,
     dense_limit: int | None = None,
     encoder: str | None = None,
+    static: bool = False,
+    static_model: str | None = None,
     progress: bool = True,
     on_step: Callable[[int, int, str], None] | None = None,
 ) -> QuickstartReport:
@@ -129,6 +141,9 @@ def build_home(
     Dense encoding runs the MiniLM encoder over every unit: on 2 CPU cores that is hours for Simple
     English Wikipedia, so callers keep it off on CPU or cap it with ``dense_limit`` (the first N
     units in store order; the hybrid retriever then fuses a full sparse ranking with a partial dense one).
+    ``static`` builds a static-vector index (``drqa_ng.retrieval.static``; about a minute for Simple
+    English Wikipedia on 2 cores, plus a one-off distillation of the static model unless
+    ``static_model`` names one) fused with BM25 by ``interp`` at ``STATIC_FUSION_WEIGHT``.
     ``on_step(i, n, name)`` is called before each of the ``n`` build steps (the CLI prints a header).
     """
     from drqa_ng.store.docstore import DocStore
@@ -143,7 +158,9 @@ def build_home(
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     timings: list[tuple[str, float]] = []
-    steps = ["doc store", f"sparse index ({unit} units)"] + ([f"dense index ({unit} units)"] if dense else [])
+    steps = ["doc store", f"sparse index ({unit} units)"]
+    steps += [f"static index ({unit} units)"] if static else []
+    steps += [f"dense index ({unit} units)"] if dense else []
 
     def step(i: int) -> None:
         if on_step is not None:
@@ -169,13 +186,24 @@ def build_home(
     timings.append(("sparse", time.perf_counter() - t))
     indexes = [sparse_path]
 
+    static_units, fusion, fusion_weight = 0, "rrf", None
+    if static:
+        step(2)
+        t = time.perf_counter()
+        static_units = _build_static(docs_path, home / STATIC_NAME, unit, static_model, progress)
+        timings.append(("static", time.perf_counter() - t))
+        indexes.append(home / STATIC_NAME)
+        fusion, fusion_weight = "interp", STATIC_FUSION_WEIGHT
+
     dense_units = 0
     if dense:
-        step(2)
+        step(len(steps) - 1)
         t = time.perf_counter()
         dense_units = _build_dense(docs_path, home / DENSE_NAME, unit, dense_limit, encoder, progress)
         timings.append(("dense", time.perf_counter() - t))
         indexes.append(home / DENSE_NAME)
+        if not static:  # the fusion the background build switches to (indexing.background)
+            fusion, fusion_weight = "interp", DENSE_FUSION_WEIGHT
 
     with DocStore.open(docs_path) as store:
         info = store.info()
@@ -184,12 +212,14 @@ def build_home(
         docs=docs_path,
         indexes=tuple(indexes),
         unit=unit,
-        fusion="rrf",
+        fusion=fusion,
+        fusion_weight=fusion_weight,
         corpus=tuple(str(Path(c).resolve()) for c in corpus),
         counts=HomeCounts(
             documents=info.documents,
             units=sparse.units,
             dense_units=dense_units,
+            static_units=static_units,
             skipped_duplicates=report.duplicates,
             skipped_empty=report.empty,
         ),
@@ -206,6 +236,7 @@ def build_home(
         tuple(timings),
         duplicates=report.duplicates,
         empty=report.empty,
+        static_units=static_units,
     )
 
 
@@ -230,6 +261,18 @@ def _build_dense(
             docs_path=str(docs.resolve()),
             progress=progress,
         )
+    return res.count
+
+
+def _build_static(docs: Path, out: Path, unit: str, model: str | None, progress: bool) -> int:
+    from drqa_ng.retrieval.static import StaticEncoder
+    from indexing.dense import build_dense_index
+
+    enc = StaticEncoder.load(model)
+    # big chunks: a static chunk encodes in seconds, and each chunk is a file in the work folder
+    res = build_dense_index(
+        docs, out, unit, encoder=enc, batch_size=1024, chunk_size=65536, max_length=512, progress=progress
+    )
     return res.count
 
 

@@ -59,6 +59,7 @@ def settings_from_json(text: str) -> ServerSettings:
         p["indexes"] = tuple(Path(x) for x in p["indexes"])
         p["docs"] = Path(p["docs"])
         p["reader"] = Path(p["reader"]) if p.get("reader") else None
+        p["home"] = Path(p["home"]) if p.get("home") else None
         p["extra"] = tuple(tuple(kv) for kv in p.get("extra", ()))
         pipeline = PipelineSettings(**p)
     data["routers"] = tuple(data.get("routers", ()))

@@ -113,6 +113,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
 
     indexes, docs, reader = args.index, args.docs, args.reader
     weight, fusion = args.weight, args.fusion
+    fusion_weight, home = 0.5, None
     if not indexes or docs is None:
         from drqa_ng.config import read_home_config
 
@@ -123,6 +124,8 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         docs = docs or cfg.docs
         reader = reader or cfg.reader
         weight = weight if weight is not None else cfg.weight
+        if not args.index and fusion is None:  # retrieval follows the home (and its upgrades)
+            fusion, fusion_weight, home = cfg.fusion, cfg.interp_weight, cfg.home
         fusion = fusion or cfg.fusion
     return PipelineSettings(
         indexes=tuple(indexes),
@@ -130,6 +133,8 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         reader=reader,
         reader_backend=args.backend,
         fusion=fusion or "rrf",
+        fusion_weight=fusion_weight,
+        home=home,
         n_docs=args.k,
         weight=DEFAULT_WEIGHT if weight is None else weight,
         max_passages=args.max_passages,

@@ -15,6 +15,8 @@ from typing import Any
 
 def _quickstart(args: argparse.Namespace) -> int:
     from drqa_ng.config import default_home
+    from indexing.background import start_background_dense as start_background
+    from indexing.background import stop_background_dense
     from indexing.quickstart import build_home, default_url, download, report_dict
 
     home = (args.home or default_home()).resolve()
@@ -24,11 +26,11 @@ def _quickstart(args: argparse.Namespace) -> int:
         name = url.rstrip("/").rsplit("/", 1)[-1] or "corpus.xml.bz2"
         print(f"downloading {url}", file=sys.stderr)
         corpus = [download(url, home / "downloads" / name, progress=not args.quiet)]
-    dense = args.dense
-    if dense is None:
-        import torch
+    from drqa_ng.cli.status import quickstart_dense_plan
 
-        dense = bool(torch.cuda.is_available())
+    dense, static, background = quickstart_dense_plan(args.dense, args.background)
+    if stop_background_dense(home):  # it reads the doc store this run rebuilds; restarted below
+        print("stopped the running background dense build", file=sys.stderr)
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     def header(i: int, n: int, name: str) -> None:
@@ -50,16 +52,26 @@ def _quickstart(args: argparse.Namespace) -> int:
                 dense=dense,
                 dense_limit=args.dense_limit,
                 encoder=args.encoder,
+                static=static,
+                static_model=args.static_model,
                 progress=not args.quiet,
                 on_step=header,
             )
     finally:
         skips.setLevel(level)
+    pid = start_background(report.home, args.encoder) if background else None
     if args.json:
-        print(json.dumps(report_dict(report), indent=2))
+        print(json.dumps({**report_dict(report), "background_pid": pid}, indent=2))
         return 0
     print(f"built {report.home}: {report.documents} documents, {report.units} {args.unit} units", end="")
-    print(f", {report.dense_units} dense vectors" if dense else " (no dense index)")
+    if static:
+        print(f", {report.static_units} static vectors", end="")
+    print(f", {report.dense_units} dense vectors" if dense else "" if static else " (no dense index)")
+    if pid is not None:
+        print(
+            f"  MiniLM dense index: building in the background (pid {pid}, low priority); ask/serve switch "
+            f"to it when it is complete. Progress: drqa-ng status{'' if args.home is None else f' --home {report.home}'}"
+        )
     print(
         f"  skipped {report.duplicates} duplicate-id and {report.empty} empty documents"
         + ("" if args.verbose or not report.duplicates + report.empty else " (-v lists them)")
@@ -83,9 +95,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Build everything `drqa-ng ask` needs into one folder (--home, default $DRQA_NG_HOME or "
         "the per-user ~/.local/share/drqa-ng) and write its config.json. Without --corpus, downloads the latest Simple English "
         "Wikipedia dump (override with --url or $DRQA_NG_WIKI_URL; partial downloads resume). "
-        "Dense indexing is OFF by default on CPU (encoding ~0.5M Simple Wikipedia paragraphs takes hours on "
-        "2 cores) and ON when a CUDA GPU is present; --dense forces it, --dense-limit N encodes only the "
-        "first N units.",
+        "On a CPU, it builds BM25 and a static-vector index (Model2Vec distilled from MiniLM: about a minute) "
+        "and answers at once, and builds the MiniLM dense index (~45 min for Simple Wikipedia on 2 cores) "
+        "in a detached low-priority process that ask/serve switch to when it is complete (`drqa-ng status` "
+        "shows its progress; --no-background skips it). With a CUDA GPU the MiniLM index is built in the "
+        "foreground. --dense forces a foreground MiniLM build, --no-dense builds BM25 only, --dense-limit N "
+        "encodes only the first N units.",
     )
     q.add_argument(
         "--corpus", type=Path, action="append", help="dump (.xml.bz2), WikiExtractor folder, JSONL, SQuAD"
@@ -97,6 +112,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     q.add_argument("--dense", action=argparse.BooleanOptionalAction, default=None, help="build a dense index")
     q.add_argument("--dense-limit", type=int, help="encode at most N units for the dense index")
+    q.add_argument(
+        "--background",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="build the MiniLM dense index in a detached low-priority process (default: on a CPU)",
+    )
+    q.add_argument(
+        "--static-model",
+        metavar="DIR",
+        help="static (Model2Vec) model folder (default: distilled once from the shipped MiniLM and cached)",
+    )
     q.add_argument("--encoder", help="dense encoder folder (default: the shipped MiniLM)")
     q.add_argument("--json", action="store_true", help="print the build report as JSON")
     q.set_defaults(func=_quickstart)

@@ -110,6 +110,8 @@ def _resolve_indexes(args: argparse.Namespace, positional: list[str]) -> tuple[l
         raise
     if args.fusion is None:
         args.fusion = cfg.fusion
+        if args.weight is None and cfg.fusion == "interp":
+            args.weight = cfg.interp_weight
     return list(cfg.indexes), cfg.docs
 
 

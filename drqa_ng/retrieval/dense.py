@@ -20,7 +20,7 @@ import numpy as np
 
 from drqa_ng.errors import IndexFormatError, InputError
 from drqa_ng.index_io import Fields, ShardOf, StringArray, load_fields, write_manifest
-from drqa_ng.retrieval.encoder import Backend, Encoder
+from drqa_ng.retrieval.encoder import Backend, Encoder, TextEncoder
 from drqa_ng.types import Hit, doc_id_of
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ class DenseIndex:
         index: Any,
         ids: Sequence[str],
         manifest: DenseManifest,
-        encoder: Encoder | None = None,
+        encoder: TextEncoder | None = None,
         on_gpu: bool = False,
     ) -> None:
         self.path = path
@@ -197,7 +197,7 @@ class DenseIndex:
 
     @classmethod
     def open(
-        cls, path: Path | str, encoder: Encoder | None = None, use_gpu: bool | None = None
+        cls, path: Path | str, encoder: TextEncoder | None = None, use_gpu: bool | None = None
     ) -> DenseIndex:
         """Open and check an index folder.
 
@@ -253,17 +253,14 @@ class DenseIndex:
         return len(self._ids)
 
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> TextEncoder:
         """The query encoder (loaded from the manifest's record on first use)."""
         if self._encoder is None:
             rec = self.manifest.encoder
-            self._encoder = Encoder.load(
-                rec.name,
-                backend=cast(Backend, rec.backend),  # queries use the runtime the passages used
-                max_length=rec.query_max_length,
-            )
+            self._encoder = encoder_from_record(rec, rec.query_max_length)
             _check_encoder(self._encoder, self.manifest, self.path)
-        return self._encoder
+        encoder: TextEncoder = self._encoder
+        return encoder
 
     def set_search_params(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
         """Set IVF ``nprobe`` and/or HNSW ``efSearch`` (ignored by index types without them)."""
@@ -317,7 +314,17 @@ class DenseIndex:
         return out
 
 
-def _check_encoder(encoder: Encoder, manifest: DenseManifest, path: Path) -> None:
+def encoder_from_record(rec: EncoderRecord, max_length: int, device: str | None = None) -> TextEncoder:
+    """Load the encoder a manifest's ``encoder`` record names, on the runtime the passages used
+    (``backend``: torch, onnx-int8, or static for ``drqa_ng.retrieval.static`` models)."""
+    if rec.backend == "static":
+        from drqa_ng.retrieval.static import StaticEncoder
+
+        return StaticEncoder.load(rec.name, max_length=max_length)
+    return Encoder.load(rec.name, device=device, backend=cast(Backend, rec.backend), max_length=max_length)
+
+
+def _check_encoder(encoder: TextEncoder, manifest: DenseManifest, path: Path) -> None:
     rec = manifest.encoder
     if encoder.dim != manifest.dim:
         raise InputError(

@@ -22,7 +22,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -113,6 +113,27 @@ def weights_sha256(folder: Path) -> str:
         if (folder / fname).is_file():
             return file_sha256(folder / fname)
     raise NotFoundError(f"{folder} holds no model weights ({' or '.join(_WEIGHT_FILES)})")
+
+
+class TextEncoder(Protocol):
+    """What a dense index needs from an encoder: ``Encoder`` (MiniLM) and
+    ``drqa_ng.retrieval.static.StaticEncoder`` (distilled static vectors) implement it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int = ..., max_length: int | None = None
+    ) -> np.ndarray: ...
 
 
 class Encoder:

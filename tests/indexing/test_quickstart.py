@@ -166,3 +166,47 @@ def test_quickstart_prints_steps_and_skip_counts_and_search_finds_its_home(
     assert out.split("\t")[2] == "eiffel_tower#p1"
     rc, _, err = run_cli("quickstart", "--corpus", str(tiny_corpus_jsonl), "--no-dense", "-v", "-q")
     assert rc == 0 and "skipping document" in err  # -v lists them
+
+
+@pytest.mark.slow
+def test_quickstart_on_cpu_answers_with_static_then_switches_to_the_background_dense(
+    run_cli,
+    tiny_corpus_jsonl: Path,
+    tiny_static_dir: Path,
+    tiny_encoder_dir: Path,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    import contextlib
+
+    import psutil
+    import torch
+
+    from indexing.background import read_progress
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU plan, also on a GPU machine
+    home = tmp_path / "home"
+    rc, out, err = run_cli(
+        "quickstart", "--corpus", str(tiny_corpus_jsonl), "--home", str(home),
+        "--static-model", str(tiny_static_dir), "--no-background",
+    )  # fmt: skip
+    assert rc == 0, err
+    assert "[3/3] static index (paragraph units)" in err and "static vectors" in out
+    cfg = read_home_config(home)
+    assert [p.name for p in cfg.indexes] == ["sparse", "static"] and cfg.fusion == "interp"
+    assert read_progress(home) is None  # --no-background: nothing started
+    ask = ("ask", "--home", str(home), "--reader", str(tiny_model_dir), "--json", "Who created Python?")
+    rc, out, err = run_cli(*ask)
+    assert rc == 0 and json.loads(out)["answers"], err
+
+    rc, out, err = run_cli("status", "--home", str(home), "--start", "--encoder", str(tiny_encoder_dir))
+    assert rc == 0 and "started (pid " in out, err
+    pid = int(out.split("pid ")[1].rstrip(")\n"))
+    with contextlib.suppress(psutil.NoSuchProcess):  # NoSuchProcess: already finished
+        psutil.Process(pid).wait(timeout=600)  # a generous bound for a loaded machine
+    prog = read_progress(home)
+    assert prog is not None and prog.state == "done", (home / "dense-build.log").read_text()
+    assert [p.name for p in read_home_config(home).indexes] == ["sparse", "dense"]
+    rc, out, err = run_cli(*ask)
+    assert rc == 0 and json.loads(out)["answers"], err
