@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from drqa_ng.confidence import CALIBRATION_FILE, Calibration, abstains, confidences, softmax
+from drqa_ng.config import DEFAULT_K
 from drqa_ng.errors import InputError
 from drqa_ng.normalize import normalize_answer
 from drqa_ng.protocols import PassageStore, Reader, Retriever
@@ -97,7 +98,7 @@ class PipelineSettings:
     reader_backend: str = "auto"
     fusion: str = "rrf"
     fusion_weight: float = 0.5
-    n_docs: int = 5
+    n_docs: int = DEFAULT_K
     weight: float = DEFAULT_WEIGHT
     max_passages: int = 64
     reader_candidates: int = 20
@@ -226,7 +227,7 @@ class QAPipeline:
         store: PassageStore,
         reader: Reader,
         *,
-        n_docs: int = 5,
+        n_docs: int = DEFAULT_K,
         weight: float = DEFAULT_WEIGHT,
         max_passages: int = 64,
         reader_candidates: int = 20,
