@@ -27,6 +27,22 @@ def test_build_dense_cli(run_cli, tiny_docstore: Path, tmp_path: Path) -> None: 
     assert rc == 0 and "mount_everest" in stdout
 
 
+def test_build_dense_cli_static_backend(  # type: ignore[no-untyped-def]
+    run_cli, tiny_docstore: Path, tiny_static_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "static"
+    args = ("--unit", "doc", "--backend", "static", "--encoder", str(tiny_static_dir))
+    rc, stdout, _ = run_cli("build-dense", str(tiny_docstore), str(out), *args)
+    assert rc == 0, stdout
+    assert stdout.startswith("static index") and "doc vectors, dim 16" in stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["encoder"]["backend"] == "static"
+    rc, stdout, _ = run_cli("search", str(out), "Mount Everest", "-k", "1")
+    assert rc == 0 and stdout.strip()  # queries reopen the static model recorded in the manifest
+    rc, _, err = run_cli("build-dense", str(tiny_docstore), str(tmp_path / "s2"), *args, "--engine", "ray")
+    assert rc != 0 and "--backend static runs locally" in err
+
+
 @pytest.mark.slow
 def test_build_dense_cli_auto_backend_is_int8_on_cpu(  # type: ignore[no-untyped-def]
     run_cli, tiny_docstore: Path, tmp_path: Path, onnx_cache_home: Path, monkeypatch: pytest.MonkeyPatch
