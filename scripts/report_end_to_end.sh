@@ -12,6 +12,8 @@
 # SAMPLE (default 500) questions, seed 0; WikiMovies dev = a seeded sample of MOVIES (default 300).
 # Each `drqa-ng eval` writes RUN_DIR/SET/{predictions.jsonl,metrics.json,report.png} and is skipped
 # when its metrics.json exists. Prints a Markdown table (EM, F1, regex, R@k, p50 ms).
+# Several indexes are fused with FUSION (rrf | interp; interp weights the last index 0.5), e.g.
+#   FUSION=interp scripts/report_end_to_end.sh runs/e2e-hybrid READER wiki_bm25 wiki_static -- wiki.sqlite
 set -euo pipefail
 RUN=${1:?usage: scripts/report_end_to_end.sh RUN_DIR READER INDEX [INDEX ...] -- DOCS}
 READER=${2:?reader folder}
@@ -25,7 +27,7 @@ DATA=${DRQA_NG_DATA:-$(cd "$HERE/.." && pwd)/shared/data}
 SAMPLE=${SAMPLE:-500}
 MOVIES=${MOVIES:-300}
 mkdir -p "$RUN"
-common=(--reader "$READER" "${INDEXES[@]}" --docs "$DOCS" --quiet)
+common=(--reader "$READER" "${INDEXES[@]}" --docs "$DOCS" --quiet ${FUSION:+--fusion "$FUSION"})
 
 run() {  # run NAME ARGS...: one eval, skipped when done
   local name=$1
