@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 import pytest
 
@@ -128,47 +128,40 @@ def test_request_past_its_deadline_gets_overloaded_error_and_is_dropped() -> Non
     assert seen == ["busy"]  # the expired request never reached the reader
 
 
-def test_requests_with_different_top_n_are_never_read_together() -> None:
-    """``top_n`` sets how many candidates the pipeline ranks, so mixing it would change answers."""
-    calls: list[tuple[int, list[str]]] = []
-
-    def fn(qs: Sequence[str], top_n: int, k: int | None = None) -> list[list[Answer]]:
-        calls.append((top_n, list(qs)))
-        time.sleep(0.01)
-        return _answers(qs, top_n)
-
-    async def go() -> None:
-        b = MicroBatcher(fn, max_batch=32, max_wait_ms=50)
-        await b.start()
-        try:
-            await asyncio.gather(*(b.submit([f"q{i}"], top_n=1 + i % 3) for i in range(12)))
-        finally:
-            await b.stop()
-
-    asyncio.run(go())
-    for top_n, qs in calls:
-        assert all(1 + int(q[1:]) % 3 == top_n for q in qs), (top_n, qs)
-    assert len(calls) < 12  # still batched
+def _top_n_of(i: int) -> int:
+    return 1 + i % 3
 
 
-def test_requests_with_different_k_are_never_read_together() -> None:
-    """``k`` sets how many units the pipeline retrieves, so mixing it would change answers too."""
+def _k_of(i: int) -> int | None:
+    return None if i % 2 else 3
+
+
+@pytest.mark.parametrize("field", ["top_n", "k"])
+def test_requests_with_different_top_n_or_k_are_never_read_together(field: str) -> None:
+    """``top_n`` sets how many candidates the pipeline ranks and ``k`` how many units it retrieves,
+    so mixing requests that differ in either would change answers."""
     calls: list[tuple[int | None, list[str]]] = []
 
     def fn(qs: Sequence[str], top_n: int, k: int | None = None) -> list[list[Answer]]:
-        calls.append((k, list(qs)))
+        calls.append((top_n if field == "top_n" else k, list(qs)))
         time.sleep(0.01)
         return _answers(qs, top_n)
+
+    def submit(b: MicroBatcher, i: int) -> Awaitable[list[list[Answer]]]:
+        if field == "top_n":
+            return b.submit([f"q{i}"], top_n=_top_n_of(i))
+        return b.submit([f"q{i}"], 1, k=_k_of(i))
 
     async def go() -> None:
         b = MicroBatcher(fn, max_batch=32, max_wait_ms=50)
         await b.start()
         try:
-            await asyncio.gather(*(b.submit([f"q{i}"], 1, k=None if i % 2 else 3) for i in range(12)))
+            await asyncio.gather(*(submit(b, i) for i in range(12)))
         finally:
             await b.stop()
 
     asyncio.run(go())
-    for k, qs in calls:
-        assert all((None if int(q[1:]) % 2 else 3) == k for q in qs), (k, qs)
+    expected = _top_n_of if field == "top_n" else _k_of
+    for value, qs in calls:
+        assert all(expected(int(q[1:])) == value for q in qs), (value, qs)
     assert len(calls) < 12  # still batched
