@@ -84,14 +84,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from drqa_ng.errors import NotFoundError
-    from drqa_ng.retrieval.encoder import Encoder
+    from drqa_ng.errors import InputError, NotFoundError
+    from drqa_ng.retrieval.encoder import Encoder, TextEncoder
     from indexing.dense import build_dense_index
 
     if not args.docs.is_file():
         raise NotFoundError(f"doc store not found: {args.docs}")
-    if args.backend == "static":
-        return _build_static(args)
+    if args.backend == "static" and args.engine == "ray":
+        raise InputError(
+            "--backend static runs locally (it encodes ~minutes per million units); drop --engine ray"
+        )
     backend: Literal["auto", "torch", "onnx-int8"] = (
         "onnx-int8" if args.backend == "onnx" else args.backend  # the encoder's name for it
     )
@@ -119,52 +121,31 @@ def _build(args: argparse.Namespace) -> int:
             f"{res.chunks} chunks ({res.chunks - res.chunks_encoded} resumed), {res.seconds:.1f} s (ray)"
         )
         return 0
-    enc = Encoder.load(args.encoder, backend=backend, max_length=args.max_length, threads=args.threads)
+    enc: TextEncoder
+    batch, chunk, max_length = args.batch_size, args.chunk_size, args.max_length
+    if args.backend == "static":
+        from drqa_ng.retrieval.static import StaticEncoder
+
+        # big batches and chunks: a static chunk encodes in seconds; each chunk is a file to resume from
+        batch, chunk, max_length = max(batch, 1024), max(chunk, 65536), max(max_length, 512)
+        enc = StaticEncoder.load(args.encoder, max_length=max_length)
+    else:
+        enc = Encoder.load(args.encoder, backend=backend, max_length=max_length, threads=args.threads)
     res = build_dense_index(
         args.docs,
         args.out,
         unit=args.unit,
         factory=args.factory,
         encoder=enc,
-        batch_size=args.batch_size,
-        chunk_size=args.chunk_size,
-        max_length=args.max_length,
+        batch_size=batch,
+        chunk_size=chunk,
+        max_length=max_length,
         progress=not args.quiet,
     )
     resumed = res.chunks - res.chunks_encoded
     print(
-        f"dense index {res.path}: {res.count} {args.unit} vectors, dim {res.dim}, {res.factory}, "
+        f"{'static' if args.backend == 'static' else 'dense'} index {res.path}: {res.count} {args.unit} vectors, dim {res.dim}, {res.factory}, "
         f"{res.chunks} chunks ({resumed} resumed), {res.seconds:.1f} s"
-    )
-    return 0
-
-
-def _build_static(args: argparse.Namespace) -> int:
-    """``build-dense --backend static``: the same index format, vectors from a static model."""
-    from drqa_ng.errors import InputError
-    from drqa_ng.retrieval.static import StaticEncoder
-    from indexing.dense import build_dense_index
-
-    if args.engine == "ray":
-        raise InputError(
-            "--backend static runs locally (it encodes ~minutes per million units); drop --engine ray"
-        )
-    enc = StaticEncoder.load(args.encoder, max_length=max(args.max_length, 512))
-    # big batches and chunks: a static chunk encodes in seconds, and each chunk is a file to resume from
-    res = build_dense_index(
-        args.docs,
-        args.out,
-        unit=args.unit,
-        factory=args.factory,
-        encoder=enc,
-        batch_size=max(args.batch_size, 1024),
-        chunk_size=max(args.chunk_size, 65536),
-        max_length=max(args.max_length, 512),
-        progress=not args.quiet,
-    )
-    print(
-        f"static index {res.path}: {res.count} {args.unit} vectors, dim {res.dim}, {res.factory}, "
-        f"{res.chunks} chunks ({res.chunks - res.chunks_encoded} resumed), {res.seconds:.1f} s"
     )
     return 0
 
