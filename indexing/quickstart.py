@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from drqa_ng.config import HomeConfig, HomeCounts
-from drqa_ng.config import read_home_config as read_home_config  # re-export: callers of the old path
 from drqa_ng.errors import DataFormatError, InputError, NotFoundError
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from drqa_ng.evaluation.datasets import Question, load_questions, read_article_list
+from drqa_ng.evaluation.datasets import Question, load_questions
 from drqa_ng.evaluation.retrieval import first_answer_rank
+from drqa_ng.inputs import read_article_list
 from drqa_ng.retrieval.fusion import interpolate, reciprocal_rank_fusion
 from drqa_ng.types import Hit, doc_id_of
 

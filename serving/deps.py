@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
-from drqa_ng.pipeline import QAPipeline, Reader
+from drqa_ng.pipeline import QAPipeline
+from drqa_ng.protocols import Reader
 from drqa_ng.types import Answer, Passage
 from serving.admission import Admission
 from serving.batching import MicroBatcher

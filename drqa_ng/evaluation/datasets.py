@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from drqa_ng.errors import DataFormatError, NotFoundError
-from drqa_ng.inputs import open_text, read_article_list, read_json, squad_qas
-
-__all__ = ["Question", "load_questions", "read_article_list"]
+from drqa_ng.inputs import open_text, read_json, squad_qas
 
 
 @dataclass(frozen=True, slots=True)

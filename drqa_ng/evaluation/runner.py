@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from drqa_ng.errors import InputError
-from drqa_ng.evaluation.datasets import Question, load_questions, read_article_list
+from drqa_ng.evaluation.datasets import Question, load_questions
 from drqa_ng.evaluation.qa import (
     REGEX_DATASETS,
     QAMetrics,
@@ -25,6 +25,7 @@ from drqa_ng.evaluation.qa import (
     write_metrics,
     write_predictions,
 )
+from drqa_ng.inputs import read_article_list
 from drqa_ng.pipeline import PipelineSettings, QAPipeline
 
 PREDICTIONS_FILE = "predictions.jsonl"

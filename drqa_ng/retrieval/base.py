@@ -1,14 +1,10 @@
-"""Query checks every retriever shares. The ``Retriever`` protocol itself lives in ``drqa_ng.protocols``
-(re-exported here for callers of the old path)."""
+"""Query checks every retriever shares (the ``Retriever`` protocol itself is in ``drqa_ng.protocols``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from drqa_ng.errors import InputError
-from drqa_ng.protocols import Retriever
-
-__all__ = ["MAX_QUERY_CHARS", "Retriever", "check_queries"]
 
 MAX_QUERY_CHARS = 10_000
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from drqa_ng.errors import DrqaError
-from drqa_ng.retrieval.base import Retriever
+from drqa_ng.protocols import Retriever
 from drqa_ng.types import Hit
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from drqa_ng.config import read_home_config
 from indexing.background import (
     PROGRESS_FILE,
     BuildProgress,
@@ -19,7 +20,7 @@ from indexing.background import (
     write_progress,
 )
 from indexing.dense import work_dir_for
-from indexing.quickstart import DENSE_FUSION_WEIGHT, DENSE_NAME, SPARSE_NAME, build_home, read_home_config
+from indexing.quickstart import DENSE_FUSION_WEIGHT, DENSE_NAME, SPARSE_NAME, build_home
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from drqa_ng.errors import IndexFormatError
-from drqa_ng.retrieval.base import Retriever
+from drqa_ng.protocols import Retriever
 from drqa_ng.retrieval.upgrade import UpgradingRetriever
 from drqa_ng.types import Hit
 
