@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -128,7 +128,7 @@ class DenseManifest:
         """Read and check ``folder/manifest.json``: NotFoundError, or IndexFormatError naming the problem."""
         f = load_fields(folder, KIND, FORMAT_VERSION)
         shard = f.sub("shard_of") if f.has("shard_of") else None
-        return cls(
+        m = cls(
             unit=f.text("unit"),
             count=f.integer("count"),
             dim=f.integer("dim"),
@@ -145,28 +145,9 @@ class DenseManifest:
             chunk_size=f.integer("chunk_size", 0),
             batch_size=f.integer("batch_size", 64),
             shard_of=None if shard is None else ShardOf(shard.integer("count"), shard.integer("row_offset")),
-            extra=f.unknown(_DENSE_KEYS),
         )
-
-
-_DENSE_KEYS = (
-    "unit",
-    "count",
-    "dim",
-    "factory",
-    "encoder",
-    "requested_factory",
-    "metric",
-    "normalized",
-    "corpus_hash",
-    "docs",
-    "faiss_version",
-    "train_seed",
-    "faiss_seconds",
-    "chunk_size",
-    "batch_size",
-    "shard_of",
-)
+        # keys this version does not write: kept, so a rewrite of the manifest loses nothing
+        return replace(m, extra=f.unknown(m.to_json()))
 
 
 def gpu_available() -> bool:

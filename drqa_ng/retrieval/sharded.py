@@ -82,7 +82,7 @@ class ShardedManifest:
         """Read and check ``folder/manifest.json``: NotFoundError, or IndexFormatError naming the problem."""
         f = load_fields(folder, KIND, FORMAT_VERSION)
         entries = [Fields(e, f"{f.where}.shards") for e in f.array("shards")]
-        return cls(
+        m = cls(
             base_kind=f.text("base_kind"),
             unit=f.text("unit"),
             shards=tuple(
@@ -91,8 +91,9 @@ class ShardedManifest:
             corpus_hash=f.text("corpus_hash", ""),
             docs=f.opt_text("docs"),
             source=f.text("source", ""),
-            extra=f.unknown(("base_kind", "unit", "shards", "corpus_hash", "docs", "source")),
         )
+        # keys this version does not write: kept, so a rewrite of the manifest loses nothing
+        return replace(m, extra=f.unknown(m.to_json()))
 
 
 def _shard_entries(path: Path, manifest: ShardedManifest) -> list[tuple[Path, int, int]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
 
@@ -134,7 +134,7 @@ class SparseManifest:
         except ValueError as e:
             raise IndexFormatError(f"sparse manifest has bad params: {e}") from e
         shard = f.sub("shard_of") if f.has("shard_of") else None
-        return cls(
+        m = cls(
             unit=f.text("unit"),
             spec=spec,
             scoring=cast(Scoring, scoring),
@@ -151,21 +151,9 @@ class SparseManifest:
             corpus_hash=f.text("corpus_hash", ""),
             docs=f.opt_text("docs"),
             shard_of=None if shard is None else ShardOf(shard.integer("units"), shard.integer("row_offset")),
-            extra=f.unknown(_SPARSE_KEYS),
         )
-
-
-_SPARSE_KEYS = (
-    "unit",
-    "corpus_hash",
-    "docs",
-    "params",
-    "counts",
-    "avgdl",
-    "average_idf",
-    "build_seconds",
-    "shard_of",
-)
+        # keys this version does not write: kept, so a rewrite of the manifest loses nothing
+        return replace(m, extra=f.unknown(m.to_json()))
 
 
 class SparseIndex:

@@ -9,7 +9,7 @@ frames_teacher), ``timings`` (seconds per build stage) and ``corpus_hash`` (sha2
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -112,7 +112,7 @@ class VideoManifest:
         t = f.sub("timings", {})
         tags = p.array("tags")
         label_fraction = p.number("label_fraction") if p.has("label_fraction") else None
-        return cls(
+        m = cls(
             params=VideoParams(
                 fps=p.number("fps"),
                 min_seg=p.number("min_seg"),
@@ -132,5 +132,6 @@ class VideoManifest:
             ),
             timings=VideoTimings(**{k: t.number(k, 0.0) for k in VideoTimings.__dataclass_fields__}),
             corpus_hash=f.text("corpus_hash", ""),
-            extra=f.unknown(("params", "counts", "timings", "corpus_hash")),
         )
+        # keys this version does not write: kept, so a rewrite of the manifest loses nothing
+        return replace(m, extra=f.unknown(m.to_json()))
