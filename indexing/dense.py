@@ -347,3 +347,39 @@ def build_dense_index(
         progress=progress,
         on_chunk=on_chunk,
     )
+
+
+STATIC_BATCH, STATIC_CHUNK, STATIC_MAX_LENGTH = 1024, 65536, 512
+"""Static builds use big batches and chunks (a chunk encodes in seconds; each chunk is a file to
+resume from) and long passages (a static model has no position limit)."""
+
+
+def build_static_index(
+    docs: Path,
+    out: Path,
+    unit: str = "paragraph",
+    model: str | None = None,
+    factory: str = "Flat",
+    *,
+    batch_size: int = STATIC_BATCH,
+    chunk_size: int = STATIC_CHUNK,
+    max_length: int = STATIC_MAX_LENGTH,
+    progress: bool = False,
+) -> DenseBuildResult:
+    """``build_dense_index`` with a static (Model2Vec) encoder: ``model`` is a static model folder, or
+    None for the default one distilled from the shipped MiniLM (``drqa_ng.retrieval.static``). The
+    same index format; minutes per million units on a CPU instead of hours."""
+    from drqa_ng.retrieval.static import StaticEncoder
+
+    enc = StaticEncoder.load(model, max_length=max_length)
+    return build_dense_index(
+        docs,
+        out,
+        unit,
+        factory,
+        encoder=enc,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        max_length=max_length,
+        progress=progress,
+    )

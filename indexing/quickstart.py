@@ -146,6 +146,7 @@ def build_home(
     ``on_step(i, n, name)`` is called before each of the ``n`` build steps (the CLI prints a header).
     """
     from drqa_ng.store.docstore import DocStore
+    from indexing.dense import build_static_index
     from indexing.docstore import build_docstore
     from indexing.ingest import read_corpus
     from indexing.sparse import build_sparse_from_store
@@ -189,7 +190,9 @@ def build_home(
     if static:
         step(2)
         t = time.perf_counter()
-        static_units = _build_static(docs_path, home / STATIC_NAME, unit, static_model, progress)
+        static_units = build_static_index(
+            docs_path, home / STATIC_NAME, unit, static_model, progress=progress
+        ).count
         timings.append(("static", time.perf_counter() - t))
         indexes.append(home / STATIC_NAME)
         fusion, fusion_weight = "interp", STATIC_FUSION_WEIGHT
@@ -260,18 +263,6 @@ def _build_dense(
             docs_path=str(docs.resolve()),
             progress=progress,
         )
-    return res.count
-
-
-def _build_static(docs: Path, out: Path, unit: str, model: str | None, progress: bool) -> int:
-    from drqa_ng.retrieval.static import StaticEncoder
-    from indexing.dense import build_dense_index
-
-    enc = StaticEncoder.load(model)
-    # big chunks: a static chunk encodes in seconds, and each chunk is a file in the work folder
-    res = build_dense_index(
-        docs, out, unit, encoder=enc, batch_size=1024, chunk_size=65536, max_length=512, progress=progress
-    )
     return res.count
 
 

@@ -85,8 +85,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     from drqa_ng.errors import InputError, NotFoundError
-    from drqa_ng.retrieval.encoder import Encoder, TextEncoder
-    from indexing.dense import build_dense_index
+    from drqa_ng.retrieval.encoder import Encoder
+    from indexing.dense import (
+        STATIC_BATCH,
+        STATIC_CHUNK,
+        STATIC_MAX_LENGTH,
+        build_dense_index,
+        build_static_index,
+    )
 
     if not args.docs.is_file():
         raise NotFoundError(f"doc store not found: {args.docs}")
@@ -121,30 +127,35 @@ def _build(args: argparse.Namespace) -> int:
             f"{res.chunks} chunks ({res.chunks - res.chunks_encoded} resumed), {res.seconds:.1f} s (ray)"
         )
         return 0
-    enc: TextEncoder
-    batch, chunk, max_length = args.batch_size, args.chunk_size, args.max_length
     if args.backend == "static":
-        from drqa_ng.retrieval.static import StaticEncoder
-
-        # big batches and chunks: a static chunk encodes in seconds; each chunk is a file to resume from
-        batch, chunk, max_length = max(batch, 1024), max(chunk, 65536), max(max_length, 512)
-        enc = StaticEncoder.load(args.encoder, max_length=max_length)
+        res = build_static_index(
+            args.docs,
+            args.out,
+            args.unit,
+            args.encoder,
+            args.factory,
+            batch_size=max(args.batch_size, STATIC_BATCH),
+            chunk_size=max(args.chunk_size, STATIC_CHUNK),
+            max_length=max(args.max_length, STATIC_MAX_LENGTH),
+            progress=not args.quiet,
+        )
     else:
-        enc = Encoder.load(args.encoder, backend=backend, max_length=max_length, threads=args.threads)
-    res = build_dense_index(
-        args.docs,
-        args.out,
-        unit=args.unit,
-        factory=args.factory,
-        encoder=enc,
-        batch_size=batch,
-        chunk_size=chunk,
-        max_length=max_length,
-        progress=not args.quiet,
-    )
+        enc = Encoder.load(args.encoder, backend=backend, max_length=args.max_length, threads=args.threads)
+        res = build_dense_index(
+            args.docs,
+            args.out,
+            unit=args.unit,
+            factory=args.factory,
+            encoder=enc,
+            batch_size=args.batch_size,
+            chunk_size=args.chunk_size,
+            max_length=args.max_length,
+            progress=not args.quiet,
+        )
     resumed = res.chunks - res.chunks_encoded
+    kind = "static" if args.backend == "static" else "dense"
     print(
-        f"{'static' if args.backend == 'static' else 'dense'} index {res.path}: {res.count} {args.unit} vectors, dim {res.dim}, {res.factory}, "
+        f"{kind} index {res.path}: {res.count} {args.unit} vectors, dim {res.dim}, {res.factory}, "
         f"{res.chunks} chunks ({resumed} resumed), {res.seconds:.1f} s"
     )
     return 0

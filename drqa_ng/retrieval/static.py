@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from drqa_ng.errors import InputError, NotFoundError, UnsupportedError
+from drqa_ng.index_io import atomic_dir
 from drqa_ng.retrieval.encoder import l2_normalize, weights_sha256
 
 log = logging.getLogger(__name__)
@@ -72,18 +72,9 @@ def distill_static(teacher: Path, out: Path, pca_dims: int | None = DEFAULT_PCA_
     dims = pca_dims if pca_dims is not None and pca_dims < hidden else None
     log.info("distilling a static model from %s (pca %s)", teacher, dims)
     static = distill_from_model(model=model, tokenizer=tokenizer, device="cpu", pca_dims=dims)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_dir(Path(out)) as tmp:
         static.save_pretrained(str(tmp))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return Path(out)
 
 
 def resolve_static_dir(path_or_name: str | Path | None, cache_dir: Path | None = None) -> tuple[str, Path]:
