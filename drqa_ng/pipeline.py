@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from drqa_ng.confidence import CALIBRATION_FILE, Calibration, abstains, confidences, softmax
-from drqa_ng.config import DEFAULT_K
+from drqa_ng.config import CONFIG, DEFAULT_K, read_home_config
 from drqa_ng.errors import InputError
 from drqa_ng.normalize import normalize_answer
 from drqa_ng.protocols import PassageStore, Reader, Retriever
@@ -435,14 +435,10 @@ def _upgrading(retriever: Retriever, home: Path) -> Retriever:
     from drqa_ng.retrieval.upgrade import UpgradingRetriever
 
     def reopen() -> Retriever:
-        # the home's config format lives with quickstart (indexing), imported only when it changed
-        from drqa_ng.config import read_home_config
-
         cfg = read_home_config(home)
         return open_retrievers(cfg.indexes, cfg.fusion, cfg.interp_weight)
 
-    upgrading: Retriever = UpgradingRetriever(retriever, Path(home) / "config.json", reopen)
-    return upgrading
+    return UpgradingRetriever(retriever, Path(home) / CONFIG, reopen)
 
 
 def open_retrievers(paths: Sequence[Path], fusion: str = "rrf", weight: float = 0.5) -> Retriever:

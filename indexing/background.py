@@ -48,7 +48,6 @@ LOG_FILE = "dense-build.log"
 LOCK_FILE = "dense-build.lock"
 NICE = 10
 CHUNK_SIZE = 4096
-STATES = ("running", "finishing", "done", "stopped", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +210,9 @@ def build_home_dense(
     home: Path, encoder: str | None = None, chunk_size: int = CHUNK_SIZE, lock_fd: int | None = None
 ) -> BuildProgress:
     """Encode ``home``'s units into ``home/dense`` (resuming saved chunks), reporting progress in
-    ``home/dense-build.json``, then switch ``config.json`` to BM25 + MiniLM, interpolated with weight ``DENSE_FUSION_WEIGHT`` (0.7) on MiniLM, the best of an 11-point grid on the tune halves of the four shared question sets (scripts/compare_dense_defaults.py). Runs in the caller's
-    process; ``start_background_dense`` runs it detached."""
+    ``home/dense-build.json``, then switch ``config.json`` to BM25 + MiniLM (interp, weight
+    ``DENSE_FUSION_WEIGHT`` on MiniLM). Runs in the caller's process; ``start_background_dense``
+    runs it detached."""
     from drqa_ng.config import read_home_config
     from drqa_ng.retrieval.encoder import Encoder
     from drqa_ng.store.docstore import DocStore

@@ -13,6 +13,21 @@ from pathlib import Path
 from typing import Any
 
 
+def quickstart_dense_plan(dense: bool | None, background: bool | None) -> tuple[bool, bool, bool]:
+    """(MiniLM in the foreground, static index, MiniLM in the background) for quickstart's flags.
+
+    ``--no-dense``: BM25 only. ``--dense``: MiniLM now. Neither: MiniLM now on a CUDA GPU; on a CPU the
+    static index now and MiniLM in the background (unless ``--no-background``).
+    """
+    if dense is not None:
+        return dense, False, False
+    import torch
+
+    if torch.cuda.is_available():
+        return True, False, False
+    return False, True, background is not False
+
+
 def _quickstart(args: argparse.Namespace) -> int:
     from drqa_ng.config import default_home
     from indexing.background import start_background_dense as start_background
@@ -26,8 +41,6 @@ def _quickstart(args: argparse.Namespace) -> int:
         name = url.rstrip("/").rsplit("/", 1)[-1] or "corpus.xml.bz2"
         print(f"downloading {url}", file=sys.stderr)
         corpus = [download(url, home / "downloads" / name, progress=not args.quiet)]
-    from drqa_ng.cli.status import quickstart_dense_plan
-
     dense, static, background = quickstart_dense_plan(args.dense, args.background)
     if stop_background_dense(home):  # it reads the doc store this run rebuilds; restarted below
         print("stopped the running background dense build", file=sys.stderr)

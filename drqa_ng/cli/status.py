@@ -9,21 +9,6 @@ from pathlib import Path
 from typing import Any
 
 
-def quickstart_dense_plan(dense: bool | None, background: bool | None) -> tuple[bool, bool, bool]:
-    """(MiniLM in the foreground, static index, MiniLM in the background) for quickstart's flags.
-
-    ``--no-dense``: BM25 only. ``--dense``: MiniLM now. Neither: MiniLM now on a CUDA GPU; on a CPU the
-    static index now and MiniLM in the background (unless ``--no-background``).
-    """
-    if dense is not None:
-        return dense, False, False
-    import torch
-
-    if torch.cuda.is_available():
-        return True, False, False
-    return False, True, background is not False
-
-
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"

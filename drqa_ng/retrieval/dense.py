@@ -240,8 +240,7 @@ class DenseIndex:
             rec = self.manifest.encoder
             self._encoder = encoder_from_record(rec, rec.query_max_length)
             _check_encoder(self._encoder, self.manifest, self.path)
-        encoder: TextEncoder = self._encoder
-        return encoder
+        return self._encoder
 
     def set_search_params(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
         """Set IVF ``nprobe`` and/or HNSW ``efSearch`` (ignored by index types without them)."""
