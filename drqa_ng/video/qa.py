@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drqa_ng.errors import InputError
+from drqa_ng.pipeline import check_questions
 from drqa_ng.protocols import Reader
 from drqa_ng.types import Answer, Hit, Passage
 from drqa_ng.video.answers import FrameFindings, VideoAccounting, VideoAnswer
@@ -71,20 +72,15 @@ def select_frames(probs: np.ndarray, question: str, tags: Sequence[str], n: int)
     return sorted(order[:n])
 
 
-def check_ask(questions: Sequence[str], k: int, frames_per_segment: int) -> None:
-    """InputError unless ``questions`` is a list of non-blank strings of at most MAX_QUESTION_CHARS,
-    ``1 <= k <= MAX_K`` and ``frames_per_segment >= 0``."""
-    if isinstance(questions, str):
-        raise InputError("ask() takes a list of questions, not one string")
+def check_ask(questions: Sequence[str], k: int, frames_per_segment: int) -> list[str]:
+    """The questions stripped and checked like the QA pipeline's (``pipeline.check_questions``, at
+    most MAX_QUESTION_CHARS each); InputError unless ``1 <= k <= MAX_K`` and ``frames_per_segment >= 0``."""
+    qs = check_questions(questions, MAX_QUESTION_CHARS)
     if not 1 <= k <= MAX_K:
         raise InputError(f"k must be in 1..{MAX_K}, got {k}")
     if frames_per_segment < 0:
         raise InputError("frames_per_segment must be >= 0")
-    for q in questions:
-        if not isinstance(q, str) or not q.strip():
-            raise InputError("empty question")
-        if len(q) > MAX_QUESTION_CHARS:
-            raise InputError(f"question longer than {MAX_QUESTION_CHARS} characters")
+    return qs
 
 
 def retrieve(index: VideoIndex, questions: Sequence[str], k: int) -> list[Retrieved]:
@@ -225,7 +221,7 @@ def answer_questions(
 
     Retrieval and reading times are per question (batch time / batch size).
     """
-    check_ask(questions, k, frames_per_segment)
+    questions = check_ask(questions, k, frames_per_segment)
     if not questions:
         return []
     t0 = time.perf_counter()
