@@ -104,6 +104,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="FILE",
         help="drop questions whose text appears in these files (already have paragraphs)",
     )
+    p.add_argument(
+        "--hold-out-sample",
+        type=int,
+        metavar="N",
+        help="drop the seeded sample of N questions of each file that evaluate / report_end_to_end.sh "
+        "score (evaluate --sample N --seed S), so a set can be trained on and still reported on its rest",
+    )
+    p.add_argument(
+        "--hold-out-seed", type=int, default=0, metavar="S", help="seed of --hold-out-sample (default 0)"
+    )
     p.add_argument("--limit", type=int, help="only the first N questions of each file")
     p.add_argument(
         "--shard",
@@ -242,9 +252,20 @@ def _distant(args: argparse.Namespace) -> int:
     from drqa_ng.store.docstore import DocStore
 
     check_run(args.k, args.out)
+    hold_out: list[str] = []
+    if args.hold_out_sample is not None:
+        from drqa_ng.evaluation.runner import QuestionSelection, select_questions
+
+        for f in args.files:
+            sel = QuestionSelection(f, sample=args.hold_out_sample, seed=args.hold_out_seed)
+            hold_out += [q.question for q in select_questions(sel)]
+        print(
+            f"held out {len(hold_out)} questions (evaluate --sample {args.hold_out_sample} --seed {args.hold_out_seed})"
+        )
     records = select_records(
         args.files,
         dedupe_against=args.dedupe_against,
+        hold_out=hold_out,
         limit=args.limit,
         shard=parse_shard(args.shard) if args.shard else None,
         regex=args.regex,

@@ -18,7 +18,7 @@ import gzip
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,17 +269,20 @@ def select_records(
     files: Sequence[Path],
     *,
     dedupe_against: Sequence[Path] = (),
+    hold_out: Collection[str] = (),
     limit: int | None = None,
     shard: tuple[int, int] | None = None,
     regex: bool = False,
 ) -> list[DSRecord]:
-    """The first ``limit`` records of each file, minus questions found in ``dedupe_against`` (compared on
-    tokens, so tokenised "France ?" and plain "France?" agree), then records ``i, i+n, ...`` of ``shard``."""
+    """The first ``limit`` records of each file, minus questions found in ``dedupe_against`` or equal to one
+    of ``hold_out`` (questions kept for evaluation; both compared on tokens, so tokenised "France ?" and
+    plain "France?" agree), then records ``i, i+n, ...`` of ``shard``."""
 
     def key(question: str) -> str:
         return " ".join(token_texts(question))
 
     seen = {key(r.question.question) for f in dedupe_against for r in read_records(f)}
+    seen |= {key(q) for q in hold_out}
     records: list[DSRecord] = []
     for f in files:
         rs = read_records(f, regex=regex)

@@ -194,6 +194,33 @@ def test_select_records_dedupes_limits_and_shards(tmp_path: Path) -> None:
             parse_shard(bad)
 
 
+def test_hold_out_drops_exactly_the_evaluated_sample(tmp_path: Path) -> None:
+    """--hold-out-sample N drops the questions `evaluate --sample N --seed S` scores and keeps the rest,
+    so a QA set can be trained on (distant supervision) and still reported on untouched questions."""
+    from drqa_ng.cli.main import main
+    from drqa_ng.evaluation.runner import QuestionSelection, select_questions
+    from drqa_ng.reading.distant import select_records
+
+    a = tmp_path / "qa.jsonl"
+    a.write_text(
+        "".join(json.dumps({"question": f"Question {i}?", "answer": ["x"]}) + "\n" for i in range(40))
+    )
+    evaluated = {q.question for q in select_questions(QuestionSelection(a, sample=10, seed=3))}
+    assert len(evaluated) == 10
+    kept = [r.question.question for r in select_records([a], hold_out=sorted(evaluated))]
+    assert len(kept) == 30 and not evaluated & set(kept)
+
+    # the CLI flag selects the same sample (it fails at the index, after printing the hold-out)
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["distant-supervise", str(a), "--index", str(tmp_path / "none"), "--docs", str(tmp_path / "none"),
+                   "--out", str(tmp_path / "o.jsonl"), "--hold-out-sample", "10", "--hold-out-seed", "3"])  # fmt: skip
+    assert rc != 0 and "held out 10 questions (evaluate --sample 10 --seed 3)" in buf.getvalue()
+
+
 def test_distant_supervise_writes_matches_and_report(tmp_path: Path) -> None:
     from drqa_ng.reading.distant import DSRecord, distant_supervise, report_path
     from drqa_ng.types import Hit
