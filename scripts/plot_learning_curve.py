@@ -4,7 +4,8 @@
         --start-windows 23200 --out curve.png
 
 Logs are stages of one recipe, in order: each stage's windows are counted after the previous
-stage's last logged count. ``--start-windows`` is what the starting model had already seen (e.g. the
+stage's last logged count; with ``--branches`` they are alternative runs from the same starting model
+(e.g. continuations of the shipped reader on different mixes), each counted from ``--start-windows``. ``--start-windows`` is what the starting model had already seen (e.g. the
 shipped reader a run was warm-started from). ``--fit`` adds a least-squares line F1 = a + b log10(windows)
 over the points and prints where it would reach ``--target`` F1 (an extrapolation, not a promise).
 """
@@ -17,11 +18,16 @@ import math
 from pathlib import Path
 
 
-def read_points(logs: list[Path], start: float) -> list[tuple[float, float, float, str]]:
-    """(windows seen, dev F1, dev EM, stage name) for every dev evaluation in ``logs``."""
+def read_points(
+    logs: list[Path], start: float, branches: bool = False
+) -> list[tuple[float, float, float, str]]:
+    """(windows seen, dev F1, dev EM, stage name) for every dev evaluation in ``logs``: stages chained one
+    after the other, or with ``branches`` alternative runs that each start at ``start``."""
     points = []
     offset = start
     for log in logs:
+        if branches:
+            offset = start
         last = 0.0
         for line in log.read_text(encoding="utf-8").splitlines():
             try:
@@ -55,6 +61,11 @@ def main() -> None:
     ap.add_argument("logs", type=Path, nargs="+", metavar="LOG_JSONL")
     ap.add_argument("--out", type=Path, required=True, metavar="PNG")
     ap.add_argument("--start-windows", type=float, default=0.0)
+    ap.add_argument(
+        "--branches",
+        action="store_true",
+        help="the logs are alternative runs from the same start (each begins at --start-windows), not stages",
+    )
     ap.add_argument("--title", default="Reader: dev F1 vs training windows seen")
     ap.add_argument(
         "--reference", type=float, action="append", default=[], metavar="F1", help="horizontal line"
@@ -68,7 +79,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = read_points(args.logs, args.start_windows)
+    points = read_points(args.logs, args.start_windows, args.branches)
     if not points:
         raise SystemExit("no dev evaluations in the logs")
     fig, ax = plt.subplots(figsize=(8, 5))

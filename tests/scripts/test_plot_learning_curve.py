@@ -36,3 +36,30 @@ def test_stages_are_chained_by_windows_seen_and_a_png_is_written(tmp_path: Path)
     assert "| 1,250 | 73.00 | 60.00 | stage2 |" in res.stdout
     assert "fit: F1 =" in res.stdout
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_branches_all_start_at_the_starting_model(tmp_path: Path) -> None:
+    dev = {"f1": 70.0, "exact_match": 60.0}
+    a = _log(tmp_path / "mix" / "log.jsonl", [{"step": 10, "windows_seen": 200, "dev": dev}])
+    b = _log(
+        tmp_path / "mix-ds" / "log.jsonl", [{"step": 10, "windows_seen": 300, "dev": {**dev, "f1": 71.0}}]
+    )
+    out = tmp_path / "curve.png"
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(a),
+            str(b),
+            "--branches",
+            "--start-windows",
+            "1000",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "| 1,200 | 70.00 | 60.00 | mix |" in res.stdout
+    assert "| 1,300 | 71.00 | 60.00 | mix-ds |" in res.stdout  # not chained after mix's 200
