@@ -105,6 +105,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="drop questions whose text appears in these files (already have paragraphs)",
     )
     p.add_argument(
+        "--max-rank",
+        type=int,
+        metavar="N",
+        help="keep a match only when its paragraph is among the first N retrieved (default: any of -k)",
+    )
+    p.add_argument(
+        "--min-overlap",
+        type=int,
+        default=1,
+        metavar="N",
+        help="keep a match only when at least N question words/bigrams are near the answer (default 1)",
+    )
+    p.add_argument(
         "--hold-out-sample",
         type=int,
         metavar="N",
@@ -251,7 +264,7 @@ def _distant(args: argparse.Namespace) -> int:
     from drqa_ng.retrieval.loader import open_retriever
     from drqa_ng.store.docstore import DocStore
 
-    check_run(args.k, args.out)
+    check_run(args.k, args.out, args.max_rank, args.min_overlap)
     hold_out: list[str] = []
     if args.hold_out_sample is not None:
         from drqa_ng.evaluation.runner import QuestionSelection, select_questions
@@ -285,6 +298,8 @@ def _distant(args: argparse.Namespace) -> int:
             source=args.source,
             files=args.files,
             progress=bar.update,
+            max_rank=args.max_rank,
+            min_overlap=args.min_overlap,
         )
     print(f"{r.matched}/{r.questions} questions matched a paragraph in {r.seconds:.0f}s -> {args.out}")
     if r.known_matched:

