@@ -5,8 +5,9 @@
 
 Logs are stages of one recipe, in order: each stage's windows are counted after the previous
 stage's last logged count; with ``--branches`` they are alternative runs from the same starting model
-(e.g. continuations of the shipped reader on different mixes), each counted from ``--start-windows``. ``--start-windows`` is what the starting model had already seen (e.g. the
-shipped reader a run was warm-started from). ``--fit`` adds a least-squares line F1 = a + b log10(windows)
+(e.g. continuations of the shipped reader on different mixes), each counted from ``--start-windows``.
+``--start-windows`` is what the starting model had already seen (e.g. the shipped reader a run was
+warm-started from). ``--fit`` adds a least-squares line F1 = a + b log10(windows)
 over the points and prints where it would reach ``--target`` F1 (an extrapolation, not a promise).
 """
 
