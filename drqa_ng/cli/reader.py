@@ -85,9 +85,31 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "paragraph (token Jaccard >= 0.5).",
     )
     p.add_argument("files", type=Path, nargs="+", metavar="FILE", help="question JSONL(.gz)")
-    p.add_argument("--index", type=Path, required=True, help="sparse (or dense) index over --docs")
+    p.add_argument(
+        "--index", type=Path, help="sparse (or dense) index over --docs (required without --positions)"
+    )
     p.add_argument("--docs", type=Path, required=True, help="doc store the index was built from")
     p.add_argument("--out", type=Path, required=True, metavar="OUT.jsonl.gz")
+    p.add_argument(
+        "--positions",
+        action="store_true",
+        help="position-checked mode for questions with 'token_span' (SQuAD train without paragraphs): "
+        "scan every paragraph of --docs (PTB tokens), keep those holding the answer at its position "
+        "(± --tolerance), place a question where other questions land too; no --index needed",
+    )
+    p.add_argument(
+        "--known",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="--positions: tokenised files whose paragraphs are known (cs224n): placed while held out of "
+        "the voting, never written; the report's precision is measured on them",
+    )
+    p.add_argument(
+        "--tolerance", type=int, default=2, metavar="N", help="--positions: tokens an answer may move (default 2)"
+    )
+    p.add_argument("--workers", type=int, default=2, help="--positions: scan processes (default 2)")
     p.add_argument("-k", type=int, default=20, help="retrieved units searched per question (default 20)")
     p.add_argument(
         "--exclude-prefix",
@@ -257,9 +279,49 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _place(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from drqa_ng.reading.placement import place_questions
+    from drqa_ng.store.docstore import DocStore
+
+    if args.tolerance < 0:
+        raise InputError(f"--tolerance must be >= 0, got {args.tolerance}")
+    with DocStore.open(args.docs) as store:
+        total = store.count("paragraph")
+    with tqdm(total=total, desc="placing", unit="par", disable=args.quiet) as bar:
+        r = place_questions(
+            args.files,
+            args.docs,
+            args.out,
+            known_files=args.known,
+            dedupe_against=args.dedupe_against,
+            tolerance=args.tolerance,
+            workers=max(1, args.workers),
+            source=args.source if args.source != "distant" else "squad-placed",
+            progress=bar.update,
+        )
+    print(f"{r.placed}/{r.questions} questions placed on a paragraph in {r.seconds:.0f}s -> {args.out}")
+    if r.known_placed:
+        print(
+            f"held-out known questions: {r.known_placed}/{r.known} placed, on their true paragraph "
+            f"{100 * r.known_correct / r.known_placed:.1f}%"
+        )
+    if r.dedupe_placed:
+        print(
+            f"questions that already had a paragraph: {r.dedupe_placed} placed, on it "
+            f"{100 * r.dedupe_correct / r.dedupe_placed:.1f}%"
+        )
+    return 0
+
+
 def _distant(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    if args.positions:
+        return _place(args)
+    if args.index is None:
+        raise InputError("distant-supervise needs --index (or --positions for questions with token_span)")
     from drqa_ng.reading.distant import check_run, distant_supervise, parse_shard, select_records
     from drqa_ng.retrieval.loader import open_retriever
     from drqa_ng.store.docstore import DocStore
