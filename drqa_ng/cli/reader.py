@@ -65,6 +65,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         default="auto",
         help="auto: bf16 autocast on a GPU or a CPU with native bf16, fp32 elsewhere",
     )
+    p.add_argument(
+        "--hard-weight",
+        type=float,
+        default=0.5,
+        help="distillation: share of the gold-span loss on examples that also carry a teacher label "
+        "(label-reader); the rest is the soft loss (default 0.5)",
+    )
+    p.add_argument("--temperature", type=float, default=2.0, help="distillation temperature T (default 2)")
     p.add_argument("--stop-at-step", type=int, help="stop this piece of the run after step N (state saved)")
     p.add_argument(
         "--base",
@@ -107,7 +115,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "the voting, never written; the report's precision is measured on them",
     )
     p.add_argument(
-        "--tolerance", type=int, default=2, metavar="N", help="--positions: tokens an answer may move (default 2)"
+        "--tolerance",
+        type=int,
+        default=2,
+        metavar="N",
+        help="--positions: tokens an answer may move (default 2)",
     )
     p.add_argument("--workers", type=int, default=2, help="--positions: scan processes (default 2)")
     p.add_argument("-k", type=int, default=20, help="retrieved units searched per question (default 20)")
@@ -182,6 +194,31 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=_eval)
 
     p = sub.add_parser(
+        "label-reader",
+        help="label training examples with a teacher reader's start/end logits (for distillation)",
+        description="Run TEACHER (a train-reader model folder) over every (question, context) of the FILES "
+        "(unified reader-train JSONL(.gz) or SQuAD JSON; gold answers optional) and write them with a "
+        "'teacher' field: the top start/end logits at character positions, so a student with another "
+        "tokenizer learns from them (train-reader --train OUT). Resumable: an OUT.partial file is "
+        "continued from where it stopped.",
+    )
+    p.add_argument("teacher", type=Path, metavar="TEACHER")
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    p.add_argument("--out", type=Path, required=True, metavar="OUT.jsonl.gz")
+    p.add_argument("--max-length", type=int, default=384)
+    p.add_argument("--stride", type=int, default=128)
+    p.add_argument("--top", type=int, default=16, help="logits kept per side and example (default 16)")
+    p.add_argument("--batch-size", type=int, default=32, help="examples per teacher call (default 32)")
+    p.add_argument(
+        "--exclude-titles",
+        type=Path,
+        metavar="LIST",
+        help="drop these titles (e.g. scripts/squad_dev_titles.txt)",
+    )
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=_label)
+
+    p = sub.add_parser(
         "export-reader",
         help="export a trained reader or a Hugging Face QA checkpoint to ONNX int8",
         description="Export MODEL_DIR (a train-reader model folder, or any Hugging Face extractive-QA checkpoint: "
@@ -220,6 +257,35 @@ def _train(args: argparse.Namespace) -> int:
         f"{res.steps} steps in {res.seconds:.0f}s, loss {res.final_loss:.3f}; best step {res.best_step}{best}"
     )
     print(f"model: {args.out_dir / 'model'}")
+    return 0
+
+
+def _label(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from drqa_ng.inputs import read_article_list
+    from drqa_ng.reading.distill import label_file
+
+    if args.top < 1 or args.batch_size < 1:
+        raise InputError("--top and --batch-size must be >= 1")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    drop = read_article_list(args.exclude_titles) if args.exclude_titles else []
+    with tqdm(desc="label-reader", unit="ex", disable=args.quiet) as bar:
+        n, done = label_file(
+            args.teacher,
+            args.files,
+            args.out,
+            exclude_titles=drop,
+            max_length=args.max_length,
+            stride=args.stride,
+            top=args.top,
+            batch_size=args.batch_size,
+            progress=bar.update,
+        )
+    print(f"{n} examples labelled ({done} from an earlier run) -> {args.out}")
     return 0
 
 

@@ -110,6 +110,8 @@ class RunSpec:
                 dev_limit=args.dev_limit,
                 seed=args.seed,
                 precision=args.precision,
+                hard_weight=args.hard_weight,
+                temperature=args.temperature,
                 **given,
             ),
             base=opt(args.base),

@@ -63,6 +63,8 @@ class TrainConfig:
     seed: int = 13
     threads: int | None = None
     precision: str = "auto"
+    hard_weight: float = 0.5  # α: share of the gold-span loss where a teacher label exists too
+    temperature: float = 2.0  # T of the distillation loss (reading.distill)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +87,17 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class TrainWindows:
-    """Training windows in compact arrays: token ids padded to ``max_length``, true lengths, targets."""
+    """Training windows in compact arrays: token ids padded to ``max_length``, true lengths, targets;
+    ``gold`` marks rows whose example has a gold answer, ``soft_pos``/``soft_prob`` hold the teacher's
+    soft start/end targets (``reading.distill.soft_targets``; all-zero probabilities = no teacher)."""
 
     input_ids: np.ndarray  # (rows, max_length) int32
     token_type_ids: np.ndarray  # (rows, max_length) int8
     lengths: np.ndarray  # (rows,) int32
     targets: np.ndarray  # (rows, 2) int64 start/end token, (0, 0) = answer not in the window
+    gold: np.ndarray  # (rows,) int8
+    soft_pos: np.ndarray  # (rows, 2, TOP) int32
+    soft_prob: np.ndarray  # (rows, 2, TOP) float32
 
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
@@ -99,16 +106,26 @@ class TrainWindows:
 def build_features(
     tokenizer: object, examples: Sequence[QAExample], cfg: TrainConfig, chunk: int = 2000
 ) -> TrainWindows:
-    """Windows of every example plus (start, end) token targets, built ``chunk`` examples at a time."""
-    ids, tts, lens, tgts = [], [], [], []
+    """Windows of every example plus (start, end) token targets, built ``chunk`` examples at a time;
+    soft targets where an example carries a teacher label (at ``cfg.temperature``)."""
+    from drqa_ng.reading.distill import TOP, soft_targets
+
+    ids, tts, lens, tgts, golds, spos, sprob = [], [], [], [], [], [], []
     for i in range(0, len(examples), chunk):
         part = examples[i : i + chunk]
         win = make_windows(
             tokenizer, [e.question for e in part], [e.context for e in part], cfg.max_length, cfg.stride
         )
-        starts = [e.answer_starts[0] for e in part]
-        ends = [e.answer_starts[0] + len(e.answers[0]) for e in part]
-        tgts.append(answer_positions(win, starts, ends))
+        has = np.array([e.has_gold for e in part], dtype=bool)
+        starts = [e.answer_starts[0] if e.has_gold else 0 for e in part]
+        ends = [e.answer_starts[0] + len(e.answers[0]) if e.has_gold else 0 for e in part]
+        t = answer_positions(win, starts, ends)
+        t[~has[win.pair]] = 0
+        tgts.append(t)
+        golds.append(has[win.pair].astype(np.int8))
+        pos, prob = soft_targets(win, [e.teacher for e in part], TOP, cfg.temperature)
+        spos.append(pos)
+        sprob.append(prob)
         pad = cfg.max_length - win.input_ids.shape[1]
         ids.append(np.pad(win.input_ids, ((0, 0), (0, pad))).astype(np.int32))
         tts.append(np.pad(win.token_type_ids, ((0, 0), (0, pad))).astype(np.int8))
@@ -119,12 +136,23 @@ def build_features(
             np.zeros((0, cfg.max_length), np.int8),
             np.zeros(0, np.int32),
             np.zeros((0, 2), np.int64),
+            np.zeros(0, np.int8),
+            np.zeros((0, 2, TOP), np.int32),
+            np.zeros((0, 2, TOP), np.float32),
         )
-    return TrainWindows(np.concatenate(ids), np.concatenate(tts), np.concatenate(lens), np.concatenate(tgts))
+    return TrainWindows(*(np.concatenate(a) for a in (ids, tts, lens, tgts, golds, spos, sprob)))
+
+
+TRAIN_ARRAYS = ("input_ids", "token_type_ids", "lengths", "targets", "gold", "soft_pos", "soft_prob")
+
+
+def concat_windows(parts: Sequence[TrainWindows]) -> TrainWindows:
+    """The rows of ``parts`` in order, as one ``TrainWindows``."""
+    return TrainWindows(*(np.concatenate([getattr(p, a) for p in parts]) for a in TRAIN_ARRAYS))
 
 
 FEATURES_KIND = "reader-train-features"
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2  # 2: gold mask and teacher soft targets
 
 
 def features_key(tokenizer: Any, examples: Sequence[QAExample], cfg: TrainConfig) -> str:
@@ -133,9 +161,11 @@ def features_key(tokenizer: Any, examples: Sequence[QAExample], cfg: TrainConfig
     # the vocabulary, not the serialised tokenizer: that also holds the last call's padding settings
     vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
     h.update(f"{type(tokenizer).__name__}{sorted(vocab.items())}".encode())
-    h.update(f"{cfg.max_length}/{cfg.stride}/{len(examples)}".encode())
+    h.update(f"{cfg.max_length}/{cfg.stride}/{len(examples)}/{cfg.temperature}".encode())
     for e in examples:
-        h.update(f"\x00{e.question}\x01{e.context}\x01{e.answers[0]}\x01{e.answer_starts[0]}".encode())
+        h.update(f"\x00{e.question}\x01{e.context}\x01{e.answers[:1]}\x01{e.answer_starts[:1]}".encode())
+        if e.teacher is not None:
+            h.update(f"\x02{e.teacher.starts}\x03{e.teacher.ends}".encode())
     return h.hexdigest()
 
 
@@ -150,7 +180,7 @@ def cached_features(
 
     key = features_key(tokenizer, examples, cfg)
     path = Path(folder) / f"{name}-{key[:16]}"
-    arrays = ("input_ids", "token_type_ids", "lengths", "targets")
+    arrays = TRAIN_ARRAYS
     if (path / "manifest.json").is_file() and read_manifest(path, FEATURES_KIND, FEATURES_VERSION).get(
         "key"
     ) == key:
@@ -242,13 +272,24 @@ def bf16_is_fast(device_type: str) -> bool:
     return onednn and native
 
 
-def span_loss(model: Any, data: TrainWindows, idx: np.ndarray, bf16: bool) -> Any:
-    """Mean start/end cross-entropy of the windows ``idx`` (padding masked out), bf16 autocast if asked.
+def span_loss(
+    model: Any,
+    data: TrainWindows,
+    idx: np.ndarray,
+    bf16: bool,
+    hard_weight: float = 0.5,
+    temperature: float = 2.0,
+) -> Any:
+    """Mean loss of the windows ``idx`` (padding masked out), bf16 autocast if asked.
 
-    loss = (CE(start_logits, start) + CE(end_logits, end)) / 2, averaged over the batch; a window
-    whose answer lies outside it targets token 0 ([CLS]).
+    hard_r = (CE(start_logits, start) + CE(end_logits, end)) / 2, a window whose answer lies outside
+    it targeting token 0 ([CLS]); soft_r = ``distill.distill_loss`` against the teacher's targets.
+    loss = mean_r(w_hard,r · hard_r + w_soft,r · soft_r), with (w_hard, w_soft) = (α, 1 − α) for a row
+    with a gold answer and a teacher label (α = ``hard_weight``), (1, 0) gold only, (0, 1) teacher only.
     """
     import torch
+
+    from drqa_ng.reading.distill import distill_loss
 
     device = next(model.parameters()).device
     n = int(data.lengths[idx].max())
@@ -262,7 +303,17 @@ def span_loss(model: Any, data: TrainWindows, idx: np.ndarray, bf16: bool) -> An
     s = s.float().masked_fill(~mask, -1e4)
     e = e.float().masked_fill(~mask, -1e4)
     ce = torch.nn.functional.cross_entropy
-    return (ce(s, tgt[:, 0]) + ce(e, tgt[:, 1])) / 2
+    hard = (ce(s, tgt[:, 0], reduction="none") + ce(e, tgt[:, 1], reduction="none")) / 2
+    gold = torch.as_tensor(data.gold[idx], device=device).float()
+    prob = torch.as_tensor(np.asarray(data.soft_prob[idx]), device=device)
+    taught = (prob.sum(dim=(1, 2)) > 0).float()
+    if not bool(taught.any()):
+        return (hard * gold).sum() / max(1, len(idx))
+    pos = torch.as_tensor(np.asarray(data.soft_pos[idx]), device=device)
+    soft = distill_loss(s, e, pos, prob, temperature)
+    w_hard = gold * torch.where(taught > 0, hard_weight, 1.0)
+    w_soft = taught * torch.where(gold > 0, 1.0 - hard_weight, 1.0)
+    return (w_hard * hard + w_soft * soft).sum() / len(idx)
 
 
 def train_reader(
@@ -327,12 +378,7 @@ def train_reader(
         feats = [cached_features(out / "features", s.name, tokenizer, s.examples, cfg) for s in srcs]
         counts = [len(f) for f in feats]
         weights = [s.weight for s in srcs]
-        data = TrainWindows(
-            np.concatenate([f.input_ids for f in feats]),
-            np.concatenate([f.token_type_ids for f in feats]),
-            np.concatenate([f.lengths for f in feats]),
-            np.concatenate([f.targets for f in feats]),
-        )
+        data = concat_windows(feats)
         del feats
         draws = draws_per_epoch(counts, weights)
         per_epoch_windows = sum(draws)
@@ -476,7 +522,7 @@ def train_reader(
                     batches = epoch_batches(data.lengths, counts, weights, cfg.batch_size, cfg.seed, epoch)
                 idx = batches[bi]
                 bi += 1
-                loss = span_loss(model, data, idx, bf16) / cfg.grad_accum
+                loss = span_loss(model, data, idx, bf16, cfg.hard_weight, cfg.temperature) / cfg.grad_accum
                 loss.backward()
                 lv += float(loss.item())
                 seen += len(idx)

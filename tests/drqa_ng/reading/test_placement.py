@@ -192,3 +192,53 @@ def test_place_questions_end_to_end(tmp_path: Path) -> None:
     assert report["placed"] == 3 and report["precision"] == 1.0
     with DocStore.open(tmp_path / "docs.sqlite") as store:
         assert store.count("doc") == 2
+
+
+def test_cli_positions_mode_needs_no_index_and_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from drqa_ng.cli.main import main
+    from indexing.docstore import build_docstore
+    from indexing.ingest.jsonl import read_jsonl
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "d1", "title": "Notre Dame", "text": PARA}) + "\n")
+    build_docstore(read_jsonl(corpus), tmp_path / "docs.sqlite", show_progress=False)
+    toks = PTBTokenizer().tokenize(PARA)
+    s = toks.index("Saint")
+    q = tmp_path / "q.jsonl"
+    q.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "question": "Who saw Mary ?",
+                "answer": "Saint Bernadette Soubirous",
+                "token_span": f"{s} {s + 2}",
+            }
+        )
+        + "\n"
+    )
+    out = tmp_path / "o.jsonl.gz"
+    assert (
+        main(
+            [
+                "-q",
+                "distant-supervise",
+                str(q),
+                "--positions",
+                "--docs",
+                str(tmp_path / "docs.sqlite"),
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert "questions placed" in capsys.readouterr().out
+    assert (
+        main(["-q", "distant-supervise", str(q), "--docs", str(tmp_path / "docs.sqlite"), "--out", str(out)])
+        != 0
+    )
+    assert "--index" in capsys.readouterr().err
