@@ -273,12 +273,14 @@ def _label(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     drop = read_article_list(args.exclude_titles) if args.exclude_titles else []
+    keep = read_article_list(args.articles) if args.articles else None
     with tqdm(desc="label-reader", unit="ex", disable=args.quiet) as bar:
         n, done = label_file(
             args.teacher,
             args.files,
             args.out,
             exclude_titles=drop,
+            squad_articles=keep,
             max_length=args.max_length,
             stride=args.stride,
             top=args.top,

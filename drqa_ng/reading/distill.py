@@ -148,6 +148,7 @@ def label_file(
     files: Sequence[Path],
     out: Path,
     exclude_titles: Collection[str] = (),
+    squad_articles: Collection[str] | None = None,
     max_length: int = 384,
     stride: int = 128,
     top: int = TOP,
@@ -157,6 +158,7 @@ def label_file(
     """``label-reader``: label every example of ``files`` with the ``teacher`` model folder and write
     them (unified layout + ``teacher``) to ``out``. Lines go to ``OUT.partial`` as they are made, so a
     killed run continues after its last whole batch; the file is renamed into place at the end.
+    ``squad_articles`` keeps only those titles of SQuAD JSON files (a train split).
     Returns (examples written, of which labelled by an earlier run)."""
     import gzip
     import json
@@ -166,7 +168,15 @@ def label_file(
 
     if not out.name.endswith((".jsonl", ".jsonl.gz")):
         raise InputError(f"--out must end in .jsonl or .jsonl.gz: {out}")
-    examples = [e for f in files for e in load_examples(f, exclude_titles=exclude_titles)]
+    examples = [
+        e
+        for f in files
+        for e in load_examples(
+            f,
+            articles=squad_articles if Path(f).name.removesuffix(".gz").endswith(".json") else None,
+            exclude_titles=exclude_titles,
+        )
+    ]
     partial = out.with_name(out.name + ".partial")
     done = 0
     if partial.is_file():
