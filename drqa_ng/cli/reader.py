@@ -106,6 +106,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "(± --tolerance), place a question where other questions land too; no --index needed",
     )
     p.add_argument(
+        "--retrieved",
+        action="store_true",
+        help="write each question's top -k retrieved units as examples without an answer (for "
+        "label-reader: the teacher labels them for distillation) instead of matches",
+    )
+    p.add_argument(
         "--known",
         type=Path,
         nargs="+",
@@ -414,6 +420,25 @@ def _distant(args: argparse.Namespace) -> int:
         regex=args.regex,
     )
     retriever = open_retriever(args.index)
+    if args.retrieved:
+        from drqa_ng.reading.distill import write_retrieved
+
+        with (
+            DocStore.open(args.docs) as store,
+            tqdm(total=len(records), desc="retrieved", unit="q", disable=args.quiet) as bar,
+        ):
+            n = write_retrieved(
+                [(r.question.id, r.question.question) for r in records],
+                retriever,
+                store,
+                args.out,
+                k=args.k,
+                exclude_prefixes=args.exclude_prefix,
+                source=args.source if args.source != "distant" else "retrieved",
+                progress=bar.update,
+            )
+        print(f"{n} retrieved units of {len(records)} questions -> {args.out}")
+        return 0
     with (
         DocStore.open(args.docs) as store,
         tqdm(total=len(records), desc="distant", unit="q", disable=args.quiet) as bar,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from drqa_ng.errors import InputError
+from drqa_ng.protocols import PassageStore, Retriever
 from drqa_ng.reading.data import QAExample, TeacherLabel
 from drqa_ng.reading.features import Windows, make_windows
 
@@ -219,3 +220,57 @@ def label_file(
     tmp.replace(out)
     partial.unlink()
     return len(examples), done
+
+
+def write_retrieved(
+    questions: Sequence[tuple[str, str]],
+    retriever: Retriever,
+    store: PassageStore,
+    out: Path,
+    k: int = 3,
+    exclude_prefixes: Sequence[str] = (),
+    source: str = "retrieved",
+    batch_size: int = 256,
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Write each ``(id, question)``'s top ``k`` retrieved units as examples without an answer (unified
+    layout, ``answers`` empty) for ``label-reader``: distillation needs no gold, so every retrieved
+    paragraph teaches the student how the teacher reads it, right paragraph or not. Units of documents
+    whose id starts with one of ``exclude_prefixes`` are skipped. Returns the number written."""
+    import gzip
+    import json
+
+    if k < 1:
+        raise InputError(f"-k must be >= 1, got {k}")
+    prefixes = tuple(exclude_prefixes)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    opener = gzip.open if out.name.endswith(".gz") else open
+    n = 0
+    with opener(tmp, "wt", encoding="utf-8") as f:
+        for i in range(0, len(questions), batch_size):
+            batch = questions[i : i + batch_size]
+            hits = retriever.search([q for _, q in batch], k + 5 if prefixes else k)
+            kept = [[h for h in hs if not (prefixes and h.doc_id.startswith(prefixes))][:k] for hs in hits]
+            flat = store.get_passages([h.id for hs in kept for h in hs])
+            pos = 0
+            for (qid, q), hs in zip(batch, kept, strict=True):
+                for rank, p in enumerate(flat[pos : pos + len(hs)]):
+                    if p is None:
+                        continue
+                    rec = {
+                        "id": f"{qid}#r{rank}",
+                        "source": source,
+                        "title": p.title,
+                        "context": p.text,
+                        "question": q,
+                        "answers": [],
+                        "retrieved": {"unit": p.id, "rank": rank},
+                    }
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    n += 1
+                pos += len(hs)
+            if progress is not None:
+                progress(len(batch))
+    tmp.replace(out)
+    return n

@@ -193,3 +193,46 @@ def test_label_reader_cli_writes_labels_and_resumes(tiny_model_dir: Path, tmp_pa
     assert not (tmp_path / "labelled.jsonl.gz.partial").exists()
     ex = load_examples(out)
     assert ex[1].teacher is not None and ex[1].has_gold
+
+
+def test_retrieved_units_become_unanswered_examples_for_the_teacher(
+    tiny_sparse_index: Path, tiny_docstore: Path, tmp_path: Path
+) -> None:
+    from drqa_ng.cli.main import main
+
+    q = tmp_path / "q.jsonl"
+    q.write_text(
+        json.dumps({"id": "w1", "question": "When was the Eiffel Tower completed?", "answer": ["1889"]})
+        + "\n"
+        + json.dumps({"id": "w2", "question": "What is the capital of France?", "answer": ["Paris"]})
+        + "\n"
+    )
+    out = tmp_path / "retrieved.jsonl.gz"
+    assert (
+        main(
+            [
+                "-q",
+                "distant-supervise",
+                str(q),
+                "--retrieved",
+                "--index",
+                str(tiny_sparse_index),
+                "--docs",
+                str(tiny_docstore),
+                "-k",
+                "2",
+                "--exclude-prefix",
+                "france",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = [json.loads(x) for x in gzip.open(out, "rt")]
+    # w2's only hits are in the excluded France article
+    assert [r["id"] for r in rows] == ["w1#r0", "w1#r1"]
+    assert all(r["answers"] == [] and r["context"] for r in rows)
+    assert not any(r["retrieved"]["unit"].startswith("france") for r in rows)  # excluded documents
+    assert rows[0]["retrieved"]["unit"].startswith("eiffel_tower")
+    assert load_examples(out) == []  # no gold and no teacher yet: nothing to train on until labelled
