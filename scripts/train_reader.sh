@@ -27,10 +27,14 @@
 #            (0.25); bf16, 256/96 windows, batch 16, lr 5e-5, 2 epochs (~45k windows an epoch: ~3.5 h
 #            an epoch on 2 idle cores, ~10 min on one H100), checkpoint every 10 min, picked on a
 #            300-question sample of the part-A validation articles.
-#   labels   label-reader: the teacher's top-16 start/end logits on every example of the mix
-#            (~12 windows/s forward only: ~1 h on 2 cores).
+#   sparse   BM25 paragraph index of the doc store (for the retrieved stage).
+#   retrieved  the top 3 retrieved paragraphs of every SQuAD train question without a paragraph and of
+#            WebQuestions/CuratedTREC train (their 500-question report samples held out), unanswered.
+#   labels   label-reader: the teacher's top-16 start/end logits on every example of the mix and the
+#            retrieved paragraphs (~12 windows/s forward only: several hours on 2 cores, ~15 min on a GPU).
 #   student  MiniLM-L6 (the shipped reader's base) distilled from the labels: soft start/end targets at
-#            T = 2 mixed 50/50 with the gold span, 2 epochs (~1.5 h on 2 cores).
+#            T = 2 mixed 50/50 with the gold span where there is one, teacher alone on the retrieved
+#            paragraphs, 2 epochs.
 #   export   int8 ONNX + fp32, both evaluated on all 1,637 part-A validation questions (~2 min each).
 #            --ship copies the int8 reader into drqa_ng/reading/weights/ only when it beats the shipped
 #            one (scripts/ship_reader.py checks size, int8 loss and the baseline F1).
@@ -78,6 +82,24 @@ COMMON=(
 TEACHER_BASE=$(python -c "from drqa_ng.reading.teacher_base import teacher_base as t; print(t())")
 stage teacher drqa-ng -v train-reader "$RUN/teacher" --train "${MIX[@]}" "${COMMON[@]}" \
   --base "$TEACHER_BASE" --lr 5e-5 --warmup 0.05 --epochs 2 --seed 31
+
+# retrieved paragraphs of every training question (no gold: the teacher labels them), the
+# 500-question samples that scripts/report_end_to_end.sh scores held out of WebQuestions/CuratedTREC
+QA=$DATA/qa
+stage sparse drqa-ng build-sparse "$RUN/enwiki.sqlite" "$RUN/enwiki-bm25" --unit paragraph --scoring bm25 \
+  --threads "$THREADS"
+retrieve_all() {
+  local R=(--retrieved --index "$RUN/enwiki-bm25" --docs "$RUN/enwiki.sqlite" -k 3)
+  drqa-ng distant-supervise "$RT/squad_train_questions_answers_noctx.jsonl.gz" "${R[@]}" \
+    --out "$RUN/ds/squad_retrieved.jsonl.gz"
+  drqa-ng distant-supervise "$QA/webquestions-train.jsonl" "${R[@]}" --hold-out-sample 500 \
+    --out "$RUN/ds/webquestions_retrieved.jsonl.gz"
+  drqa-ng distant-supervise "$QA/curatedtrec-train.jsonl" --regex "${R[@]}" --hold-out-sample 500 \
+    --out "$RUN/ds/curatedtrec_retrieved.jsonl.gz"
+}
+stage retrieved retrieve_all
+MIX+=("$RUN/ds/squad_retrieved.jsonl.gz:0.5" "$RUN/ds/webquestions_retrieved.jsonl.gz:1"
+      "$RUN/ds/curatedtrec_retrieved.jsonl.gz:1")
 
 # every file of the mix, labelled (the part-A SQuAD JSON: its train articles only, as in training)
 label_all() {
