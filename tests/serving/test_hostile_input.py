@@ -257,3 +257,26 @@ def test_openapi_states_this_servers_limits() -> None:
         ok = {"questions": ["What is the capital of Italy?"] * 3, "top_n": 4}
         assert c.post("/v1/ask", json=ok).status_code == 200
         assert c.post("/v1/ask", json={**ok, "top_n": 5}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "doc_id",
+    [
+        "france%23p%C2%B2",  # "²" passed str.isdigit(): ValueError in int()
+        "france%23p99999999999999999999",  # OverflowError in SQLite
+        "france%23p" + "1" * 4301,  # past Python's int digit limit
+    ],
+    ids=["superscript", "past-int64", "4301-digits"],
+)
+def test_docs_ids_that_cannot_name_a_unit_are_404_not_500(tiny_docstore: Path, doc_id: str) -> None:
+    """Before: a 500 with a traceback in the server log for each of these ids."""
+    from drqa_ng.pipeline import QAPipeline
+    from drqa_ng.store.docstore import DocStore
+    from tests.serving.fakes import FakeReader, FakeRetriever, FakeStore
+
+    store = DocStore.open(tiny_docstore)
+    pipe = QAPipeline(FakeRetriever(FakeStore()), store, FakeReader())  # type: ignore[arg-type]
+    with _app(pipe) as c:
+        assert c.get("/v1/docs/france%23p0").status_code == 200
+        body = _is_error_out(c.get(f"/v1/docs/{doc_id}"), 404)
+    assert body["error"] == "NotFoundError"
