@@ -291,6 +291,28 @@ def load_array(folder: Path, name: str, mmap: bool = True) -> np.ndarray:
         raise IndexFormatError(f"{p} is corrupt: {e}") from e
 
 
+CHECK_CHUNK = 1 << 22
+"""Elements read at a time by the array checks below (bounded memory on mmap'd arrays of any size)."""
+
+
+def non_decreasing(arr: np.ndarray, chunk: int = CHECK_CHUNK) -> bool:
+    """Whether ``arr[i] <= arr[i + 1]`` for every ``i`` (an offsets array such as CSR ``indptr``)."""
+    for a in range(0, max(len(arr) - 1, 0), chunk):
+        part = np.asarray(arr[a : a + chunk + 1])
+        if bool((part[1:] < part[:-1]).any()):
+            return False
+    return True
+
+
+def within(arr: np.ndarray, stop: int, chunk: int = CHECK_CHUNK) -> bool:
+    """Whether every value of ``arr`` is in ``[0, stop)`` (row or column numbers into a table of ``stop``)."""
+    for a in range(0, len(arr), chunk):
+        part = np.asarray(arr[a : a + chunk])
+        if len(part) and (int(part.min()) < 0 or int(part.max()) >= stop):
+            return False
+    return True
+
+
 class StringArray(Sequence[str]):
     """Read-only list of strings backed by ``<stem>.bytes.npy`` (uint8) and ``<stem>.offsets.npy`` (int64)."""
 
@@ -321,7 +343,13 @@ class StringArray(Sequence[str]):
     def open(cls, folder: Path, stem: str) -> StringArray:
         data = load_array(folder, f"{stem}.bytes.npy")
         offsets = load_array(folder, f"{stem}.offsets.npy")
-        if offsets.ndim != 1 or len(offsets) == 0 or int(offsets[-1]) != len(data):
+        if (
+            offsets.ndim != 1
+            or len(offsets) == 0
+            or int(offsets[0]) != 0
+            or int(offsets[-1]) != len(data)
+            or not non_decreasing(offsets)
+        ):
             raise IndexFormatError(f"{folder}/{stem}: offsets do not match data (corrupt index)")
         return cls(data, offsets)
 

@@ -160,8 +160,26 @@ def _no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(uvicorn, "run", fail)
 
 
+def _out_of_bounds_copy(index: Path, out: Path) -> Path:
+    """A copy of ``index`` whose indices.npy has the right size but every value 2e9."""
+    shutil.copytree(index, out)
+    indices = np.load(out / "indices.npy")
+    np.save(out / "indices.npy", np.full_like(indices, 2_000_000_000))
+    return out
+
+
+def test_search_an_index_with_out_of_bounds_rows_is_one_line(
+    run_cli, tmp_path: Path, tiny_sparse_index: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Before: an IndexError traceback from the first query."""
+    index = _out_of_bounds_copy(tiny_sparse_index, tmp_path / "idx")
+    for args in (["search", str(index), "capital of France"], ["search", "--index", str(index), "France"]):
+        rc, _, err = run_cli(*args)
+        assert rc == IndexFormatError.exit_code and "outside" in _one_line(err)
+
+
 @pytest.mark.parametrize(
-    "broken", ["missing-index", "corrupt-index", "missing-docs", "corrupt-docs", "video"]
+    "broken", ["missing-index", "corrupt-index", "bounds-index", "missing-docs", "corrupt-docs", "video"]
 )
 def test_serve_with_a_broken_index_is_one_line(  # type: ignore[no-untyped-def]
     run_cli,
@@ -181,6 +199,8 @@ def test_serve_with_a_broken_index_is_one_line(  # type: ignore[no-untyped-def]
         index = tmp_path / "idx"
         shutil.copytree(tiny_sparse_index, index)
         (index / "indptr.npy").write_bytes(b"garbage")
+    elif broken == "bounds-index":  # before: serve started, then answered every request with 500
+        index = _out_of_bounds_copy(tiny_sparse_index, tmp_path / "idx")
     elif broken == "missing-docs":
         docs = tmp_path / "nope.sqlite"
     elif broken == "corrupt-docs":
