@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import logging
@@ -66,7 +67,7 @@ def _leftovers(path: Path, stage: str) -> list[Path]:
     """``.{name}.{stage}-{pid}-{ms}`` siblings of ``path`` left by processes that are gone, newest first."""
     prefix = f".{path.name}.{stage}-"
     found = []
-    for p in path.parent.glob(f"{prefix}*"):
+    for p in path.parent.glob(f"{glob.escape(prefix)}*"):  # escaped: the name may hold "*" or "?"
         pid = _pid_of(p.name, prefix)
         if pid is not None and pid != os.getpid() and not pid_alive(pid):
             found.append(p)
@@ -115,10 +116,20 @@ def recover_dir(path: Path) -> None:
             for p in _leftovers(path, stage):
                 log.warning("removing %s left by a killed build", p)
                 _remove(p)
-        for p in path.parent.glob(f".{path.name}.old-{os.getpid()}-*"):
+        for p in path.parent.glob(f"{glob.escape(f'.{path.name}.old-{os.getpid()}-')}*"):
             _remove(p)
     except PermissionError as e:  # a read-only index folder: leave it as it is
         log.debug("cannot recover %s: %s", path, e)
+
+
+def index_present(path: Path) -> bool:
+    """Whether an index folder is at ``path`` once ``recover_dir`` has finished (or undone) a swap
+    that a killed build left half done: the test for "is this argument an index?" that agrees with
+    what opening it would find."""
+    path = Path(path)
+    if not path.is_dir() and path.name and path.parent.is_dir():
+        recover_dir(path)
+    return path.is_dir()
 
 
 @contextlib.contextmanager

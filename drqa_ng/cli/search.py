@@ -97,10 +97,12 @@ def _resolve_indexes(args: argparse.Namespace, positional: list[str]) -> tuple[l
     """
     from drqa_ng.config import default_home, read_home_config
     from drqa_ng.errors import NotFoundError
+    from drqa_ng.index_io import index_present
 
     if args.index:
         return list(args.index), None
-    if positional and Path(positional[0]).is_dir():
+    # index_present runs the swap recovery that opening with --index runs, so both forms agree.
+    if positional and index_present(Path(positional[0])):
         return [Path(positional.pop(0))], None
     try:
         cfg = read_home_config(args.home or default_home())
