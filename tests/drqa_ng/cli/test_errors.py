@@ -233,3 +233,31 @@ def test_ask_with_a_huge_n(
     args = ["--index", str(tiny_sparse_index), "--docs", str(tiny_docstore), "--reader", str(tiny_model_dir)]
     rc, _, err = run_cli("ask", "What is the capital of France?", "-n", "1000000000", *args)
     assert rc == 2 and "top_n" in _one_line(err)
+
+
+def test_ask_k_0_names_the_k_option(
+    run_cli, tiny_sparse_index: Path, tiny_docstore: Path, tiny_model_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Before: "n_docs must be >= 1", a name the user never typed."""
+    args = ["--index", str(tiny_sparse_index), "--docs", str(tiny_docstore), "--reader", str(tiny_model_dir)]
+    rc, _, err = run_cli("ask", "What is the capital of France?", "-k", "0", *args)
+    line = _one_line(err)
+    assert rc == 2 and "-k must be >= 1" in line and "n_docs" not in line
+
+
+@pytest.mark.parametrize("command", ["ask", "search"])
+def test_a_huge_k_is_capped_at_the_http_maximum_with_a_message(  # type: ignore[no-untyped-def]
+    run_cli, tiny_sparse_index: Path, tiny_docstore: Path, tiny_model_dir: Path, command: str
+) -> None:
+    """Before: ``ask -k 1000000000`` ran 43 s on a real index and ``search`` printed every unit."""
+    from drqa_ng.config import MAX_K
+    from serving.schemas import HARD_MAX_K
+
+    assert MAX_K == HARD_MAX_K
+    args = ["--index", str(tiny_sparse_index), "--docs", str(tiny_docstore), "-k", "1000000000"]
+    if command == "ask":
+        args += ["--reader", str(tiny_model_dir)]
+    rc, _, err = run_cli(command, "What is the capital of France?", *args)
+    line = _one_line(err)
+    assert rc == 0 and f"-k 1000000000 is above the maximum {MAX_K}; using {MAX_K}" in line
+    assert line.startswith(f"drqa-ng {command}: ")
