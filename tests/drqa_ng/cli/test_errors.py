@@ -158,6 +158,7 @@ def _no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the server must not start with a broken index")
 
     monkeypatch.setattr(uvicorn, "run", fail)
+    monkeypatch.setattr("serving.server.run", fail)
 
 
 def _out_of_bounds_copy(index: Path, out: Path) -> Path:
