@@ -85,6 +85,7 @@ def test_serve_on_a_busy_port_fails_before_saying_serving(  # type: ignore[no-un
         args = ["serve", "--index", str(tiny_sparse_index), "--docs", str(tiny_docstore), "--port", str(port)]
         rc, out, err = run_cli(*args)
     lines = err.strip().splitlines()
+    assert out == ""
     assert rc == InputError.exit_code and "app" not in fake_uvicorn
     assert len(lines) == 1 and "serving" not in err and f"--port {port}" in lines[0]
     assert "already in use" in lines[0] and lines[0].startswith("drqa-ng serve: error:")
