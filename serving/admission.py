@@ -11,7 +11,9 @@ the work admitted and not yet finished (``load``) and admits a request of ``unit
 so the queue holds at most one deadline's worth of work whatever the arrival rate, and a refused
 client hears so within the time it takes to compare two numbers. Two exceptions: a request that
 finds nothing ahead of it is always admitted (a large request on an idle server is served, not
-refused forever); before the first measurement (cold start) at most ``cold_units`` are admitted.
+refused forever); before the first measurement (cold start) at most ``cold_units`` are admitted
+(0: only a request with nothing ahead, which the server's own routes use: a first guess of the
+rate would let in a burst that a slow machine takes far longer than the deadline to work through).
 A hard cap on requests in flight (``max_in_flight``) still bounds memory.
 
 A "unit" is whatever the work scales with: a question for ``/v1/ask`` (the micro-batcher reads
@@ -112,6 +114,18 @@ class AdmissionGate:
 
     def admit(self, units: float) -> None:
         """Count ``units`` as admitted, or raise OverloadedError (503) with a Retry-After estimate."""
+        self.check(units)
+        self._advance()
+        self.load += units
+        self.in_flight += 1
+        self.admitted += 1
+
+    def check(self, units: float) -> None:
+        """OverloadedError if ``units`` would be refused now (counted as shed); nothing is admitted.
+
+        Refusal only grows with ``units``, so ``check(1)`` refusing means every request would be: the
+        server may then refuse before it parses a request at all (``RequestGuard``).
+        """
         if self.max_in_flight and self.in_flight >= self.max_in_flight:
             raise self._refuse(f"{self.in_flight} {self.name} in progress (limit {self.max_in_flight})", 0)
         if self.load > 0 and self.deadline_s > 0:
@@ -124,10 +138,6 @@ class AdmissionGate:
                     f"expected wait {wait:.1f} s is past the deadline of {self.deadline_s:g} s",
                     wait - self.deadline_s,
                 )
-        self._advance()
-        self.load += units
-        self.in_flight += 1
-        self.admitted += 1
 
     def finish(self, units: float) -> None:
         """``units`` were worked through (answered or not): they feed the rate and leave the load."""

@@ -76,7 +76,7 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
         ask_gate = AdmissionGate(
             settings.deadline_s,
             name="ask questions",
-            cold_units=settings.max_batch,  # one batch before the first measurement
+            cold_units=0,  # before the first measurement: only a request with nothing ahead of it
             retry_after_s=settings.retry_after_s,
         )
         batcher = MicroBatcher(
@@ -92,7 +92,7 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
                 settings.deadline_s,
                 name="searches",
                 max_in_flight=settings.max_queue,
-                cold_units=SEARCH_CONCURRENCY,
+                cold_units=0,
                 retry_after_s=settings.retry_after_s,
             ),
             concurrency=SEARCH_CONCURRENCY,
@@ -142,11 +142,19 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
         max_top_n=settings.max_top_n,
         max_k=settings.max_k,
     )
+
+    def shed(path: str) -> None:
+        """Refuse (OverloadedError) a request to ``path`` that its gate would refuse whatever its size."""
+        gate = gates(app).get(path)
+        if gate is not None:
+            gate.check(1)
+
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         api_key=settings.api_key,
         body_timeout_s=settings.body_timeout_s,
+        shed=shed,
     )
 
     # The key scheme (and its 401) is declared only when a key is configured.
@@ -164,3 +172,15 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
         return FileResponse(STATIC_DIR / "index.html")
 
     return app
+
+
+def gates(app: FastAPI) -> dict[str, AdmissionGate]:
+    """The admission gate of each gated route (none before startup)."""
+    state: AppState | None = app.state.drqa
+    if state is None:
+        return {}
+    out = {"/v1/ask": state.batcher.gate, "/v1/search": state.search_gate.gate}
+    video = getattr(app.state, "video", None)
+    if video is not None:
+        out["/v1/video/ask"] = video.admission.gate
+    return {path: gate for path, gate in out.items() if gate is not None}

@@ -12,7 +12,10 @@ plain ASGI middleware, outermost in the app, answers
 - 408 when the body has not fully arrived ``body_timeout_s`` after the request began (a slow-loris
   client that promises 100 bytes and sends 2 no longer holds a connection and a task for minutes).
 
-Every body is read here (at most ``max_body_bytes``), then replayed to the app.
+Every body is read here (at most ``max_body_bytes``), then replayed to the app. Before that,
+``shed(path)`` may refuse the request with 503 + Retry-After (``OverloadedError``): when even the
+smallest request to that route would be refused by its admission gate, it is refused here without
+routing, parsing or validation, so refusing costs the event loop as little as possible.
 
 Starlette has no body-size limit or body timeout of its own and uvicorn only limits header sizes,
 hence this module.
@@ -25,6 +28,8 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from drqa_ng.errors import OverloadedError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -65,12 +70,14 @@ class RequestGuard:
         api_key: str | None,
         protected_prefix: str = "/v1",
         body_timeout_s: float = 0.0,
+        shed: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.api_key = api_key
         self.protected_prefix = protected_prefix
         self.body_timeout_s = body_timeout_s
+        self.shed = shed
 
     def _too_large(self) -> str:
         return f"request body is larger than the limit of {self.max_body_bytes} bytes"
@@ -104,6 +111,12 @@ class RequestGuard:
         body = await self._read_body(receive, send)
         if body is None:
             return
+        if self.shed is not None and scope.get("method") == "POST":
+            try:
+                self.shed(path)
+            except OverloadedError as e:
+                await send_error(send, 503, "OverloadedError", str(e), {"retry-after": str(e.retry_after)})
+                return
         replayed = False
 
         async def replay() -> Message:

@@ -160,8 +160,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--video-max-frames",
         type=int,
-        default=64,
-        help="/v1/video/ask: cap on questions x k x frames_per_segment per request (default 64)",
+        default=16,
+        help="/v1/video/ask: cap on questions x k x frames_per_segment per request (default 16)",
     )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra setting for optional routers")
     add_pipeline_options(p)

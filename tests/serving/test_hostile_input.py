@@ -256,10 +256,12 @@ def test_ask_expected_to_finish_past_the_deadline_is_503_at_once() -> None:
         first = ex.submit(c.post, "/v1/ask", json={"question": "What is the capital of Italy?"})
         assert pipe.started.wait(10)
         r = c.post("/v1/ask", json={"question": "What is the capital of Germany?"})
-        pipe.release.set()  # only after the reply: a queued request would have been answered
-        err = _is_error_out(r, 503)
+        err = _is_error_out(r, 503)  # at once: had it been queued, it would wait for the release
         assert "expected wait 20.0 s" in err["detail"] and int(r.headers["retry-after"]) >= 18
-        assert first.result(10).status_code == 200 and gate.shed == 1 and gate.load == 0
+        # refused before routing and parsing (serving.guard): even a malformed body is not parsed
+        assert c.post("/v1/ask", content=b"{not json", headers=JSON).status_code == 503
+        pipe.release.set()
+        assert first.result(10).status_code == 200 and gate.shed == 2 and gate.load == 0
 
 
 def test_search_expected_to_finish_past_the_deadline_is_503_at_once() -> None:
@@ -280,7 +282,8 @@ def test_search_expected_to_finish_past_the_deadline_is_503_at_once() -> None:
         assert started.wait(10)
         r = c.post("/v1/search", json={"queries": ["capital", "Paris"]})
         release.set()
-        assert "expected wait 30.0 s" in _is_error_out(r, 503)["detail"]
+        # refused by the guard, which asks the gate about the smallest request: (1 + 1) / 0.1 q/s
+        assert "expected wait 20.0 s" in _is_error_out(r, 503)["detail"]
         assert first.result(10).status_code == 200
 
 

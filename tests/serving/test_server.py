@@ -97,8 +97,8 @@ def test_bind_a_busy_port_is_one_input_error_naming_the_port() -> None:
             bind("127.0.0.1", port)
 
 
-# A server over the video index whose recogniser takes 1.5 s a frame, run as ``drqa-ng serve`` runs
-# it (serving.server.run); it prints its port once listening.
+# A server over the video index whose recogniser takes 5 s a frame (checked before every frame),
+# run as ``drqa-ng serve`` runs it (serving.server.run); it prints its port once listening.
 SLOW_VIDEO_SERVER = """
 import sys, time
 import drqa_ng.video.recognize as recognize
@@ -106,10 +106,12 @@ from tests.fixtures.video import CountingRecognizer
 
 class Slow(CountingRecognizer):
     def recognize(self, frames):
-        time.sleep(1.5 * len(frames))
+        time.sleep(5.0 * len(frames))
         return super().recognize(frames)
 
 recognize.default_recognizer = Slow
+import serving.routers.video
+serving.routers.video.RECOGNIZE_CHUNK = 1
 from serving.app import create_app
 from serving.server import bind, run
 from serving.settings import ServerSettings
@@ -146,10 +148,10 @@ def test_sigterm_drains_a_server_busy_with_heavy_video_asks(video_index_dir, tmp
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
         url = f"http://127.0.0.1:{port}/v1/video/ask"
-        body = {"question": "keeper", "k": 8, "frames_per_segment": 8}  # ~20 frames: ~30 s of work
+        body = {"question": "keeper", "k": 4, "frames_per_segment": 4}  # 4 frames here: 20 s of work
         with ThreadPoolExecutor(3) as ex, httpx.Client(timeout=60, trust_env=False) as client:
             replies = [ex.submit(client.post, url, json=body) for _ in range(3)]
-            time.sleep(2.0)  # the first is recognising, the others wait or were refused
+            time.sleep(1.0)  # the first is recognising its first frame, the others were refused
             os.kill(proc.pid, signal.SIGTERM)
             t0 = time.monotonic()
             rc = proc.wait(DRAIN_S + 5)  # a bound on the wait: before, this took over 30 s
