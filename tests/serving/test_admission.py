@@ -147,3 +147,32 @@ def test_admission_times_out_a_waiting_call_without_running_it() -> None:
 
     gate = asyncio.run(go())
     assert ran == ["first"] and gate.load == 0 and gate.timed_out == 2
+
+
+def test_a_call_that_fails_after_its_timeout_logs_nothing_and_measures_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before: the thread's late exception was "never retrieved" (an ERROR with a traceback in the
+    server log), and an abandoned call's units were counted as work done."""
+    import gc
+
+    release = threading.Event()
+
+    def work() -> None:
+        release.wait(10)
+        raise OverloadedError("gave up at its deadline")
+
+    async def go() -> AdmissionGate:
+        gate = AdmissionGate(0)
+        adm = Admission(gate, concurrency=1, timeout_s=0.02)
+        with pytest.raises(OverloadedError, match="within its deadline"):
+            await adm.run(work, units=5)
+        release.set()
+        while gate.in_flight:
+            await asyncio.sleep(0.001)
+        return gate
+
+    gate = asyncio.run(go())
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+    assert gate.load == 0 and gate.rate.per_s is None
