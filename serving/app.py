@@ -67,6 +67,7 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             pipe = QAPipeline.from_settings(settings.pipeline)
         lock = threading.Lock()  # one reader call at a time: the batcher's and any optional route's
         ready = pipe
+        app.state.stopping.clear()  # the same app may be started again (tests)
 
         def ask(questions: Sequence[str], top_n: int, k: int | None) -> list[list[Answer]]:
             with lock:
