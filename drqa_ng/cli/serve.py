@@ -58,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         VideoIndex.open(args.video_index)
     # Bound before "serving" is printed: a busy port is one line and exit 2, not a lie and a traceback.
     sock = bind(args.host, args.port)
-    url = server_url(args.host, args.port)
+    url = server_url(args.host, sock.getsockname()[1])  # the port the system chose for --port 0
     # uvicorn's info level is the operator's view: "Application startup complete." (the ready line),
     # "Uvicorn running on <url>", then one access-log line per request.
     log_level = "warning" if args.quiet else "info"
