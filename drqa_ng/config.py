@@ -22,6 +22,9 @@ CONFIG_VERSION = 1
 # (n = 5: EM 39.5, 58 ms; n = 10: 41.5, 127 ms; n = 20: 44.2, 363 ms; README "how much to read").
 DEFAULT_K = 10
 DEFAULT_TOP_N = 5
+# The most units one question may retrieve on any surface: the HTTP schema's hard cap, and the CLI
+# caps ``-k`` to it (with a message) instead of reading or printing a whole corpus.
+MAX_K = 1000
 
 
 def shared_data_dir() -> Path | None:

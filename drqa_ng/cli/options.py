@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,21 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def checked_k(args: argparse.Namespace) -> int:
+    """``args.k`` checked for the CLI: below 1 is an InputError naming ``-k``; above ``MAX_K`` (the HTTP
+    maximum) it is capped, and stderr says so (reading or printing a whole corpus is never meant)."""
+    from drqa_ng.config import MAX_K
+
+    k: int = args.k
+    if k < 1:
+        raise InputError(f"-k must be >= 1, got {k}")
+    if k > MAX_K:
+        command = getattr(args, "command", None) or "ask"
+        print(f"drqa-ng {command}: -k {k} is above the maximum {MAX_K}; using {MAX_K}", file=sys.stderr)
+        return MAX_K
+    return k
+
+
 def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
     """Settings from flags, falling back to ``<home>/config.json`` for whatever is not given."""
     from drqa_ng.config import default_home
@@ -135,7 +151,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         fusion=fusion or "rrf",
         fusion_weight=fusion_weight,
         home=home,
-        n_docs=args.k,
+        n_docs=checked_k(args),
         weight=DEFAULT_WEIGHT if weight is None else weight,
         max_passages=args.max_passages,
         threads=args.threads,

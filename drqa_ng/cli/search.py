@@ -97,10 +97,12 @@ def _resolve_indexes(args: argparse.Namespace, positional: list[str]) -> tuple[l
     """
     from drqa_ng.config import default_home, read_home_config
     from drqa_ng.errors import NotFoundError
+    from drqa_ng.index_io import index_present
 
     if args.index:
         return list(args.index), None
-    if positional and Path(positional[0]).is_dir():
+    # index_present runs the swap recovery that opening with --index runs, so both forms agree.
+    if positional and index_present(Path(positional[0])):
         return [Path(positional.pop(0))], None
     try:
         cfg = read_home_config(args.home or default_home())
@@ -144,6 +146,7 @@ def _snippet(text: str) -> str:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from drqa_ng.cli.options import checked_k
     from drqa_ng.errors import InputError
     from drqa_ng.pipeline import lookup_hits
     from drqa_ng.presentation import hits_dict
@@ -160,8 +163,7 @@ def _search(args: argparse.Namespace) -> int:
     queries = [q for _, q in numbered]
     if not queries:
         raise InputError("no query given")
-    if args.k < 1:
-        raise InputError(f"-k must be >= 1, got {args.k}")
+    args.k = checked_k(args)
     qids = [qid or str(i) for i, (qid, _) in enumerate(numbered, 1)]
     if args.trec_run is not None:
         from drqa_ng.evaluation.trec import check_trec_field

@@ -73,6 +73,8 @@ def detect_format(path: Path) -> str | None:
             obj = json.loads(first)
         except json.JSONDecodeError:
             obj = None
+        except RecursionError:
+            raise DataFormatError(f"{path}:1: JSON nested too deeply to be a document") from None
         if isinstance(obj, dict) and "text" in obj:
             return "wikiextractor" if "url" in obj else "jsonl"
         if '"data"' in text and '"paragraphs"' in text:

@@ -24,7 +24,7 @@ async def search(body: SearchRequest, state: State) -> SearchResponse:
     if body.k > s.max_k:
         raise InputError(f"k={body.k} is above the limit {s.max_k}")
     queries = check_questions(queries, s.max_question_chars)
-    hits = await state.search_gate.run(state.pipeline.search, queries, body.k)
+    hits = await state.search_gate.run(state.pipeline.search, queries, body.k, units=len(queries))
     return SearchResponse(
         results=[QueryHits.of(q, hs) for q, hs in zip(queries, hits, strict=True)],
         latency_ms=(time.perf_counter() - t0) * 1000,
