@@ -11,17 +11,14 @@ from typing import Any
 
 from drqa_ng.errors import DataFormatError, NotFoundError, UnsupportedError
 
+# The request defaults live with the request contract (``drqa_ng.request``); re-exported for older imports.
+from drqa_ng.request import DEFAULT_K as DEFAULT_K
+from drqa_ng.request import DEFAULT_TOP_N as DEFAULT_TOP_N
+
 DATA_ENV = "DRQA_NG_DATA"
 HOME_ENV = "DRQA_NG_HOME"
 CONFIG = "config.json"
 CONFIG_VERSION = 1
-
-# One vocabulary on every surface (CLI, HTTP, Python): ``k`` retrieved units (passages, hits) per
-# question, ``top_n`` answers per question; the same defaults everywhere. k = 10: the best calibrated
-# EM within a 300 ms p50 on 2 cores in the read-more sweep on 400 part-A train-article questions
-# (n = 5: EM 39.5, 58 ms; n = 10: 41.5, 127 ms; n = 20: 44.2, 363 ms; README "how much to read").
-DEFAULT_K = 10
-DEFAULT_TOP_N = 5
 
 
 def shared_data_dir() -> Path | None:

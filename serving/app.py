@@ -25,8 +25,8 @@ from fastapi_offline import FastAPIOffline
 
 from drqa_ng import __version__
 from drqa_ng.errors import InputError
-from drqa_ng.pipeline import QAPipeline
-from drqa_ng.types import Answer
+from drqa_ng.pipeline import QAPipeline, QAResult
+from drqa_ng.request import HARD_LIMITS, Request
 from serving.admission import Admission
 from serving.batching import MicroBatcher
 from serving.deps import AppState, require_api_key
@@ -64,9 +64,9 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
         lock = threading.Lock()  # one reader call at a time: the batcher's and any optional route's
         ready = pipe
 
-        def ask(questions: Sequence[str], top_n: int, k: int | None) -> list[list[Answer]]:
-            with lock:
-                return ready.ask(questions, top_n, k)
+        def ask(questions: Sequence[str], top_n: int, k: int | None) -> list[QAResult]:
+            with lock:  # the questions were checked by the router (``check_request``)
+                return ready.answer(Request(tuple(questions), k, top_n))
 
         batcher = MicroBatcher(
             ask,
@@ -105,13 +105,13 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
     app.state.drqa = None
 
     install_error_handlers(app)
-    pipeline_chars = (pipeline or settings.pipeline).max_question_chars  # type: ignore[union-attr]
+    limits = settings.limits.within(HARD_LIMITS)
     install_limited_openapi(
         app,
-        max_questions=settings.max_questions,
-        max_chars=min(settings.max_question_chars, pipeline_chars),
-        max_top_n=settings.max_top_n,
-        max_k=settings.max_k,
+        max_questions=limits.questions,
+        max_chars=limits.question_chars,
+        max_top_n=limits.top_n,
+        max_k=limits.k,
     )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
 

@@ -26,12 +26,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from drqa_ng.errors import OverloadedError
-from drqa_ng.types import Answer
+from drqa_ng.pipeline import QAResult
 
 log = logging.getLogger(__name__)
 
-AskFn = Callable[[Sequence[str], int, int | None], list[list[Answer]]]
-"""``fn(questions, top_n, k)``: ``QAPipeline.ask`` (``k=None``: the pipeline's own ``n_docs``)."""
+AskFn = Callable[[Sequence[str], int, int | None], list[QAResult]]
+"""``fn(questions, top_n, k)``: ``QAPipeline.answer`` of the checked questions (``k=None``: the
+pipeline's own ``n_docs``); one ``QAResult`` per question."""
 
 
 @dataclass
@@ -39,7 +40,7 @@ class _Job:
     questions: list[str]
     top_n: int
     k: int | None
-    future: asyncio.Future[list[list[Answer]]]
+    future: asyncio.Future[list[QAResult]]
 
 
 class MicroBatcher:
@@ -85,7 +86,7 @@ class MicroBatcher:
 
     async def submit(
         self, questions: Sequence[str], top_n: int, timeout: float | None = None, *, k: int | None = None
-    ) -> list[list[Answer]]:
+    ) -> list[QAResult]:
         """Answers for ``questions``; OverloadedError when the queue is full or ``timeout`` s pass first."""
         if self._queue is None:
             raise RuntimeError("MicroBatcher.start() was not awaited")
@@ -95,7 +96,7 @@ class MicroBatcher:
                 f"server busy: {self._pending} ask requests waiting (max_queue={self.max_pending}); retry later",
                 self.retry_after_s,
             )
-        fut: asyncio.Future[list[list[Answer]]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[list[QAResult]] = asyncio.get_running_loop().create_future()
         self._pending += 1
         try:
             self._queue.put_nowait(_Job(list(questions), top_n, k, fut))
@@ -163,7 +164,7 @@ class MicroBatcher:
             _set_result(j, part)
 
 
-def _set_result(job: _Job, value: list[list[Answer]]) -> None:
+def _set_result(job: _Job, value: list[QAResult]) -> None:
     if not job.future.done():
         job.future.set_result(value)
 

@@ -53,7 +53,7 @@ def check_quoted(questions: Sequence[str]) -> None:
 
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     """Options naming the indexes, doc store and reader (shared by ask, eval and serve)."""
-    from drqa_ng.config import DEFAULT_K
+    from drqa_ng.request import DEFAULT_K
 
     g = p.add_argument_group("pipeline (defaults: the data home's config.json)")
     add_home_option(g)
@@ -79,7 +79,10 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     hidden_alias(g, "--reader-backend", dest="backend", choices=("auto", "torch", "onnx"))
     g.add_argument("--fusion", choices=("rrf", "interp"), help="how several indexes are fused (default rrf)")
     g.add_argument(
-        "-k", type=int, default=DEFAULT_K, help=f"retrieved units per question (default {DEFAULT_K})"
+        "-k",
+        type=int,
+        default=None,
+        help=f"retrieved units (paragraphs, passages or documents) read per question (default {DEFAULT_K})",
     )
     hidden_alias(g, "--n-docs", dest="k", type=int)
     g.add_argument(
@@ -105,18 +108,23 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
-    """Settings from flags, falling back to ``<home>/config.json`` for whatever is not given."""
-    from drqa_ng.config import default_home
+def source_settings(args: argparse.Namespace, *, docs_optional: bool = False) -> PipelineSettings:
+    """Indexes, doc store, reader, answer weight and fusion from the flags, falling back to
+    ``<home>/config.json`` (the data home) for whatever is not given; shared by ask, eval, serve and
+    search (``docs_optional``: ``--index`` alone is enough, the doc store is then the index's own).
+
+    Retrieval follows the home (and its background upgrades) when neither ``--index`` nor
+    ``--fusion`` is given.
+    """
+    from drqa_ng.config import default_home, read_home_config
     from drqa_ng.errors import InputError
     from drqa_ng.pipeline import DEFAULT_WEIGHT, PipelineSettings
 
-    indexes, docs, reader = args.index, args.docs, args.reader
-    weight, fusion = args.weight, args.fusion
-    fusion_weight, home = 0.5, None
-    if not indexes or docs is None:
-        from drqa_ng.config import read_home_config
-
+    indexes, docs, reader = list(args.index or []), args.docs, getattr(args, "reader", None)
+    weight, fusion = getattr(args, "weight", None), args.fusion
+    fusion_weight: float | None = getattr(args, "fusion_weight", None)
+    home = None
+    if not indexes or (docs is None and not docs_optional):
         if args.home is None and (indexes or docs is not None):
             raise InputError("give both --index and --docs (or neither, to use the data home)")
         cfg = read_home_config(args.home or default_home())
@@ -125,18 +133,32 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         reader = reader or cfg.reader
         weight = weight if weight is not None else cfg.weight
         if not args.index and fusion is None:  # retrieval follows the home (and its upgrades)
-            fusion, fusion_weight, home = cfg.fusion, cfg.interp_weight, cfg.home
+            fusion, home = cfg.fusion, cfg.home
+            fusion_weight = cfg.interp_weight if fusion_weight is None else fusion_weight
         fusion = fusion or cfg.fusion
     return PipelineSettings(
         indexes=tuple(indexes),
         docs=docs,
         reader=reader,
-        reader_backend=args.backend,
         fusion=fusion or "rrf",
         fusion_weight=fusion_weight,
         home=home,
-        n_docs=args.k,
         weight=DEFAULT_WEIGHT if weight is None else weight,
+    )
+
+
+def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
+    """Settings from flags, falling back to ``<home>/config.json`` for whatever is not given."""
+    from dataclasses import replace
+
+    from drqa_ng.request import DEFAULT_K
+
+    base = source_settings(args)
+    return replace(
+        base,
+        fusion_weight=0.5 if base.fusion_weight is None else base.fusion_weight,
+        reader_backend=args.backend,
+        n_docs=DEFAULT_K if args.k is None else args.k,
         max_passages=args.max_passages,
         threads=args.threads,
         min_confidence=args.min_confidence,

@@ -34,6 +34,7 @@ from pydantic.json_schema import SkipJsonSchema
 from drqa_ng.errors import NotFoundError
 from drqa_ng.presentation import video_answer_dict
 from drqa_ng.protocols import Reader
+from drqa_ng.request import DEFAULT_VIDEO_K, MAX_QUESTION_CHARS
 from drqa_ng.video.answers import VideoAnswer
 from drqa_ng.video.index import VideoIndex
 from drqa_ng.video.qa import answer_questions
@@ -46,19 +47,18 @@ from serving.settings import ServerSettings
 router = APIRouter(tags=["video"])
 
 MAX_QUESTIONS = 16
-MAX_CHARS = 1000
 
 
 class VideoAskRequest(QuestionsRequest):
     """One question or many; ``k`` segments each, ``frames_per_segment`` frames recognised per segment."""
 
-    question: Annotated[str, StringConstraints(max_length=MAX_CHARS)] | SkipJsonSchema[None] = Field(
+    question: Annotated[str, StringConstraints(max_length=MAX_QUESTION_CHARS)] | SkipJsonSchema[None] = Field(
         default=None, examples=["Who is the sailor?"], json_schema_extra=TEXT_SCHEMA
     )
     questions: Annotated[list[TextItem], Field(max_length=MAX_QUESTIONS)] | SkipJsonSchema[None] = Field(
         default=None, json_schema_extra=LIST_SCHEMA
     )
-    k: WholeNumber = Field(default=3, ge=1, le=20)
+    k: WholeNumber = Field(default=DEFAULT_VIDEO_K, ge=1, le=20, description="segments per question")
     frames_per_segment: WholeNumber = Field(default=2, ge=0, le=8)
     recognize: bool = True
 

@@ -57,5 +57,9 @@ def test_renamed_flags_are_hidden_aliases() -> None:
         assert old not in sub.choices[command].format_help(), old
     new = parser.parse_args(["ask", "-k", "7", "--backend", "onnx", "--threads", "2", "-n", "3", "q"])
     assert (new.k, new.backend, new.threads, new.top_n) == (7, "onnx", 2, 3)
-    assert parser.parse_args(["ask", "q"]).k == parser.parse_args(["search", "q"]).k == DEFAULT_K
+    assert parser.parse_args(["search", "q"]).k == DEFAULT_K
+    from drqa_ng.cli.options import pipeline_settings
+
+    ask_args = parser.parse_args(["ask", "--index", "i", "--docs", "d", "q"])
+    assert ask_args.k is None and pipeline_settings(ask_args).n_docs == DEFAULT_K  # video asks say 3
     assert parser.parse_args(["ask", "--top-n", "4", "q"]).top_n == 4
