@@ -317,7 +317,7 @@ class QAPipeline:
         index records is tried, and a hit list without text (ids and scores) is the fallback when it
         names none or cannot be opened.
         """
-        from drqa_ng.retrieval.loader import index_docs
+        from drqa_ng.indexes import index_docs
         from drqa_ng.store.docstore import DocStore
 
         retriever = open_retrievers(
@@ -503,7 +503,7 @@ def open_retrievers(
     """Open each index folder (kind read from its manifest); several are fused into one hybrid retriever
     (``weight``: the last index's share in ``interp`` fusion, None: equal shares; ``depth``: hits
     fetched from each before fusing)."""
-    from drqa_ng.retrieval.loader import open_retriever
+    from drqa_ng.indexes import open_retriever
 
     if not paths:
         raise InputError("no index given: pass --index DIR (or run `drqa-ng quickstart` first)")

@@ -167,10 +167,10 @@ def _eval(args: argparse.Namespace) -> int:
     from drqa_ng.errors import InputError
     from drqa_ng.evaluation.datasets import load_questions
     from drqa_ng.evaluation.retrieval import evaluate_retrieval, write_report
+    from drqa_ng.indexes import open_retriever
     from drqa_ng.inputs import read_article_list
     from drqa_ng.protocols import Retriever
     from drqa_ng.retrieval.fusion import HybridRetriever, SearchCache
-    from drqa_ng.retrieval.loader import open_retriever
     from drqa_ng.store.docstore import DocStore
     from drqa_ng.types import Hit
 

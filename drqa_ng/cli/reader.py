@@ -260,8 +260,8 @@ def _export(args: argparse.Namespace) -> int:
 def _distant(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from drqa_ng.indexes import open_retriever
     from drqa_ng.reading.distant import check_run, distant_supervise, parse_shard, select_records
-    from drqa_ng.retrieval.loader import open_retriever
     from drqa_ng.store.docstore import DocStore
 
     check_run(args.k, args.out, args.max_rank, args.min_overlap)

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "search",
         help="retrieve the top-k units of an index for queries",
         description=(
-            "Search an index folder (any kind open_retriever knows). Give the index as the first "
+            "Search an index folder (any kind drqa_ng.indexes opens). Give the index as the first "
             "positional argument or with --index; without either, the indexes of the data home built by "
             "`drqa-ng quickstart` are searched (fused like `ask` does). Queries are further arguments "
             "and/or --queries-file. Titles and snippets come from the doc store recorded in the index "

@@ -203,7 +203,7 @@ class Encoder:
             if device not in (None, "cpu"):
                 log.warning("onnx-int8 backend runs on CPU only; ignoring device %s", device)
             device = "cpu"
-            from drqa_ng.reading.features import load_tokenizer
+            from drqa_ng.subword import load_tokenizer
 
             tokenizer = load_tokenizer(folder)
             model = _onnx_session(folder, sha, cache_dir or default_cache_dir(), threads)
@@ -265,7 +265,7 @@ def _hidden_size(folder: Path) -> int:
 def _tokenize(tokenizer: Any, texts: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
     """(input_ids, attention_mask) int64 arrays, right-padded: each text truncated to ``max_length``
     tokens including the model's special tokens (as the HF tokenizer's ``truncation=True`` does)."""
-    from drqa_ng.reading.features import pad_id
+    from drqa_ng.subword import pad_id
 
     keep = max(max_length - tokenizer.num_special_tokens_to_add(False), 1)
     encs = []
