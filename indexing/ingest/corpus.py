@@ -83,6 +83,14 @@ def detect_format(path: Path) -> str | None:
     )
 
 
+def check_sources(paths: Sequence[Path]) -> None:
+    """NotFoundError naming the first corpus path that does not exist (a cheap check: run it before
+    anything slow, so a typo fails at once)."""
+    for src in paths:
+        if not Path(src).exists():
+            raise NotFoundError(f"corpus path not found: {src}")
+
+
 def iter_files(path: Path) -> Iterator[Path]:
     """``path`` itself, or every non-hidden file below the folder ``path`` in sorted order."""
     if not path.exists():
@@ -133,10 +141,7 @@ def read_corpus(
     """
     if fmt not in (*FORMATS, "auto"):
         raise DataFormatError(f"unknown corpus format {fmt!r}; expected auto or one of {', '.join(FORMATS)}")
-    for src in paths:
-        src = Path(src)
-        if not src.exists():
-            raise NotFoundError(f"corpus path not found: {src}")
+    check_sources(paths)
     for src in paths:
         src = Path(src)
         prefix = f"{source_name(src)}:" if id_prefix else ""
