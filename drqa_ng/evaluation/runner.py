@@ -12,7 +12,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from drqa_ng.errors import InputError
 from drqa_ng.evaluation.datasets import Question, load_questions
@@ -27,19 +26,12 @@ from drqa_ng.evaluation.qa import (
 )
 from drqa_ng.inputs import read_article_list
 from drqa_ng.pipeline import PipelineSettings, QAPipeline
+from drqa_ng.protocols import Progress
 
 PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.png"
 FEATURES_FILE = "features.jsonl"
-
-
-class Progress(Protocol):
-    """A progress bar (``tqdm`` is one): ``update`` per question done, ``reset`` before a second pass."""
-
-    def update(self, n: int) -> object: ...
-
-    def reset(self) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)

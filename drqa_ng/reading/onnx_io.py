@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import tempfile
 import warnings
@@ -140,8 +139,9 @@ def export_reader(model_dir: Path, out: Path, fp32_out: Path | None = None, **in
 
 def default_cache_dir() -> Path:
     """Where ``cached_export`` keeps exported checkpoints: ``$XDG_CACHE_HOME/drqa_ng/readers``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "drqa_ng" / "readers"
+    from drqa_ng.config import cache_dir
+
+    return cache_dir("readers")
 
 
 def cached_export(checkpoint: Path, cache_dir: Path | None = None) -> Path:

@@ -22,12 +22,13 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 
 from drqa_ng.errors import InputError, NotFoundError, UnsupportedError
 from drqa_ng.index_io import file_sha256
+from drqa_ng.protocols import TextEncoder as TextEncoder  # declared once there; re-exported for callers
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,9 @@ def pick_backend(requested: str, device: str | None, cuda_available: bool) -> Ba
 
 def default_cache_dir() -> Path:
     """User cache for exported ONNX models: ``$XDG_CACHE_HOME/drqa_ng/onnx`` (``~/.cache`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "drqa_ng" / "onnx"
+    from drqa_ng.config import cache_dir
+
+    return cache_dir("onnx")
 
 
 def resolve_model_dir(path_or_name: str | Path | None, allow_download: bool = False) -> tuple[str, Path]:
@@ -113,27 +115,6 @@ def weights_sha256(folder: Path) -> str:
         if (folder / fname).is_file():
             return file_sha256(folder / fname)
     raise NotFoundError(f"{folder} holds no model weights ({' or '.join(_WEIGHT_FILES)})")
-
-
-class TextEncoder(Protocol):
-    """What a dense index needs from an encoder: ``Encoder`` (MiniLM) and
-    ``drqa_ng.retrieval.static.StaticEncoder`` (distilled static vectors) implement it."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def sha256(self) -> str: ...
-
-    @property
-    def backend(self) -> str: ...
-
-    @property
-    def dim(self) -> int: ...
-
-    def encode(
-        self, texts: Sequence[str], batch_size: int = ..., max_length: int | None = None
-    ) -> np.ndarray: ...
 
 
 class Encoder:

@@ -35,7 +35,7 @@ from drqa_ng.errors import NotFoundError
 from drqa_ng.presentation import video_answer_dict
 from drqa_ng.protocols import Reader
 from drqa_ng.request import DEFAULT_VIDEO_K, MAX_QUESTION_CHARS
-from drqa_ng.video.answers import VideoAnswer
+from drqa_ng.video.answers import VideoAccounting, VideoAnswer
 from drqa_ng.video.index import VideoIndex
 from drqa_ng.video.qa import answer_questions
 from drqa_ng.video.recognize import Recognizer
@@ -75,19 +75,6 @@ class FrameOut(BaseModel):
     detections: list[DetectionOut]
 
 
-class AccountingOut(BaseModel):
-    frames_decoded: int
-    frames_heavy: int
-    retrieve_s: float
-    decode_s: float
-    recognize_s: float
-    read_s: float
-    total_s: float
-    index_frames_sampled: int
-    index_frames_tagged: int
-    index_frames_teacher: int
-
-
 class VideoSpanOut(AnswerOut):
     """The reader's answer in the segment, with the fields of a ``/v1/ask`` answer (``passage_id`` is the
     segment id, ``doc_id`` the video id, ``start``/``end`` index ``passage_text``: the segment's subtitles
@@ -110,7 +97,9 @@ class VideoAnswerOut(BaseModel):
     answer: str | None = Field(description="the span's text (null without a reader); see span")
     span: VideoSpanOut | None = Field(default=None, description="the reader's answer span, if any")
     frames: list[FrameOut]
-    accounting: AccountingOut
+    accounting: VideoAccounting = Field(
+        description="the work behind this question's answers (the CLI's `video-ask --json` has the same fields)"
+    )
 
     @classmethod
     def of(cls, a: VideoAnswer) -> VideoAnswerOut:

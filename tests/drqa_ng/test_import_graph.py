@@ -182,7 +182,9 @@ def test_no_package_loop_between_pipeline_reading_and_evaluation(edges: list[Edg
 
 
 def test_each_protocol_is_declared_once() -> None:
-    """``class X(Protocol)`` for Reader / PassageStore / Retriever appears only in drqa_ng.protocols."""
+    """``class X(Protocol)`` for every protocol the stages meet at appears only in drqa_ng.protocols
+    (before: TextEncoder lived in retrieval.encoder, Recognizer in video.recognize, Progress in
+    evaluation.runner)."""
     declared: dict[str, list[str]] = {}
     for p in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
@@ -190,7 +192,15 @@ def test_each_protocol_is_declared_once() -> None:
                 isinstance(b, ast.Name) and b.id == "Protocol" for b in node.bases
             ):
                 declared.setdefault(node.name, []).append(module_name(p))
-    for name in ("Reader", "PassageStore", "Retriever", "GoldQuestion"):
+    for name in (
+        "Reader",
+        "PassageStore",
+        "Retriever",
+        "GoldQuestion",
+        "TextEncoder",
+        "Recognizer",
+        "Progress",
+    ):
         assert declared.get(name) == ["drqa_ng.protocols"], (name, declared.get(name))
     readers = [n for n, mods in declared.items() if "Reader" in n]
     assert readers == ["Reader"], declared
