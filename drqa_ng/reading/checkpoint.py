@@ -15,7 +15,6 @@ function of (seed, epoch), so the position within it is two integers.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from drqa_ng.errors import IndexFormatError
-from drqa_ng.index_io import atomic_dir, read_manifest, write_manifest
+from drqa_ng.index_io import MANIFEST, atomic_dir, read_manifest, write_manifest
 
 STATE_KIND = "reader-train-state"
 STATE_VERSION = 1
@@ -101,7 +100,7 @@ def save_state(
 
 
 def has_state(folder: Path) -> bool:
-    return (Path(folder) / "manifest.json").is_file()
+    return (Path(folder) / MANIFEST).is_file()
 
 
 def load_state(
@@ -153,4 +152,4 @@ def load_state(
 
 def read_extra(folder: Path) -> dict[str, Any]:
     """The ``extra`` fields of a checkpoint without loading tensors."""
-    return dict(json.loads((Path(folder) / "manifest.json").read_text()).get("extra") or {})
+    return dict(read_manifest(folder, STATE_KIND, STATE_VERSION).get("extra") or {})

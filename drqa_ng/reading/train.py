@@ -146,14 +146,12 @@ def cached_features(
 
     Tokenising tens of thousands of examples takes minutes on a busy CPU; a resumed run reads them back.
     """
-    from drqa_ng.index_io import atomic_dir, read_manifest, write_manifest
+    from drqa_ng.index_io import MANIFEST, atomic_dir, read_manifest, write_manifest
 
     key = features_key(tokenizer, examples, cfg)
     path = Path(folder) / f"{name}-{key[:16]}"
     arrays = ("input_ids", "token_type_ids", "lengths", "targets")
-    if (path / "manifest.json").is_file() and read_manifest(path, FEATURES_KIND, FEATURES_VERSION).get(
-        "key"
-    ) == key:
+    if (path / MANIFEST).is_file() and read_manifest(path, FEATURES_KIND, FEATURES_VERSION).get("key") == key:
         return TrainWindows(*(np.load(path / f"{a}.npy", mmap_mode="r", allow_pickle=False) for a in arrays))
     feats = build_features(tokenizer, examples, cfg)
     with atomic_dir(path) as tmp:
@@ -283,7 +281,8 @@ def train_reader(
     import torch
     from tqdm import tqdm
 
-    from drqa_ng.reading.checkpoint import LoopPosition, has_state, load_state, save_state
+    from drqa_ng.reading.checkpoint import LoopPosition, has_state, load_state, read_extra, save_state
+    from drqa_ng.reading.manifest import ReaderManifest, is_reader_folder
     from drqa_ng.reading.model import (
         MODEL_KIND,
         SpanModel,
@@ -319,9 +318,8 @@ def train_reader(
 
         tokenizer = load_tokenizer(base)
         # a trained reader folder (our manifest) continues training, head included; an HF encoder starts fresh
-        base_manifest = Path(base) / "manifest.json"
-        prior = json.loads(base_manifest.read_text()) if base_manifest.is_file() else {}
-        continued = prior.get("kind") == MODEL_KIND
+        prior = ReaderManifest.load(base) if is_reader_folder(base) else None
+        continued = prior is not None and prior.kind == MODEL_KIND
         model: SpanModel = (load_model(base) if continued else init_model(base)).to(device)
         t0 = time.perf_counter()
         feats = [cached_features(out / "features", s.name, tokenizer, s.examples, cfg) for s in srcs]
@@ -381,8 +379,10 @@ def train_reader(
             "total_steps": total,
         }
         info = {
-            "base_encoder": str(prior.get("base_encoder", base)) if continued else str(base),
-            "continued_from": {"folder": str(base), "steps": prior.get("steps")} if continued else None,
+            "base_encoder": str(prior.base_encoder or base) if prior is not None and continued else str(base),
+            "continued_from": {"folder": str(base), "steps": prior.steps}
+            if prior is not None and continued
+            else None,
             "train_examples": sum(len(s.examples) for s in srcs),
             "train_windows": len(data),
             "train_mix": mix,
@@ -401,7 +401,7 @@ def train_reader(
         loss_avg, seen = float("nan"), 0
         ckpt = out / "ckpt"
         if has_state(ckpt):
-            stored = json.loads((ckpt / "manifest.json").read_text()).get("extra", {}).get("fingerprint")
+            stored = read_extra(ckpt).get("fingerprint")
             if stored != json.loads(json.dumps(fingerprint)):
                 raise InputError(
                     f"{out} holds a different run (its data mix or settings differ); use a new folder"
