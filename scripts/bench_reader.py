@@ -104,7 +104,8 @@ def _train_rates(
     from drqa_ng.config import base_encoder_dir
     from drqa_ng.reading.data import QAExample
     from drqa_ng.reading.model import init_model, load_model, load_tokenizer
-    from drqa_ng.reading.train import TrainConfig, build_features, span_loss
+    from drqa_ng.reading.train import span_loss
+    from drqa_ng.reading.trainset import TrainConfig, build_features
 
     src = folder if folder is not None else base_encoder_dir()
     start = load_model(src) if is_reader_folder(src) else init_model(src)
