@@ -29,6 +29,7 @@ from drqa_ng.pipeline import QAPipeline, QAResult
 from drqa_ng.request import HARD_LIMITS, Request
 from serving.admission import Admission
 from serving.batching import MicroBatcher
+from serving.csp import DocsPagesPolicy
 from serving.deps import AppState, require_api_key
 from serving.errors import AUTH_RESPONSES, ERROR_RESPONSES, install_error_handlers
 from serving.guard import RequestGuard
@@ -114,6 +115,7 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
         max_k=limits.k,
     )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
+    app.add_middleware(DocsPagesPolicy)  # /docs and /redoc fetch nothing from another host
 
     # The key scheme (and its 401) is declared only when a key is configured.
     keyed = settings.api_key is not None

@@ -216,3 +216,34 @@ def test_swagger_docs_render_from_local_assets(server_url: str, browser: object)
     assert "/v1/ask" in paths and "/v1/search" in paths
     loaded = d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")  # type: ignore[attr-defined]
     assert loaded and all(url.startswith(server_url) for url in loaded), loaded  # no CDN
+
+
+def test_redoc_renders_under_its_policy_and_asks_no_other_host(server_url: str, browser: object) -> None:
+    """Before: /redoc loaded its side-menu logo from cdn.redoc.ly. Now the page's policy blocks it
+    (Chrome still lists a blocked load among the page's resources, so those are matched against
+    the browser's "blocked" reports)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser
+    d.get_log("browser")  # type: ignore[attr-defined]  # drop what earlier pages logged
+    d.get(server_url + "/redoc")  # type: ignore[attr-defined]
+    WebDriverWait(d, 30).until(lambda drv: "API docs by Redocly" in drv.page_source)
+    assert "/v1/ask" in d.page_source  # type: ignore[attr-defined]  # ReDoc ran and read the spec
+    blocked = " ".join(
+        e["message"]
+        for e in d.get_log("browser")
+        if "has been blocked" in e["message"]  # type: ignore[attr-defined]
+    )
+    asked = d.execute_script(  # type: ignore[attr-defined]
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    outside = [u for u in asked if not u.startswith(server_url)]
+    assert asked and all(f"'{u}'" in blocked for u in outside), (outside, blocked)
+
+
+def test_swagger_ui_renders_under_the_docs_policy(server_url: str, browser: object) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser
+    d.get(server_url + "/docs")  # type: ignore[attr-defined]
+    WebDriverWait(d, 30).until(lambda drv: "/v1/ask" in drv.page_source)
