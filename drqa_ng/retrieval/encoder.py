@@ -152,12 +152,15 @@ class Encoder:
         threads: int | None = None,
         cache_dir: Path | None = None,
         allow_download: bool = False,
+        low_memory: bool = False,
     ) -> Encoder:
         """Load a local model folder (or cached hub name; None = wheel MiniLM).
 
         ``device``: "cuda", "cpu" or None (CUDA when available). ``threads`` sets torch's CPU thread
         count (process-wide in torch, so only when asked). ``max_length`` is the default token cap.
-        ``backend="auto"``: see ``pick_backend``.
+        ``backend="auto"``: see ``pick_backend``. ``low_memory`` (ONNX): no memory arena, so each
+        batch's buffers go back to the allocator when it is done instead of staying at the peak
+        (long builds that share the machine; a little slower).
         """
         if backend == AUTO:
             import torch
@@ -187,7 +190,7 @@ class Encoder:
             from drqa_ng.subword import load_tokenizer
 
             tokenizer = load_tokenizer(folder)
-            model = _onnx_session(folder, sha, cache_dir or default_cache_dir(), threads)
+            model = _onnx_session(folder, sha, cache_dir or default_cache_dir(), threads, low_memory)
         dim = _hidden_size(folder)
         log.info("encoder %s (%s, %s) loaded from %s", name, backend, device, folder)
         return cls(name, folder, tokenizer, model, backend, device, sha, dim, max_length)
@@ -263,8 +266,11 @@ def _tokenize(tokenizer: Any, texts: list[str], max_length: int) -> tuple[np.nda
     return ids, mask
 
 
-def _onnx_session(folder: Path, sha: str, cache_dir: Path, threads: int | None) -> Any:
-    """An ONNX Runtime session over the int8-quantised export of ``folder`` (exported once, cached)."""
+def _onnx_session(
+    folder: Path, sha: str, cache_dir: Path, threads: int | None, low_memory: bool = False
+) -> Any:
+    """An ONNX Runtime session over the int8-quantised export of ``folder`` (exported once, cached);
+    ``low_memory``: without the CPU memory arena and memory patterns (buffers freed after each run)."""
     try:
         import onnxruntime as ort
     except ImportError as e:
@@ -273,6 +279,9 @@ def _onnx_session(folder: Path, sha: str, cache_dir: Path, threads: int | None) 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
+    if low_memory:
+        opts.enable_cpu_mem_arena = False
+        opts.enable_mem_pattern = False
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
