@@ -161,6 +161,7 @@ def build_home(
     from indexing.dense import build_static_index
     from indexing.docstore import build_docstore
     from indexing.ingest import read_corpus
+    from indexing.ingest.corpus import CorpusMeter
     from indexing.sparse import build_sparse_from_store
 
     check_inputs(corpus, dense_limit)
@@ -178,11 +179,13 @@ def build_home(
     step(0)
     t = time.perf_counter()
     docs_path = home / DOCS_NAME
+    meter = CorpusMeter()  # the bar's total: the input's bytes
     report = build_docstore(
-        read_corpus([Path(c) for c in corpus]),
+        read_corpus([Path(c) for c in corpus], meter=meter),
         docs_path,
         show_progress=progress,
         sources=[str(c) for c in corpus],
+        meter=meter,
     )
     timings.append(("docs", time.perf_counter() - t))
     if report.documents == 0:
