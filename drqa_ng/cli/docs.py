@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,8 @@ def _build_docs(args: argparse.Namespace) -> int:
         tqdm.write(f"drqa-ng build-docs: skipping bad file: {error}", file=sys.stderr)  # above the bar
 
     meter = CorpusMeter()  # the bar's total (input bytes) and position, filled by read_corpus
-    with logging_redirect_tqdm():  # warnings print above the progress bar, not through it
+    # warnings print above the progress bar, not through it (no bar with -q: logging as configured)
+    with logging_redirect_tqdm() if not args.quiet else contextlib.nullcontext():
         report = build_docstore(
             read_corpus(
                 sources,
