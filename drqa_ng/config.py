@@ -103,7 +103,8 @@ class HomeConfig:
     indexes: tuple[Path, ...]
     unit: str = "paragraph"
     reader: Path | None = None
-    weight: float | None = None
+    answer_weight: float | None = None
+    """The retriever's weight in an answer's score (JSON key ``weight``); None: the pipeline's default."""
     fusion: str = "rrf"
     fusion_weight: float | None = None
     """Weight of the last index in ``interp`` fusion (the others share the rest); None: the default."""
@@ -124,7 +125,7 @@ class HomeConfig:
             "fusion": self.fusion,
             **({} if self.fusion_weight is None else {"fusion_weight": self.fusion_weight}),
             "reader": None if self.reader is None else _rel(self.reader, self.home),
-            "weight": self.weight,
+            "weight": self.answer_weight,
             "corpus": list(self.corpus),
             "counts": {
                 "documents": c.documents,
@@ -140,7 +141,7 @@ class HomeConfig:
         }
 
     @property
-    def interp_weight(self) -> float:
+    def fusion_weight_or_default(self) -> float:
         """The ``interp`` fusion weight to use: ``fusion_weight``, else the default 0.5."""
         return DEFAULT_FUSION_WEIGHT if self.fusion_weight is None else self.fusion_weight
 
@@ -176,7 +177,7 @@ class HomeConfig:
                 indexes=tuple(home / p for p in data["indexes"]),
                 unit=str(data.get("unit", "paragraph")),
                 reader=home / data["reader"] if data.get("reader") else None,
-                weight=float(data["weight"]) if data.get("weight") is not None else None,
+                answer_weight=float(data["weight"]) if data.get("weight") is not None else None,
                 fusion=str(data.get("fusion", "rrf")),
                 fusion_weight=(
                     float(data["fusion_weight"]) if data.get("fusion_weight") is not None else None

@@ -1,14 +1,14 @@
 """End-to-end question answering: retriever → doc store → reader → ranked, deduplicated answers.
 
-The chain is fixed (DrQA's): for a batch of questions the retriever returns the top ``n_docs`` units,
+The chain is fixed (DrQA's): for a batch of questions the retriever returns the top ``k`` units,
 the doc store turns their ids into passages (whole-document hits become the store's paragraphs,
 as DrQA reads articles paragraph by paragraph), the reader extracts candidate spans, and each candidate is ranked by
 
-    score = reader_score + weight · norm(retriever_score)
+    score = reader_score + answer_weight · norm(retriever_score)
 
 where ``norm`` min-max scales the retriever scores of one question's hits to [0, 1] (linear
 interpolation of reader and retriever evidence as in BERTserini, Yang et al. 2019, "End-to-End
-Open-Domain Question Answering with BERTserini"; DrQA itself uses weight 0). ``weight`` is meant to
+Open-Domain Question Answering with BERTserini"; DrQA itself uses weight 0). ``answer_weight`` is meant to
 be tuned on a dev split (``drqa_ng.evaluation.qa.tune_weight``), never on the reported split.
 Spans with the same normalised text are merged and their softmax mass summed; each answer gets a
 calibrated ``confidence`` (``drqa_ng.confidence``), answers are ordered by it, and a question whose
@@ -39,9 +39,9 @@ from drqa_ng.types import Answer, Document, Hit, Passage, Support, Unit
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHT = 1.0
+DEFAULT_ANSWER_WEIGHT = 1.0
 """Retriever weight used when none is given: tuned with ``drqa-ng eval --tune`` on 100 SQuAD part-A
-TRAIN-article questions (BM25 paragraphs, n_docs 5, shipped reader): EM 8.0 at w=0 → 10.0 at w=1.0.
+TRAIN-article questions (BM25 paragraphs, k 5, shipped reader): EM 8.0 at w=0 → 10.0 at w=1.0.
 Re-tune when the reader or index changes; never tune on the split you report."""
 
 
@@ -99,8 +99,8 @@ class PipelineSettings:
     fusion: str = "rrf"
     fusion_weight: float | None = 0.5
     fusion_depth: int = 100
-    n_docs: int = DEFAULT_K
-    weight: float = DEFAULT_WEIGHT
+    k: int = DEFAULT_K
+    answer_weight: float = DEFAULT_ANSWER_WEIGHT
     max_passages: int = 64
     reader_candidates: int = 20
     reader_batch_size: int = 8
@@ -233,8 +233,8 @@ class QAPipeline:
         store: PassageStore,
         reader: Reader,
         *,
-        n_docs: int = DEFAULT_K,
-        weight: float = DEFAULT_WEIGHT,
+        k: int = DEFAULT_K,
+        answer_weight: float = DEFAULT_ANSWER_WEIGHT,
         max_passages: int = 64,
         reader_candidates: int = 20,
         reader_batch_size: int = 8,
@@ -242,15 +242,15 @@ class QAPipeline:
         calibration: Calibration | None = None,
         min_confidence: float | None = None,
     ) -> None:
-        if n_docs < 1:
-            raise InputError(f"n_docs must be >= 1, got {n_docs}")
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
         if max_passages < 1 or reader_candidates < 1 or reader_batch_size < 1:
             raise InputError("max_passages, reader_candidates and reader_batch_size must be >= 1")
         self.retriever = retriever
         self.store = store
         self.reader = reader
-        self.n_docs = n_docs
-        self.weight = weight
+        self.k = k
+        self.answer_weight = answer_weight
         self.max_passages = max_passages
         self.reader_candidates = reader_candidates
         self.reader_batch_size = reader_batch_size
@@ -300,8 +300,8 @@ class QAPipeline:
             retriever,
             store,
             reader,
-            n_docs=settings.n_docs,
-            weight=settings.weight,
+            k=settings.k,
+            answer_weight=settings.answer_weight,
             max_passages=settings.max_passages,
             reader_candidates=settings.reader_candidates,
             reader_batch_size=settings.reader_batch_size,
@@ -333,7 +333,7 @@ class QAPipeline:
                     store = DocStore.open(recorded)
                 except (ImportError, DrqaError) as e:
                     log.warning("doc store %s unavailable (%s); showing ids only", recorded, e)
-        return cls(retriever, store, NoReader(), n_docs=settings.n_docs)
+        return cls(retriever, store, NoReader(), k=settings.k)
 
     @classmethod
     def from_paths(
@@ -354,26 +354,26 @@ class QAPipeline:
     # -- stages -------------------------------------------------------------------------------------
 
     def find(self, request: Request, *, keep_missing: bool = False) -> list[list[SearchHit]]:
-        """The one search path: top ``request.k`` (default ``n_docs``) units per checked question, each
+        """The one search path: top ``request.k`` (default: the pipeline's ``k``) units per checked question, each
         with its rank and text. Hits the doc store lacks are dropped, unless ``keep_missing`` (then their
         ``passage`` is None, as is every hit's when the pipeline has no doc store: ``NoStore``)."""
-        k = self.n_docs if request.k is None else request.k
+        k = self.k if request.k is None else request.k
         found = lookup_hits(self.retriever.search(request.questions, k), self.store, self.retriever.unit)
         return found if keep_missing else [[h for h in hs if h.passage is not None] for hs in found]
 
     def search(self, questions: Sequence[str], k: int | None = None) -> list[list[SearchHit]]:
-        """Top-``k`` (default ``n_docs``) retrieved units per question with their text, no reader.
+        """Top-``k`` (default: the pipeline's ``k``) retrieved units per question with their text, no reader.
 
         Hits the doc store lacks are dropped; a doc-unit hit carries the whole document.
         """
         return self.find(self.check(questions, k=k))
 
     def retrieve(self, questions: Sequence[str], k: int | None = None) -> list[list[Evidence]]:
-        """Top-``k`` (default ``n_docs``) units per question as passages; doc hits become paragraphs."""
+        """Top-``k`` (default: the pipeline's ``k``) units per question as passages; doc hits become paragraphs."""
         return self._retrieve(self.check(questions, k=k))
 
     def _retrieve(self, request: Request) -> list[list[Evidence]]:
-        k = self.n_docs if request.k is None else request.k
+        k = self.k if request.k is None else request.k
         hits = self.retriever.search(request.questions, k)
         return [self._evidence(q, h) for q, h in zip(request.questions, hits, strict=True)]
 
@@ -443,7 +443,7 @@ class QAPipeline:
                                 a, retriever_score=e.norm, retriever_raw=e.score, retriever_rank=e.rank + 1
                             )
                         )
-                results.append(rank_answers(cands, self.weight, top_n, self.calibration))
+                results.append(rank_answers(cands, self.answer_weight, top_n, self.calibration))
         return results
 
     # -- public entry points -------------------------------------------------------------------------
@@ -468,7 +468,7 @@ class QAPipeline:
         self, questions: Sequence[str], top_n: int = DEFAULT_TOP_N, k: int | None = None
     ) -> list[QAResult]:
         """``answer`` after checking the request: ``k`` retrieved units per question (default
-        ``n_docs``), ``top_n`` answers kept per question."""
+        the pipeline's ``k``), ``top_n`` answers kept per question."""
         return self.answer(self.check(questions, top_n, k))
 
     def abstains(self, answers: Sequence[Answer]) -> bool:
@@ -492,7 +492,7 @@ def _upgrading(retriever: Retriever, home: Path) -> Retriever:
 
     def reopen() -> Retriever:
         cfg = read_home_config(home)
-        return open_retrievers(cfg.indexes, cfg.fusion, cfg.interp_weight)
+        return open_retrievers(cfg.indexes, cfg.fusion, cfg.fusion_weight_or_default)
 
     return UpgradingRetriever(retriever, Path(home) / CONFIG, reopen)
 

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 AskFn = Callable[[Sequence[str], int, int | None], list[QAResult]]
 """``fn(questions, top_n, k)``: ``QAPipeline.answer`` of the checked questions (``k=None``: the
-pipeline's own ``n_docs``); one ``QAResult`` per question."""
+pipeline's own ``k``); one ``QAResult`` per question."""
 
 
 @dataclass

@@ -86,9 +86,16 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     )
     hidden_alias(g, "--n-docs", dest="k", type=int)
     g.add_argument(
-        "--weight",
+        "--answer-weight",
         type=float,
-        help="retriever weight w in score = reader + w·norm(retriever) (default: config.json, else the tuned default 1.0)",
+        help="retriever weight w in an answer's score = reader + w·norm(retriever) (default: config.json, "
+        "else the tuned default 1.0)",
+    )
+    hidden_alias(g, "--weight", dest="answer_weight", type=float)
+    g.add_argument(
+        "--fusion-weight",
+        type=float,
+        help="interp fusion: weight of the last index (0..1; default: config.json, else 0.5)",
     )
     g.add_argument(
         "--max-passages", type=int, default=64, help="cap on passages read per question (default 64)"
@@ -118,10 +125,10 @@ def source_settings(args: argparse.Namespace, *, docs_optional: bool = False) ->
     """
     from drqa_ng.config import default_home, read_home_config
     from drqa_ng.errors import InputError
-    from drqa_ng.pipeline import DEFAULT_WEIGHT, PipelineSettings
+    from drqa_ng.pipeline import DEFAULT_ANSWER_WEIGHT, PipelineSettings
 
     indexes, docs, reader = list(args.index or []), args.docs, getattr(args, "reader", None)
-    weight, fusion = getattr(args, "weight", None), args.fusion
+    weight, fusion = getattr(args, "answer_weight", None), args.fusion
     fusion_weight: float | None = getattr(args, "fusion_weight", None)
     home = None
     if not indexes or (docs is None and not docs_optional):
@@ -131,10 +138,10 @@ def source_settings(args: argparse.Namespace, *, docs_optional: bool = False) ->
         indexes = indexes or list(cfg.indexes)
         docs = docs or cfg.docs
         reader = reader or cfg.reader
-        weight = weight if weight is not None else cfg.weight
+        weight = weight if weight is not None else cfg.answer_weight
         if not args.index and fusion is None:  # retrieval follows the home (and its upgrades)
             fusion, home = cfg.fusion, cfg.home
-            fusion_weight = cfg.interp_weight if fusion_weight is None else fusion_weight
+            fusion_weight = cfg.fusion_weight_or_default if fusion_weight is None else fusion_weight
         fusion = fusion or cfg.fusion
     return PipelineSettings(
         indexes=tuple(indexes),
@@ -143,7 +150,7 @@ def source_settings(args: argparse.Namespace, *, docs_optional: bool = False) ->
         fusion=fusion or "rrf",
         fusion_weight=fusion_weight,
         home=home,
-        weight=DEFAULT_WEIGHT if weight is None else weight,
+        answer_weight=DEFAULT_ANSWER_WEIGHT if weight is None else weight,
     )
 
 
@@ -158,7 +165,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         base,
         fusion_weight=0.5 if base.fusion_weight is None else base.fusion_weight,
         reader_backend=args.backend,
-        n_docs=DEFAULT_K if args.k is None else args.k,
+        k=DEFAULT_K if args.k is None else args.k,
         max_passages=args.max_passages,
         threads=args.threads,
         min_confidence=args.min_confidence,

@@ -27,7 +27,9 @@ def status_dict(home: Path) -> dict[str, Any]:
         "home": str(home),
         "indexes": [p.name for p in cfg.indexes],
         "fusion": cfg.fusion if len(cfg.indexes) > 1 else None,
-        "fusion_weight": cfg.interp_weight if cfg.fusion == "interp" and len(cfg.indexes) > 1 else None,
+        "fusion_weight": cfg.fusion_weight_or_default
+        if cfg.fusion == "interp" and len(cfg.indexes) > 1
+        else None,
         "dense_build": None,
     }
     if prog is not None:

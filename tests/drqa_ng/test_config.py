@@ -55,7 +55,7 @@ def test_home_config_reads_and_rewrites_the_old_bytes(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(old, encoding="utf-8")
     cfg = HomeConfig.load(tmp_path)
     assert cfg.docs == tmp_path / "docs.sqlite" and cfg.indexes == (tmp_path / "sparse", tmp_path / "dense")
-    assert (cfg.reader, cfg.weight, cfg.fusion, cfg.counts.dense_units, cfg.dense_limit) == (
+    assert (cfg.reader, cfg.answer_weight, cfg.fusion, cfg.counts.dense_units, cfg.dense_limit) == (
         None,
         None,
         "rrf",

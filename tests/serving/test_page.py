@@ -59,14 +59,14 @@ def _serve(app: object) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    with _serve(create_app(ServerSettings(), pipeline=fake_pipeline(n_docs=3))) as url:
+    with _serve(create_app(ServerSettings(), pipeline=fake_pipeline(k=3))) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def video_server_url(video_index_dir: Path) -> Iterator[str]:
     settings = ServerSettings(extra=(("video_index", str(video_index_dir)), ("video_recognize", "0")))
-    with _serve(create_app(settings, pipeline=fake_pipeline(n_docs=3))) as url:
+    with _serve(create_app(settings, pipeline=fake_pipeline(k=3))) as url:
         yield url
 
 
@@ -138,7 +138,7 @@ def test_page_says_no_confident_answer_and_shows_evidence(browser: object) -> No
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    strict = create_app(ServerSettings(), pipeline=fake_pipeline(n_docs=3, min_confidence=1.0))
+    strict = create_app(ServerSettings(), pipeline=fake_pipeline(k=3, min_confidence=1.0))
     with _serve(strict) as url:
         d = browser
         d.get(url + "/")  # type: ignore[attr-defined]
