@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -218,32 +219,25 @@ def test_swagger_docs_render_from_local_assets(server_url: str, browser: object)
     assert loaded and all(url.startswith(server_url) for url in loaded), loaded  # no CDN
 
 
-def test_redoc_renders_under_its_policy_and_asks_no_other_host(server_url: str, browser: object) -> None:
+def test_redoc_renders_under_its_policy_and_asks_no_other_host(server_url: str, browser: Any) -> None:
     """Before: /redoc loaded its side-menu logo from cdn.redoc.ly. Now the page's policy blocks it
     (Chrome still lists a blocked load among the page's resources, so those are matched against
     the browser's "blocked" reports)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     d = browser
-    d.get_log("browser")  # type: ignore[attr-defined]  # drop what earlier pages logged
-    d.get(server_url + "/redoc")  # type: ignore[attr-defined]
+    d.get_log("browser")  # drop what earlier pages logged
+    d.get(server_url + "/redoc")
     WebDriverWait(d, 30).until(lambda drv: "API docs by Redocly" in drv.page_source)
-    assert "/v1/ask" in d.page_source  # type: ignore[attr-defined]  # ReDoc ran and read the spec
-    blocked = " ".join(
-        e["message"]
-        for e in d.get_log("browser")
-        if "has been blocked" in e["message"]  # type: ignore[attr-defined]
-    )
-    asked = d.execute_script(  # type: ignore[attr-defined]
-        "return performance.getEntriesByType('resource').map(e => e.name)"
-    )
+    assert "/v1/ask" in d.page_source  # ReDoc ran and read the spec
+    blocked = " ".join(e["message"] for e in d.get_log("browser") if "has been blocked" in e["message"])
+    asked = d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     outside = [u for u in asked if not u.startswith(server_url)]
     assert asked and all(f"'{u}'" in blocked for u in outside), (outside, blocked)
 
 
-def test_swagger_ui_renders_under_the_docs_policy(server_url: str, browser: object) -> None:
+def test_swagger_ui_renders_under_the_docs_policy(server_url: str, browser: Any) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    d = browser
-    d.get(server_url + "/docs")  # type: ignore[attr-defined]
-    WebDriverWait(d, 30).until(lambda drv: "/v1/ask" in drv.page_source)
+    browser.get(server_url + "/docs")
+    WebDriverWait(browser, 30).until(lambda drv: "/v1/ask" in drv.page_source)

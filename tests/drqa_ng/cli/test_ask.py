@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,8 +124,8 @@ def test_ask_shows_confidence_and_abstains_below_min_confidence(run_cli, pipe_ar
 
 
 def test_bad_question_fails_before_anything_loads(
-    run_cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    run_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """`ask ""` used to load the model (6 s) before saying the question is empty."""
     import drqa_ng.cli.options as options
 
