@@ -48,11 +48,11 @@ class QuestionSelection:
 
 @dataclass(frozen=True, slots=True)
 class EvalOptions:
-    """How to run: ``batch_size`` questions per pipeline call (1 = true latency), ``tune`` the retriever
-    weight on this split first, write ``features`` (every ranked answer's confidence features)."""
+    """How to run: ``question_batch`` questions per pipeline call (1 = true latency), ``tune`` the
+    answer weight on this split first, write ``features`` (every ranked answer's confidence features)."""
 
     dataset: str
-    batch_size: int = 1
+    question_batch: int = 1
     tune: bool = False
     features: bool = False
 
@@ -111,7 +111,7 @@ def run_eval(
     tuned: float | None = None
     if opts.tune:
         results, _ = run_pipeline(
-            pipe, questions, top_n=pipe.reader_candidates, batch_size=opts.batch_size, progress=update
+            pipe, questions, top_n=pipe.reader_candidates, batch_size=opts.question_batch, progress=update
         )
         tuned, curve = tune_weight(results, questions, regex=regex)
         if progress is not None:
@@ -120,7 +120,7 @@ def run_eval(
         pipe,
         questions,
         dataset=opts.dataset,
-        batch_size=opts.batch_size,
+        batch_size=opts.question_batch,
         top_n=pipe.reader_candidates if opts.features else 1,
         progress=update,
     )
