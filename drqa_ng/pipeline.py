@@ -347,7 +347,9 @@ class QAPipeline:
         paths = (Path(indexes),) if isinstance(indexes, str | Path) else tuple(Path(p) for p in indexes)
         return cls.from_settings(PipelineSettings(paths, Path(docs), reader, **options))
 
-    def check(self, questions: Sequence[str], top_n: int = DEFAULT_TOP_N, k: int | None = None) -> Request:
+    def check(
+        self, questions: Sequence[str], top_n: int | None = DEFAULT_TOP_N, k: int | None = None
+    ) -> Request:
         """The request checked against this pipeline's ``limits`` (``drqa_ng.request.check_request``)."""
         return check_request(questions, k=k, top_n=top_n, limits=self.limits)
 
@@ -366,11 +368,11 @@ class QAPipeline:
 
         Hits the doc store lacks are dropped; a doc-unit hit carries the whole document.
         """
-        return self.find(self.check(questions, k=k))
+        return self.find(self.check(questions, top_n=None, k=k))
 
     def retrieve(self, questions: Sequence[str], k: int | None = None) -> list[list[Evidence]]:
         """Top-``k`` (default: the pipeline's ``k``) units per question as passages; doc hits become paragraphs."""
-        return self._retrieve(self.check(questions, k=k))
+        return self._retrieve(self.check(questions, top_n=None, k=k))
 
     def _retrieve(self, request: Request) -> list[list[Evidence]]:
         k = self.k if request.k is None else request.k

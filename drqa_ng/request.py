@@ -102,14 +102,17 @@ def check_request(
     questions: Sequence[str],
     *,
     k: int | None = None,
-    top_n: int = DEFAULT_TOP_N,
+    top_n: int | None = DEFAULT_TOP_N,
     limits: Limits = HARD_LIMITS,
 ) -> Request:
-    """The one check of a request against ``limits`` (never above ``HARD_LIMITS``); InputError otherwise."""
+    """The one check of a request against ``limits`` (never above ``HARD_LIMITS``); InputError otherwise.
+
+    ``top_n=None``: a search, which keeps no answers (``top_n`` is then neither checked nor used).
+    """
     lim = limits.within(HARD_LIMITS)
     qs = check_questions(questions, lim.question_chars, lim.questions)
     return Request(
         tuple(qs),
         None if k is None else check_count(k, lim.k, "k"),
-        check_count(top_n, lim.top_n, "top_n"),
+        DEFAULT_TOP_N if top_n is None else check_count(top_n, lim.top_n, "top_n"),
     )

@@ -139,7 +139,7 @@ def _search(args: argparse.Namespace) -> int:
     numbered += _read_queries(args.queries_file) if args.queries_file else []
     if not numbered:
         raise InputError("no query given")
-    request = check_request([q for _, q in numbered], k=args.k)
+    request = check_request([q for _, q in numbered], k=args.k, top_n=None)
     queries = request.questions
     qids = [qid or str(i) for i, (qid, _) in enumerate(numbered, 1)]
     if args.trec_run is not None:

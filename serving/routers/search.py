@@ -16,7 +16,7 @@ router = APIRouter(tags=["search"])
 @router.post("/search", response_model=SearchResponse, responses={422: {"model": ErrorOut}})
 async def search(body: SearchRequest, state: State) -> SearchResponse:
     t0 = time.perf_counter()
-    req = check_request(body.as_list(), k=body.k, limits=state.settings.limits)
+    req = check_request(body.as_list(), k=body.k, top_n=None, limits=state.settings.limits)
     hits = await state.search_gate.run(state.pipeline.find, req)
     return SearchResponse(
         results=[QueryHits.of(q, hs) for q, hs in zip(req.questions, hits, strict=True)],

@@ -111,3 +111,14 @@ def test_search_only_pipeline_refuses_to_read() -> None:
     assert pipe.search(["capital of Germany"]) == [[]]  # no text: nothing to show
     with pytest.raises(UnsupportedError):
         pipe.ask(["capital of Germany"])
+
+
+def test_a_search_is_not_held_to_the_answer_limit() -> None:
+    """A server allowing at most 4 answers still searches (a search keeps no answers)."""
+    low = Limits(top_n=4)
+    with pytest.raises(InputError, match="top_n"):
+        check_request(["q"], limits=low)  # an ask with the default 5 answers
+    assert check_request(["q"], top_n=None, limits=low).questions == ("q",)
+    with TestClient(create_app(ServerSettings(max_top_n=4), pipeline=fake_pipeline())) as c:
+        assert c.post("/v1/search", json={"query": "capital of Germany"}).status_code == 200
+        assert c.post("/v1/ask", json={"question": "capital of Germany", "top_n": 4}).status_code == 200
