@@ -90,7 +90,8 @@ def serve_synthetic(
 ) -> None:
     """Run the real app (``serving.server.run``) with a pipeline whose retriever/store are trivial
     and whose reader sleeps ``batch_ms + question_ms * questions``."""
-    from drqa_ng.pipeline import SearchHit, lookup_hits
+    from drqa_ng.pipeline import QAResult, SearchHit, lookup_hits
+    from drqa_ng.request import Request
     from drqa_ng.types import Answer, Document, Hit, Passage
     from serving.app import create_app
     from serving.server import bind, run
@@ -118,18 +119,17 @@ def serve_synthetic(
     class Pipeline:
         retriever = Retriever()
         store = Store()
-        max_question_chars = 1000
         min_confidence = 0.0  # the synthetic reader never abstains
 
-        def abstains(self, answers: Sequence[Answer]) -> bool:
-            return not answers
+        def find(self, request: Request, *, keep_missing: bool = False) -> list[list[SearchHit]]:
+            return lookup_hits(
+                self.retriever.search(request.questions, request.k or 5), self.store, "paragraph"
+            )
 
-        def search(self, queries: Sequence[str], k: int | None = None) -> list[list[SearchHit]]:
-            return lookup_hits(self.retriever.search(queries, k or 5), self.store, "paragraph")
-
-        def ask(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[list[Answer]]:
-            time.sleep((batch_ms + question_ms * len(questions)) / 1000.0)
-            return [[Answer("Paris", 1.0, passage, 0, 5, 1.0, 1.0)] for _ in questions]
+        def answer(self, request: Request) -> list[QAResult]:
+            qs = request.questions
+            time.sleep((batch_ms + question_ms * len(qs)) / 1000.0)
+            return [QAResult(q, (Answer("Paris", 1.0, passage, 0, 5, 1.0, 1.0),), (), 0.0) for q in qs]
 
     settings = ServerSettings(max_queue=max_queue, deadline_s=deadline_s, request_timeout_s=timeout_s)
     app = create_app(settings, pipeline=Pipeline())  # type: ignore[arg-type]

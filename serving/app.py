@@ -25,10 +25,11 @@ from fastapi_offline import FastAPIOffline
 
 from drqa_ng import __version__
 from drqa_ng.errors import InputError
-from drqa_ng.pipeline import QAPipeline
-from drqa_ng.types import Answer
+from drqa_ng.pipeline import QAPipeline, QAResult
+from drqa_ng.request import HARD_LIMITS, Request
 from serving.admission import Admission, AdmissionGate
 from serving.batching import MicroBatcher
+from serving.csp import DocsPagesPolicy
 from serving.deps import AppState, require_api_key
 from serving.errors import AUTH_RESPONSES, ERROR_RESPONSES, install_error_handlers
 from serving.guard import RequestGuard
@@ -69,9 +70,9 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
         ready = pipe
         app.state.stopping.clear()  # the same app may be started again (tests)
 
-        def ask(questions: Sequence[str], top_n: int, k: int | None) -> list[list[Answer]]:
-            with lock:
-                return ready.ask(questions, top_n, k)
+        def ask(questions: Sequence[str], top_n: int, k: int | None) -> list[QAResult]:
+            with lock:  # the questions were checked by the router (``check_request``)
+                return ready.answer(Request(tuple(questions), k, top_n))
 
         # Admission by expected wait (serving.admission): questions for the batcher, queries for search.
         ask_gate = AdmissionGate(
@@ -135,13 +136,13 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
     app.state.stopping = threading.Event()
 
     install_error_handlers(app)
-    pipeline_chars = (pipeline or settings.pipeline).max_question_chars  # type: ignore[union-attr]
+    limits = settings.limits.within(HARD_LIMITS)
     install_limited_openapi(
         app,
-        max_questions=settings.max_questions,
-        max_chars=min(settings.max_question_chars, pipeline_chars),
-        max_top_n=settings.max_top_n,
-        max_k=settings.max_k,
+        max_questions=limits.questions,
+        max_chars=limits.question_chars,
+        max_top_n=limits.top_n,
+        max_k=limits.k,
     )
 
     def shed(path: str) -> None:
@@ -157,6 +158,7 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
         body_timeout_s=settings.body_timeout_s,
         shed=shed,
     )
+    app.add_middleware(DocsPagesPolicy)  # /docs and /redoc fetch nothing from another host
 
     # The key scheme (and its 401) is declared only when a key is configured.
     keyed = settings.api_key is not None

@@ -28,13 +28,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from drqa_ng.errors import OverloadedError
-from drqa_ng.types import Answer
+from drqa_ng.pipeline import QAResult
 from serving.admission import AdmissionGate
 
 log = logging.getLogger(__name__)
 
-AskFn = Callable[[Sequence[str], int, int | None], list[list[Answer]]]
-"""``fn(questions, top_n, k)``: ``QAPipeline.ask`` (``k=None``: the pipeline's own ``n_docs``)."""
+AskFn = Callable[[Sequence[str], int, int | None], list[QAResult]]
+"""``fn(questions, top_n, k)``: ``QAPipeline.answer`` of the checked questions (``k=None``: the
+pipeline's own ``k``); one ``QAResult`` per question."""
 
 
 @dataclass
@@ -42,7 +43,7 @@ class _Job:
     questions: list[str]
     top_n: int
     k: int | None
-    future: asyncio.Future[list[list[Answer]]]
+    future: asyncio.Future[list[QAResult]]
     taken: bool = False  # handed to the reader (its questions then count as worked through)
 
 
@@ -91,7 +92,7 @@ class MicroBatcher:
 
     async def submit(
         self, questions: Sequence[str], top_n: int, timeout: float | None = None, *, k: int | None = None
-    ) -> list[list[Answer]]:
+    ) -> list[QAResult]:
         """Answers for ``questions``; OverloadedError when the queue is full or ``timeout`` s pass first."""
         if self._queue is None:
             raise RuntimeError("MicroBatcher.start() was not awaited")
@@ -103,7 +104,7 @@ class MicroBatcher:
             )
         if self.gate is not None:
             self.gate.admit(len(questions))
-        fut: asyncio.Future[list[list[Answer]]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[list[QAResult]] = asyncio.get_running_loop().create_future()
         job = _Job(list(questions), top_n, k, fut)
         self._pending += 1
         try:
@@ -185,7 +186,7 @@ class MicroBatcher:
             _set_result(j, part)
 
 
-def _set_result(job: _Job, value: list[list[Answer]]) -> None:
+def _set_result(job: _Job, value: list[QAResult]) -> None:
     if not job.future.done():
         job.future.set_result(value)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from drqa_ng.pipeline import PipelineSettings
+from drqa_ng.request import Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +46,8 @@ class ServerSettings:
     def get(self, key: str, default: str | None = None) -> str | None:
         """Look up an ``extra`` setting (used by optional routers)."""
         return dict(self.extra).get(key, default)
+
+    @property
+    def limits(self) -> Limits:
+        """This server's request limits (``drqa_ng.request.check_request`` keeps them under the hard ones)."""
+        return Limits(self.max_questions, self.max_question_chars, self.max_k, self.max_top_n)

@@ -12,6 +12,8 @@ from drqa_ng.errors import InputError
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands to the parser."""
+    from drqa_ng.cli.options import hidden_alias
+
     p = sub.add_parser(
         "train-reader",
         help="fine-tune the span reader",
@@ -47,7 +49,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--max-steps", type=int)
     p.add_argument("--epochs", type=float, default=2.0)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="token windows per batch (default 32)")
     p.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps with linear warmup")
@@ -194,7 +196,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--articles", type=Path, metavar="LIST")
     p.add_argument("--limit", type=int, help="evaluate on an evenly spaced sample of this many questions")
     p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--window-batch", type=int, default=32, help="token windows per model call (default 32)")
+    hidden_alias(p, "--batch-size", dest="window_batch", type=int)
     p.add_argument("--threads", type=int, help="CPU threads")
     p.add_argument("--out", type=Path, metavar="JSON", help="write scores (and predictions) here")
     p.set_defaults(func=_eval)
@@ -313,7 +316,7 @@ def _eval(args: argparse.Namespace) -> int:
     questions = _sample([q for q in load_questions(args.data, titles) if q.answers and q.context], args.limit)
     if not questions:
         raise InputError(f"no questions with paragraphs and answers in {args.data}")
-    reader = load_reader(args.model_dir, backend=args.backend, batch_size=args.batch_size)
+    reader = load_reader(args.model_dir, backend=args.backend, batch_size=args.window_batch)
     res, preds = evaluate_reader(reader, questions)
     print(
         f"{res.questions} questions  EM {res.exact_match:.2f}  F1 {res.f1:.2f}  "
@@ -396,8 +399,8 @@ def _distant(args: argparse.Namespace) -> int:
         return _place(args)
     if args.index is None:
         raise InputError("distant-supervise needs --index (or --positions for questions with token_span)")
+    from drqa_ng.indexes import open_retriever
     from drqa_ng.reading.distant import check_run, distant_supervise, parse_shard, select_records
-    from drqa_ng.retrieval.loader import open_retriever
     from drqa_ng.store.docstore import DocStore
 
     check_run(args.k, args.out, args.max_rank, args.min_overlap)

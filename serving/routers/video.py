@@ -46,8 +46,9 @@ from starlette.types import Message, Receive, Scope, Send
 from drqa_ng.errors import InputError, NotFoundError, OverloadedError
 from drqa_ng.presentation import video_answer_dict
 from drqa_ng.protocols import Reader
+from drqa_ng.request import DEFAULT_VIDEO_K, MAX_QUESTION_CHARS
 from drqa_ng.types import Answer, Passage
-from drqa_ng.video.answers import VideoAnswer
+from drqa_ng.video.answers import VideoAccounting, VideoAnswer
 from drqa_ng.video.index import VideoIndex
 from drqa_ng.video.qa import answer_questions
 from drqa_ng.video.recognize import Detection, Recognizer
@@ -60,7 +61,6 @@ from serving.settings import ServerSettings
 router = APIRouter(tags=["video"])
 
 MAX_QUESTIONS = 16
-MAX_CHARS = 1000
 DEFAULT_DEADLINE_S = 30.0
 DEFAULT_MAX_FRAMES = 16  # Haar + Tesseract: 0.2-1 s a frame on 2 cores, so ~3-16 s a request
 # Range errors Starlette's FileResponse answers itself -> (error name, what went wrong).
@@ -74,13 +74,13 @@ RECOGNIZE_CHUNK = 4  # frames recognised between two deadline checks (about a se
 class VideoAskRequest(QuestionsRequest):
     """One question or many; ``k`` segments each, ``frames_per_segment`` frames recognised per segment."""
 
-    question: Annotated[str, StringConstraints(max_length=MAX_CHARS)] | SkipJsonSchema[None] = Field(
+    question: Annotated[str, StringConstraints(max_length=MAX_QUESTION_CHARS)] | SkipJsonSchema[None] = Field(
         default=None, examples=["Who is the sailor?"], json_schema_extra=TEXT_SCHEMA
     )
     questions: Annotated[list[TextItem], Field(max_length=MAX_QUESTIONS)] | SkipJsonSchema[None] = Field(
         default=None, json_schema_extra=LIST_SCHEMA
     )
-    k: WholeNumber = Field(default=3, ge=1, le=20)
+    k: WholeNumber = Field(default=DEFAULT_VIDEO_K, ge=1, le=20, description="segments per question")
     frames_per_segment: WholeNumber = Field(default=2, ge=0, le=8)
     recognize: bool = True
 
@@ -95,19 +95,6 @@ class DetectionOut(BaseModel):
 class FrameOut(BaseModel):
     t: float
     detections: list[DetectionOut]
-
-
-class AccountingOut(BaseModel):
-    frames_decoded: int
-    frames_heavy: int
-    retrieve_s: float
-    decode_s: float
-    recognize_s: float
-    read_s: float
-    total_s: float
-    index_frames_sampled: int
-    index_frames_tagged: int
-    index_frames_teacher: int
 
 
 class VideoSpanOut(AnswerOut):
@@ -132,7 +119,9 @@ class VideoAnswerOut(BaseModel):
     answer: str | None = Field(description="the span's text (null without a reader); see span")
     span: VideoSpanOut | None = Field(default=None, description="the reader's answer span, if any")
     frames: list[FrameOut]
-    accounting: AccountingOut
+    accounting: VideoAccounting = Field(
+        description="the work behind this question's answers (the CLI's `video-ask --json` has the same fields)"
+    )
 
     @classmethod
     def of(cls, a: VideoAnswer) -> VideoAnswerOut:

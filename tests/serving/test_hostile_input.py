@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from drqa_ng.types import Answer
+from drqa_ng.pipeline import QAResult
+from drqa_ng.request import Request
 from serving.app import create_app
 from serving.settings import ServerSettings
 from tests.serving.fakes import fake_pipeline
@@ -189,7 +190,7 @@ def test_openapi_states_the_one_of_rule(client: TestClient) -> None:
 
 
 class _SlowPipeline:
-    """Wraps a fake pipeline; ``ask`` blocks until ``release`` is set."""
+    """Wraps a fake pipeline; ``answer`` (the server's one QA path) blocks until ``release`` is set."""
 
     def __init__(self) -> None:
         self.inner = fake_pipeline()
@@ -199,10 +200,10 @@ class _SlowPipeline:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def ask(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[list[Answer]]:
+    def answer(self, request: Request) -> list[QAResult]:
         self.started.set()
         self.release.wait(10)
-        return self.inner.ask(questions, top_n, k)  # type: ignore[no-any-return]
+        return self.inner.answer(request)  # type: ignore[no-any-return]
 
 
 def test_full_ask_queue_is_503_with_retry_after() -> None:

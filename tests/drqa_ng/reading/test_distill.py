@@ -13,11 +13,17 @@ import pytest
 from drqa_ng.reading.data import QAExample, TeacherLabel, load_examples
 from drqa_ng.reading.distill import distill_loss, label_examples, soft_targets, teacher_probs
 from drqa_ng.reading.features import Windows, load_tokenizer
-from drqa_ng.reading.train import TrainConfig, build_features, span_loss, train_reader
+from drqa_ng.reading.train import span_loss, train_reader
+from drqa_ng.reading.trainset import TrainConfig, build_features
 
 torch = pytest.importorskip("torch")
 
 CTX = "Paris is the capital of France. Berlin is the capital of Germany."
+
+
+def _read_gz(path: Path) -> list[dict[str, object]]:
+    with gzip.open(path, "rt") as f:
+        return [json.loads(line) for line in f]
 
 
 def test_teacher_probs_is_a_tempered_softmax() -> None:
@@ -187,7 +193,7 @@ def test_label_reader_cli_writes_labels_and_resumes(tiny_model_dir: Path, tmp_pa
         )
         == 0
     )
-    rows = [json.loads(x) for x in gzip.open(out, "rt")]
+    rows = _read_gz(out)
     assert [r["id"] for r in rows] == ["a", "b"]  # the whole line kept, the half one redone
     assert rows[1]["answers"][0]["text"] == "Berlin" and len(rows[1]["teacher"]["start"]) == 4
     assert not (tmp_path / "labelled.jsonl.gz.partial").exists()
@@ -229,7 +235,7 @@ def test_retrieved_units_become_unanswered_examples_for_the_teacher(
         )
         == 0
     )
-    rows = [json.loads(x) for x in gzip.open(out, "rt")]
+    rows = _read_gz(out)
     # w2's only hits are in the excluded France article
     assert [r["id"] for r in rows] == ["w1#r0", "w1#r1"]
     assert all(r["answers"] == [] and r["context"] for r in rows)

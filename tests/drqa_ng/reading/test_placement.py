@@ -24,14 +24,19 @@ from drqa_ng.store.docstore import DocStore
 pytest.importorskip("nltk")
 
 
+def _read_gz(path: Path) -> list[dict[str, object]]:
+    with gzip.open(path, "rt") as f:
+        return [json.loads(line) for line in f]
+
+
 def test_ptb_tokens_match_the_cs224n_tokenisation() -> None:
     text = 'By the South. The U.S. Army (ROK) said "target practice". KMAG\'s commander won 84% in 1950.'
     toks = PTBTokenizer().tokenize(text)
     assert toks[:4] == ["By", "the", "South", "."]
     assert "U.S." in toks  # a known abbreviation does not end the sentence
     assert toks[toks.index("said") + 1] == '"'  # `` and '' are written back as "
-    assert ["KMAG", "'s"] == toks[toks.index("KMAG") : toks.index("KMAG") + 2]
-    assert ["84", "%"] == toks[toks.index("84") : toks.index("84") + 2]
+    assert toks[toks.index("KMAG") : toks.index("KMAG") + 2] == ["KMAG", "'s"]
+    assert toks[toks.index("84") : toks.index("84") + 2] == ["84", "%"]
 
 
 def test_spans_point_at_the_written_text() -> None:
@@ -51,7 +56,21 @@ def _q(i: int, question: str, answer: str, start: int, votes: bool = True) -> Sp
 
 
 def test_land_finds_the_answer_at_its_position_within_tolerance() -> None:
-    tokens = "In 1858 the Virgin Mary appeared to Saint Bernadette Soubirous at Lourdes .".split()
+    tokens = [
+        "In",
+        "1858",
+        "the",
+        "Virgin",
+        "Mary",
+        "appeared",
+        "to",
+        "Saint",
+        "Bernadette",
+        "Soubirous",
+        "at",
+        "Lourdes",
+        ".",
+    ]
     qs = [
         _q(0, "To whom did the Virgin Mary appear ?", "Saint Bernadette Soubirous", 7),  # exact
         _q(1, "Where did she appear ?", "Lourdes", 13),  # shifted by -2
@@ -179,7 +198,7 @@ def test_place_questions_end_to_end(tmp_path: Path) -> None:
     )
     out = tmp_path / "placed.jsonl.gz"
     r = place_questions([qfile], tmp_path / "docs.sqlite", out, known_files=[known], min_chars=50, workers=1)
-    recs = [json.loads(line) for line in gzip.open(out, "rt")]
+    recs = _read_gz(out)
     assert {x["id"] for x in recs} == {"q1", "q2", "q3"}
     for x in recs:
         a = x["answers"][0]

@@ -44,6 +44,13 @@ def test_ask_endpoint(video_index_dir: Path) -> None:
     (a,) = res["answers"]
     assert a["video_id"] == "alpha" and a["link"].startswith("alpha.avi#t=")
     assert a["accounting"]["frames_heavy"] == 2 and len(a["frames"]) == 2
+    # one shape for the accounting: every field of VideoAccounting (the HTTP copy had lost five)
+    from dataclasses import fields
+
+    from drqa_ng.video.answers import VideoAccounting
+
+    assert set(a["accounting"]) == {f.name for f in fields(VideoAccounting)}
+    assert a["accounting"]["index_frames_decoded"] >= a["accounting"]["index_frames_sampled"] > 0
     r = client.post("/v1/video/ask", json={"questions": ["red balloon", "camels"], "recognize": False})
     assert r.status_code == 200 and len(r.json()["results"]) == 2
     assert all(ans["frames"] == [] for q in r.json()["results"] for ans in q["answers"])
