@@ -39,8 +39,11 @@ log = logging.getLogger(__name__)
 
 TOLERANCE = 2  # tokens an answer may move between the dump and SQuAD's revision
 MIN_CHARS = 300  # SQuAD kept paragraphs of >= 500 characters; allow for edits
-MIN_OVERLAP = 0.3  # share of the question's content words the chosen paragraph must hold
-LONE_OVERLAP = 0.6  # ... when no other question votes for it
+# Fit on the SQuAD train head questions (their paragraphs known; they vote like any other question):
+# precision there rose from 82.3 % (voters of any overlap, 0.3 / 0.6) to 94.2 % at these settings.
+MIN_OVERLAP = 0.5  # share of the question's content words the chosen paragraph must hold
+LONE_OVERLAP = 0.7  # ... when no other question votes for it
+VOTER_OVERLAP = 0.5  # a question backs a paragraph only when it shares this much with it too
 # Abbreviations Punkt must not end a sentence at (its pretrained English model is a download; these
 # are the frequent ones in Wikipedia text, lower-case and without the final period).
 ABBREVIATIONS = frozenset(
@@ -318,10 +321,13 @@ def choose(
     questions: Sequence[SpanQuestion],
     min_overlap: float = MIN_OVERLAP,
     lone_overlap: float = LONE_OVERLAP,
+    voter_overlap: float = VOTER_OVERLAP,
 ) -> list[Placement]:
     """Place each question on at most one of its landings.
 
-    votes(q, u) = number of distinct other question texts, not held out, that land on paragraph u.
+    votes(q, u) = number of distinct other question texts, not held out, that land on paragraph u and
+    share ≥ ``voter_overlap`` of their content words with it (a long list-like paragraph collects
+    chance landings of short answers by the dozen; those questions share few words with it).
     A question goes to the landing with the most votes, then the highest overlap, then the smallest
     |shift|, when
       - it has votes ≥ 1, overlap ≥ ``min_overlap``, and no other landing of the question has as many
@@ -333,7 +339,7 @@ def choose(
     voters: dict[str, set[str]] = defaultdict(set)
     for lg in landings:
         q = questions[lg.question]
-        if q.votes:
+        if q.votes and lg.overlap >= voter_overlap:
             voters[lg.unit_id].add(q.question)
     by_question: dict[int, list[Landing]] = defaultdict(list)
     for lg in landings:

@@ -261,3 +261,20 @@ def test_cli_positions_mode_needs_no_index_and_reports(
         != 0
     )
     assert "--index" in capsys.readouterr().err
+
+
+def test_chance_landings_with_few_shared_words_do_not_vote() -> None:
+    qs = [
+        _q(0, "Who did the Virgin Mary appear to ?", "x", 0),
+        _q(1, "How many ?", "x", 0),
+        _q(2, "Which ?", "x", 0),
+    ]
+    # q1 and q2 land on the long list paragraph "hub" by chance: they share nothing with it
+    lg = [
+        Landing(0, "hub", 0, 0.9),
+        Landing(0, "other", 0, 0.9),
+        Landing(1, "hub", 0, 0.0),
+        Landing(2, "hub", 0, 0.1),
+    ]
+    assert 0 not in {p.question for p in choose(lg, qs, voter_overlap=0.5)}
+    assert [p.unit_id for p in choose(lg, qs, voter_overlap=0.0) if p.question == 0] == ["hub"]
