@@ -23,7 +23,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -32,8 +32,9 @@ from drqa_ng.confidence import CALIBRATION_FILE, Calibration, abstains, confiden
 from drqa_ng.config import CONFIG, DEFAULT_K, read_home_config
 from drqa_ng.errors import InputError
 from drqa_ng.normalize import normalize_answer
-from drqa_ng.protocols import PassageStore, Reader, Retriever
+from drqa_ng.protocols import PassageStore, Reader, Retriever, StagedRead
 from drqa_ng.retrieval.scoring import min_max
+from drqa_ng.stages import DEFAULT_DEPTH, StageClock, run_stages
 from drqa_ng.types import Answer, Hit, Passage, Support
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,29 @@ class SearchHit:
     hit: Hit
     rank: int
     passage: Passage | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderChunk:
+    """One reader call of a prepared batch: its first question's index in the batch, the indices
+    (within the call) of the questions with evidence, and the reader's prepared input (``None`` when
+    the reader is not a ``StagedRead`` or nothing is to be read)."""
+
+    start: int
+    todo: tuple[int, ...]
+    prepared: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """``QAPipeline.prepare``'s output, ``finish``'s input: the checked questions, their evidence, the
+    reader calls with their windows built, and when preparation began (wall and process CPU clock)."""
+
+    questions: tuple[str, ...]
+    evidence: tuple[tuple[Evidence, ...], ...]
+    chunks: tuple[ReaderChunk, ...]
+    started: float
+    cpu_started: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +131,9 @@ class PipelineSettings:
     threads: int | None = None  # CPU threads for the reader (None: the runtimes' defaults)
     min_confidence: float | None = None
     calibrated: bool = True
+    overlap: bool = True
+    """Prepare the next batch (retrieve, tokenise) while the reader reads this one, where a stream of
+    batches runs (``ask_stream``: eval, ``ask`` with several questions or ``-i``, the HTTP batcher)."""
     extra: tuple[tuple[str, str], ...] = field(default=())
     home: Path | None = None
     """The data home the indexes were read from: when set, a change of its config.json (the
@@ -235,6 +262,7 @@ class QAPipeline:
         max_question_chars: int = MAX_QUESTION_CHARS,
         calibration: Calibration | None = None,
         min_confidence: float | None = None,
+        overlap: bool = True,
     ) -> None:
         if n_docs < 1:
             raise InputError(f"n_docs must be >= 1, got {n_docs}")
@@ -255,6 +283,7 @@ class QAPipeline:
         if not 0.0 <= min_confidence <= 1.0:
             raise InputError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.min_confidence = min_confidence
+        self.overlap = overlap
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> QAPipeline:
@@ -293,6 +322,7 @@ class QAPipeline:
             max_question_chars=settings.max_question_chars,
             calibration=calibration,
             min_confidence=settings.min_confidence,
+            overlap=settings.overlap,
         )
 
     @classmethod
@@ -369,19 +399,48 @@ class QAPipeline:
         self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]], top_n: int
     ) -> list[list[Answer]]:
         """Run the reader over each question's evidence in batches and rank its candidates."""
-        results: list[list[Answer]] = []
+        return self._read_chunks(questions, evidence, self._prepare_chunks(questions, evidence), top_n)
+
+    def _prepare_chunks(
+        self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]]
+    ) -> list[ReaderChunk]:
+        """Cut the batch into reader calls of ``reader_batch_size`` questions; a ``StagedRead``
+        tokenises each call's input here (the CPU half), any other reader does all its work later."""
+        chunks: list[ReaderChunk] = []
         for lo in range(0, len(questions), self.reader_batch_size):
-            qs = list(questions[lo : lo + self.reader_batch_size])
             evs = evidence[lo : lo + self.reader_batch_size]
-            todo = [i for i, e in enumerate(evs) if e]
-            raw: dict[int, list[Answer]] = {}
-            if todo:
-                out = self.reader.read(
-                    [qs[i] for i in todo],
-                    [[e.passage for e in evs[i]] for i in todo],
-                    top_n=max(top_n, self.reader_candidates),
+            todo = tuple(i for i, e in enumerate(evs) if e)
+            prep: object = None
+            if todo and isinstance(self.reader, StagedRead):
+                prep = self.reader.prepare(
+                    [questions[lo + i] for i in todo], [[e.passage for e in evs[i]] for i in todo]
                 )
-                raw = dict(zip(todo, out, strict=True))
+            chunks.append(ReaderChunk(lo, todo, prep))
+        return chunks
+
+    def _read_chunks(
+        self,
+        questions: Sequence[str],
+        evidence: Sequence[Sequence[Evidence]],
+        chunks: Sequence[ReaderChunk],
+        top_n: int,
+    ) -> list[list[Answer]]:
+        results: list[list[Answer]] = []
+        n = max(top_n, self.reader_candidates)
+        for chunk in chunks:
+            lo = chunk.start
+            evs = evidence[lo : lo + self.reader_batch_size]
+            raw: dict[int, list[Answer]] = {}
+            if chunk.todo:
+                if chunk.prepared is not None and isinstance(self.reader, StagedRead):
+                    out = self.reader.read_prepared(chunk.prepared, top_n=n)
+                else:
+                    out = self.reader.read(
+                        [questions[lo + i] for i in chunk.todo],
+                        [[e.passage for e in evs[i]] for i in chunk.todo],
+                        top_n=n,
+                    )
+                raw = dict(zip(chunk.todo, out, strict=True))
             for i, ev in enumerate(evs):
                 by_id = {e.passage.id: e for e in ev}
                 cands = []
@@ -400,6 +459,31 @@ class QAPipeline:
 
     # -- public entry points -------------------------------------------------------------------------
 
+    def prepare(self, questions: Sequence[str], k: int | None = None) -> PreparedBatch:
+        """The CPU stage of ``ask_detailed``: check, retrieve, fetch passages, tokenise, build windows."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        qs = check_questions(questions, self.max_question_chars)
+        evidence = self.retrieve(qs, k)
+        chunks = self._prepare_chunks(qs, evidence)
+        return PreparedBatch(tuple(qs), tuple(tuple(e) for e in evidence), tuple(chunks), t0, c0)
+
+    def finish(self, batch: PreparedBatch, top_n: int = 5) -> list[QAResult]:
+        """The model stage of ``ask_detailed``: read ``batch``'s windows and rank the answers.
+
+        ``seconds`` (and ``cpu_seconds``) per question run from the start of ``prepare`` to here, so
+        in an overlapped run they include the wait in the queue (and the CPU of work overlapping it).
+        """
+        if not 1 <= top_n <= MAX_TOP_N:
+            raise InputError(f"top_n must be in 1..{MAX_TOP_N}, got {top_n}")
+        qs = batch.questions
+        answers = self._read_chunks(qs, batch.evidence, batch.chunks, top_n)
+        per_q = (time.perf_counter() - batch.started) / max(len(qs), 1)
+        cpu_q = (time.process_time() - batch.cpu_started) / max(len(qs), 1)
+        return [
+            QAResult(q, tuple(a), e, per_q, self.abstains(a), cpu_q)
+            for q, a, e in zip(qs, answers, batch.evidence, strict=True)
+        ]
+
     def ask_detailed(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[QAResult]:
         """Answers plus the evidence read for each question; ``seconds`` = batch wall time / batch size.
 
@@ -407,16 +491,32 @@ class QAPipeline:
         """
         if not 1 <= top_n <= MAX_TOP_N:
             raise InputError(f"top_n must be in 1..{MAX_TOP_N}, got {top_n}")
-        t0, c0 = time.perf_counter(), time.process_time()
-        qs = check_questions(questions, self.max_question_chars)
-        evidence = self.retrieve(qs, k)
-        answers = self.read(qs, evidence, top_n)
-        per_q = (time.perf_counter() - t0) / max(len(qs), 1)
-        cpu_q = (time.process_time() - c0) / max(len(qs), 1)
-        return [
-            QAResult(q, tuple(a), tuple(e), per_q, self.abstains(a), cpu_q)
-            for q, a, e in zip(qs, answers, evidence, strict=True)
-        ]
+        return self.finish(self.prepare(questions, k), top_n)
+
+    def ask_stream(
+        self,
+        batches: Iterable[Sequence[str]],
+        top_n: int = 5,
+        k: int | None = None,
+        *,
+        overlap: bool | None = None,
+        depth: int = DEFAULT_DEPTH,
+        clock: StageClock | None = None,
+    ) -> Iterator[list[QAResult]]:
+        """``ask_detailed`` over a stream of batches, in order. With ``overlap`` (default: the
+        pipeline's ``overlap``) batch i+1 is prepared in a thread while the reader reads batch i, at
+        most ``depth`` prepared batches waiting (``drqa_ng.stages``); the answers are the same either
+        way. A bad batch raises its ``InputError`` at its position in the stream."""
+        if not 1 <= top_n <= MAX_TOP_N:
+            raise InputError(f"top_n must be in 1..{MAX_TOP_N}, got {top_n}")
+        return run_stages(
+            batches,
+            lambda qs: self.prepare(qs, k),
+            lambda b: self.finish(b, top_n),
+            overlap=self.overlap if overlap is None else overlap,
+            depth=depth,
+            clock=clock,
+        )
 
     def abstains(self, answers: Sequence[Answer]) -> bool:
         """Whether this pipeline says "no confident answer" for a question's ranked ``answers``."""

@@ -25,10 +25,10 @@ from fastapi_offline import FastAPIOffline
 
 from drqa_ng import __version__
 from drqa_ng.errors import InputError
-from drqa_ng.pipeline import QAPipeline
+from drqa_ng.pipeline import PreparedBatch, QAPipeline
 from drqa_ng.types import Answer
 from serving.admission import Admission
-from serving.batching import MicroBatcher
+from serving.batching import BatchStages, MicroBatcher
 from serving.deps import AppState, require_api_key
 from serving.errors import AUTH_RESPONSES, ERROR_RESPONSES, install_error_handlers
 from serving.guard import RequestGuard
@@ -68,8 +68,17 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             with lock:
                 return ready.ask(questions, top_n, k)
 
+        def prepare(questions: Sequence[str], k: int | None) -> object:
+            return ready.prepare(questions, k)  # no lock: retrieval and tokenising overlap the reader
+
+        def finish(prepared: object, top_n: int) -> list[list[Answer]]:
+            assert isinstance(prepared, PreparedBatch)
+            with lock:
+                return [list(r.answers) for r in ready.finish(prepared, top_n)]
+
         batcher = MicroBatcher(
             ask,
+            stages=BatchStages(prepare, finish) if pipe.overlap else None,
             max_batch=settings.max_batch,
             max_wait_ms=settings.batch_wait_ms,
             max_pending=settings.max_queue,

@@ -103,6 +103,13 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="ignore the reader's calibration.json (confidence = raw aggregated span probability)",
     )
+    g.add_argument(
+        "--no-overlap",
+        dest="overlap",
+        action="store_false",
+        help="run retrieval+tokenisation and the reader one after the other (default: the next batch is "
+        "prepared while the reader reads this one; same answers)",
+    )
 
 
 def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
@@ -141,6 +148,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         threads=args.threads,
         min_confidence=args.min_confidence,
         calibrated=args.calibrated,
+        overlap=getattr(args, "overlap", True),
     )
 
 

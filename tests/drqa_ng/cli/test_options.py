@@ -25,3 +25,15 @@ def test_ask_and_video_ask_refuse_unquoted_questions(run_cli, tmp_path: Path) ->
     ):
         rc, out, err = run_cli(*argv)
         assert rc == 2 and out == "" and "quote" in err and err.count("\n") == 1, err
+
+
+def test_no_overlap_switches_the_pipeline_setting_off(tmp_path: Path) -> None:
+    import argparse
+
+    from drqa_ng.cli.options import add_pipeline_options, pipeline_settings
+
+    p = argparse.ArgumentParser()
+    add_pipeline_options(p)
+    base = ["--index", str(tmp_path), "--docs", str(tmp_path / "d.sqlite")]
+    assert pipeline_settings(p.parse_args(base)).overlap is True
+    assert pipeline_settings(p.parse_args([*base, "--no-overlap"])).overlap is False
