@@ -66,8 +66,9 @@ def sample_and_label(
     for v in videos:
         if not Path(v).is_file():
             raise NotFoundError(f"video not found: {v}")
+    names = tuple(str(Path(v).resolve()) for v in videos)
     key = {
-        "videos": [str(Path(v).resolve()) for v in videos],
+        "videos": list(names),
         "size": size,
         "fps": fps,
         "min_frames": min_frames,
