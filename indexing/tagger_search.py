@@ -12,7 +12,7 @@
 4. Every candidate and the hand-designed ``TinyTagger`` are trained from scratch with the same
    recipe (``drqa_ng.video.tagger._fit``: BCE with positive weights, AdamW, cosine, flips) on the
    train videos, scored on the validation videos (F1 per tag at probability 0.5) and timed end to
-   end (frames/s, one thread, batches of 64).
+   end (frames/s, one thread, batches of 64, the models taking turns so load changes hit all alike).
 5. The chosen candidate: the best macro F1 among those at least as fast as the hand tagger (else the
    fastest). It is written to ``OUT/tagger.safetensors``; ``report.json`` and ``report.png`` hold
    every candidate's F1 per tag against frames/s, the hand tagger's, the choice, and whether it
@@ -29,7 +29,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -201,15 +201,25 @@ def score(
     table_ms: float | None,
     lam: float | None,
 ) -> Scored:
-    """Validation F1 per tag and end-to-end frames/s (one thread, batches of 64, median of 5)."""
+    """Validation F1 per tag (frames/s filled in later by ``measure_fps``, all models together)."""
     model.eval()
     with torch.inference_mode():
         probs = torch.sigmoid(model(xv)).numpy()
     f1 = f1_per_tag(probs, yv.numpy())
     has = yv.numpy().sum(0) > 0
     macro = float(f1[has].mean()) if has.any() else float(f1.mean())
-    ms = time_module(model, torch.rand(64, 3, xv.shape[-2], xv.shape[-1]), reps=5)
-    return Scored(name, arch, tuple(float(v) for v in f1), macro, 1000.0 / ms, table_ms, lam)
+    return Scored(name, arch, tuple(float(v) for v in f1), macro, 0.0, table_ms, lam)
+
+
+def measure_fps(models: Sequence[nn.Module], size: int, rounds: int = 7, batch: int = 64) -> list[float]:
+    """End-to-end frames/s of each model (one thread, batches of ``batch``): the models take turns
+    for ``rounds`` rounds and each gets its median, so a change of machine load hits all alike."""
+    x = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
+    ms: list[list[float]] = [[] for _ in models]
+    for _ in range(rounds):
+        for i, m in enumerate(models):
+            ms[i].append(time_module(m, x, reps=1))
+    return [1000.0 / float(np.median(t)) for t in ms]
 
 
 def beats(a: Scored, hand: Scored) -> bool:
@@ -305,6 +315,9 @@ def run_search(
             name = f"searched-{i + 1}"
             models[name] = m
             cands.append(score(name, arch.name, m, xv, yv, arch_latency(arch, table), lam))
+        fps = measure_fps([hand_model, *models.values()], int(x.shape[-1]))
+        hand = replace(hand, frames_per_s=fps[0])
+        cands = [replace(c, frames_per_s=f) for c, f in zip(cands, fps[1:], strict=True)]
     chosen = choose(cands, hand)
     save_searched(models[chosen.name], out / TAGGER_FILE)
     won = beats(chosen, hand)
