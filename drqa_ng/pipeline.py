@@ -20,6 +20,7 @@ Everything is computed per question: a question's answers never depend on the re
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -131,13 +132,23 @@ class PipelineSettings:
     threads: int | None = None  # CPU threads for the reader (None: the runtimes' defaults)
     min_confidence: float | None = None
     calibrated: bool = True
-    overlap: bool = True
+    overlap: bool | None = None
     """Prepare the next batch (retrieve, tokenise) while the reader reads this one, where a stream of
-    batches runs (``ask_stream``: eval, ``ask`` with several questions or ``-i``, the HTTP batcher)."""
+    batches runs (``ask_stream``: eval, ``ask`` with several questions or ``-i``, the HTTP batcher).
+    ``None`` = auto (``auto_overlap``): on only when the reader leaves a CPU core free."""
     extra: tuple[tuple[str, str], ...] = field(default=())
     home: Path | None = None
     """The data home the indexes were read from: when set, a change of its config.json (the
     background dense build finishing) switches retrieval without a restart (``retrieval.upgrade``)."""
+
+
+def auto_overlap(reader_threads: int | None, cpus: int | None = None) -> bool:
+    """Whether overlapping stages pays on this machine: only when the reader's threads leave a core for
+    the preparing thread. Measured on 2 shared cores with the reader on both (docs/performance.md),
+    overlap cost 7-13 % of questions/s (the preparing thread stalls one of the reader's two threads)
+    for at most the ~1-3 % of wall time preparation takes; on a GPU reader pass ``overlap=True``."""
+    n = cpus if cpus is not None else (os.cpu_count() or 1)
+    return reader_threads is not None and reader_threads < n
 
 
 def combine_score(reader_score: float, retriever_norm: float, weight: float) -> float:
@@ -262,7 +273,7 @@ class QAPipeline:
         max_question_chars: int = MAX_QUESTION_CHARS,
         calibration: Calibration | None = None,
         min_confidence: float | None = None,
-        overlap: bool = True,
+        overlap: bool = False,
     ) -> None:
         if n_docs < 1:
             raise InputError(f"n_docs must be >= 1, got {n_docs}")
@@ -322,7 +333,7 @@ class QAPipeline:
             max_question_chars=settings.max_question_chars,
             calibration=calibration,
             min_confidence=settings.min_confidence,
-            overlap=settings.overlap,
+            overlap=auto_overlap(settings.threads) if settings.overlap is None else settings.overlap,
         )
 
     @classmethod

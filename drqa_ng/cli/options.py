@@ -104,11 +104,15 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         help="ignore the reader's calibration.json (confidence = raw aggregated span probability)",
     )
     g.add_argument(
-        "--no-overlap",
-        dest="overlap",
-        action="store_false",
-        help="run retrieval+tokenisation and the reader one after the other (default: the next batch is "
-        "prepared while the reader reads this one; same answers)",
+        "--overlap",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="prepare the next batch (retrieve, tokenise) while the reader reads this one; same answers. "
+        "auto (default): on only when --threads leaves a CPU core free (on 2 cores with the reader on both "
+        "it was slower); on: e.g. for a GPU reader",
+    )
+    g.add_argument(
+        "--no-overlap", dest="overlap", action="store_const", const="off", help="same as --overlap off"
     )
 
 
@@ -148,7 +152,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         threads=args.threads,
         min_confidence=args.min_confidence,
         calibrated=args.calibrated,
-        overlap=getattr(args, "overlap", True),
+        overlap={"on": True, "off": False}.get(getattr(args, "overlap", "auto")),
     )
 
 

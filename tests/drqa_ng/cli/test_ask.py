@@ -125,7 +125,7 @@ def test_ask_shows_confidence_and_abstains_below_min_confidence(run_cli, pipe_ar
 def test_ask_overlap_on_and_off_print_the_same(run_cli, pipe_args, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     qs = [q for q, _, _ in TINY_FACTS]
     outs = []
-    for flags in ([], ["--no-overlap"]):
+    for flags in (["--overlap", "on"], ["--no-overlap"]):
         rc, out, err = run_cli("ask", *pipe_args, *flags, "--json", "-n", "2", *qs)
         assert rc == 0, err
         outs.append(out)
