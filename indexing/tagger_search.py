@@ -9,8 +9,8 @@
    (alpha, beta) on the other with ``BCE + lam * E[lat] / lat_hand`` (``lat_hand`` = the table's
    latency unit: the hand-designed tagger's measured ms per frame, so ``lam = 1`` trades one BCE unit
    for one hand-tagger latency). Discretised by argmax: one candidate per ``lam``.
-4. Every candidate and the hand-designed ``TinyTagger`` are trained from scratch with the same
-   recipe (``drqa_ng.video.tagger._fit``: BCE with positive weights, AdamW, cosine, flips) on the
+4. Every candidate and the hand-designed ``TinyTagger`` are trained from scratch (``seeds`` times,
+   F1 averaged over the seeds) with the same recipe (``drqa_ng.video.tagger._fit``: BCE with positive weights, AdamW, cosine, flips) on the
    train videos, scored on the validation videos (F1 per tag at probability 0.5) and timed end to
    end (frames/s, one thread, batches of 64, the models taking turns so load changes hit all alike).
 5. The chosen candidate: the best macro F1 among those at least as fast as the hand tagger (else the
@@ -25,10 +25,11 @@ The whole run is kept within ``budget_s`` CPU-seconds: the searches share ``SEAR
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -67,8 +68,8 @@ TAGGER_FILE = "tagger.safetensors"
 class SearchOptions:
     """Knobs of one run: latency weights (one search each), search and retrain epochs, CPU budget."""
 
-    lambdas: tuple[float, ...] = (0.05, 0.3, 1.5)
-    search_epochs: int = 12
+    lambdas: tuple[float, ...] = (0.1, 1.0, 5.0)
+    search_epochs: int = 20
     warmup_epochs: int = 2
     epochs: int = 30
     batch_size: int = 32
@@ -77,8 +78,10 @@ class SearchOptions:
     min_frames: int = 20
     val_every: int = 3
     seed: int = 0
+    seeds: int = 2
     threads: int = 1
     input_size: int = 96
+    arch_lr: float = 3e-2
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class Scored:
     frames_per_s: float
     table_ms: float | None
     lam: float | None = None
+    macro_f1_seeds: tuple[float, ...] = ()
 
 
 def f1_per_tag(probs: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -129,6 +133,7 @@ def search_arch(
     batch_size: int,
     seed: int,
     deadline: float | None = None,
+    arch_lr: float = 3e-2,
 ) -> tuple[Arch, SuperNet, list[dict[str, float]]]:
     """First-order DARTS with the latency term (module docstring, step 3); returns the argmax arch,
     the supernet and one log row per epoch. Stops early after the epoch that passes ``deadline``."""
@@ -141,7 +146,7 @@ def search_arch(
     wi, ai = perm[:half], perm[half:] if len(x) - half >= 2 else perm[:half]
     loss_fn = _bce(y)
     w_opt = torch.optim.AdamW(net.weight_parameters(), lr=3e-3, weight_decay=1e-4)
-    a_opt = torch.optim.Adam(net.arch_parameters(), lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-3)
+    a_opt = torch.optim.Adam(net.arch_parameters(), lr=arch_lr, betas=(0.5, 0.999), weight_decay=1e-3)
     rows: list[dict[str, float]] = []
     for epoch in range(epochs):
         net.train()
@@ -248,8 +253,8 @@ def run_search(
     ``teacher`` labels the frames (default: Haar + Tesseract)."""
     if not opts.lambdas:
         raise InputError("give at least one latency weight")
-    if opts.search_epochs < 1 or opts.epochs < 1:
-        raise InputError("epochs must be >= 1")
+    if opts.search_epochs < 1 or opts.epochs < 1 or opts.seeds < 1:
+        raise InputError("epochs and seeds must be >= 1")
     out.mkdir(parents=True, exist_ok=True)
     c0, t0 = time.process_time(), time.perf_counter()
     data = sample_and_label(
@@ -276,50 +281,56 @@ def run_search(
             arch, _, rows = search_arch(
                 x, y, table, hand_ms, lam,
                 epochs=opts.search_epochs, warmup=opts.warmup_epochs, batch_size=opts.batch_size,
-                seed=opts.seed, deadline=time.process_time() + search_budget,
+                seed=opts.seed, deadline=time.process_time() + search_budget, arch_lr=opts.arch_lr,
             )  # fmt: skip
             logs[str(lam)] = rows
             archs.setdefault(arch, lam)
         search_cpu = time.process_time() - c0
-        # retraining gets what is left; each of the (candidates + hand) models an equal share of epochs
+        # retraining gets what is left: (candidates + hand) x seeds models, an equal share of epochs each
         left = max(0.0, opts.budget_s - search_cpu)
         t_ep = time.process_time()
-        with torch.random.fork_rng():
-            torch.manual_seed(opts.seed)
-            hand_model = train_model(TinyTagger(), x, y, epochs=1, batch_size=opts.batch_size, seed=opts.seed)
+        train_model(TinyTagger(), x, y, epochs=1, batch_size=opts.batch_size, seed=opts.seed)
         per_epoch = max(1e-3, time.process_time() - t_ep)
-        epochs = max(1, min(opts.epochs, int(left / (per_epoch * 2.0 * (len(archs) + 1)))))
+        n_models = (len(archs) + 1) * opts.seeds
+        epochs = max(1, min(opts.epochs, int(left / (per_epoch * 2.0 * n_models))))
         if epochs < opts.epochs:
             log.info("retraining for %d epochs (not %d) to stay within the CPU budget", epochs, opts.epochs)
-        with torch.random.fork_rng():
-            torch.manual_seed(opts.seed)
-            hand_model = train_model(
-                TinyTagger(), x, y, epochs=epochs, batch_size=opts.batch_size, seed=opts.seed
-            )
-        hand = score(
-            "hand-designed",
-            "ShuffleNet v1 g3, widths 120/240/480, repeats 2/4/2",
-            hand_model,
-            xv,
-            yv,
-            None,
-            None,
+
+        def retrain(
+            make: Callable[[], nn.Module], name: str, arch: str, table_ms: float | None, lam: float | None
+        ) -> tuple[nn.Module, Scored]:
+            runs = []
+            first: nn.Module | None = None
+            for k in range(opts.seeds):
+                with torch.random.fork_rng():
+                    torch.manual_seed(opts.seed + k)
+                    m = make()
+                train_model(m, x, y, epochs=epochs, batch_size=opts.batch_size, seed=opts.seed + k)
+                runs.append(score(name, arch, m, xv, yv, table_ms, lam))
+                first = m if first is None else first
+            assert first is not None
+            f1 = tuple(float(np.mean([r.f1[t] for r in runs])) for t in range(len(DEFAULT_TAGS)))
+            macros = tuple(r.macro_f1 for r in runs)
+            return first, replace(runs[0], f1=f1, macro_f1=float(np.mean(macros)), macro_f1_seeds=macros)
+
+        hand_model, hand = retrain(
+            TinyTagger, "hand-designed", "ShuffleNet v1 g3, widths 120/240/480, repeats 2/4/2", None, None
         )
         cands: list[Scored] = []
-        models: dict[str, SearchedTagger] = {}
+        models: dict[str, nn.Module] = {}
         for i, (arch, lam) in enumerate(archs.items()):
-            with torch.random.fork_rng():
-                torch.manual_seed(opts.seed)
-                m = SearchedTagger(arch)
-            train_model(m, x, y, epochs=epochs, batch_size=opts.batch_size, seed=opts.seed)
             name = f"searched-{i + 1}"
-            models[name] = m
-            cands.append(score(name, arch.name, m, xv, yv, arch_latency(arch, table), lam))
+            models[name], c = retrain(
+                functools.partial(SearchedTagger, arch), name, arch.name, arch_latency(arch, table), lam
+            )
+            cands.append(c)
         fps = measure_fps([hand_model, *models.values()], int(x.shape[-1]))
         hand = replace(hand, frames_per_s=fps[0])
         cands = [replace(c, frames_per_s=f) for c, f in zip(cands, fps[1:], strict=True)]
     chosen = choose(cands, hand)
-    save_searched(models[chosen.name], out / TAGGER_FILE)
+    chosen_model = models[chosen.name]
+    assert isinstance(chosen_model, SearchedTagger)
+    save_searched(chosen_model, out / TAGGER_FILE)
     won = beats(chosen, hand)
     report: dict[str, object] = {
         "tags": list(DEFAULT_TAGS),

@@ -25,6 +25,7 @@ def _search_tagger(args: argparse.Namespace) -> int:
         min_frames=args.min_frames,
         val_every=args.val_every,
         seed=args.seed,
+        seeds=args.seeds,
     )
     r = run_search(args.videos, args.out, opts)
     hand, delta = r["hand"], r["delta"]
@@ -53,9 +54,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("videos", type=Path, nargs="+", metavar="VIDEO")
     p.add_argument("out", type=Path, metavar="OUT", help="output folder")
     p.add_argument(
-        "--lambdas", type=float, nargs="+", default=[0.05, 0.3, 1.5], help="latency weights, one search each"
+        "--lambdas", type=float, nargs="+", default=[0.1, 1.0, 5.0], help="latency weights, one search each"
     )
-    p.add_argument("--search-epochs", type=int, default=12, help="supernet epochs per search (default 12)")
+    p.add_argument("--search-epochs", type=int, default=20, help="supernet epochs per search (default 20)")
+    p.add_argument("--seeds", type=int, default=2, help="retraining seeds per net, F1 averaged (default 2)")
     p.add_argument("--epochs", type=int, default=30, help="retraining epochs per candidate (default 30)")
     p.add_argument(
         "--budget-minutes", type=float, default=60.0, help="CPU minutes for the whole run (default 60)"

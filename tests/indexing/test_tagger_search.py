@@ -26,7 +26,7 @@ from indexing.tagger_search import (
 from tests.fixtures.video import CountingRecognizer
 
 TINY = SearchOptions(
-    lambdas=(0.5,), search_epochs=1, warmup_epochs=0, epochs=1, batch_size=8, budget_s=600.0,
+    lambdas=(0.5,), search_epochs=1, warmup_epochs=0, epochs=1, batch_size=8, budget_s=600.0, seeds=1,
     fps=1.0, min_frames=4, input_size=32,
 )  # fmt: skip
 
