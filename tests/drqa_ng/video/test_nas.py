@@ -121,3 +121,22 @@ def test_export_loads_back_the_same_net(tmp_path: Path) -> None:
 def test_latency_table_round_trips_through_json() -> None:
     t = _table()
     assert LatencyTable.from_dict(t.to_dict()) == t
+
+
+def test_load_any_tagger_reads_both_kinds_and_tag_probs_runs_on_either(tmp_path: Path) -> None:
+    import numpy as np
+
+    from drqa_ng.video.tagger import TinyTagger, save_tagger, tag_probs
+    from drqa_ng.video.taggers import load_any_tagger
+
+    arch = Arch(("g2k3", "skip", "skip", "g3k3", "skip", "skip", "g2k5", "skip", "skip"), (48, 96, 192))
+    save_searched(SearchedTagger(arch), tmp_path / "s.safetensors")
+    save_tagger(TinyTagger(), tmp_path / "h.safetensors")
+    searched, hand = load_any_tagger(tmp_path / "s.safetensors"), load_any_tagger(tmp_path / "h.safetensors")
+    assert isinstance(searched, SearchedTagger) and isinstance(hand, TinyTagger)
+    frames = [np.zeros((40, 60, 3), dtype=np.uint8)] * 2
+    for m in (searched, hand):
+        p = tag_probs(m, frames)
+        assert p.shape == (2, 3) and ((p >= 0) & (p <= 1)).all()
+    with pytest.raises(NotFoundError):
+        load_any_tagger(tmp_path / "none.safetensors")
