@@ -10,7 +10,8 @@
    latency unit: the hand-designed tagger's measured ms per frame, so ``lam = 1`` trades one BCE unit
    for one hand-tagger latency). Discretised by argmax: one candidate per ``lam``.
 4. Every candidate and the hand-designed ``TinyTagger`` are trained from scratch (``seeds`` times,
-   F1 averaged over the seeds) with the same recipe (``drqa_ng.video.tagger._fit``: BCE with positive weights, AdamW, cosine, flips) on the
+   F1 averaged over the seeds; the best seed's weights are the ones timed and exported) with the
+   same recipe (``drqa_ng.video.tagger._fit``: BCE with positive weights, AdamW, cosine, flips) on the
    train videos, scored on the validation videos (F1 per tag at probability 0.5) and timed end to
    end (frames/s, one thread, batches of 64, the models taking turns so load changes hit all alike).
 5. The chosen candidate: the best macro F1 among those at least as fast as the hand tagger (else the
@@ -97,6 +98,7 @@ class Scored:
     table_ms: float | None
     lam: float | None = None
     macro_f1_seeds: tuple[float, ...] = ()
+    exported_seed: int | None = None
 
 
 def f1_per_tag(probs: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -299,19 +301,20 @@ def run_search(
         def retrain(
             make: Callable[[], nn.Module], name: str, arch: str, table_ms: float | None, lam: float | None
         ) -> tuple[nn.Module, Scored]:
-            runs = []
-            first: nn.Module | None = None
+            runs: list[Scored] = []
+            trained: list[nn.Module] = []
             for k in range(opts.seeds):
                 with torch.random.fork_rng():
                     torch.manual_seed(opts.seed + k)
                     m = make()
                 train_model(m, x, y, epochs=epochs, batch_size=opts.batch_size, seed=opts.seed + k)
                 runs.append(score(name, arch, m, xv, yv, table_ms, lam))
-                first = m if first is None else first
-            assert first is not None
+                trained.append(m)
             f1 = tuple(float(np.mean([r.f1[t] for r in runs])) for t in range(len(DEFAULT_TAGS)))
             macros = tuple(r.macro_f1 for r in runs)
-            return first, replace(runs[0], f1=f1, macro_f1=float(np.mean(macros)), macro_f1_seeds=macros)
+            best = int(np.argmax(macros))  # the seed exported (and timed) when this net is chosen
+            mean = replace(runs[0], f1=f1, macro_f1=float(np.mean(macros)), macro_f1_seeds=macros)
+            return trained[best], replace(mean, exported_seed=opts.seed + best)
 
         hand_model, hand = retrain(
             TinyTagger, "hand-designed", "ShuffleNet v1 g3, widths 120/240/480, repeats 2/4/2", None, None
