@@ -144,9 +144,10 @@ class PipelineSettings:
 
 def auto_overlap(reader_threads: int | None, cpus: int | None = None) -> bool:
     """Whether overlapping stages pays on this machine: only when the reader's threads leave a core for
-    the preparing thread. Measured on 2 shared cores with the reader on both (docs/performance.md),
-    overlap cost 7-13 % of questions/s (the preparing thread stalls one of the reader's two threads)
-    for at most the ~1-3 % of wall time preparation takes; on a GPU reader pass ``overlap=True``."""
+    the preparing thread. Measured on 2 shared cores (docs/performance.md): with the reader on both,
+    overlap gave 0.87-0.94x the questions/s (the preparing thread stalls one of the reader's two
+    threads, for at most the ~1 % of wall time preparation takes); with the reader on one, 1.07x.
+    On a GPU reader pass ``overlap=True``."""
     n = cpus if cpus is not None else (os.cpu_count() or 1)
     return reader_threads is not None and reader_threads < n
 
