@@ -304,7 +304,8 @@ def _fit(
 
 
 def shipped_tagger_path() -> Path:
-    """The small tagger shipped in the package (trained on the Popeye clips; see weights/README.md)."""
+    """The small tagger shipped in the package (a ``SearchedTagger``: load it with
+    ``drqa_ng.video.taggers.load_any_tagger``; see weights/README.md)."""
     return Path(__file__).resolve().parent / "weights" / "tagger.safetensors"
 
 
