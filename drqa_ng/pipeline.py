@@ -20,10 +20,11 @@ Everything is computed per question: a question's answers never depend on the re
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -32,9 +33,10 @@ from drqa_ng.confidence import CALIBRATION_FILE, Calibration, abstains, confiden
 from drqa_ng.config import CONFIG, read_home_config
 from drqa_ng.errors import DrqaError, InputError, UnsupportedError
 from drqa_ng.normalize import normalize_answer
-from drqa_ng.protocols import PassageStore, Reader, Retriever
-from drqa_ng.request import DEFAULT_K, DEFAULT_TOP_N, HARD_LIMITS, Limits, Request, check_request
+from drqa_ng.protocols import PassageStore, Reader, Retriever, StagedRead
+from drqa_ng.request import DEFAULT_K, DEFAULT_TOP_N, HARD_LIMITS, Limits, Request, check_count, check_request
 from drqa_ng.retrieval.scoring import min_max
+from drqa_ng.stages import DEFAULT_DEPTH, StageClock, run_stages
 from drqa_ng.types import Answer, Document, Hit, Passage, Support, Unit
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,29 @@ class SearchHit:
     hit: Hit
     rank: int
     passage: Passage | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderChunk:
+    """One reader call of a prepared batch: its first question's index in the batch, the indices
+    (within the call) of the questions with evidence, and the reader's prepared input (``None`` when
+    the reader is not a ``StagedRead`` or nothing is to be read)."""
+
+    start: int
+    todo: tuple[int, ...]
+    prepared: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """``QAPipeline.prepare``'s output, ``finish``'s input: the checked questions, their evidence, the
+    reader calls with their windows built, and when preparation began (wall and process CPU clock)."""
+
+    questions: tuple[str, ...]
+    evidence: tuple[tuple[Evidence, ...], ...]
+    chunks: tuple[ReaderChunk, ...]
+    started: float
+    cpu_started: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +132,24 @@ class PipelineSettings:
     threads: int | None = None  # CPU threads for the reader (None: the runtimes' defaults)
     min_confidence: float | None = None
     calibrated: bool = True
+    overlap: bool | None = None
+    """Prepare the next batch (retrieve, tokenise) while the reader reads this one, where a stream of
+    batches runs (``ask_stream``: eval, ``ask`` with several questions or ``-i``, the HTTP batcher).
+    ``None`` = auto (``auto_overlap``): on only when the reader leaves a CPU core free."""
     extra: tuple[tuple[str, str], ...] = field(default=())
     home: Path | None = None
     """The data home the indexes were read from: when set, a change of its config.json (the
     background dense build finishing) switches retrieval without a restart (``retrieval.upgrade``)."""
+
+
+def auto_overlap(reader_threads: int | None, cpus: int | None = None) -> bool:
+    """Whether overlapping stages pays on this machine: only when the reader's threads leave a core for
+    the preparing thread. Measured on 2 shared cores (docs/performance.md): with the reader on both,
+    overlap gave 0.87-0.94x the questions/s (the preparing thread stalls one of the reader's two
+    threads, for at most the ~1 % of wall time preparation takes); with the reader on one, 1.07x.
+    On a GPU reader pass ``overlap=True``."""
+    n = cpus if cpus is not None else (os.cpu_count() or 1)
+    return reader_threads is not None and reader_threads < n
 
 
 def combine_score(reader_score: float, retriever_norm: float, weight: float) -> float:
@@ -241,6 +280,7 @@ class QAPipeline:
         limits: Limits = HARD_LIMITS,
         calibration: Calibration | None = None,
         min_confidence: float | None = None,
+        overlap: bool = False,
     ) -> None:
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
@@ -261,6 +301,7 @@ class QAPipeline:
         if not 0.0 <= min_confidence <= 1.0:
             raise InputError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.min_confidence = min_confidence
+        self.overlap = overlap
 
     @property
     def max_question_chars(self) -> int:
@@ -307,6 +348,7 @@ class QAPipeline:
             reader_batch_size=settings.reader_batch_size,
             calibration=calibration,
             min_confidence=settings.min_confidence,
+            overlap=auto_overlap(settings.threads) if settings.overlap is None else settings.overlap,
         )
 
     @classmethod
@@ -418,20 +460,48 @@ class QAPipeline:
         self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]], top_n: int
     ) -> list[list[Answer]]:
         """Run the reader over each question's evidence in batches and rank its candidates."""
-        reader = self.reader
-        results: list[list[Answer]] = []
+        return self._read_chunks(questions, evidence, self._prepare_chunks(questions, evidence), top_n)
+
+    def _prepare_chunks(
+        self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]]
+    ) -> list[ReaderChunk]:
+        """Cut the batch into reader calls of ``reader_batch_size`` questions; a ``StagedRead``
+        tokenises each call's input here (the CPU half), any other reader does all its work later."""
+        chunks: list[ReaderChunk] = []
         for lo in range(0, len(questions), self.reader_batch_size):
-            qs = list(questions[lo : lo + self.reader_batch_size])
             evs = evidence[lo : lo + self.reader_batch_size]
-            todo = [i for i, e in enumerate(evs) if e]
-            raw: dict[int, list[Answer]] = {}
-            if todo:
-                out = reader.read(
-                    [qs[i] for i in todo],
-                    [[e.passage for e in evs[i]] for i in todo],
-                    top_n=max(top_n, self.reader_candidates),
+            todo = tuple(i for i, e in enumerate(evs) if e)
+            prep: object = None
+            if todo and isinstance(self.reader, StagedRead):
+                prep = self.reader.prepare(
+                    [questions[lo + i] for i in todo], [[e.passage for e in evs[i]] for i in todo]
                 )
-                raw = dict(zip(todo, out, strict=True))
+            chunks.append(ReaderChunk(lo, todo, prep))
+        return chunks
+
+    def _read_chunks(
+        self,
+        questions: Sequence[str],
+        evidence: Sequence[Sequence[Evidence]],
+        chunks: Sequence[ReaderChunk],
+        top_n: int,
+    ) -> list[list[Answer]]:
+        results: list[list[Answer]] = []
+        n = max(top_n, self.reader_candidates)
+        for chunk in chunks:
+            lo = chunk.start
+            evs = evidence[lo : lo + self.reader_batch_size]
+            raw: dict[int, list[Answer]] = {}
+            if chunk.todo:
+                if chunk.prepared is not None and isinstance(self.reader, StagedRead):
+                    out = self.reader.read_prepared(chunk.prepared, top_n=n)
+                else:
+                    out = self.reader.read(
+                        [questions[lo + i] for i in chunk.todo],
+                        [[e.passage for e in evs[i]] for i in chunk.todo],
+                        top_n=n,
+                    )
+                raw = dict(zip(chunk.todo, out, strict=True))
             for i, ev in enumerate(evs):
                 by_id = {e.passage.id: e for e in ev}
                 cands = []
@@ -450,21 +520,59 @@ class QAPipeline:
 
     # -- public entry points -------------------------------------------------------------------------
 
-    def answer(self, request: Request) -> list[QAResult]:
-        """The one QA path: answers plus the evidence read for each checked question;
-        ``seconds`` = batch wall time / batch size."""
+    def prepare(self, request: Request) -> PreparedBatch:
+        """The CPU stage of ``answer``: retrieve, fetch passages, tokenise, build windows."""
         if isinstance(self.reader, NoReader):
             self.reader.read([], [])  # refuses before any retrieval
         t0, c0 = time.perf_counter(), time.process_time()
-        qs = request.questions
         evidence = self._retrieve(request)
-        answers = self.read(qs, evidence, request.top_n)
-        per_q = (time.perf_counter() - t0) / max(len(qs), 1)
-        cpu_q = (time.process_time() - c0) / max(len(qs), 1)
+        chunks = self._prepare_chunks(request.questions, evidence)
+        return PreparedBatch(request.questions, tuple(tuple(e) for e in evidence), tuple(chunks), t0, c0)
+
+    def finish(self, batch: PreparedBatch, top_n: int = DEFAULT_TOP_N) -> list[QAResult]:
+        """The model stage of ``answer``: read ``batch``'s windows and rank the answers.
+
+        ``seconds`` (and ``cpu_seconds``) per question run from the start of ``prepare`` to here, so
+        in an overlapped run they include the wait in the queue (and the CPU of work overlapping it).
+        """
+        check_count(top_n, self.limits.top_n, "top_n")
+        qs = batch.questions
+        answers = self._read_chunks(qs, batch.evidence, batch.chunks, top_n)
+        per_q = (time.perf_counter() - batch.started) / max(len(qs), 1)
+        cpu_q = (time.process_time() - batch.cpu_started) / max(len(qs), 1)
         return [
-            QAResult(q, tuple(a), tuple(e), per_q, self.abstains(a), cpu_q)
-            for q, a, e in zip(qs, answers, evidence, strict=True)
+            QAResult(q, tuple(a), e, per_q, self.abstains(a), cpu_q)
+            for q, a, e in zip(qs, answers, batch.evidence, strict=True)
         ]
+
+    def answer(self, request: Request) -> list[QAResult]:
+        """The one QA path: answers plus the evidence read for each checked question;
+        ``seconds`` = batch wall time / batch size."""
+        return self.finish(self.prepare(request), request.top_n)
+
+    def ask_stream(
+        self,
+        batches: Iterable[Sequence[str]],
+        top_n: int = DEFAULT_TOP_N,
+        k: int | None = None,
+        *,
+        overlap: bool | None = None,
+        depth: int = DEFAULT_DEPTH,
+        clock: StageClock | None = None,
+    ) -> Iterator[list[QAResult]]:
+        """``ask_detailed`` over a stream of batches, in order. With ``overlap`` (default: the
+        pipeline's ``overlap``) batch i+1 is prepared in a thread while the reader reads batch i, at
+        most ``depth`` prepared batches waiting (``drqa_ng.stages``); the answers are the same either
+        way. A bad batch raises its ``InputError`` at its position in the stream."""
+        check_count(top_n, self.limits.top_n, "top_n")
+        return run_stages(
+            batches,
+            lambda qs: self.prepare(self.check(qs, top_n, k)),
+            lambda b: self.finish(b, top_n),
+            overlap=self.overlap if overlap is None else overlap,
+            depth=depth,
+            clock=clock,
+        )
 
     def ask_detailed(
         self, questions: Sequence[str], top_n: int = DEFAULT_TOP_N, k: int | None = None

@@ -8,7 +8,7 @@ one. The concrete classes live with their stage (``SparseIndex``, ``SpanReader``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -36,6 +36,17 @@ class Reader(Protocol):
     def read(
         self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
     ) -> list[list[Answer]]: ...
+
+
+@runtime_checkable
+class StagedRead(Reader, Protocol):
+    """A reader whose ``read`` splits into a CPU half (``prepare``: tokenise, build windows) and a model
+    half (``read_prepared``), so a pipeline can prepare the next batch while the model reads this one.
+    ``read_prepared(prepare(q, p), n)`` equals ``read(q, p, n)``."""
+
+    def prepare(self, questions: Sequence[str], passages: Sequence[Sequence[Passage]]) -> Any: ...
+
+    def read_prepared(self, prep: Any, top_n: int = 1) -> list[list[Answer]]: ...
 
 
 class PassageStore(Protocol):

@@ -33,7 +33,8 @@ from drqa_ng.video.manifest import VideoCounts, VideoManifest, VideoParams, Vide
 from drqa_ng.video.recognize import Recognizer
 from drqa_ng.video.segments import Segment, check_params, make_segments
 from drqa_ng.video.subtitles import Cue, embedded_text_cues, find_sidecar, load_subtitles
-from drqa_ng.video.tagger import TAG_WORDS, TinyTagger, save_tagger, tag_probs, train_distilled
+from drqa_ng.video.tagger import TAG_WORDS, TinyTagger, tag_probs, train_distilled
+from drqa_ng.video.taggers import Tagger, save_any_tagger
 from indexing.video_tagger import teacher_labels
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ def _segment(
     return out
 
 
-def _write_arrays(tmp: Path, d: _Decoded, s: _Segmented, probs: np.ndarray, tagger: TinyTagger) -> None:
+def _write_arrays(tmp: Path, d: _Decoded, s: _Segmented, probs: np.ndarray, tagger: Tagger) -> None:
     """The sparse index over the segment texts, the segment and frame arrays, the tagger and ``videos.json``."""
     from indexing.sparse import build_sparse_index
 
@@ -280,7 +281,7 @@ def _write_arrays(tmp: Path, d: _Decoded, s: _Segmented, probs: np.ndarray, tagg
     np.save(tmp / "frame_video.npy", d.frame_video)
     np.save(tmp / "frame_time.npy", d.frame_time.astype(np.float32))
     np.save(tmp / "frame_tags.npy", probs.astype(np.float16))
-    save_tagger(tagger, tmp / TAGGER_FILE)
+    save_any_tagger(tagger, tmp / TAGGER_FILE)
     meta = [
         {
             "id": v.id,
@@ -308,7 +309,7 @@ def build_video_index(
     min_seg: float = 10.0,
     max_seg: float = 30.0,
     overlap: float = 2.0,
-    tagger: TinyTagger | None = None,
+    tagger: Tagger | None = None,
     teacher: Recognizer | None = None,
     label_fraction: float = 0.15,
     tag_threshold: float = 0.5,

@@ -25,10 +25,10 @@ from fastapi_offline import FastAPIOffline
 
 from drqa_ng import __version__
 from drqa_ng.errors import InputError
-from drqa_ng.pipeline import QAPipeline, QAResult
+from drqa_ng.pipeline import PreparedBatch, QAPipeline, QAResult
 from drqa_ng.request import HARD_LIMITS, Request
 from serving.admission import Admission, AdmissionGate
-from serving.batching import MicroBatcher
+from serving.batching import BatchStages, MicroBatcher
 from serving.csp import DocsPagesPolicy
 from serving.deps import AppState, require_api_key
 from serving.errors import AUTH_RESPONSES, ERROR_RESPONSES, install_error_handlers
@@ -81,8 +81,19 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             cold_units=0,  # before the first measurement: only a request with nothing ahead of it
             retry_after_s=settings.retry_after_s,
         )
+
+        def prepare(questions: Sequence[str], k: int | None) -> object:
+            # no lock: retrieval and tokenising overlap the reader; top_n is applied by ``finish``
+            return ready.prepare(Request(tuple(questions), k))
+
+        def finish(prepared: object, top_n: int) -> list[QAResult]:
+            assert isinstance(prepared, PreparedBatch)
+            with lock:
+                return ready.finish(prepared, top_n)
+
         batcher = MicroBatcher(
             ask,
+            stages=BatchStages(prepare, finish) if pipe.overlap else None,
             max_batch=settings.max_batch,
             max_wait_ms=settings.batch_wait_ms,
             max_pending=settings.max_queue,

@@ -12,6 +12,12 @@ requests are queued or being read at once in any case. A request whose ``timeout
 dropped from the queue (a batch already in the reader finishes, its answer discarded) and gets
 ``OverloadedError`` too.
 
+Overlapped stages: given ``stages`` (a prepare half: retrieve + tokenise, and a finish half: the
+reader), the worker prepares a gathered batch and hands it to a second task through a bounded queue
+(``depth`` prepared batches at most), so batch i+1 is gathered and prepared while the reader reads
+batch i. When the queue is full the gatherer waits, and new requests wait in the request queue
+behind it, still bounded by ``max_pending``. The answers are those of ``fn``.
+
 A request's answers never depend on who else was batched with it: the pipeline and the reader
 compute each question on its own (``drqa_ng.reading.reader``), and jobs asking for different
 ``top_n`` or ``k`` are never merged into one call (``top_n`` sets how many candidates the pipeline
@@ -38,6 +44,16 @@ AskFn = Callable[[Sequence[str], int, int | None], list[QAResult]]
 pipeline's own ``k``); one ``QAResult`` per question."""
 
 
+@dataclass(frozen=True, slots=True)
+class BatchStages:
+    """``fn`` cut in two: ``prepare(questions, k)`` (CPU: retrieve, tokenise) and ``finish(prepared,
+    top_n)`` (the reader); ``finish(prepare(q, k), n)`` must equal ``fn(q, n, k)``."""
+
+    prepare: Callable[[Sequence[str], int | None], object]
+    finish: Callable[[object, int], list[QAResult]]
+    depth: int = 1
+
+
 @dataclass
 class _Job:
     questions: list[str]
@@ -59,8 +75,10 @@ class MicroBatcher:
         max_pending: int = 0,
         retry_after_s: int = 1,
         gate: AdmissionGate | None = None,
+        stages: BatchStages | None = None,
     ) -> None:
         self.fn = fn
+        self.stages = stages
         self.max_batch = max(1, max_batch)
         self.max_wait = max(0.0, max_wait_ms) / 1000.0
         self.max_pending = max(0, max_pending)  # 0 = unbounded
@@ -72,18 +90,23 @@ class MicroBatcher:
         self.timed_out = 0
         self._pending = 0
         self._queue: asyncio.Queue[_Job] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Queue[_Prepared] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._run(), name="drqa-ng-batcher")
+        self._tasks = [asyncio.create_task(self._run(), name="drqa-ng-batcher")]
+        if self.stages is not None:
+            self._ready = asyncio.Queue(maxsize=max(1, self.stages.depth))
+            self._tasks.append(asyncio.create_task(self._read_prepared(), name="drqa-ng-batch-reader"))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
     @property
     def pending(self) -> int:
@@ -166,6 +189,9 @@ class MicroBatcher:
         questions = [q for j in jobs for q in j.questions]
         self.batches += 1
         self.questions += len(questions)
+        if self.stages is not None:
+            await self._prepare_group(self.stages, jobs, questions, top_n, k)
+            return
         try:
             answers = await asyncio.to_thread(self.fn, questions, top_n, k)
         except Exception as e:  # re-run alone below so the error reaches only its own request
@@ -184,6 +210,62 @@ class MicroBatcher:
             part = answers[pos : pos + len(j.questions)]
             pos += len(j.questions)
             _set_result(j, part)
+
+    async def _prepare_group(
+        self, stages: BatchStages, jobs: list[_Job], questions: list[str], top_n: int, k: int | None
+    ) -> None:
+        """Prepare in a thread, then queue for the reader task (waits while ``depth`` batches are queued)."""
+        assert self._ready is not None
+        try:
+            prepared = await asyncio.to_thread(stages.prepare, questions, k)
+        except Exception as e:
+            if len(jobs) == 1:
+                _set_exception(jobs[0], e)
+                return
+            log.info("joint batch of %d requests failed (%s); retrying one by one", len(jobs), e)
+            for j in jobs:
+                try:
+                    one = await asyncio.to_thread(stages.prepare, j.questions, k)
+                except Exception as e1:
+                    _set_exception(j, e1)
+                    continue
+                await self._ready.put(_Prepared([j], one, top_n, k))
+            return
+        await self._ready.put(_Prepared(jobs, prepared, top_n, k))
+
+    async def _read_prepared(self) -> None:
+        """The reader stage: finish prepared batches in order, one at a time."""
+        assert self._ready is not None and self.stages is not None
+        while True:
+            item = await self._ready.get()
+            jobs = [j for j in item.jobs if not j.future.cancelled()]
+            if not jobs:
+                continue
+            try:
+                answers = await asyncio.to_thread(self.stages.finish, item.prepared, item.top_n)
+            except Exception as e:
+                if len(item.jobs) == 1:
+                    _set_exception(item.jobs[0], e)
+                    continue
+                log.info("joint batch of %d requests failed (%s); retrying one by one", len(item.jobs), e)
+                for j in item.jobs:
+                    try:
+                        _set_result(j, await asyncio.to_thread(self.fn, j.questions, j.top_n, j.k))
+                    except Exception as e1:
+                        _set_exception(j, e1)
+                continue
+            pos = 0
+            for j in item.jobs:
+                _set_result(j, answers[pos : pos + len(j.questions)])
+                pos += len(j.questions)
+
+
+@dataclass
+class _Prepared:
+    jobs: list[_Job]
+    prepared: object
+    top_n: int
+    k: int | None
 
 
 def _set_result(job: _Job, value: list[QAResult]) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
-    from drqa_ng.pipeline import QAPipeline, QAResult
+    from drqa_ng.pipeline import PreparedBatch, QAPipeline, QAResult
     from drqa_ng.types import Answer
 
 SNIPPET_CHARS = 160
@@ -89,8 +89,13 @@ def _ask(args: argparse.Namespace) -> int:
 
     pipe = load_pipeline(args)
     color = sys.stdout.isatty() and not args.json
-    if request is not None:
-        _emit(args, pipe.answer(request), color)
+    if request is not None:  # checked whole before anything loaded: all or nothing, before any output
+        # in reader-sized batches, so the next batch is retrieved and tokenised while this one is read
+        n = pipe.reader_batch_size
+        qs = request.questions
+        chunks = (qs[lo : lo + n] for lo in range(0, len(qs), n))
+        for results in pipe.ask_stream(chunks, top_n=request.top_n, k=request.k):
+            _emit(args, results, color)
     if args.interactive:
         _interactive(args, pipe, color)
     return 0
@@ -128,25 +133,46 @@ def _emit(args: argparse.Namespace, results: Sequence[QAResult], color: bool) ->
 
 
 def _interactive(args: argparse.Namespace, pipe: QAPipeline, color: bool) -> None:
-    """One question a line until EOF; a bad line reports its error and the loop goes on."""
+    """One question a line until EOF; a bad line reports its error and the loop goes on.
+
+    From a pipe or file the next line is retrieved and tokenised while the reader reads this one
+    (``QAPipeline.ask_stream``); at a terminal (a person types one question at a time, and the prompt
+    must follow the answer) the lines run one after the other.
+    """
     from drqa_ng.errors import InputError
+    from drqa_ng.stages import run_stages
 
     tty = sys.stdin.isatty()
-    while True:
-        if tty:
-            print("question> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            break
-        q = line.strip()
-        if not q:
-            continue
+
+    def lines() -> Iterator[str]:
+        while True:
+            if tty:
+                print("question> ", end="", file=sys.stderr, flush=True)
+            line = sys.stdin.readline()
+            if not line:
+                return
+            if line.strip():
+                yield line.strip()
+
+    def prepare(q: str) -> PreparedBatch | InputError:
         try:
-            results = pipe.ask_detailed([q], top_n=args.top_n, k=args.k)
+            return pipe.prepare(pipe.check([q], args.top_n, args.k))
+        except InputError as e:  # reported in line order by ``finish``, the loop goes on
+            return e
+
+    def finish(prepared: PreparedBatch | InputError) -> Sequence[QAResult] | InputError:
+        if isinstance(prepared, InputError):
+            return prepared
+        try:
+            return pipe.finish(prepared, top_n=args.top_n)
         except InputError as e:
-            print(f"drqa-ng ask: error: {e}", file=sys.stderr)
-            continue
-        _emit(args, results, color)
+            return e
+
+    for results in run_stages(lines(), prepare, finish, overlap=pipe.overlap and not tty):
+        if isinstance(results, InputError):
+            print(f"drqa-ng ask: error: {results}", file=sys.stderr)
+        else:
+            _emit(args, results, color)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

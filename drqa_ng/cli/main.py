@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "drqa_ng.cli.calibrate",
     "drqa_ng.cli.serve",
     "drqa_ng.cli.video",
+    "drqa_ng.cli.search_tagger",
     "drqa_ng.cli.status",
 )
 

@@ -114,6 +114,17 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="ignore the reader's calibration.json (confidence = raw aggregated span probability)",
     )
+    g.add_argument(
+        "--overlap",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="prepare the next batch (retrieve, tokenise) while the reader reads this one; same answers. "
+        "auto (default): on only when --threads leaves a CPU core free (on 2 cores with the reader on both "
+        "it was slower); on: e.g. for a GPU reader",
+    )
+    g.add_argument(
+        "--no-overlap", dest="overlap", action="store_const", const="off", help="same as --overlap off"
+    )
 
 
 def checked_k(args: argparse.Namespace) -> int:
@@ -186,6 +197,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         threads=args.threads,
         min_confidence=args.min_confidence,
         calibrated=args.calibrated,
+        overlap={"on": True, "off": False}.get(getattr(args, "overlap", "auto")),
     )
 
 

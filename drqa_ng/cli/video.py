@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument(
         "--tagger",
-        help="tagger weights (.safetensors) from `train-tagger`, or 'shipped' for the packaged one; default: distil one",
+        help="tagger weights (.safetensors) from `train-tagger` or `search-tagger`, or 'shipped' for the packaged "
+        "one; default: distil one",
     )
     p.add_argument(
         "--tag-threshold", type=float, default=0.5, help="tag probability that adds a tag (default: 0.5)"
@@ -98,12 +99,13 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
 
 
 def _build_video(args: argparse.Namespace) -> int:
-    from drqa_ng.video.tagger import load_tagger, shipped_tagger_path
+    from drqa_ng.video.tagger import shipped_tagger_path
+    from drqa_ng.video.taggers import load_any_tagger
     from indexing.video import build_video_index
 
     tagger = None
     if args.tagger is not None:
-        tagger = load_tagger(shipped_tagger_path() if args.tagger == "shipped" else Path(args.tagger))
+        tagger = load_any_tagger(shipped_tagger_path() if args.tagger == "shipped" else Path(args.tagger))
     r = build_video_index(
         args.videos,
         args.out,

@@ -29,6 +29,7 @@ from drqa_ng.errors import InputError
 from drqa_ng.evaluation.datasets import Question
 from drqa_ng.evaluation.metrics import exact_match, f1_score, has_answer, regex_in_text, regex_match
 from drqa_ng.pipeline import Evidence, QAPipeline, QAResult, rank_answers
+from drqa_ng.stages import StageClock
 from drqa_ng.types import Answer
 
 log = logging.getLogger(__name__)
@@ -170,17 +171,26 @@ def run_pipeline(
     top_n: int = 1,
     batch_size: int = 1,
     progress: Callable[[int], None] | None = None,
+    overlap: bool | None = None,
+    clock: StageClock | None = None,
 ) -> tuple[list[QAResult], float]:
-    """Ask every question in batches; returns the results and the total wall time in seconds."""
+    """Ask every question in batches; returns the results and the total wall time in seconds.
+
+    The batches go through ``QAPipeline.ask_stream``: with ``overlap`` (default: the pipeline's) the
+    next batch is retrieved and tokenised while the reader reads this one; ``clock`` collects how
+    long each stage worked and waited.
+    """
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
     results: list[QAResult] = []
     t0 = time.perf_counter()
-    for lo in range(0, len(questions), batch_size):
-        batch = questions[lo : lo + batch_size]
-        results.extend(pipeline.ask_detailed([q.question for q in batch], top_n=top_n))
+    batches = (
+        [q.question for q in questions[lo : lo + batch_size]] for lo in range(0, len(questions), batch_size)
+    )
+    for done in pipeline.ask_stream(batches, top_n=top_n, overlap=overlap, clock=clock):
+        results.extend(done)
         if progress is not None:
-            progress(len(batch))
+            progress(len(done))
     return results, time.perf_counter() - t0
 
 

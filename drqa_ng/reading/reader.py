@@ -47,6 +47,17 @@ class ReaderSettings:
     batch_size: int = 32
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedRead:
+    """``SpanReader.prepare``'s output: the non-empty passages of a call in pair order, their windows
+    (``None`` when there is nothing to read) and the question index of every window row."""
+
+    n_questions: int
+    passages: tuple[Passage, ...]
+    windows: Windows | None
+    question_of_row: np.ndarray
+
+
 class SpanReader:
     """A ``Reader`` over any window -> (start, end) logits function (torch module or ONNX session)."""
 
@@ -60,12 +71,18 @@ class SpanReader:
     def read(
         self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
     ) -> list[list[Answer]]:
+        return self.read_prepared(self.prepare(questions, passages), top_n)
+
+    def prepare(self, questions: Sequence[str], passages: Sequence[Sequence[Passage]]) -> PreparedRead:
+        """The CPU half of ``read``: tokenise every (question, passage) pair into windows, no model call.
+
+        ``read_prepared`` runs the model on the result; splitting them lets a pipeline tokenise the
+        next batch while the model reads this one (``drqa_ng.stages``).
+        """
         if isinstance(questions, str):
             raise InputError("questions must be a list of strings, not one string")
         if len(questions) != len(passages):
             raise InputError(f"{len(questions)} questions but {len(passages)} passage lists")
-        if top_n < 1:
-            raise InputError(f"top_n must be >= 1, got {top_n}")
         pair_q: list[int] = []
         pair_p: list[Passage] = []
         for qi, plist in enumerate(passages):
@@ -73,23 +90,33 @@ class SpanReader:
                 if p.text.strip():
                     pair_q.append(qi)
                     pair_p.append(p)
-        results: list[dict[tuple[int, int, int], float]] = [{} for _ in questions]
-        if pair_p:
-            st = self.settings
-            win = make_windows(
-                self.tokenizer,
-                [questions[q] for q in pair_q],
-                [p.text for p in pair_p],
-                st.max_length,
-                st.stride,
-                windower=self._windower,
-            )
-            question_of_row = np.asarray(pair_q, dtype=np.int64)[win.pair]
+        if not pair_p:
+            return PreparedRead(len(questions), (), None, np.zeros(0, dtype=np.int64))
+        st = self.settings
+        win = make_windows(
+            self.tokenizer,
+            [questions[q] for q in pair_q],
+            [p.text for p in pair_p],
+            st.max_length,
+            st.stride,
+            windower=self._windower,
+        )
+        question_of_row = np.asarray(pair_q, dtype=np.int64)[win.pair]
+        return PreparedRead(len(questions), tuple(pair_p), win, question_of_row)
+
+    def read_prepared(self, prep: PreparedRead, top_n: int = 1) -> list[list[Answer]]:
+        """The model half of ``read``: run the windows of ``prep`` and keep each question's ``top_n`` spans."""
+        if top_n < 1:
+            raise InputError(f"top_n must be >= 1, got {top_n}")
+        st = self.settings
+        results: list[dict[tuple[int, int, int], float]] = [{} for _ in range(prep.n_questions)]
+        win = prep.windows
+        if win is not None:
             lengths = win.attention_mask.sum(axis=1)
-            for qi in np.unique(question_of_row):
+            for qi in np.unique(prep.question_of_row):
                 # this question's windows only, by length, in chunks of batch_size: the model input
                 # depends on nothing but the question and its passages
-                rows = np.nonzero(question_of_row == qi)[0]
+                rows = np.nonzero(prep.question_of_row == qi)[0]
                 rows = rows[np.argsort(lengths[rows], kind="stable")]
                 for b in range(0, len(rows), st.batch_size):
                     self._decode(win.rows(rows[b : b + st.batch_size]), top_n, results[int(qi)])
@@ -98,7 +125,7 @@ class SpanReader:
             ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
             answers = []
             for (pair, cs, ce), sc in ranked:
-                p = pair_p[pair]
+                p = prep.passages[pair]
                 answers.append(
                     Answer(
                         text=p.text[cs:ce],

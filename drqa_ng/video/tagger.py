@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -196,15 +197,39 @@ def preprocess(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+class TaggerShape(Protocol):
+    """What callers read from a tagger's config: its tag names and input side."""
+
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+
+    @property
+    def input_size(self) -> int: ...
+
+
+class FrameTagger(Protocol):
+    """A tagger module: ``TinyTagger`` or ``nas.SearchedTagger``."""
+
+    @property
+    def config(self) -> TaggerShape: ...
+
+    def eval(self) -> Any: ...
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
 def tag_probs(
-    model: TinyTagger, images: Sequence[np.ndarray], batch_size: int = 64, num_threads: int | None = 1
+    model: FrameTagger, images: Sequence[np.ndarray], batch_size: int = 64, num_threads: int | None = 1
 ) -> np.ndarray:
-    """Sigmoid tag probabilities, float32 (N, n_tags); batches of ``batch_size`` in inference mode."""
+    """Sigmoid tag probabilities, float32 (N, n_tags); batches of ``batch_size`` in inference mode.
+
+    ``model``: ``TinyTagger`` or ``nas.SearchedTagger``."""
     model.eval()
-    out = np.zeros((len(images), len(model.config.tags)), dtype=np.float32)
+    config = model.config
+    out = np.zeros((len(images), len(config.tags)), dtype=np.float32)
     with _torch_threads(num_threads), torch.inference_mode():
         for a in range(0, len(images), batch_size):
-            x = preprocess(images[a : a + batch_size], model.config.input_size)
+            x = preprocess(images[a : a + batch_size], config.input_size)
             out[a : a + len(x)] = torch.sigmoid(model(x)).numpy()
     return out
 
@@ -279,7 +304,8 @@ def _fit(
 
 
 def shipped_tagger_path() -> Path:
-    """The small tagger shipped in the package (trained on the Popeye clips; see weights/README.md)."""
+    """The small tagger shipped in the package (a ``SearchedTagger``: load it with
+    ``drqa_ng.video.taggers.load_any_tagger``; see weights/README.md)."""
     return Path(__file__).resolve().parent / "weights" / "tagger.safetensors"
 
 

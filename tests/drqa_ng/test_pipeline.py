@@ -282,3 +282,37 @@ def test_pipeline_fills_typed_retriever_fields() -> None:
         e = ev[a.passage.id]
         assert a.retriever_raw == e.score and a.retriever_rank == e.rank + 1
         assert a.extra == ()
+
+
+def test_overlapped_stream_gives_the_sequential_answers() -> None:
+    pipe = fake_pipeline(n_docs=4, reader_batch_size=2, weight=0.7)
+    batches = [QUESTIONS[:2], QUESTIONS[2:3], QUESTIONS[3:]]
+    seq = [[r.answers for r in rs] for rs in pipe.ask_stream(batches, top_n=4, overlap=False)]
+    ovl = [[r.answers for r in rs] for rs in pipe.ask_stream(batches, top_n=4, overlap=True)]
+    assert seq == ovl == [[tuple(a) for a in pipe.ask(b, top_n=4)] for b in batches]
+
+
+def test_stream_raises_a_bad_batch_at_its_place() -> None:
+    pipe = fake_pipeline(n_docs=2)
+    got = []
+    with pytest.raises(InputError, match="empty"):
+        for rs in pipe.ask_stream([[QUESTIONS[0]], ["  "], [QUESTIONS[1]]], top_n=2):
+            got.append(rs)
+    assert len(got) == 1
+
+
+def test_real_reader_prepares_windows_before_reading(real_pipeline) -> None:  # type: ignore[no-untyped-def]
+    from drqa_ng.reading.reader import PreparedRead
+    from tests.fixtures.corpus import TINY_FACTS
+
+    questions = [q for q, _, _ in TINY_FACTS]
+    batch = real_pipeline.prepare(questions[:3])
+    assert batch.chunks and all(isinstance(c.prepared, PreparedRead) for c in batch.chunks)
+    assert all(c.prepared.windows is not None for c in batch.chunks)
+    # a stream overlapped, a stream sequential and one plain call: the same answers and scores
+    batches = [questions[lo : lo + 3] for lo in range(0, len(questions), 3)]
+    ovl = [r for rs in real_pipeline.ask_stream(batches, top_n=3, overlap=True) for r in rs]
+    seq = [r for rs in real_pipeline.ask_stream(batches, top_n=3, overlap=False) for r in rs]
+    plain = real_pipeline.ask_detailed(questions, top_n=3)
+    assert [r.answers for r in ovl] == [r.answers for r in seq] == [r.answers for r in plain]
+    assert [r.evidence for r in ovl] == [r.evidence for r in plain]

@@ -305,3 +305,17 @@ def test_int8_reader_answers_do_not_depend_on_other_users_requests(
         mixed_calls = c.app.state.drqa.batcher.batches - before  # type: ignore[attr-defined]
     assert mixed_calls < len(qs)  # requests really were read together
     assert got == [alone[q] for q in qs]
+
+
+def test_overlapped_server_answers_like_the_sequential_one() -> None:
+    questions = ["What is the capital of Germany?", "Who built the Eiffel Tower?", "", "xyzzy nothing"]
+    bodies = []
+    for overlap in (False, True):
+        pipe = fake_pipeline(n_docs=3, overlap=overlap)
+        with TestClient(create_app(ServerSettings(), pipeline=pipe)) as c:
+            assert (c.app.state.drqa.batcher.stages is not None) is overlap  # type: ignore[attr-defined]
+            with ThreadPoolExecutor(4) as ex:
+                rs = list(ex.map(lambda q: c.post("/v1/ask", json={"question": q, "top_n": 2}), questions))
+        bodies.append([(r.status_code, r.json().get("results")) for r in rs])
+    assert bodies[0] == bodies[1]
+    assert [code for code, _ in bodies[1]] == [200, 200, 422, 200]

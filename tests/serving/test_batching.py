@@ -203,3 +203,78 @@ def test_with_a_gate_questions_enter_and_leave_its_load() -> None:
 
     gate = asyncio.run(go())
     assert gate.load == 0 and gate.in_flight == 0 and gate.rate.units == 2
+
+
+def test_stages_prepare_the_next_batch_while_the_reader_reads() -> None:
+    import threading
+
+    from serving.batching import BatchStages
+
+    second_prepared = threading.Event()
+    prepared: list[list[str]] = []
+    finished: list[list[str]] = []
+
+    def prepare(qs: Sequence[str], k: int | None) -> object:
+        if any(q == "bad" for q in qs):
+            raise InputError("bad question")
+        prepared.append(list(qs))
+        if len(prepared) == 2:
+            second_prepared.set()
+        return list(qs)
+
+    def finish(p: object, top_n: int) -> list[list[Answer]]:
+        assert isinstance(p, list)
+        if len(finished) == 0:  # the first batch is read only once the next one is prepared
+            assert second_prepared.wait(5.0)
+        finished.append(p)
+        return _answers(p, top_n)
+
+    async def go() -> list[object]:
+        b = MicroBatcher(_answers, max_batch=2, max_wait_ms=20, stages=BatchStages(prepare, finish))
+        await b.start()
+        try:
+            first = asyncio.ensure_future(b.submit(["a0", "a1"], 1))
+            await asyncio.sleep(0.05)  # gathered and prepared alone: the reader now waits for batch 2
+            rest = asyncio.gather(
+                b.submit(["b0"], 2), b.submit(["bad"], 1), b.submit(["c0"], 1), return_exceptions=True
+            )
+            return [await first, *await rest]
+        finally:
+            await b.stop()
+
+    first, b0, bad, c0 = asyncio.run(go())
+    assert first == _answers(["a0", "a1"], 1)
+    assert b0 == _answers(["b0"], 2) and c0 == _answers(["c0"], 1)
+    assert isinstance(bad, InputError)
+    assert finished[0] == ["a0", "a1"]
+
+
+def test_stages_queue_is_bounded() -> None:
+    from serving.batching import BatchStages
+
+    ahead: list[int] = []
+    state = {"prepared": 0, "finished": 0}
+
+    def prepare(qs: Sequence[str], k: int | None) -> object:
+        state["prepared"] += 1
+        ahead.append(state["prepared"] - state["finished"])
+        return list(qs)
+
+    def finish(p: object, top_n: int) -> list[list[Answer]]:
+        time.sleep(0.01)
+        state["finished"] += 1
+        assert isinstance(p, list)
+        return _answers(p, top_n)
+
+    async def go() -> list[list[list[Answer]]]:
+        b = MicroBatcher(_answers, max_batch=1, max_wait_ms=0, stages=BatchStages(prepare, finish, depth=1))
+        await b.start()
+        try:
+            return await asyncio.gather(*(b.submit([f"q{i}"], 1) for i in range(12)))
+        finally:
+            await b.stop()
+
+    out = asyncio.run(go())
+    assert [r[0][0].text for r in out] == [f"q{i}-0" for i in range(12)]
+    # one batch in the reader, one in the queue, one being prepared: never more ahead of the reader
+    assert max(ahead) <= 3

@@ -142,3 +142,26 @@ def test_bad_question_fails_before_anything_loads(
         assert rc == 2 and needle in err and "Traceback" not in err, err
     rc, _, err = run_cli("video-ask", "--video-index", str(tmp_path / "none"), "   ")
     assert rc == 2 and "empty" in err, err  # checked before the (missing) index is opened
+
+
+def test_ask_overlap_on_and_off_print_the_same(run_cli, pipe_args, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    qs = [q for q, _, _ in TINY_FACTS]
+    outs = []
+    for flags in (["--overlap", "on"], ["--no-overlap"]):
+        rc, out, err = run_cli("ask", *pipe_args, *flags, "--json", "-n", "2", *qs)
+        assert rc == 0, err
+        outs.append(out)
+        stdin = "\n".join([qs[0], "x" * 2000, *qs[1:]]) + "\n"
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        rc, out_i, err = run_cli("ask", *pipe_args, *flags, "-i", "--json", "-n", "2")
+        assert rc == 0 and "too long" in err
+        assert out_i == out  # the bad line is reported in its place, the others answered in order
+        outs.append(out_i)
+    assert outs[0] == outs[2]
+    assert [json.loads(x)["question"] for x in outs[0].splitlines()] == qs
+
+
+def test_ask_checks_every_question_before_answering_any(run_cli, pipe_args) -> None:  # type: ignore[no-untyped-def]
+    many = [q for q, _, _ in TINY_FACTS] * 2  # more than one reader batch
+    rc, out, err = run_cli("ask", *pipe_args, "--json", *many, "why " * 400)
+    assert rc == 2 and "too long" in err and out == ""

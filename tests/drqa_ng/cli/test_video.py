@@ -89,3 +89,22 @@ def test_search_lists_segments_of_a_video_index(run_cli, video_index_dir: Path) 
     (res,) = [json.loads(line) for line in stdout.splitlines()]
     assert res["hits"] and res["hits"][0]["rank"] == 1 and res["hits"][0]["id"].startswith("beta#s")
     assert res["hits"][0]["doc_id"] == "beta"
+
+
+def test_build_video_takes_a_searched_tagger(run_cli, video_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from drqa_ng.video.nas import Arch, SearchedTagger, save_searched
+    from drqa_ng.video.taggers import load_any_tagger
+
+    arch = Arch(("g2k3", "skip", "skip", "g3k3", "skip", "skip", "g2k5", "skip", "skip"), (48, 96, 192))
+    torch.manual_seed(0)
+    path = tmp_path / "searched.safetensors"
+    save_searched(SearchedTagger(arch), path)
+    rc, stdout, err = run_cli(
+        "build-video", str(video_dir / "silent.avi"), str(tmp_path / "s"), "--tagger", str(path)
+    )
+    assert rc == 0, err
+    assert "labelled by heavy recogniser 0" in stdout
+    written = load_any_tagger(tmp_path / "s" / "tagger.safetensors")  # the index keeps the searched tagger
+    assert isinstance(written, SearchedTagger) and written.arch == arch

@@ -94,9 +94,12 @@ def test_distillation_learns_a_separable_tag() -> None:
 
 
 def test_shipped_weights_load_and_are_small() -> None:
+    from drqa_ng.video.nas import SearchedTagger
     from drqa_ng.video.tagger import shipped_tagger_path
+    from drqa_ng.video.taggers import load_any_tagger
 
     path = shipped_tagger_path()
     assert path.is_file() and path.stat().st_size < 1_000_000
-    model = load_tagger(path)
+    model = load_any_tagger(path)
+    assert isinstance(model, SearchedTagger)  # the search's tagger won on the validation videos
     assert model.config.tags == ("face", "person", "text") and count_params(model) < 1_000_000
