@@ -224,6 +224,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="LIST",
         help="drop these titles (e.g. scripts/squad_dev_titles.txt)",
     )
+    p.add_argument(
+        "--articles",
+        type=Path,
+        metavar="LIST",
+        help="SQuAD JSON files: keep only these titles (a train split)",
+    )
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=_label)
 

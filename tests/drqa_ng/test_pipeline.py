@@ -285,7 +285,7 @@ def test_pipeline_fills_typed_retriever_fields() -> None:
 
 
 def test_overlapped_stream_gives_the_sequential_answers() -> None:
-    pipe = fake_pipeline(n_docs=4, reader_batch_size=2, weight=0.7)
+    pipe = fake_pipeline(k=4, reader_batch_size=2, answer_weight=0.7)
     batches = [QUESTIONS[:2], QUESTIONS[2:3], QUESTIONS[3:]]
     seq = [[r.answers for r in rs] for rs in pipe.ask_stream(batches, top_n=4, overlap=False)]
     ovl = [[r.answers for r in rs] for rs in pipe.ask_stream(batches, top_n=4, overlap=True)]
@@ -293,7 +293,7 @@ def test_overlapped_stream_gives_the_sequential_answers() -> None:
 
 
 def test_stream_raises_a_bad_batch_at_its_place() -> None:
-    pipe = fake_pipeline(n_docs=2)
+    pipe = fake_pipeline(k=2)
     got = []
     with pytest.raises(InputError, match="empty"):
         for rs in pipe.ask_stream([[QUESTIONS[0]], ["  "], [QUESTIONS[1]]], top_n=2):
@@ -306,7 +306,7 @@ def test_real_reader_prepares_windows_before_reading(real_pipeline) -> None:  # 
     from tests.fixtures.corpus import TINY_FACTS
 
     questions = [q for q, _, _ in TINY_FACTS]
-    batch = real_pipeline.prepare(questions[:3])
+    batch = real_pipeline.prepare(real_pipeline.check(questions[:3]))
     assert batch.chunks and all(isinstance(c.prepared, PreparedRead) for c in batch.chunks)
     assert all(c.prepared.windows is not None for c in batch.chunks)
     # a stream overlapped, a stream sequential and one plain call: the same answers and scores

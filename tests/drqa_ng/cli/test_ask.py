@@ -135,7 +135,7 @@ def test_bad_question_fails_before_anything_loads(
     monkeypatch.setattr(options, "load_pipeline", no_load)
     for argv, needle in (
         (["ask", ""], "empty"),
-        (["ask", "Who?", "-k", "0"], "k=0"),
+        (["ask", "Who?", "-k", "0"], "-k"),
         (["ask", "Who?", "-n", "0"], "top_n"),
     ):
         rc, _, err = run_cli(*argv)

@@ -251,7 +251,7 @@ def test_a_huge_k_is_capped_at_the_http_maximum_with_a_message(  # type: ignore[
     run_cli, tiny_sparse_index: Path, tiny_docstore: Path, tiny_model_dir: Path, command: str
 ) -> None:
     """Before: ``ask -k 1000000000`` ran 43 s on a real index and ``search`` printed every unit."""
-    from drqa_ng.config import MAX_K
+    from drqa_ng.request import MAX_K
     from serving.schemas import HARD_MAX_K
 
     assert MAX_K == HARD_MAX_K

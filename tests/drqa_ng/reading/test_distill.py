@@ -242,3 +242,53 @@ def test_retrieved_units_become_unanswered_examples_for_the_teacher(
     assert not any(r["retrieved"]["unit"].startswith("france") for r in rows)  # excluded documents
     assert rows[0]["retrieved"]["unit"].startswith("eiffel_tower")
     assert load_examples(out) == []  # no gold and no teacher yet: nothing to train on until labelled
+
+
+def test_label_reader_keeps_only_the_listed_squad_articles(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from drqa_ng.cli.main import main
+
+    squad = {
+        "data": [
+            {
+                "title": t,
+                "paragraphs": [
+                    {
+                        "context": CTX,
+                        "qas": [
+                            {
+                                "id": t,
+                                "question": "What is the capital of France?",
+                                "answers": [{"text": "Paris", "answer_start": 0}],
+                            }
+                        ],
+                    }
+                ],
+            }
+            for t in ("Keep_me", "Drop_me")
+        ]
+    }
+    src = tmp_path / "dev.json"
+    src.write_text(json.dumps(squad))
+    arts = tmp_path / "train-articles.txt"
+    arts.write_text("Keep_me\n")
+    out = tmp_path / "l.jsonl"
+    assert (
+        main(
+            [
+                "-q",
+                "label-reader",
+                str(tiny_model_dir),
+                str(src),
+                "--out",
+                str(out),
+                "--articles",
+                str(arts),
+                "--max-length",
+                "32",
+                "--stride",
+                "8",
+            ]
+        )
+        == 0
+    )
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["Keep_me"]
