@@ -101,6 +101,8 @@ class HomeConfig:
     fusion: str = "rrf"
     fusion_weight: float | None = None
     """Weight of the last index in ``interp`` fusion (the others share the rest); None: the default."""
+    vocabulary: Path | None = None
+    """The corpus word list (``drqa_ng.retrieval.vocabulary``); None in homes built before it."""
     corpus: tuple[str, ...] = ()
     counts: HomeCounts = HomeCounts()
     dense_limit: int | None = None
@@ -119,6 +121,7 @@ class HomeConfig:
             **({} if self.fusion_weight is None else {"fusion_weight": self.fusion_weight}),
             "reader": None if self.reader is None else _rel(self.reader, self.home),
             "weight": self.weight,
+            **({} if self.vocabulary is None else {"vocabulary": _rel(self.vocabulary, self.home)}),
             "corpus": list(self.corpus),
             "counts": {
                 "documents": c.documents,
@@ -175,6 +178,7 @@ class HomeConfig:
                 fusion_weight=(
                     float(data["fusion_weight"]) if data.get("fusion_weight") is not None else None
                 ),
+                vocabulary=home / data["vocabulary"] if data.get("vocabulary") else None,
                 corpus=tuple(str(c) for c in data.get("corpus", ())),
                 counts=HomeCounts(
                     **{k: int(counts[k]) for k in HomeCounts.__dataclass_fields__ if k in counts}

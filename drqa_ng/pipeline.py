@@ -13,6 +13,9 @@ be tuned on a dev split (``drqa_ng.evaluation.qa.tune_weight``), never on the re
 Spans with the same normalised text are merged and their softmax mass summed; each answer gets a
 calibrated ``confidence`` (``drqa_ng.confidence``), answers are ordered by it, and a question whose
 best confidence is below ``min_confidence`` is flagged ``abstained`` (its answers are kept).
+A question with no content the index knows (only stopwords or invisible characters; with the
+corpus word list, mostly words the corpus lacks such as gibberish: ``drqa_ng.retrieval.content``)
+is neither searched nor read: no answers, abstained, ``no_content``.
 
 Everything is computed per question: a question's answers never depend on the rest of its batch.
 """
@@ -33,6 +36,7 @@ from drqa_ng.config import CONFIG, DEFAULT_K, read_home_config
 from drqa_ng.errors import InputError
 from drqa_ng.normalize import normalize_answer
 from drqa_ng.protocols import PassageStore, Reader, Retriever
+from drqa_ng.retrieval.content import KnownWords, has_content
 from drqa_ng.retrieval.scoring import min_max
 from drqa_ng.types import Answer, Hit, Passage, Support
 
@@ -73,7 +77,8 @@ class SearchHit:
 class QAResult:
     """One question's outcome: ranked answers, the evidence read, the batch's wall time per question and
     whether the pipeline abstains (no answer, or the best confidence is below its ``min_confidence``).
-    ``cpu_seconds``: the process CPU time (all threads) of the batch per question, a load-robust cost."""
+    ``cpu_seconds``: the process CPU time (all threads) of the batch per question, a load-robust cost.
+    ``no_content``: the question carries no content the index knows, so nothing was read (abstained)."""
 
     question: str
     answers: tuple[Answer, ...]
@@ -81,6 +86,7 @@ class QAResult:
     seconds: float
     abstained: bool = False
     cpu_seconds: float = 0.0
+    no_content: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,9 @@ class PipelineSettings:
     min_confidence: float | None = None
     calibrated: bool = True
     extra: tuple[tuple[str, str], ...] = field(default=())
+    vocabulary: Path | None = None
+    """The corpus word list (``retrieval.vocabulary``): questions mostly made of words it lacks are
+    abstained on unread. None: only questions without any content word are."""
     home: Path | None = None
     """The data home the indexes were read from: when set, a change of its config.json (the
     background dense build finishing) switches retrieval without a restart (``retrieval.upgrade``)."""
@@ -235,6 +244,7 @@ class QAPipeline:
         max_question_chars: int = MAX_QUESTION_CHARS,
         calibration: Calibration | None = None,
         min_confidence: float | None = None,
+        known_words: KnownWords | None = None,
     ) -> None:
         if n_docs < 1:
             raise InputError(f"n_docs must be >= 1, got {n_docs}")
@@ -250,6 +260,7 @@ class QAPipeline:
         self.reader_batch_size = reader_batch_size
         self.max_question_chars = max_question_chars
         self.calibration = calibration
+        self.known_words = known_words
         if min_confidence is None:
             min_confidence = calibration.threshold if calibration is not None else 0.0
         if not 0.0 <= min_confidence <= 1.0:
@@ -281,10 +292,16 @@ class QAPipeline:
                     folder,
                     CALIBRATION_FILE,
                 )
+        known_words = None
+        if settings.vocabulary is not None:
+            from drqa_ng.retrieval.vocabulary import Vocabulary
+
+            known_words = Vocabulary.open(settings.vocabulary).known
         return cls(
             retriever,
             store,
             reader,
+            known_words=known_words,
             n_docs=settings.n_docs,
             weight=settings.weight,
             max_passages=settings.max_passages,
@@ -409,13 +426,18 @@ class QAPipeline:
             raise InputError(f"top_n must be in 1..{MAX_TOP_N}, got {top_n}")
         t0, c0 = time.perf_counter(), time.process_time()
         qs = check_questions(questions, self.max_question_chars)
-        evidence = self.retrieve(qs, k)
+        content = [i for i, q in enumerate(qs) if has_content(q, self.known_words)]
+        unread = set(range(len(qs))).difference(content)
+        evidence: list[list[Evidence]] = [[] for _ in qs]
+        if content:
+            for i, ev in zip(content, self.retrieve([qs[i] for i in content], k), strict=True):
+                evidence[i] = ev
         answers = self.read(qs, evidence, top_n)
         per_q = (time.perf_counter() - t0) / max(len(qs), 1)
         cpu_q = (time.process_time() - c0) / max(len(qs), 1)
         return [
-            QAResult(q, tuple(a), tuple(e), per_q, self.abstains(a), cpu_q)
-            for q, a, e in zip(qs, answers, evidence, strict=True)
+            QAResult(q, tuple(a), tuple(e), per_q, self.abstains(a), cpu_q, no_content=i in unread)
+            for i, (q, a, e) in enumerate(zip(qs, answers, evidence, strict=True))
         ]
 
     def abstains(self, answers: Sequence[Answer]) -> bool:

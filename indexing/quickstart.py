@@ -7,6 +7,8 @@
     home/static/          static-vector index (Model2Vec distilled from MiniLM; the CPU default)
     home/dense/           MiniLM FAISS index (built in the foreground on a GPU, in the background on a
                           CPU: ``indexing.background``)
+    home/vocab/           the corpus word list (``drqa_ng.retrieval.vocabulary``): questions made of
+                          words the corpus lacks are abstained on unread
     home/config.json      what was built, paths relative to home (``drqa_ng.config.HomeConfig``);
                           ``drqa-ng ask`` reads it
 
@@ -40,6 +42,7 @@ DOCS_NAME = "docs.sqlite"
 SPARSE_NAME = "sparse"
 DENSE_NAME = "dense"
 STATIC_NAME = "static"
+VOCAB_NAME = "vocab"
 DENSE_FUSION_WEIGHT = 0.7
 """interp weight of the MiniLM index fused with BM25 (same grid; ``indexing.background`` uses it too)."""
 STATIC_FUSION_WEIGHT = 0.5
@@ -150,6 +153,7 @@ def build_home(
     from indexing.docstore import build_docstore
     from indexing.ingest import read_corpus
     from indexing.sparse import build_sparse_from_store
+    from indexing.vocabulary import build_vocabulary
 
     if not corpus:
         raise InputError("no corpus given")
@@ -184,6 +188,9 @@ def build_home(
     sparse_path = home / SPARSE_NAME
     sparse = build_sparse_from_store(docs_path, sparse_path, unit=unit, show_progress=progress)
     timings.append(("sparse", time.perf_counter() - t))
+    t = time.perf_counter()
+    build_vocabulary(docs_path, home / VOCAB_NAME, progress=progress)
+    timings.append(("vocab", time.perf_counter() - t))
     indexes = [sparse_path]
 
     static_units, fusion, fusion_weight = 0, "rrf", None
@@ -216,6 +223,7 @@ def build_home(
         unit=unit,
         fusion=fusion,
         fusion_weight=fusion_weight,
+        vocabulary=home / VOCAB_NAME,
         corpus=tuple(str(Path(c).resolve()) for c in corpus),
         counts=HomeCounts(
             documents=info.documents,

@@ -57,6 +57,7 @@ def _add_docs(args: argparse.Namespace) -> int:
     from indexing.ingest import read_corpus
 
     sources = list(args.corpus)
+    vocabulary = None
     if args.docs is not None:
         if args.home is not None:  # with --docs every positional is corpus
             sources.insert(0, args.home)
@@ -65,7 +66,7 @@ def _add_docs(args: argparse.Namespace) -> int:
         if args.index:
             raise InputError("--index needs --docs (INDEX_HOME's config.json lists its indexes)")
         cfg = read_home_config(args.home)
-        docs, indexes = cfg.docs, cfg.indexes
+        docs, indexes, vocabulary = cfg.docs, cfg.indexes, cfg.vocabulary
     else:
         raise InputError("give INDEX_HOME or --docs")
     for s in sources:
@@ -79,4 +80,8 @@ def _add_docs(args: argparse.Namespace) -> int:
     )
     for u in report.indexes:
         print(f"{u.path} ({u.kind}): {u.units_before} + {u.units_added} units, {u.seconds:.1f} s")
+    if vocabulary is not None and st.documents:  # new words must not read as gibberish
+        from indexing.vocabulary import build_vocabulary
+
+        print(f"{vocabulary}: {build_vocabulary(docs, vocabulary)} words")
     return 0

@@ -113,7 +113,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
 
     indexes, docs, reader = args.index, args.docs, args.reader
     weight, fusion = args.weight, args.fusion
-    fusion_weight, home = 0.5, None
+    fusion_weight, home, vocabulary = 0.5, None, None
     if not indexes or docs is None:
         from drqa_ng.config import read_home_config
 
@@ -123,6 +123,8 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         indexes = indexes or list(cfg.indexes)
         docs = docs or cfg.docs
         reader = reader or cfg.reader
+        if not args.index:  # the word list describes the home's corpus, not other indexes
+            vocabulary = cfg.vocabulary
         weight = weight if weight is not None else cfg.weight
         if not args.index and fusion is None:  # retrieval follows the home (and its upgrades)
             fusion, fusion_weight, home = cfg.fusion, cfg.interp_weight, cfg.home
@@ -135,6 +137,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         fusion=fusion or "rrf",
         fusion_weight=fusion_weight,
         home=home,
+        vocabulary=vocabulary,
         n_docs=args.k,
         weight=DEFAULT_WEIGHT if weight is None else weight,
         max_passages=args.max_passages,

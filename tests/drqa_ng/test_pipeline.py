@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from drqa_ng.pipeline import (
 )
 from drqa_ng.types import Answer, Document, Passage
 from tests.serving.fakes import FakeReader, FakeRetriever, FakeStore, fake_pipeline, split_paragraphs
+from tests.serving.fakes import words as fake_words
 
 QUESTIONS = [
     "What is the capital of Germany?",
@@ -284,3 +287,33 @@ def test_pipeline_fills_typed_retriever_fields() -> None:
         e = ev[a.passage.id]
         assert a.retriever_raw == e.score and a.retriever_rank == e.rank + 1
         assert a.extra == ()
+
+
+def _known_words(words: Sequence[str]) -> list[bool]:
+    corpus = set().union(*(fake_words(d.text) for d in FakeStore().docs.values()))
+    return [w in corpus for w in words]
+
+
+@pytest.mark.parametrize(
+    "question", ["asdf qwer zxcv?", "\u200b\u200b", "\x01\x02", "Berlin qwer zxcv asdf?"]
+)
+def test_questions_without_known_content_are_abstained_unsearched_unread(question: str) -> None:
+    pipe = fake_pipeline(n_docs=3, known_words=_known_words)
+    (r,) = pipe.ask_detailed([question])
+    assert r.no_content and r.abstained
+    assert r.answers == () and r.evidence == ()
+    assert pipe.reader.batches == [] and pipe.retriever.calls == []
+
+
+def test_questions_with_content_are_read_beside_those_without() -> None:
+    pipe = fake_pipeline(n_docs=3, known_words=_known_words)
+    a, b, c = pipe.ask_detailed(["What is the capital of Germany?", "zxcv qwer?", "\u200b"])
+    assert not a.no_content and a.answers and a.evidence
+    assert b.no_content and c.no_content and not b.answers
+    assert pipe.retriever.calls == [["What is the capital of Germany?"]]
+
+
+def test_without_a_word_list_only_questions_without_words_are_unread() -> None:
+    pipe = fake_pipeline(n_docs=3)
+    gibberish, invisible = pipe.ask_detailed(["asdf qwer zxcv?", "\u200b\x01"])
+    assert not gibberish.no_content and invisible.no_content

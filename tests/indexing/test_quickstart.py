@@ -110,13 +110,20 @@ def test_quickstart_downloads_builds_and_ask_works(
     assert (home / "downloads" / "simplewiki-test.xml.bz2").is_file()
     cfg = json.loads((home / "config.json").read_text())
     assert cfg["docs"] == "docs.sqlite" and cfg["indexes"] == ["sparse"] and cfg["counts"]["documents"] > 0
-    assert set(cfg["seconds"]) == {"docs", "sparse"}
+    assert set(cfg["seconds"]) == {"docs", "sparse", "vocab"} and cfg["vocabulary"] == "vocab"
     assert "documents" in out and "no dense index" in out
     rc, out, err = run_cli(
         "ask", "--home", str(home), "--reader", str(tiny_model_dir), "--json", "capital of France"
     )
     assert rc == 0, err
     assert json.loads(out)["answers"]
+    # gibberish: the home's word list lacks its words, so it is abstained on, unread
+    rc, out, err = run_cli(
+        "ask", "--home", str(home), "--reader", str(tiny_model_dir), "--json", "Paris asdf qwer zxcv?"
+    )
+    assert rc == 0, err
+    got = json.loads(out)
+    assert got["abstained"] and not got["answers"]
 
 
 @pytest.mark.slow
