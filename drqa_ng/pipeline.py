@@ -36,6 +36,7 @@ from drqa_ng.config import CONFIG, DEFAULT_K, read_home_config
 from drqa_ng.errors import InputError
 from drqa_ng.normalize import normalize_answer
 from drqa_ng.protocols import PassageStore, Reader, Retriever
+from drqa_ng.retrieval.articles import ArticleRanker, ArticleWeights, PassageSignals
 from drqa_ng.retrieval.content import KnownWords, has_content
 from drqa_ng.retrieval.scoring import min_max
 from drqa_ng.types import Answer, Hit, Passage, Support
@@ -54,12 +55,14 @@ MAX_BATCH_QUESTIONS = 4096
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """A passage handed to the reader: the retriever's raw score, its per-question [0, 1] norm and the
-    0-based rank of the hit it came from (paragraphs of one retrieved doc share their doc's rank)."""
+    0-based rank of the hit it came from (paragraphs of one retrieved doc share their doc's rank).
+    ``signals``: what a document-aware retriever knew about it (None from other retrievers)."""
 
     passage: Passage
     score: float
     norm: float
     rank: int = 0
+    signals: PassageSignals | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,9 @@ class PipelineSettings:
     min_confidence: float | None = None
     calibrated: bool = True
     extra: tuple[tuple[str, str], ...] = field(default=())
+    articles: Path | None = None
+    """A doc-unit sparse index of the same store: paragraphs are ranked with their article's score and
+    title (``retrieval.articles``). None: paragraph retrieval alone."""
     vocabulary: Path | None = None
     """The corpus word list (``retrieval.vocabulary``): questions mostly made of words it lacks are
     abstained on unread. None: only questions without any content word are."""
@@ -277,6 +283,10 @@ class QAPipeline:
         if settings.home is not None:
             retriever = _upgrading(retriever, settings.home)
         store = DocStore.open(settings.docs)
+        if settings.articles is not None:
+            from drqa_ng.retrieval.loader import open_retriever
+
+            retriever = ArticleRanker(retriever, open_retriever(settings.articles), store, ArticleWeights())
         reader = load_reader(settings.reader, backend=settings.reader_backend, threads=settings.threads)
         torch = sys.modules.get("torch")  # only a torch reader imports it; the ONNX path starts without it
         if settings.threads and torch is not None:
@@ -345,10 +355,18 @@ class QAPipeline:
     def retrieve(self, questions: Sequence[str], k: int | None = None) -> list[list[Evidence]]:
         """Top-``k`` (default ``n_docs``) units per question as passages; doc hits become paragraphs."""
         qs = check_questions(questions, self.max_question_chars)
+        if isinstance(self.retriever, ArticleRanker):
+            found = self.retriever.signals(qs, self._k(k))
+            return [
+                self._evidence(q, [s.hit for s in sig], [s.signals for s in sig])
+                for q, sig in zip(qs, found, strict=True)
+            ]
         hits = self.retriever.search(qs, self._k(k))
         return [self._evidence(q, h) for q, h in zip(qs, hits, strict=True)]
 
-    def _evidence(self, question: str, hits: Sequence[Hit]) -> list[Evidence]:
+    def _evidence(
+        self, question: str, hits: Sequence[Hit], signals: Sequence[PassageSignals] | None = None
+    ) -> list[Evidence]:
         if not hits:
             return []
         norms = min_max([h.score for h in hits])
@@ -362,12 +380,13 @@ class QAPipeline:
                 ev.extend(Evidence(p, h.score, float(n), r) for p in ps)
             return self._cap(question, ev)
         passages = self.store.get_passages([h.id for h in hits])
+        sigs: Sequence[PassageSignals | None] = signals if signals is not None else [None] * len(hits)
         ev = []
-        for r, (h, n, p) in enumerate(zip(hits, norms, passages, strict=True)):
+        for r, (h, n, p, s) in enumerate(zip(hits, norms, passages, sigs, strict=True)):
             if p is None:
                 log.warning("retrieved unit %s is missing from the doc store", h.id)
                 continue
-            ev.append(Evidence(p, h.score, float(n), r))
+            ev.append(Evidence(p, h.score, float(n), r, s))
         return self._cap(question, ev)
 
     def _cap(self, question: str, ev: list[Evidence]) -> list[Evidence]:

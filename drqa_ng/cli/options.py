@@ -113,7 +113,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
 
     indexes, docs, reader = args.index, args.docs, args.reader
     weight, fusion = args.weight, args.fusion
-    fusion_weight, home, vocabulary = 0.5, None, None
+    fusion_weight, home, vocabulary, articles = 0.5, None, None, None
     if not indexes or docs is None:
         from drqa_ng.config import read_home_config
 
@@ -123,8 +123,8 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         indexes = indexes or list(cfg.indexes)
         docs = docs or cfg.docs
         reader = reader or cfg.reader
-        if not args.index:  # the word list describes the home's corpus, not other indexes
-            vocabulary = cfg.vocabulary
+        if not args.index:  # the word list and article index describe the home's corpus only
+            vocabulary, articles = cfg.vocabulary, cfg.articles
         weight = weight if weight is not None else cfg.weight
         if not args.index and fusion is None:  # retrieval follows the home (and its upgrades)
             fusion, fusion_weight, home = cfg.fusion, cfg.interp_weight, cfg.home
@@ -138,6 +138,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         fusion_weight=fusion_weight,
         home=home,
         vocabulary=vocabulary,
+        articles=articles,
         n_docs=args.k,
         weight=DEFAULT_WEIGHT if weight is None else weight,
         max_passages=args.max_passages,

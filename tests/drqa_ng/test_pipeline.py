@@ -317,3 +317,15 @@ def test_without_a_word_list_only_questions_without_words_are_unread() -> None:
     pipe = fake_pipeline(n_docs=3)
     gibberish, invisible = pipe.ask_detailed(["asdf qwer zxcv?", "\u200b\x01"])
     assert not gibberish.no_content and invisible.no_content
+
+
+def test_article_ranker_gives_evidence_signals_and_reads_the_named_article_first() -> None:
+    from drqa_ng.retrieval.articles import ArticleRanker
+
+    store = FakeStore()
+    retriever = ArticleRanker(FakeRetriever(store), FakeRetriever(store, "doc"), store)
+    pipe = QAPipeline(retriever, store, FakeReader(), n_docs=3)  # type: ignore[arg-type]
+    (r,) = pipe.ask_detailed(["What is the capital of Germany?"], top_n=3)
+    assert r.evidence and all(e.signals is not None for e in r.evidence)
+    assert r.evidence[0].passage.doc_id == "2"  # the article named by the question comes first
+    assert r.answers[0].text == "Berlin"
