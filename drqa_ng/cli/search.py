@@ -112,6 +112,7 @@ def _resolve_indexes(args: argparse.Namespace, positional: list[str]) -> tuple[l
         args.fusion = cfg.fusion
         if args.weight is None and cfg.fusion == "interp":
             args.weight = cfg.interp_weight
+    args.articles = cfg.articles  # the home's document-aware ranking, as ask and serve use it
     return list(cfg.indexes), cfg.docs
 
 
@@ -179,12 +180,20 @@ def _search(args: argparse.Namespace) -> int:
             weight=args.weight,
             depth=args.depth,
         )
+    store = _open_docs(args, index_docs(indexes[0]))
+    articles = getattr(args, "articles", None)
+    if articles is not None and store is not None:
+        from drqa_ng.retrieval.articles import ArticleRanker
+        from drqa_ng.store.docstore import DocStore
+
+        if isinstance(store, DocStore):
+            retriever = ArticleRanker(retriever, open_retriever(articles), store)
     hits = retriever.search(queries, args.k)
     if args.trec_run is not None:
         from drqa_ng.evaluation.trec import write_trec_run
 
         write_trec_run(args.trec_run, qids, hits, args.trec_tag)
-    found = lookup_hits(hits, _open_docs(args, index_docs(indexes[0])), retriever.unit)
+    found = lookup_hits(hits, store, retriever.unit)
     if args.json:
         for q, f in zip(queries, found, strict=True):
             print(json.dumps(hits_dict(q, f), ensure_ascii=False))
