@@ -20,8 +20,8 @@ that problem (DrQA reads whole top-5 articles). ``ArticleRanker`` fuses both, pe
    ``k`` first.
 
 The weights (``ArticleWeights``) are fit on train splits only (``scripts/fit_article_ranking.py``).
-Where the doc index and the paragraphs hold the same units (corpora without articles) the
-article terms only repeat the paragraph score: a monotone rescoring, a no-op for the order.
+Without an article index nothing changes: ``quickstart`` builds one only over paragraph units (a
+passage or document index has no article above its units), and a home built before it has none.
 """
 
 from __future__ import annotations
