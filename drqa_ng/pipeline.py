@@ -36,6 +36,7 @@ from drqa_ng.config import CONFIG, DEFAULT_K, read_home_config
 from drqa_ng.errors import InputError
 from drqa_ng.normalize import normalize_answer
 from drqa_ng.protocols import PassageStore, Reader, Retriever
+from drqa_ng.ranking.answers import RankerWeights, rerank
 from drqa_ng.retrieval.articles import ArticleRanker, ArticleWeights, PassageSignals
 from drqa_ng.retrieval.content import KnownWords, has_content
 from drqa_ng.retrieval.scoring import min_max
@@ -119,7 +120,10 @@ class PipelineSettings:
     extra: tuple[tuple[str, str], ...] = field(default=())
     articles: Path | None = None
     """A doc-unit sparse index of the same store: paragraphs are ranked with their article's score and
-    title (``retrieval.articles``). None: paragraph retrieval alone."""
+    title (``retrieval.articles``), and answers by the learned ranker stored beside the reader
+    (``ranking.answers``, when there is one). None: paragraph retrieval alone, answers by score."""
+    answer_ranking: bool = True
+    """Use the reader's ``answer_ranker.json`` where the retriever gives article signals."""
     vocabulary: Path | None = None
     """The corpus word list (``retrieval.vocabulary``): questions mostly made of words it lacks are
     abstained on unread. None: only questions without any content word are."""
@@ -251,6 +255,7 @@ class QAPipeline:
         calibration: Calibration | None = None,
         min_confidence: float | None = None,
         known_words: KnownWords | None = None,
+        answer_ranker: RankerWeights | None = None,
     ) -> None:
         if n_docs < 1:
             raise InputError(f"n_docs must be >= 1, got {n_docs}")
@@ -267,6 +272,9 @@ class QAPipeline:
         self.max_question_chars = max_question_chars
         self.calibration = calibration
         self.known_words = known_words
+        self.answer_ranker = answer_ranker
+        if min_confidence is None and answer_ranker is not None and isinstance(retriever, ArticleRanker):
+            min_confidence = answer_ranker.threshold
         if min_confidence is None:
             min_confidence = calibration.threshold if calibration is not None else 0.0
         if not 0.0 <= min_confidence <= 1.0:
@@ -283,10 +291,13 @@ class QAPipeline:
         if settings.home is not None:
             retriever = _upgrading(retriever, settings.home)
         store = DocStore.open(settings.docs)
+        answer_ranker = None
         if settings.articles is not None:
             from drqa_ng.retrieval.loader import open_retriever
 
             retriever = ArticleRanker(retriever, open_retriever(settings.articles), store, ArticleWeights())
+            if settings.answer_ranking:
+                answer_ranker = RankerWeights.load(settings.reader or default_weights_dir())
         reader = load_reader(settings.reader, backend=settings.reader_backend, threads=settings.threads)
         torch = sys.modules.get("torch")  # only a torch reader imports it; the ONNX path starts without it
         if settings.threads and torch is not None:
@@ -312,6 +323,7 @@ class QAPipeline:
             store,
             reader,
             known_words=known_words,
+            answer_ranker=answer_ranker,
             n_docs=settings.n_docs,
             weight=settings.weight,
             max_passages=settings.max_passages,
@@ -431,7 +443,12 @@ class QAPipeline:
                                 a, retriever_score=e.norm, retriever_raw=e.score, retriever_rank=e.rank + 1
                             )
                         )
-                results.append(rank_answers(cands, self.weight, top_n, self.calibration))
+                signals = {e.passage.id: e.signals for e in ev if e.signals is not None}
+                if self.answer_ranker is not None and ev and len(signals) == len(by_id):
+                    merged = rank_answers(cands, self.weight, MAX_TOP_N, self.calibration)
+                    results.append(rerank(qs[i], merged, signals, self.answer_ranker)[:top_n])
+                else:
+                    results.append(rank_answers(cands, self.weight, top_n, self.calibration))
         return results
 
     # -- public entry points -------------------------------------------------------------------------

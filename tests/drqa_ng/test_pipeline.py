@@ -329,3 +329,25 @@ def test_article_ranker_gives_evidence_signals_and_reads_the_named_article_first
     assert r.evidence and all(e.signals is not None for e in r.evidence)
     assert r.evidence[0].passage.doc_id == "2"  # the article named by the question comes first
     assert r.answers[0].text == "Berlin"
+
+
+def test_article_ranker_gives_evidence_signals_and_the_answer_ranker_orders_answers() -> None:
+    from drqa_ng.ranking.answers import FEATURES, RankerWeights
+    from drqa_ng.retrieval.articles import ArticleRanker
+
+    store = FakeStore()
+    retriever = ArticleRanker(FakeRetriever(store), FakeRetriever(store, "doc"), store)
+    n = len(FEATURES)
+    coef = tuple(-1.0 if f == "reader" else 0.0 for f in FEATURES)  # prefers the reader's LEAST liked span
+    ranker = RankerWeights(FEATURES, (0.0,) * n, (1.0,) * n, coef, 0.0, 1.0, 0.0, 0.0)
+    q = "What is the capital of Germany?"
+    plain = QAPipeline(retriever, store, FakeReader(), n_docs=3)  # type: ignore[arg-type]
+    ranked = QAPipeline(retriever, store, FakeReader(), n_docs=3, answer_ranker=ranker)  # type: ignore[arg-type]
+    (r,) = ranked.ask_detailed([q], top_n=3)
+    assert r.evidence and all(e.signals is not None for e in r.evidence)
+    assert r.evidence[0].passage.doc_id == "2"  # the article named by the question comes first
+    (p,) = plain.ask_detailed([q], top_n=3)
+    assert [a.text for a in r.answers] != [a.text for a in p.answers]
+    readers = [a.reader_score for a in r.answers]
+    assert readers == sorted(readers)  # ascending: the ranker's order, not the reader's
+    assert all(a.score == pytest.approx(-a.reader_score) for a in r.answers)
