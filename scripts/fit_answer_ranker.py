@@ -12,6 +12,9 @@ on the held-out halves (``drqa_ng.evaluation.splits``; CuratedTREC by regex).
    answer order, and with the ranker; ECE and coverage of the ranker's confidence.
 
     python scripts/fit_answer_ranker.py --home H --out OUT [--tune 300] [--test 200] [--save DIR]
+
+``--save`` ships the ranker into a reader folder only when it beats the pipeline's own order on the
+tune halves (cross-fitted) by ``MIN_GAIN`` EM points; the pipeline uses it wherever it is present.
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ def fit_lr(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> tuple[np.ndarray, np
     return mean, scale, m.coef_[0], float(m.intercept_[0])
 
 
+MIN_GAIN = 1.0
+"""``--save`` writes the ranker only when its cross-fitted tune EM beats the pipeline's order by this."""
 VARIANTS = tuple((r, c) for r in (5, TOP_N) for c in (0.1, 1.0))
 """(train on each question's ``max_rank`` best answers in the pipeline's order, C): chosen by
 2-fold cross-fitted top-1 EM on the tune halves."""
@@ -273,8 +278,13 @@ def main() -> None:
             f"| {line['ece']:.3f} | {100 * line['answered']:.0f} % ({sel:.1f}) |"
         )
     (args.out / "answer_ranker_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    gain = cv_em - old_em
+    print(f"cross-fitted tune EM {cv_em:.1f} vs the pipeline's order {old_em:.1f} ({gain:+.1f})")
     if args.save is not None:
-        print(f"wrote {weights.save(args.save)}")
+        if gain >= MIN_GAIN:
+            print(f"wrote {weights.save(args.save)}")
+        else:
+            print(f"not saved: the ranker must beat the pipeline's order on tune by >= {MIN_GAIN} EM points")
 
 
 if __name__ == "__main__":
