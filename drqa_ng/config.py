@@ -11,17 +11,14 @@ from typing import Any
 
 from drqa_ng.errors import DataFormatError, NotFoundError, UnsupportedError
 
+# The request defaults live with the request contract (``drqa_ng.request``); re-exported for older imports.
+from drqa_ng.request import DEFAULT_K as DEFAULT_K
+from drqa_ng.request import DEFAULT_TOP_N as DEFAULT_TOP_N
+
 DATA_ENV = "DRQA_NG_DATA"
 HOME_ENV = "DRQA_NG_HOME"
 CONFIG = "config.json"
 CONFIG_VERSION = 1
-
-# One vocabulary on every surface (CLI, HTTP, Python): ``k`` retrieved units (passages, hits) per
-# question, ``top_n`` answers per question; the same defaults everywhere. k = 10: the best calibrated
-# EM within a 300 ms p50 on 2 cores in the read-more sweep on 400 part-A train-article questions
-# (n = 5: EM 39.5, 58 ms; n = 10: 41.5, 127 ms; n = 20: 44.2, 363 ms; README "how much to read").
-DEFAULT_K = 10
-DEFAULT_TOP_N = 5
 
 
 def shared_data_dir() -> Path | None:
@@ -53,6 +50,15 @@ def default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME", "")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
     return base / "drqa-ng"
+
+
+def cache_dir(*parts: str) -> Path:
+    """A folder of the per-user cache: ``$XDG_CACHE_HOME/drqa_ng/<parts>``, or ``~/.cache/drqa_ng/...``
+    when ``XDG_CACHE_HOME`` is unset or not absolute (as the XDG spec says). The one place the cache
+    is resolved (exported ONNX encoders and readers, the static model)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base.joinpath("drqa_ng", *parts)
 
 
 def base_encoder_dir() -> Path:
@@ -97,7 +103,8 @@ class HomeConfig:
     indexes: tuple[Path, ...]
     unit: str = "paragraph"
     reader: Path | None = None
-    weight: float | None = None
+    answer_weight: float | None = None
+    """The retriever's weight in an answer's score (JSON key ``weight``); None: the pipeline's default."""
     fusion: str = "rrf"
     fusion_weight: float | None = None
     """Weight of the last index in ``interp`` fusion (the others share the rest); None: the default."""
@@ -122,7 +129,7 @@ class HomeConfig:
             "fusion": self.fusion,
             **({} if self.fusion_weight is None else {"fusion_weight": self.fusion_weight}),
             "reader": None if self.reader is None else _rel(self.reader, self.home),
-            "weight": self.weight,
+            "weight": self.answer_weight,
             **({} if self.vocabulary is None else {"vocabulary": _rel(self.vocabulary, self.home)}),
             **({} if self.articles is None else {"articles": _rel(self.articles, self.home)}),
             "corpus": list(self.corpus),
@@ -140,7 +147,7 @@ class HomeConfig:
         }
 
     @property
-    def interp_weight(self) -> float:
+    def fusion_weight_or_default(self) -> float:
         """The ``interp`` fusion weight to use: ``fusion_weight``, else the default 0.5."""
         return DEFAULT_FUSION_WEIGHT if self.fusion_weight is None else self.fusion_weight
 
@@ -176,7 +183,7 @@ class HomeConfig:
                 indexes=tuple(home / p for p in data["indexes"]),
                 unit=str(data.get("unit", "paragraph")),
                 reader=home / data["reader"] if data.get("reader") else None,
-                weight=float(data["weight"]) if data.get("weight") is not None else None,
+                answer_weight=float(data["weight"]) if data.get("weight") is not None else None,
                 fusion=str(data.get("fusion", "rrf")),
                 fusion_weight=(
                     float(data["fusion_weight"]) if data.get("fusion_weight") is not None else None

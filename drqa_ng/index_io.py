@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import logging
@@ -66,7 +67,7 @@ def _leftovers(path: Path, stage: str) -> list[Path]:
     """``.{name}.{stage}-{pid}-{ms}`` siblings of ``path`` left by processes that are gone, newest first."""
     prefix = f".{path.name}.{stage}-"
     found = []
-    for p in path.parent.glob(f"{prefix}*"):
+    for p in path.parent.glob(f"{glob.escape(prefix)}*"):  # escaped: the name may hold "*" or "?"
         pid = _pid_of(p.name, prefix)
         if pid is not None and pid != os.getpid() and not pid_alive(pid):
             found.append(p)
@@ -115,10 +116,20 @@ def recover_dir(path: Path) -> None:
             for p in _leftovers(path, stage):
                 log.warning("removing %s left by a killed build", p)
                 _remove(p)
-        for p in path.parent.glob(f".{path.name}.old-{os.getpid()}-*"):
+        for p in path.parent.glob(f"{glob.escape(f'.{path.name}.old-{os.getpid()}-')}*"):
             _remove(p)
     except PermissionError as e:  # a read-only index folder: leave it as it is
         log.debug("cannot recover %s: %s", path, e)
+
+
+def index_present(path: Path) -> bool:
+    """Whether an index folder is at ``path`` once ``recover_dir`` has finished (or undone) a swap
+    that a killed build left half done: the test for "is this argument an index?" that agrees with
+    what opening it would find."""
+    path = Path(path)
+    if not path.is_dir() and path.name and path.parent.is_dir():
+        recover_dir(path)
+    return path.is_dir()
 
 
 @contextlib.contextmanager
@@ -291,6 +302,28 @@ def load_array(folder: Path, name: str, mmap: bool = True) -> np.ndarray:
         raise IndexFormatError(f"{p} is corrupt: {e}") from e
 
 
+CHECK_CHUNK = 1 << 22
+"""Elements read at a time by the array checks below (bounded memory on mmap'd arrays of any size)."""
+
+
+def non_decreasing(arr: np.ndarray, chunk: int = CHECK_CHUNK) -> bool:
+    """Whether ``arr[i] <= arr[i + 1]`` for every ``i`` (an offsets array such as CSR ``indptr``)."""
+    for a in range(0, max(len(arr) - 1, 0), chunk):
+        part = np.asarray(arr[a : a + chunk + 1])
+        if bool((part[1:] < part[:-1]).any()):
+            return False
+    return True
+
+
+def within(arr: np.ndarray, stop: int, chunk: int = CHECK_CHUNK) -> bool:
+    """Whether every value of ``arr`` is in ``[0, stop)`` (row or column numbers into a table of ``stop``)."""
+    for a in range(0, len(arr), chunk):
+        part = np.asarray(arr[a : a + chunk])
+        if len(part) and (int(part.min()) < 0 or int(part.max()) >= stop):
+            return False
+    return True
+
+
 class StringArray(Sequence[str]):
     """Read-only list of strings backed by ``<stem>.bytes.npy`` (uint8) and ``<stem>.offsets.npy`` (int64)."""
 
@@ -321,7 +354,13 @@ class StringArray(Sequence[str]):
     def open(cls, folder: Path, stem: str) -> StringArray:
         data = load_array(folder, f"{stem}.bytes.npy")
         offsets = load_array(folder, f"{stem}.offsets.npy")
-        if offsets.ndim != 1 or len(offsets) == 0 or int(offsets[-1]) != len(data):
+        if (
+            offsets.ndim != 1
+            or len(offsets) == 0
+            or int(offsets[0]) != 0
+            or int(offsets[-1]) != len(data)
+            or not non_decreasing(offsets)
+        ):
             raise IndexFormatError(f"{folder}/{stem}: offsets do not match data (corrupt index)")
         return cls(data, offsets)
 

@@ -112,6 +112,8 @@ def read_json(f: TextIO, path: Path) -> Any:
         raise DataFormatError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from e
     except UnicodeDecodeError as e:
         raise DataFormatError(f"{path}: not UTF-8 text ({e.reason}); re-encode the file as UTF-8") from e
+    except RecursionError:  # the decoder recurses once per nesting level
+        raise DataFormatError(f"{path}: JSON nested too deeply") from None
 
 
 def read_article_list(path: Path) -> set[str]:

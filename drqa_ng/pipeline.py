@@ -1,14 +1,14 @@
 """End-to-end question answering: retriever → doc store → reader → ranked, deduplicated answers.
 
-The chain is fixed (DrQA's): for a batch of questions the retriever returns the top ``n_docs`` units,
+The chain is fixed (DrQA's): for a batch of questions the retriever returns the top ``k`` units,
 the doc store turns their ids into passages (whole-document hits become the store's paragraphs,
 as DrQA reads articles paragraph by paragraph), the reader extracts candidate spans, and each candidate is ranked by
 
-    score = reader_score + weight · norm(retriever_score)
+    score = reader_score + answer_weight · norm(retriever_score)
 
 where ``norm`` min-max scales the retriever scores of one question's hits to [0, 1] (linear
 interpolation of reader and retriever evidence as in BERTserini, Yang et al. 2019, "End-to-End
-Open-Domain Question Answering with BERTserini"; DrQA itself uses weight 0). ``weight`` is meant to
+Open-Domain Question Answering with BERTserini"; DrQA itself uses weight 0). ``answer_weight`` is meant to
 be tuned on a dev split (``drqa_ng.evaluation.qa.tune_weight``), never on the reported split.
 Spans with the same normalised text are merged and their softmax mass summed; each answer gets a
 calibrated ``confidence`` (``drqa_ng.confidence``), answers are ordered by it, and a question whose
@@ -32,25 +32,23 @@ from pathlib import Path
 from typing import Any, cast
 
 from drqa_ng.confidence import CALIBRATION_FILE, Calibration, abstains, confidences, softmax
-from drqa_ng.config import CONFIG, DEFAULT_K, read_home_config
-from drqa_ng.errors import InputError
+from drqa_ng.config import CONFIG, read_home_config
+from drqa_ng.errors import DrqaError, InputError, UnsupportedError
 from drqa_ng.normalize import normalize_answer
 from drqa_ng.protocols import PassageStore, Reader, Retriever
 from drqa_ng.ranking.answers import RankerWeights, rerank
+from drqa_ng.request import DEFAULT_K, DEFAULT_TOP_N, HARD_LIMITS, MAX_TOP_N, Limits, Request, check_request
 from drqa_ng.retrieval.articles import ArticleRanker, ArticleWeights, PassageSignals
 from drqa_ng.retrieval.content import KnownWords, has_content
 from drqa_ng.retrieval.scoring import min_max
-from drqa_ng.types import Answer, Hit, Passage, Support
+from drqa_ng.types import Answer, Document, Hit, Passage, Support, Unit
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHT = 1.0
+DEFAULT_ANSWER_WEIGHT = 1.0
 """Retriever weight used when none is given: tuned with ``drqa-ng eval --tune`` on 100 SQuAD part-A
-TRAIN-article questions (BM25 paragraphs, n_docs 5, shipped reader): EM 8.0 at w=0 → 10.0 at w=1.0.
+TRAIN-article questions (BM25 paragraphs, k 5, shipped reader): EM 8.0 at w=0 → 10.0 at w=1.0.
 Re-tune when the reader or index changes; never tune on the split you report."""
-MAX_QUESTION_CHARS = 1000
-MAX_TOP_N = 1000  # answers per question; more only allocates (ask -n 1000000000 asked for 37 GiB)
-MAX_BATCH_QUESTIONS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,23 +95,25 @@ class QAResult:
 class PipelineSettings:
     """Where the pieces live and how they are combined; ``QAPipeline.from_settings`` loads them.
 
-    Several ``indexes`` are fused with ``HybridRetriever`` (``fusion`` = "rrf" or "interp").
+    Several ``indexes`` are fused with ``HybridRetriever`` (``fusion`` = "rrf" or "interp";
+    ``fusion_weight``: the last index's share in interp; ``fusion_depth``: hits fetched from each).
+    ``docs`` may be None only for ``QAPipeline.for_search``.
     ``min_confidence``: abstain below this confidence (``None``: the threshold stored with the reader's
     calibration, or never when the reader has none). ``calibrated=False`` ignores the calibration.
     """
 
     indexes: tuple[Path, ...]
-    docs: Path
+    docs: Path | None
     reader: Path | None = None
     reader_backend: str = "auto"
     fusion: str = "rrf"
-    fusion_weight: float = 0.5
-    n_docs: int = DEFAULT_K
-    weight: float = DEFAULT_WEIGHT
+    fusion_weight: float | None = 0.5
+    fusion_depth: int = 100
+    k: int = DEFAULT_K
+    answer_weight: float = DEFAULT_ANSWER_WEIGHT
     max_passages: int = 64
     reader_candidates: int = 20
     reader_batch_size: int = 8
-    max_question_chars: int = MAX_QUESTION_CHARS
     threads: int | None = None  # CPU threads for the reader (None: the runtimes' defaults)
     min_confidence: float | None = None
     calibrated: bool = True
@@ -215,30 +215,36 @@ def lookup_hits(
     return out
 
 
-def check_questions(questions: Sequence[str], max_chars: int = MAX_QUESTION_CHARS) -> list[str]:
-    """Strip and validate; raises InputError naming the offending question."""
-    if isinstance(questions, str):
-        raise InputError("questions must be a list of strings, not one string")
-    if len(questions) > MAX_BATCH_QUESTIONS:
-        raise InputError(f"too many questions in one batch: {len(questions)} > {MAX_BATCH_QUESTIONS}")
-    out = []
-    for i, q in enumerate(questions):
-        q = q.strip() if isinstance(q, str) else ""
-        if not q:
-            raise InputError(f"question {i} is empty")
-        try:
-            q.encode("utf-8")
-        except UnicodeEncodeError:
-            # A lone surrogate: from JSON ("\\ud800") or a command-line argument that was not UTF-8.
-            raise InputError(f"question {i} is not valid UTF-8 text") from None
-        if len(q) > max_chars:
-            raise InputError(f"question {i} is too long: {len(q)} characters > {max_chars}")
-        out.append(q)
-    return out
+class NoStore:
+    """The doc store of a search-only pipeline whose index names none: every lookup is None (ids only)."""
+
+    def get_passages(self, ids: Sequence[str]) -> list[Passage | None]:
+        return [None] * len(ids)
+
+    def get_documents(self, ids: Sequence[str]) -> list[Document | None]:
+        return [None] * len(ids)
+
+    def get_units(self, doc_ids: Sequence[str], unit: Unit) -> list[list[Passage]]:
+        return [[] for _ in doc_ids]
+
+
+class NoReader:
+    """The reader of a search-only pipeline (``QAPipeline.for_search``): reading is refused."""
+
+    def read(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
+    ) -> list[list[Answer]]:
+        raise UnsupportedError("this pipeline has no reader (opened with QAPipeline.for_search)")
 
 
 class QAPipeline:
-    """Retriever + doc store + reader. Construction is cheap; ``from_settings`` does the heavy loading."""
+    """Retriever + doc store + reader. Construction is cheap; ``from_settings`` does the heavy loading.
+
+    One path: every public entry point checks its request once (``drqa_ng.request.check_request``
+    against ``limits``) and hands the checked ``Request`` to ``answer`` (QA) or ``find`` (search),
+    which the CLI and the HTTP routers call directly after their own check. A pipeline opened with
+    ``for_search`` has no reader (and maybe no doc store): it can search, not answer.
+    """
 
     def __init__(
         self,
@@ -246,30 +252,30 @@ class QAPipeline:
         store: PassageStore,
         reader: Reader,
         *,
-        n_docs: int = DEFAULT_K,
-        weight: float = DEFAULT_WEIGHT,
+        k: int = DEFAULT_K,
+        answer_weight: float = DEFAULT_ANSWER_WEIGHT,
         max_passages: int = 64,
         reader_candidates: int = 20,
         reader_batch_size: int = 8,
-        max_question_chars: int = MAX_QUESTION_CHARS,
+        limits: Limits = HARD_LIMITS,
         calibration: Calibration | None = None,
         min_confidence: float | None = None,
         known_words: KnownWords | None = None,
         answer_ranker: RankerWeights | None = None,
     ) -> None:
-        if n_docs < 1:
-            raise InputError(f"n_docs must be >= 1, got {n_docs}")
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
         if max_passages < 1 or reader_candidates < 1 or reader_batch_size < 1:
             raise InputError("max_passages, reader_candidates and reader_batch_size must be >= 1")
         self.retriever = retriever
         self.store = store
         self.reader = reader
-        self.n_docs = n_docs
-        self.weight = weight
+        self.k = k
+        self.answer_weight = answer_weight
         self.max_passages = max_passages
         self.reader_candidates = reader_candidates
         self.reader_batch_size = reader_batch_size
-        self.max_question_chars = max_question_chars
+        self.limits = limits.within(HARD_LIMITS)
         self.calibration = calibration
         self.known_words = known_words
         self.answer_ranker = answer_ranker
@@ -281,13 +287,22 @@ class QAPipeline:
             raise InputError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.min_confidence = min_confidence
 
+    @property
+    def max_question_chars(self) -> int:
+        """The longest question this pipeline accepts (``limits.question_chars``)."""
+        return self.limits.question_chars
+
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> QAPipeline:
         """Open the indexes (fused when several), the doc store and the reader named in ``settings``."""
         from drqa_ng.reading.reader import default_weights_dir, load_reader
         from drqa_ng.store.docstore import DocStore
 
-        retriever = open_retrievers(settings.indexes, settings.fusion, settings.fusion_weight)
+        if settings.docs is None:
+            raise InputError("no doc store given: pass --docs FILE (or run `drqa-ng quickstart` first)")
+        retriever = open_retrievers(
+            settings.indexes, settings.fusion, settings.fusion_weight, settings.fusion_depth
+        )
         if settings.home is not None:
             retriever = _upgrading(retriever, settings.home)
         store = DocStore.open(settings.docs)
@@ -324,15 +339,44 @@ class QAPipeline:
             reader,
             known_words=known_words,
             answer_ranker=answer_ranker,
-            n_docs=settings.n_docs,
-            weight=settings.weight,
+            k=settings.k,
+            answer_weight=settings.answer_weight,
             max_passages=settings.max_passages,
             reader_candidates=settings.reader_candidates,
             reader_batch_size=settings.reader_batch_size,
-            max_question_chars=settings.max_question_chars,
             calibration=calibration,
             min_confidence=settings.min_confidence,
         )
+
+    @classmethod
+    def for_search(cls, settings: PipelineSettings) -> QAPipeline:
+        """Retrieval only, no reader: the indexes and the doc store that shows the hits' text.
+
+        ``settings.docs`` is opened when given (its errors are raised); else the doc store the first
+        index records is tried, and a hit list without text (ids and scores) is the fallback when it
+        names none or cannot be opened.
+        """
+        from drqa_ng.indexes import index_docs
+        from drqa_ng.store.docstore import DocStore
+
+        retriever = open_retrievers(
+            settings.indexes, settings.fusion, settings.fusion_weight, settings.fusion_depth
+        )
+        store: PassageStore = NoStore()
+        if settings.docs is not None:
+            store = DocStore.open(settings.docs)
+        else:
+            recorded = index_docs(settings.indexes[0])
+            if recorded is not None:
+                try:
+                    store = DocStore.open(recorded)
+                except (ImportError, DrqaError) as e:
+                    log.warning("doc store %s unavailable (%s); showing ids only", recorded, e)
+        if settings.articles is not None and isinstance(store, DocStore):
+            from drqa_ng.retrieval.loader import open_retriever
+
+            retriever = ArticleRanker(retriever, open_retriever(settings.articles), store, ArticleWeights())
+        return cls(retriever, store, NoReader(), k=settings.k)
 
     @classmethod
     def from_paths(
@@ -346,35 +390,43 @@ class QAPipeline:
         paths = (Path(indexes),) if isinstance(indexes, str | Path) else tuple(Path(p) for p in indexes)
         return cls.from_settings(PipelineSettings(paths, Path(docs), reader, **options))
 
+    def check(
+        self, questions: Sequence[str], top_n: int | None = DEFAULT_TOP_N, k: int | None = None
+    ) -> Request:
+        """The request checked against this pipeline's ``limits`` (``drqa_ng.request.check_request``)."""
+        return check_request(questions, k=k, top_n=top_n, limits=self.limits)
+
     # -- stages -------------------------------------------------------------------------------------
 
-    def _k(self, k: int | None) -> int:
-        if k is None:
-            return self.n_docs
-        if k < 1:
-            raise InputError(f"k must be >= 1, got {k}")
-        return k
+    def find(self, request: Request, *, keep_missing: bool = False) -> list[list[SearchHit]]:
+        """The one search path: top ``request.k`` (default: the pipeline's ``k``) units per checked question, each
+        with its rank and text. Hits the doc store lacks are dropped, unless ``keep_missing`` (then their
+        ``passage`` is None, as is every hit's when the pipeline has no doc store: ``NoStore``)."""
+        k = self.k if request.k is None else request.k
+        found = lookup_hits(self.retriever.search(request.questions, k), self.store, self.retriever.unit)
+        return found if keep_missing else [[h for h in hs if h.passage is not None] for hs in found]
 
     def search(self, questions: Sequence[str], k: int | None = None) -> list[list[SearchHit]]:
-        """Top-``k`` (default ``n_docs``) retrieved units per question with their text, no reader.
+        """Top-``k`` (default: the pipeline's ``k``) retrieved units per question with their text, no reader.
 
         Hits the doc store lacks are dropped; a doc-unit hit carries the whole document.
         """
-        qs = check_questions(questions, self.max_question_chars)
-        found = lookup_hits(self.retriever.search(qs, self._k(k)), self.store, self.retriever.unit)
-        return [[h for h in hs if h.passage is not None] for hs in found]
+        return self.find(self.check(questions, top_n=None, k=k))
 
     def retrieve(self, questions: Sequence[str], k: int | None = None) -> list[list[Evidence]]:
-        """Top-``k`` (default ``n_docs``) units per question as passages; doc hits become paragraphs."""
-        qs = check_questions(questions, self.max_question_chars)
+        """Top-``k`` (default: the pipeline's ``k``) units per question as passages; doc hits become paragraphs."""
+        return self._retrieve(self.check(questions, top_n=None, k=k))
+
+    def _retrieve(self, request: Request) -> list[list[Evidence]]:
+        k = self.k if request.k is None else request.k
         if isinstance(self.retriever, ArticleRanker):
-            found = self.retriever.signals(qs, self._k(k))
+            found = self.retriever.signals(request.questions, k)
             return [
                 self._evidence(q, [s.hit for s in sig], [s.signals for s in sig])
-                for q, sig in zip(qs, found, strict=True)
+                for q, sig in zip(request.questions, found, strict=True)
             ]
-        hits = self.retriever.search(qs, self._k(k))
-        return [self._evidence(q, h) for q, h in zip(qs, hits, strict=True)]
+        hits = self.retriever.search(request.questions, k)
+        return [self._evidence(q, h) for q, h in zip(request.questions, hits, strict=True)]
 
     def _evidence(
         self, question: str, hits: Sequence[Hit], signals: Sequence[PassageSignals] | None = None
@@ -382,16 +434,17 @@ class QAPipeline:
         if not hits:
             return []
         norms = min_max([h.score for h in hits])
+        store = self.store
         if self.retriever.unit == "doc":
             # DrQA reads whole articles paragraph by paragraph; the store's paragraph ids are reused.
-            paragraphs = self.store.get_units([h.doc_id for h in hits], "paragraph")
+            paragraphs = store.get_units([h.doc_id for h in hits], "paragraph")
             ev: list[Evidence] = []
             for r, (h, n, ps) in enumerate(zip(hits, norms, paragraphs, strict=True)):
                 if not ps:
                     log.warning("retrieved doc %s has no paragraphs in the doc store", h.doc_id)
                 ev.extend(Evidence(p, h.score, float(n), r) for p in ps)
             return self._cap(question, ev)
-        passages = self.store.get_passages([h.id for h in hits])
+        passages = store.get_passages([h.id for h in hits])
         sigs: Sequence[PassageSignals | None] = signals if signals is not None else [None] * len(hits)
         ev = []
         for r, (h, n, p, s) in enumerate(zip(hits, norms, passages, sigs, strict=True)):
@@ -417,6 +470,7 @@ class QAPipeline:
         self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]], top_n: int
     ) -> list[list[Answer]]:
         """Run the reader over each question's evidence in batches and rank its candidates."""
+        reader = self.reader
         results: list[list[Answer]] = []
         for lo in range(0, len(questions), self.reader_batch_size):
             qs = list(questions[lo : lo + self.reader_batch_size])
@@ -424,7 +478,7 @@ class QAPipeline:
             todo = [i for i, e in enumerate(evs) if e]
             raw: dict[int, list[Answer]] = {}
             if todo:
-                out = self.reader.read(
+                out = reader.read(
                     [qs[i] for i in todo],
                     [[e.passage for e in evs[i]] for i in todo],
                     top_n=max(top_n, self.reader_candidates),
@@ -445,30 +499,29 @@ class QAPipeline:
                         )
                 signals = {e.passage.id: e.signals for e in ev if e.signals is not None}
                 if self.answer_ranker is not None and ev and len(signals) == len(by_id):
-                    merged = rank_answers(cands, self.weight, MAX_TOP_N, self.calibration)
+                    merged = rank_answers(cands, self.answer_weight, MAX_TOP_N, self.calibration)
                     results.append(rerank(qs[i], merged, signals, self.answer_ranker)[:top_n])
                 else:
-                    results.append(rank_answers(cands, self.weight, top_n, self.calibration))
+                    results.append(rank_answers(cands, self.answer_weight, top_n, self.calibration))
         return results
 
     # -- public entry points -------------------------------------------------------------------------
 
-    def ask_detailed(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[QAResult]:
-        """Answers plus the evidence read for each question; ``seconds`` = batch wall time / batch size.
-
-        ``k``: retrieved units per question (default ``n_docs``); ``top_n``: answers kept per question.
-        """
-        if not 1 <= top_n <= MAX_TOP_N:
-            raise InputError(f"top_n must be in 1..{MAX_TOP_N}, got {top_n}")
+    def answer(self, request: Request) -> list[QAResult]:
+        """The one QA path: answers plus the evidence read for each checked question;
+        ``seconds`` = batch wall time / batch size."""
+        if isinstance(self.reader, NoReader):
+            self.reader.read([], [])  # refuses before any retrieval
         t0, c0 = time.perf_counter(), time.process_time()
-        qs = check_questions(questions, self.max_question_chars)
+        qs = request.questions
         content = [i for i, q in enumerate(qs) if has_content(q, self.known_words)]
         unread = set(range(len(qs))).difference(content)
         evidence: list[list[Evidence]] = [[] for _ in qs]
         if content:
-            for i, ev in zip(content, self.retrieve([qs[i] for i in content], k), strict=True):
+            subset = replace(request, questions=tuple(qs[i] for i in content))
+            for i, ev in zip(content, self._retrieve(subset), strict=True):
                 evidence[i] = ev
-        answers = self.read(qs, evidence, top_n)
+        answers = self.read(qs, evidence, request.top_n)
         per_q = (time.perf_counter() - t0) / max(len(qs), 1)
         cpu_q = (time.process_time() - c0) / max(len(qs), 1)
         return [
@@ -476,15 +529,25 @@ class QAPipeline:
             for i, (q, a, e) in enumerate(zip(qs, answers, evidence, strict=True))
         ]
 
+    def ask_detailed(
+        self, questions: Sequence[str], top_n: int = DEFAULT_TOP_N, k: int | None = None
+    ) -> list[QAResult]:
+        """``answer`` after checking the request: ``k`` retrieved units per question (default
+        the pipeline's ``k``), ``top_n`` answers kept per question."""
+        return self.answer(self.check(questions, top_n, k))
+
     def abstains(self, answers: Sequence[Answer]) -> bool:
         """Whether this pipeline says "no confident answer" for a question's ranked ``answers``."""
         return abstains(answers, self.min_confidence)
 
-    def ask(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[list[Answer]]:
-        """Batch QA: one ranked, deduplicated answer list (at most ``top_n``) per question."""
+    def ask(
+        self, questions: Sequence[str], top_n: int = DEFAULT_TOP_N, k: int | None = None
+    ) -> list[list[Answer]]:
+        """Batch QA, answers only: one ranked, deduplicated answer list (at most ``top_n``) per question
+        (``ask_detailed`` keeps the evidence and the abstention)."""
         return [list(r.answers) for r in self.ask_detailed(questions, top_n, k)]
 
-    def ask_one(self, question: str, top_n: int = 5, k: int | None = None) -> list[Answer]:
+    def ask_one(self, question: str, top_n: int = DEFAULT_TOP_N, k: int | None = None) -> list[Answer]:
         """Single-question convenience wrapper over ``ask``."""
         return self.ask([question], top_n, k)[0]
 
@@ -494,14 +557,18 @@ def _upgrading(retriever: Retriever, home: Path) -> Retriever:
 
     def reopen() -> Retriever:
         cfg = read_home_config(home)
-        return open_retrievers(cfg.indexes, cfg.fusion, cfg.interp_weight)
+        return open_retrievers(cfg.indexes, cfg.fusion, cfg.fusion_weight_or_default)
 
     return UpgradingRetriever(retriever, Path(home) / CONFIG, reopen)
 
 
-def open_retrievers(paths: Sequence[Path], fusion: str = "rrf", weight: float = 0.5) -> Retriever:
-    """Open each index folder (kind read from its manifest); several are fused into one hybrid retriever."""
-    from drqa_ng.retrieval.loader import open_retriever
+def open_retrievers(
+    paths: Sequence[Path], fusion: str = "rrf", weight: float | None = 0.5, depth: int = 100
+) -> Retriever:
+    """Open each index folder (kind read from its manifest); several are fused into one hybrid retriever
+    (``weight``: the last index's share in ``interp`` fusion, None: equal shares; ``depth``: hits
+    fetched from each before fusing)."""
+    from drqa_ng.indexes import open_retriever
 
     if not paths:
         raise InputError("no index given: pass --index DIR (or run `drqa-ng quickstart` first)")
@@ -512,5 +579,7 @@ def open_retrievers(paths: Sequence[Path], fusion: str = "rrf", weight: float = 
 
     if fusion not in FUSION_METHODS:
         raise InputError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSION_METHODS)}")
-    hybrid: Retriever = HybridRetriever(retrievers, method=cast(FusionMethod, fusion), weight=weight)
+    hybrid: Retriever = HybridRetriever(
+        retrievers, method=cast(FusionMethod, fusion), weight=weight, depth=depth
+    )
     return hybrid

@@ -1,4 +1,5 @@
-"""The protocols the stages meet at, declared once: retriever, reader, passage store, gold question.
+"""The protocols the stages meet at, declared once: retriever, reader, passage store, gold question,
+text encoder (dense retrieval), frame recogniser (video) and progress bar.
 
 Structural types only (``typing.Protocol``): an implementation never imports this module to satisfy
 one. The concrete classes live with their stage (``SparseIndex``, ``SpanReader``, ``DocStore``).
@@ -9,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from drqa_ng.types import Answer, Document, Hit, Passage, Unit
+import numpy as np
+
+from drqa_ng.types import Answer, Detection, Document, Hit, Passage, Unit
 
 
 @runtime_checkable
@@ -56,3 +59,43 @@ class GoldQuestion(Protocol):
     def context(self) -> str: ...
     @property
     def answers(self) -> tuple[str, ...]: ...
+
+
+class TextEncoder(Protocol):
+    """What a dense index needs from an encoder: ``Encoder`` (MiniLM) and
+    ``drqa_ng.retrieval.static.StaticEncoder`` (distilled static vectors) implement it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int = ..., max_length: int | None = None
+    ) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """Batch-first: one list of detections per frame (RGB uint8, H x W x 3); ``drqa_ng.video.recognize``
+    holds the implementations."""
+
+    @property
+    def name(self) -> str: ...
+
+    def recognize(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]: ...
+
+
+class Progress(Protocol):
+    """A progress bar (``tqdm`` is one): ``update`` per question done, ``reset`` before a second pass."""
+
+    def update(self, n: int) -> object: ...
+
+    def reset(self) -> object: ...

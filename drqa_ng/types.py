@@ -96,3 +96,14 @@ def doc_id_of(unit_id: str) -> str:
     """The document id a unit id belongs to (unit ids are ``doc_id`` or ``doc_id#<suffix>``)."""
     head, sep, _ = unit_id.rpartition(UNIT_SEP)
     return head if sep else unit_id
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One thing found in a frame: a label ("face", "person", "text" or a class name), score in [0, 1],
+    box ``(x, y, w, h)`` in the frame's pixels, and for OCR the recognised ``text``."""
+
+    label: str
+    score: float
+    box: tuple[int, int, int, int]
+    text: str = ""

@@ -2,12 +2,16 @@
 
 ``quickstart`` on a CPU machine answers at once from BM25 (+ the static index) and calls
 ``start_background_dense(home)``: a detached process (new session, ``nice`` +10, output in
-``home/dense-build.log``) runs ``python -m indexing.background --home HOME``, which encodes the home's
-units with ``indexing.dense.build_dense_from_units`` (checkpointed chunks: a killed build started
-again resumes) and writes ``home/dense-build.json`` after every chunk::
+``home/dense-build.log``, idle I/O priority) runs ``python -m indexing.background --home HOME``, which
+encodes the home's units with ``indexing.dense.build_dense_from_units`` (checkpointed chunks: a
+killed build started again resumes) and writes ``home/dense-build.json`` after every chunk::
 
     {"state": "running", "pid": 4242, "done": 8192, "total": 378897, "rate": 148.1,
-     "eta_s": 2504, "started": ..., "updated": ..., "error": null}
+     "eta_s": 2504, "started": ..., "updated": ..., "error": null, "rss_mb": 402.5, "peak_rss_mb": 455.1}
+
+Memory stays bounded on a shared machine: the ONNX encoder runs without its memory arena, in
+batches of ``BATCH_SIZE``, and freed memory is handed back to the OS between chunks
+(``release_memory``); ``drqa-ng status`` shows the process's memory.
 
 ``state`` is ``running``, ``finishing`` (FAISS index being written), ``done``, ``stopped`` (SIGTERM /
 Ctrl-C; resumable) or ``failed`` (``error`` says why; also resumable). When the
@@ -23,6 +27,7 @@ One build per home at a time: the process holds an exclusive lock on ``home/dens
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import logging
@@ -48,6 +53,9 @@ LOG_FILE = "dense-build.log"
 LOCK_FILE = "dense-build.lock"
 NICE = 10
 CHUNK_SIZE = 4096
+BATCH_SIZE = 16
+"""Texts per encoder call in the background build: a quarter of the foreground's 64, so the largest
+batch's activations (the longest passages of a chunk come last) stay small on a shared machine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,10 @@ class BuildProgress:
     started: float
     updated: float
     error: str | None = None
+    rss_mb: float | None = None
+    """The build process's resident memory after its latest chunk (MiB)."""
+    peak_rss_mb: float | None = None
+    """Its peak resident memory so far (MiB)."""
 
     @property
     def fraction(self) -> float:
@@ -89,6 +101,42 @@ def write_progress(home: Path, progress: BuildProgress) -> None:
     tmp = path.with_name(f".{PROGRESS_FILE}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(asdict(progress)) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the OS between chunks: collect garbage, then ask glibc to return
+    its free heap pages (``malloc_trim``; a no-op where there is no glibc)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: not glibc
+        ctypes.CDLL(libc).malloc_trim(0)
+
+
+def memory_mb() -> tuple[float, float]:
+    """(resident, peak resident) memory of this process in MiB."""
+    import resource
+
+    import psutil
+
+    rss = psutil.Process().memory_info().rss / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return round(rss, 1), round(max(peak, rss), 1)
+
+
+def process_memory_mb(pid: int) -> float | None:
+    """The resident memory of process ``pid`` in MiB (None when it is gone or not ours to read)."""
+    import psutil
+
+    try:
+        return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
 
 
 def pid_alive(pid: int) -> bool:
@@ -193,6 +241,8 @@ class _Meter:
         self.marks: list[tuple[float, int]] = [(time.time(), 0)]
 
     def __call__(self, i: int) -> None:
+        release_memory()  # encode in chunks, release between them: memory stays near one chunk's
+        rss, peak = memory_mb()
         done = min((i + 1) * self.chunk, self.total)
         now = time.time()
         self.marks = [(now, done)] if i < self.saved else [*self.marks[-5:], (now, done)]
@@ -202,7 +252,9 @@ class _Meter:
         state = "running" if done < self.total else "finishing"
         write_progress(
             self.home,
-            BuildProgress(state, os.getpid(), done, self.total, round(rate, 1), eta, self.started, now),
+            BuildProgress(
+                state, os.getpid(), done, self.total, round(rate, 1), eta, self.started, now, None, rss, peak
+            ),
         )
 
 
@@ -233,7 +285,9 @@ def build_home_dense(
                 saved = len(list(work_dir_for(home / DENSE_NAME).glob("emb-*.npy")))
                 meter = _Meter(home, total, chunk_size, started, saved)
                 write_progress(home, replace(progress, total=total, updated=time.time()))
-                enc = Encoder.load(encoder, backend="auto")
+                # no torch import just to ask for a GPU the machine cannot have (it costs ~190 MB)
+                backend = "auto" if Path("/proc/driver/nvidia/version").exists() else "onnx-int8"
+                enc = Encoder.load(encoder, backend=backend, low_memory=True)  # type: ignore[arg-type]
                 count = _complete_count(home / DENSE_NAME, store.corpus_hash(), enc.sha256)
                 res = (
                     count
@@ -247,6 +301,7 @@ def build_home_dense(
                         corpus_hash=store.corpus_hash(),
                         docs_path=str(cfg.docs.resolve()),
                         chunk_size=chunk_size,
+                        batch_size=BATCH_SIZE,
                         on_chunk=meter,
                     ).count
                 )
@@ -278,9 +333,10 @@ def _complete_count(index: Path, corpus_hash: str, encoder_sha256: str) -> int |
     """The vector count of an existing index at ``index`` built from this corpus with this encoder
     (a rerun of quickstart on the same corpus keeps it), else None."""
     from drqa_ng.errors import DrqaError
+    from drqa_ng.index_io import MANIFEST
     from drqa_ng.retrieval.dense import DenseManifest
 
-    if not (index / "manifest.json").is_file():
+    if not (index / MANIFEST).is_file():
         return None
     try:
         m = DenseManifest.load(index)
@@ -288,6 +344,16 @@ def _complete_count(index: Path, corpus_hash: str, encoder_sha256: str) -> int |
         return None
     same = m.corpus_hash == corpus_hash and m.encoder.sha256 == encoder_sha256
     return m.count if same else None
+
+
+def _idle_io() -> None:
+    """Disk I/O at idle priority where Linux offers it (reads of the doc store yield to others)."""
+    import psutil
+
+    try:
+        psutil.Process().ionice(psutil.IOPRIO_CLASS_IDLE)
+    except (AttributeError, OSError, psutil.Error):  # not Linux, or not allowed
+        log.info("idle I/O priority unavailable; CPU priority only")
 
 
 def _on_term(signum: int, frame: Any) -> None:
@@ -302,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)  # the lock taken by the starter
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.nice(args.nice)
+    os.nice(args.nice)  # before any thread starts: the encoder's threads inherit it
+    _idle_io()
     signal.signal(signal.SIGTERM, _on_term)
     try:
         build_home_dense(args.home, args.encoder, lock_fd=args.lock_fd)

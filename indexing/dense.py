@@ -224,11 +224,54 @@ def build_dense_from_units(
         "%d units in %d chunks (%d encoded now, %d resumed)", count, n_chunks, encoded, n_chunks - encoded
     )
 
-    loaders = [(lambda j=j: np.load(work / f"emb-{j:06d}.npy", mmap_mode="r")) for j in range(n_chunks)]
+    chunks = [(work / f"emb-{j:06d}.npy", work / f"ids-{j:06d}.txt") for j in range(n_chunks)]
+    return finish_dense_build(
+        out,
+        work,
+        encoder,
+        chunks,
+        count,
+        unit=unit,
+        factory=factory,
+        corpus_hash=corpus_hash,
+        docs_path=docs_path,
+        max_length=max_length,
+        query_max_length=query_max_length,
+        seed=seed,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
+        encoded=encoded,
+        t0=t0,
+    )
+
+
+def finish_dense_build(
+    out: Path,
+    work: Path,
+    encoder: TextEncoder,
+    chunks: Sequence[tuple[Path, Path]],
+    count: int,
+    *,
+    unit: str,
+    factory: str,
+    corpus_hash: str,
+    docs_path: str,
+    max_length: int,
+    query_max_length: int,
+    seed: int,
+    chunk_size: int,
+    batch_size: int,
+    encoded: int,
+    t0: float,
+) -> DenseBuildResult:
+    """The one tail of every dense build (local or Ray): FAISS from the encoded ``chunks`` (pairs of
+    ``emb-*.npy`` and ``ids-*.txt``, in row order), the folder ``out`` with its manifest, the work
+    folder removed. ``encoded``: chunks encoded by this run; ``t0``: when the build started."""
+    loaders = [(lambda e=e: np.load(e, mmap_mode="r")) for e, _ in chunks]
 
     def all_ids() -> Iterator[str]:
-        for j in range(n_chunks):
-            yield from (work / f"ids-{j:06d}.txt").read_text(encoding="utf-8").split("\n")
+        for _, ids in chunks:
+            yield from ids.read_text(encoding="utf-8").split("\n")
 
     real_factory = write_dense_index(
         out,
@@ -249,7 +292,7 @@ def build_dense_from_units(
     shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - t0
     log.info("dense index %s: %d vectors, %s, %.1f s", out, count, real_factory, seconds)
-    return DenseBuildResult(out, count, encoder.dim, real_factory, n_chunks, encoded, seconds)
+    return DenseBuildResult(out, count, encoder.dim, real_factory, len(chunks), encoded, seconds)
 
 
 def write_dense_index(
@@ -320,6 +363,9 @@ def build_dense_index(
     max_length: int = 256,
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
+    *,
+    query_max_length: int = 64,
+    seed: int = 0,
 ) -> DenseBuildResult:
     """Build a dense index over the units of the doc store at ``docs`` (see ``build_dense_from_units``).
 
@@ -344,6 +390,8 @@ def build_dense_index(
         batch_size=batch_size,
         chunk_size=chunk_size,
         max_length=max_length,
+        query_max_length=query_max_length,
+        seed=seed,
         progress=progress,
         on_chunk=on_chunk,
     )

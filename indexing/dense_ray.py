@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -26,7 +25,7 @@ from drqa_ng.errors import IndexFormatError, InputError
 from drqa_ng.retrieval.encoder import Backend, Encoder
 from drqa_ng.store.docstore import DocStore
 from drqa_ng.types import UNITS, Unit
-from indexing.dense import DenseBuildResult, _chunked, new_faiss_index, unit_text, write_dense_index
+from indexing.dense import DenseBuildResult, _chunked, finish_dense_build, new_faiss_index, unit_text
 from indexing.ray_engine import (
     DONE_FILE,
     Shard,
@@ -97,6 +96,8 @@ def build_dense_ray(
     batch_size: int = 64,
     chunk_size: int = 4096,
     max_length: int = 256,
+    query_max_length: int = 64,
+    seed: int = 0,
     address: str | None = None,
     num_cpus: int | None = None,
     shards: int | None = None,
@@ -173,34 +174,23 @@ def build_dense_ray(
             raise IndexFormatError(f"{folder} is not a finished shard of this build")
         refs.extend((folder, j) for j in range(int(done["chunks"])))
         encoded += int(done["chunks"]) if shard.index in run.computed else 0
-    loaders = [(lambda f=f, j=j: np.load(f / f"emb-{j:06d}.npy", mmap_mode="r")) for f, j in refs]
-
-    def all_ids() -> Iterator[str]:
-        for f, j in refs:
-            yield from (f / f"ids-{j:06d}.txt").read_text(encoding="utf-8").split("\n")
-
-    real_factory = write_dense_index(
+    log.info("%d units from %d shards (%d resumed)", total, len(plan), run.resumed)
+    chunks = [(f / f"emb-{j:06d}.npy", f / f"ids-{j:06d}.txt") for f, j in refs]
+    return finish_dense_build(
         out,
+        work,
         enc,
-        loaders,
-        all_ids(),
+        chunks,
         total,
         unit=unit,
         factory=factory,
         corpus_hash=store.corpus_hash(),
         docs_path=str(docs),
         max_length=max_length,
+        query_max_length=query_max_length,
+        seed=seed,
         chunk_size=chunk_size,
         batch_size=batch_size,
+        encoded=encoded,
+        t0=t0,
     )
-    shutil.rmtree(work, ignore_errors=True)
-    seconds = time.perf_counter() - t0
-    log.info(
-        "dense index %s: %d vectors from %d shards (%d resumed), %.1f s",
-        out,
-        total,
-        len(plan),
-        run.resumed,
-        seconds,
-    )
-    return DenseBuildResult(out, total, enc.dim, real_factory, len(refs), encoded, seconds)

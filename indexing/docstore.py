@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from drqa_ng.index_io import is_disk_full, pid_alive
 from drqa_ng.store.docstore import FORMAT_VERSION, POST_LOAD_SCHEMA, SCHEMA, DocStoreMeta, title_key
 from drqa_ng.store.split import PARAGRAPH_KIND, PASSAGE_KIND, paragraph_spans, passage_spans
 from drqa_ng.types import Document
+from indexing.ingest.corpus import CorpusMeter
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,40 @@ class _Writer:
         self.batch.clear()
 
 
+def _with_progress(
+    documents: Iterable[Document], meter: CorpusMeter | None, w: _Writer, show: bool
+) -> Iterator[Document]:
+    """``documents`` under a progress bar: input bytes of ``meter.total`` (known once the reader has
+    started, hence the bar opens at the first document) with the stored documents as postfix, or a
+    plain document count without a meter."""
+    if meter is None:
+        yield from tqdm(documents, desc="build-docs", unit=" docs", disable=not show, mininterval=1.0)
+        return
+    it = iter(documents)
+    first = next(it, None)
+    if first is None:
+        return
+    with tqdm(
+        total=meter.total,
+        desc="build-docs",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not show,
+        mininterval=1.0,
+    ) as bar:
+        yield first
+        for i, doc in enumerate(it):
+            if meter.done != bar.n or i % 1000 == 0:
+                bar.set_postfix_str(
+                    f"{w.documents:,} docs, file {meter.files_done}/{meter.files}", refresh=False
+                )
+                bar.update(meter.done - bar.n)  # redraws at most once a second (mininterval)
+            yield doc
+        bar.update(meter.total - bar.n)
+        bar.set_postfix_str(f"{w.documents:,} docs", refresh=False)
+
+
 def build_docstore(
     documents: Iterable[Document],
     out: Path,
@@ -140,6 +175,7 @@ def build_docstore(
     min_paragraph_chars: int = DEFAULT_MIN_PARAGRAPH_CHARS,
     show_progress: bool = True,
     sources: Sequence[str] = (),
+    meter: CorpusMeter | None = None,
 ) -> BuildReport:
     """Write ``documents`` to a new doc store at ``out`` (replacing any previous one atomically).
 
@@ -147,6 +183,8 @@ def build_docstore(
     corpus with no document left is a ``DataFormatError``, a full disk a ``ResourceError``.
     ``passage_words=0`` stores no word-window passages. ``sources`` is recorded in the store's meta.
     The corpus hash is sha256 over ``id\\0title\\0text\\0`` of each stored document in order.
+    ``meter``: the ``CorpusMeter`` given to ``read_corpus``; the progress bar then counts input bytes
+    against their total (so it has an ETA) and shows the documents stored.
     """
     if passage_words < 0:
         raise InputError(f"passage_words must be >= 0, got {passage_words}")
@@ -170,14 +208,7 @@ def build_docstore(
         conn.executescript(SCHEMA)
         conn.execute("BEGIN")
         w = _Writer(conn, passage_words, min_paragraph_chars)
-        progress = tqdm(
-            documents,
-            desc="build-docs",
-            unit=" docs",
-            disable=not show_progress or not sys.stderr.isatty(),
-            mininterval=1.0,
-        )
-        for doc in progress:
+        for doc in _with_progress(documents, meter, w, show_progress and sys.stderr.isatty()):
             w.add(doc)
         w.flush()
         if w.documents == 0:

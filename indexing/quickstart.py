@@ -130,6 +130,18 @@ def download(
     return dest
 
 
+def check_inputs(corpus: Sequence[Path] | None, dense_limit: int | None) -> None:
+    """The cheap checks of a build, before any download, model import or step: InputError for no
+    corpus or a bad ``dense_limit``, NotFoundError for a corpus path that does not exist."""
+    from indexing.ingest.corpus import check_sources
+
+    if corpus is not None and not corpus:
+        raise InputError("no corpus given")
+    if dense_limit is not None and dense_limit < 1:
+        raise InputError(f"--dense-limit must be >= 1, got {dense_limit}")
+    check_sources([Path(c) for c in corpus or ()])
+
+
 def build_home(
     corpus: Sequence[Path],
     home: Path,
@@ -157,13 +169,11 @@ def build_home(
     from indexing.dense import build_static_index
     from indexing.docstore import build_docstore
     from indexing.ingest import read_corpus
+    from indexing.ingest.corpus import CorpusMeter
     from indexing.sparse import build_sparse_from_store
     from indexing.vocabulary import build_vocabulary
 
-    if not corpus:
-        raise InputError("no corpus given")
-    if dense_limit is not None and dense_limit < 1:
-        raise InputError(f"--dense-limit must be >= 1, got {dense_limit}")
+    check_inputs(corpus, dense_limit)
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     timings: list[tuple[str, float]] = []
@@ -180,11 +190,13 @@ def build_home(
     step(0)
     t = time.perf_counter()
     docs_path = home / DOCS_NAME
+    meter = CorpusMeter()  # the bar's total: the input's bytes
     report = build_docstore(
-        read_corpus([Path(c) for c in corpus]),
+        read_corpus([Path(c) for c in corpus], meter=meter),
         docs_path,
         show_progress=progress,
         sources=[str(c) for c in corpus],
+        meter=meter,
     )
     timings.append(("docs", time.perf_counter() - t))
     if report.documents == 0:

@@ -18,13 +18,12 @@ write cursors), plus the page cache of the output files.
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import shutil
 import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -39,6 +38,7 @@ from drqa_ng.retrieval.scoring import BM25_EPSILON, bm25_doc_weights, bm25_idf, 
 from drqa_ng.retrieval.sparse import SCORINGS, Scoring, SparseManifest
 from drqa_ng.retrieval.tokenize import FilterMode
 from drqa_ng.types import UNITS, Passage, Unit
+from indexing.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,7 @@ def _counted_chunks(
         for chunk in _chunks(units, chunk_size):
             yield [p.id for p in chunk], _count_texts(texts(chunk), spec)
         return
-    ctx = mp.get_context("spawn")  # no fork: the parent may hold threads (sqlite, BLAS)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with worker_pool(workers) as pool:  # workers die with this process, even on kill -9
         pending: deque[tuple[list[str], Future[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]] = (
             deque()
         )

@@ -37,7 +37,11 @@ def main() -> None:
         args.questions = data / "qa" / "webquestions-train.jsonl"
     qs = [q.question for q in load_questions(args.questions)[: args.n]]
     base = PipelineSettings(
-        cfg.indexes, cfg.docs, fusion=cfg.fusion, fusion_weight=cfg.interp_weight, vocabulary=cfg.vocabulary
+        cfg.indexes,
+        cfg.docs,
+        fusion=cfg.fusion,
+        fusion_weight=cfg.fusion_weight_or_default,
+        vocabulary=cfg.vocabulary,
     )
     systems = {
         "paragraphs (before)": QAPipeline.from_settings(base),
@@ -54,7 +58,7 @@ def main() -> None:
             wall[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
     ref = next(iter(systems))
-    print(f"{len(qs)} questions from {args.questions.name}, k = {next(iter(systems.values())).n_docs}\n")
+    print(f"{len(qs)} questions from {args.questions.name}, k = {next(iter(systems.values())).k}\n")
     print("| pipeline | wall p50 ms | wall p95 ms | CPU p50 ms | CPU p50 ratio |")
     print("|---|---|---|---|---|")
     for name in systems:

@@ -33,6 +33,7 @@ from drqa_ng.evaluation.datasets import load_questions
 from drqa_ng.inputs import read_article_list
 from drqa_ng.reading.evaluate import evaluate_reader
 from drqa_ng.reading.features import make_windows
+from drqa_ng.reading.manifest import is_reader_folder
 from drqa_ng.reading.reader import ReaderSettings, SpanReader, load_reader
 from drqa_ng.types import Passage
 
@@ -103,10 +104,11 @@ def _train_rates(
     from drqa_ng.config import base_encoder_dir
     from drqa_ng.reading.data import QAExample
     from drqa_ng.reading.model import init_model, load_model, load_tokenizer
-    from drqa_ng.reading.train import TrainConfig, build_features, span_loss
+    from drqa_ng.reading.train import span_loss
+    from drqa_ng.reading.trainset import TrainConfig, build_features
 
     src = folder if folder is not None else base_encoder_dir()
-    start = load_model(src) if (src / "manifest.json").is_file() else init_model(src)
+    start = load_model(src) if is_reader_folder(src) else init_model(src)
     tok = load_tokenizer(src)
     qs, ps = _long_passages(questions, tok, tokens, batch)
     ex = [

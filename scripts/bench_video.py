@@ -89,7 +89,7 @@ def pgs_report(videos: list[Path]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from drqa_ng.config import shared_data_dir
-    from drqa_ng.index_io import StringArray
+    from drqa_ng.index_io import MANIFEST, StringArray
     from drqa_ng.types import Passage
     from drqa_ng.video.frames import FrameSampler
     from drqa_ng.video.index import VideoIndex
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench_video_"))
     index_dir = args.index or tmp / "index"
-    if not (index_dir / "manifest.json").is_file():
+    if not (index_dir / MANIFEST).is_file():
         build_video_index(videos, index_dir)
     index = VideoIndex.open(index_dir)
     m = index.manifest

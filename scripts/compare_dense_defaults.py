@@ -261,7 +261,7 @@ def end_to_end(
         sub = [r for r in rows if r["set"] == s][: args.e2e_limit]
         for system in systems:
             ranked = {str(r["question"]): fused(r, system) for r in sub}
-            pipe = QAPipeline(_Fixed(ranked), store, reader, n_docs=5)  # type: ignore[arg-type]
+            pipe = QAPipeline(_Fixed(ranked), store, reader, k=5)  # type: ignore[arg-type]
             ems = []
             for r in sub:
                 res = pipe.ask_detailed([str(r["question"])], top_n=1)[0]

@@ -180,7 +180,9 @@ def main() -> None:
     assert data is not None, "set DRQA_NG_DATA"
     cfg = read_home_config(args.home)
     assert cfg.articles is not None, "the home has no article index (rerun quickstart)"
-    base = PipelineSettings(cfg.indexes, cfg.docs, fusion=cfg.fusion, fusion_weight=cfg.interp_weight)
+    base = PipelineSettings(
+        cfg.indexes, cfg.docs, fusion=cfg.fusion, fusion_weight=cfg.fusion_weight_or_default
+    )
     art = QAPipeline.from_settings(replace(base, articles=cfg.articles, answer_ranking=False))
     plain = QAPipeline.from_settings(base)
     args.out.mkdir(parents=True, exist_ok=True)

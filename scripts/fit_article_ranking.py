@@ -113,7 +113,7 @@ def main() -> None:
     cfg = read_home_config(args.home)
     store = DocStore.open(cfg.docs)
     ranker = ArticleRanker(
-        open_retrievers(cfg.indexes, cfg.fusion, cfg.interp_weight),
+        open_retrievers(cfg.indexes, cfg.fusion, cfg.fusion_weight_or_default),
         open_retriever(args.doc_index),
         store,
         ArticleWeights(expand=args.expand),

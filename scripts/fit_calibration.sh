@@ -37,7 +37,7 @@ train=()
 for n in $NS; do
   out=$RUN/train-n$n
   [[ -f $out/features.jsonl ]] || drqa-ng eval --dataset squad "$SQUAD" \
-    --articles "$DATA/squad/part-A-train-articles.txt" --sample "$SAMPLE" --seed 1 --n-docs "$n" \
+    --articles "$DATA/squad/part-A-train-articles.txt" --sample "$SAMPLE" --seed 1 -k "$n" \
     --no-calibration --features "${common[@]}" --out "$out"
   train+=("$out/features.jsonl")
 done

@@ -3,7 +3,7 @@
     python scripts/report_n_docs.py RUN_DIR [--calibration FILE] [--budget-ms 300] [--cpu]
 
 Reads RUN_DIR/train-n<N>/predictions.jsonl + features.jsonl written by ``scripts/fit_calibration.sh``
-(``drqa-ng eval --features --n-docs N``; runs of different sizes over one seeded sample share their
+(``drqa-ng eval --features -k N``; runs of different sizes over one seeded sample share their
 first questions, so each run is also compared with the smallest-n run on its own questions), prints a Markdown table and writes
 RUN_DIR/n_docs.png and n_docs.md. EM columns: top answer by its best span's score (before aggregation),
 by the summed span probability, and by the calibrated confidence (what the pipeline ranks by). The
@@ -42,7 +42,8 @@ def main() -> None:
     base = runs[0] if runs else None  # the smallest n: its run is compared on each run's own questions
     rows = []
     for d in runs:
-        n = int(json.loads((d / "metrics.json").read_text())["n_docs"])
+        m = json.loads((d / "metrics.json").read_text())
+        n = int(m["k"] if "k" in m else m["n_docs"])  # "n_docs" in runs before the one vocabulary
         ps = preds[d]
         ids = {p["id"] for p in ps}
         q = len(ps)

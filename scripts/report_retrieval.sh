@@ -30,7 +30,7 @@ DOCS=$RUN/docs.sqlite SPARSE=$RUN/sparse DENSE=$RUN/dense
 report() {
   local name=$1; shift
   drqa-ng eval-retrieval --index "$SPARSE" --index "$DENSE" --docs "$DOCS" --fusion rrf interp \
-    --weight 0.5 --out "$RUN/$name" "$@" | tee "$RUN/$name.md"
+    --fusion-weight 0.5 --out "$RUN/$name" "$@" | tee "$RUN/$name.md"
 }
 report squad --questions "$DATA/squad/dev-v1.1-part-A.json" \
   --articles "$DATA/squad/part-A-validation-articles.txt"

@@ -16,6 +16,8 @@ import json
 import shutil
 from pathlib import Path
 
+from drqa_ng.reading.formats import ONNX_KIND
+from drqa_ng.reading.manifest import ReaderManifest
 from drqa_ng.reading.onnx_io import read_onnx_bytes
 from drqa_ng.reading.reader import default_weights_dir
 
@@ -49,15 +51,13 @@ def main() -> None:
     tmp = dst.with_name(dst.name + ".new")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(args.onnx_dir, tmp)
-    m = json.loads((tmp / "manifest.json").read_text())
     keys = ("questions", "exact_match", "f1", "data", "articles", "limit", "backend")
-    m["validation_eval"] = {k: ev.get(k) for k in keys}
-    m["validation_eval_fp32"] = {k: ev32.get(k) for k in keys}
-    if args.recipe:
-        m["recipe"] = args.recipe
-    if args.train_data:
-        m["train_data"] = args.train_data
-    (tmp / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    notes: dict[str, object] = {
+        "validation_eval": {k: ev.get(k) for k in keys},
+        "validation_eval_fp32": {k: ev32.get(k) for k in keys},
+    }
+    notes.update({k: v for k, v in (("recipe", args.recipe), ("train_data", args.train_data)) if v})
+    ReaderManifest.load(tmp, ONNX_KIND).with_fields(**notes).save(tmp)
     read_onnx_bytes(tmp)  # the copy still verifies
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)

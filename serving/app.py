@@ -25,10 +25,11 @@ from fastapi_offline import FastAPIOffline
 
 from drqa_ng import __version__
 from drqa_ng.errors import InputError
-from drqa_ng.pipeline import QAPipeline
-from drqa_ng.types import Answer
-from serving.admission import Admission
+from drqa_ng.pipeline import QAPipeline, QAResult
+from drqa_ng.request import HARD_LIMITS, Request
+from serving.admission import Admission, AdmissionGate
 from serving.batching import MicroBatcher
+from serving.csp import DocsPagesPolicy
 from serving.deps import AppState, require_api_key
 from serving.errors import AUTH_RESPONSES, ERROR_RESPONSES, install_error_handlers
 from serving.guard import RequestGuard
@@ -39,6 +40,10 @@ from serving.settings import ServerSettings
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Searches run at once (the rest wait their turn, counted by the search gate): about the cores a
+# search keeps busy, so a waiting search does not slow down the running ones.
+SEARCH_CONCURRENCY = 2
 
 # Optional router module -> the ``settings.extra`` key that switches it on (one line per router).
 # Imported only when switched on, so a plain QA server never imports the video stack (torch, cv2).
@@ -63,24 +68,46 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
             pipe = QAPipeline.from_settings(settings.pipeline)
         lock = threading.Lock()  # one reader call at a time: the batcher's and any optional route's
         ready = pipe
+        app.state.stopping.clear()  # the same app may be started again (tests)
 
-        def ask(questions: Sequence[str], top_n: int, k: int | None) -> list[list[Answer]]:
-            with lock:
-                return ready.ask(questions, top_n, k)
+        def ask(questions: Sequence[str], top_n: int, k: int | None) -> list[QAResult]:
+            with lock:  # the questions were checked by the router (``check_request``)
+                return ready.answer(Request(tuple(questions), k, top_n))
 
+        # Admission by expected wait (serving.admission): questions for the batcher, queries for search.
+        ask_gate = AdmissionGate(
+            settings.deadline_s,
+            name="ask questions",
+            cold_units=0,  # before the first measurement: only a request with nothing ahead of it
+            retry_after_s=settings.retry_after_s,
+        )
         batcher = MicroBatcher(
             ask,
             max_batch=settings.max_batch,
             max_wait_ms=settings.batch_wait_ms,
             max_pending=settings.max_queue,
             retry_after_s=settings.retry_after_s,
+            gate=ask_gate,
         )
         search_gate = Admission(
-            settings.max_queue, settings.request_timeout_s, settings.retry_after_s, name="searches"
+            AdmissionGate(
+                settings.deadline_s,
+                name="searches",
+                max_in_flight=settings.max_queue,
+                cold_units=0,
+                retry_after_s=settings.retry_after_s,
+            ),
+            concurrency=SEARCH_CONCURRENCY,
+            timeout_s=settings.request_timeout_s,
         )
         await batcher.start()
         state = AppState(
-            settings=settings, pipeline=pipe, batcher=batcher, search_gate=search_gate, reader_lock=lock
+            settings=settings,
+            pipeline=pipe,
+            batcher=batcher,
+            search_gate=search_gate,
+            reader_lock=lock,
+            stopping=app.state.stopping,
         )
         for mod in extra_modules:
             setup = getattr(mod, "setup", None)
@@ -90,6 +117,7 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
         try:
             yield
         finally:
+            app.state.stopping.set()
             await batcher.stop()
             app.state.drqa = None
 
@@ -103,17 +131,34 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
     )
     app.state.settings = settings
     app.state.drqa = None
+    # Set by serving.server on SIGTERM/SIGINT (before uvicorn's drain) and at shutdown: long work
+    # (the video route) gives up at its next check instead of holding the drain.
+    app.state.stopping = threading.Event()
 
     install_error_handlers(app)
-    pipeline_chars = (pipeline or settings.pipeline).max_question_chars  # type: ignore[union-attr]
+    limits = settings.limits.within(HARD_LIMITS)
     install_limited_openapi(
         app,
-        max_questions=settings.max_questions,
-        max_chars=min(settings.max_question_chars, pipeline_chars),
-        max_top_n=settings.max_top_n,
-        max_k=settings.max_k,
+        max_questions=limits.questions,
+        max_chars=limits.question_chars,
+        max_top_n=limits.top_n,
+        max_k=limits.k,
     )
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
+
+    def shed(path: str) -> None:
+        """Refuse (OverloadedError) a request to ``path`` that its gate would refuse whatever its size."""
+        gate = gates(app).get(path)
+        if gate is not None:
+            gate.check(1)
+
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        api_key=settings.api_key,
+        body_timeout_s=settings.body_timeout_s,
+        shed=shed,
+    )
+    app.add_middleware(DocsPagesPolicy)  # /docs and /redoc fetch nothing from another host
 
     # The key scheme (and its 401) is declared only when a key is configured.
     keyed = settings.api_key is not None
@@ -130,3 +175,15 @@ def create_app(settings: ServerSettings, *, pipeline: QAPipeline | None = None) 
         return FileResponse(STATIC_DIR / "index.html")
 
     return app
+
+
+def gates(app: FastAPI) -> dict[str, AdmissionGate]:
+    """The admission gate of each gated route (none before startup)."""
+    state: AppState | None = app.state.drqa
+    if state is None:
+        return {}
+    out = {"/v1/ask": state.batcher.gate, "/v1/search": state.search_gate.gate}
+    video = getattr(app.state, "video", None)
+    if video is not None:
+        out["/v1/video/ask"] = video.admission.gate
+    return {path: gate for path, gate in out.items() if gate is not None}

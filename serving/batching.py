@@ -5,10 +5,12 @@ never block on model code. Requests are validated before they are queued, so one
 not fail its neighbours; if a joint batch still fails, each request is retried alone so the error
 reaches only the request that caused it.
 
-Backpressure: at most ``max_pending`` requests are queued or being read at once; the next one is
-refused at once with ``OverloadedError`` (HTTP 503 + Retry-After) instead of joining a queue that
-grows without bound. A request whose ``timeout`` passes first is dropped from the queue (a batch
-already in the reader finishes, its answer discarded) and gets ``OverloadedError`` too.
+Backpressure: with a ``gate`` (``serving.admission.AdmissionGate``, units = questions) a request
+whose expected wait (questions ahead / measured questions per second) is past the gate's deadline
+is refused at once with ``OverloadedError`` (HTTP 503 + Retry-After); at most ``max_pending``
+requests are queued or being read at once in any case. A request whose ``timeout`` passes first is
+dropped from the queue (a batch already in the reader finishes, its answer discarded) and gets
+``OverloadedError`` too.
 
 A request's answers never depend on who else was batched with it: the pipeline and the reader
 compute each question on its own (``drqa_ng.reading.reader``), and jobs asking for different
@@ -26,12 +28,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from drqa_ng.errors import OverloadedError
-from drqa_ng.types import Answer
+from drqa_ng.pipeline import QAResult
+from serving.admission import AdmissionGate
 
 log = logging.getLogger(__name__)
 
-AskFn = Callable[[Sequence[str], int, int | None], list[list[Answer]]]
-"""``fn(questions, top_n, k)``: ``QAPipeline.ask`` (``k=None``: the pipeline's own ``n_docs``)."""
+AskFn = Callable[[Sequence[str], int, int | None], list[QAResult]]
+"""``fn(questions, top_n, k)``: ``QAPipeline.answer`` of the checked questions (``k=None``: the
+pipeline's own ``k``); one ``QAResult`` per question."""
 
 
 @dataclass
@@ -39,7 +43,8 @@ class _Job:
     questions: list[str]
     top_n: int
     k: int | None
-    future: asyncio.Future[list[list[Answer]]]
+    future: asyncio.Future[list[QAResult]]
+    taken: bool = False  # handed to the reader (its questions then count as worked through)
 
 
 class MicroBatcher:
@@ -53,12 +58,14 @@ class MicroBatcher:
         *,
         max_pending: int = 0,
         retry_after_s: int = 1,
+        gate: AdmissionGate | None = None,
     ) -> None:
         self.fn = fn
         self.max_batch = max(1, max_batch)
         self.max_wait = max(0.0, max_wait_ms) / 1000.0
         self.max_pending = max(0, max_pending)  # 0 = unbounded
         self.retry_after_s = retry_after_s
+        self.gate = gate
         self.batches = 0
         self.questions = 0
         self.rejected = 0
@@ -85,7 +92,7 @@ class MicroBatcher:
 
     async def submit(
         self, questions: Sequence[str], top_n: int, timeout: float | None = None, *, k: int | None = None
-    ) -> list[list[Answer]]:
+    ) -> list[QAResult]:
         """Answers for ``questions``; OverloadedError when the queue is full or ``timeout`` s pass first."""
         if self._queue is None:
             raise RuntimeError("MicroBatcher.start() was not awaited")
@@ -95,10 +102,13 @@ class MicroBatcher:
                 f"server busy: {self._pending} ask requests waiting (max_queue={self.max_pending}); retry later",
                 self.retry_after_s,
             )
-        fut: asyncio.Future[list[list[Answer]]] = asyncio.get_running_loop().create_future()
+        if self.gate is not None:
+            self.gate.admit(len(questions))
+        fut: asyncio.Future[list[QAResult]] = asyncio.get_running_loop().create_future()
+        job = _Job(list(questions), top_n, k, fut)
         self._pending += 1
         try:
-            self._queue.put_nowait(_Job(list(questions), top_n, k, fut))
+            self._queue.put_nowait(job)
             if timeout is None or timeout <= 0:
                 return await fut
             # wait_for cancels ``fut`` on timeout, so the worker skips the job if it is still queued.
@@ -106,6 +116,10 @@ class MicroBatcher:
         except TimeoutError:
             if not fut.cancelled():  # a TimeoutError raised by ``fn`` itself
                 raise
+            if self.gate is not None:
+                self.gate.timed_out += 1
+                if not job.taken:  # never read: its questions leave the load unworked
+                    self.gate.cancel(len(job.questions))
             self.timed_out += 1
             raise OverloadedError(
                 f"request not answered within its deadline of {timeout:g} s; retry later", self.retry_after_s
@@ -135,11 +149,20 @@ class MicroBatcher:
         groups: dict[tuple[int, int | None], list[_Job]] = {}
         for j in jobs:
             if not j.future.cancelled():
+                j.taken = True
                 groups.setdefault((j.top_n, j.k), []).append(j)
         for (top_n, k), group in groups.items():
             await self._process_group(group, top_n, k)
 
     async def _process_group(self, jobs: list[_Job], top_n: int, k: int | None) -> None:
+        try:
+            await self._read_group(jobs, top_n, k)
+        finally:
+            if self.gate is not None:
+                for j in jobs:  # one finish per request: its questions were read (answered or not)
+                    self.gate.finish(len(j.questions))
+
+    async def _read_group(self, jobs: list[_Job], top_n: int, k: int | None) -> None:
         questions = [q for j in jobs for q in j.questions]
         self.batches += 1
         self.questions += len(questions)
@@ -163,7 +186,7 @@ class MicroBatcher:
             _set_result(j, part)
 
 
-def _set_result(job: _Job, value: list[list[Answer]]) -> None:
+def _set_result(job: _Job, value: list[QAResult]) -> None:
     if not job.future.done():
         job.future.set_result(value)
 

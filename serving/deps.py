@@ -29,6 +29,8 @@ class AppState:
     search_gate: Admission
     reader_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held around every use of the pipeline's reader (the batcher's asks, optional routers' reads)."""
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set when the server is told to stop (SIGTERM/SIGINT): long work checks it and gives up."""
 
     def shared_reader(self) -> Reader:
         """The pipeline's reader for another route: its reads wait for ``reader_lock`` like the asks do."""

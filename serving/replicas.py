@@ -83,6 +83,8 @@ def run_replicas(settings: ServerSettings, host: str, port: int, replicas: int, 
     """Serve with ``replicas`` uvicorn worker processes (blocks until stopped)."""
     import uvicorn
 
+    from serving.server import DRAIN_S, JSONErrorsProtocol
+
     if replicas < 1:
         raise InputError(f"--replicas must be >= 1, got {replicas}")
     env = dict(os.environ)
@@ -95,6 +97,8 @@ def run_replicas(settings: ServerSettings, host: str, port: int, replicas: int, 
             port=port,
             workers=replicas,
             log_level=log_level,
+            http=JSONErrorsProtocol,
+            timeout_graceful_shutdown=DRAIN_S,
         )
     finally:
         os.environ.clear()

@@ -16,15 +16,16 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from drqa_ng.config import DEFAULT_K, DEFAULT_TOP_N
 from drqa_ng.pipeline import SearchHit
 from drqa_ng.presentation import answer_dict, hits_dict, result_dict
+from drqa_ng.request import DEFAULT_K, DEFAULT_TOP_N, MAX_K, MAX_QUESTION_CHARS
 from drqa_ng.types import Answer
 
-# Hard caps the schema enforces before any setting is consulted (settings may only lower them).
+# Hard caps the schema enforces before any setting is consulted (settings may only lower them); the
+# characters and k are the request contract's own (``drqa_ng.request``), checked by ``check_request``.
 HARD_MAX_QUESTIONS = 1024
-HARD_MAX_CHARS = 10_000
-HARD_MAX_K = 1000
+HARD_MAX_CHARS = MAX_QUESTION_CHARS
+HARD_MAX_K = MAX_K
 
 # Schema-only constraints (the checks themselves give friendlier messages): a text has a non-space.
 # ``[^\s\x1c-\x1f\x85]``: a character that ``str.strip`` keeps (Python's whitespace, as the checks use).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from drqa_ng.pipeline import PipelineSettings
+from drqa_ng.request import Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,10 +18,12 @@ class ServerSettings:
     ``batch_wait_ms`` or ``max_batch`` questions and read together. ``routers`` adds optional router
     modules (each exposes ``router``); ``extra`` holds their settings as key/value strings.
 
-    Overload and abuse limits: a body over ``max_body_bytes`` is refused with 413 before it is read;
-    at most ``max_queue`` ask (and search) requests wait or run at once, the next gets 503 with
-    ``Retry-After: retry_after_s``; a request still waiting after ``request_timeout_s`` gets 503.
-    0 turns a limit off.
+    Overload and abuse limits: a body over ``max_body_bytes`` is refused with 413 before it is read,
+    and one not received within ``body_timeout_s`` with 408 (slow clients hold no connection for
+    long). An ask or search request whose expected wait (work ahead / measured service rate, see
+    ``serving.admission``) is past ``deadline_s`` is refused at once with 503 and a Retry-After of
+    at least ``retry_after_s``; at most ``max_queue`` ask (and search) requests wait or run at once
+    in any case; a request still unanswered after ``request_timeout_s`` gets 503. 0 turns a limit off.
     """
 
     pipeline: PipelineSettings | None = None
@@ -33,7 +36,9 @@ class ServerSettings:
     max_batch: int = 32
     max_body_bytes: int = 1 << 20
     max_queue: int = 64
+    deadline_s: float = 2.0
     request_timeout_s: float = 30.0
+    body_timeout_s: float = 10.0
     retry_after_s: int = 1
     routers: tuple[str, ...] = ()
     extra: tuple[tuple[str, str], ...] = field(default=())
@@ -41,3 +46,8 @@ class ServerSettings:
     def get(self, key: str, default: str | None = None) -> str | None:
         """Look up an ``extra`` setting (used by optional routers)."""
         return dict(self.extra).get(key, default)
+
+    @property
+    def limits(self) -> Limits:
+        """This server's request limits (``drqa_ng.request.check_request`` keeps them under the hard ones)."""
+        return Limits(self.max_questions, self.max_question_chars, self.max_k, self.max_top_n)

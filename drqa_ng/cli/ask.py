@@ -1,6 +1,7 @@
 """`drqa-ng ask`: answers with evidence, printed or as JSON Lines (one object per question).
 
-A few lines over ``QAPipeline.ask_detailed`` and ``drqa_ng.presentation``. Without ``--index``/``--docs``
+A few lines over ``drqa_ng.request.check_request`` (before anything is loaded), ``QAPipeline.answer``
+and ``drqa_ng.presentation``. Without ``--index``/``--docs``
 the pipeline is read from the data home's ``config.json`` (written by ``quickstart``).
 """
 
@@ -71,18 +72,25 @@ def print_answers(
 def _ask(args: argparse.Namespace) -> int:
     from drqa_ng.cli.options import check_quoted
     from drqa_ng.errors import InputError
+    from drqa_ng.request import check_request
 
     if not args.questions and not args.interactive:
         raise InputError("give a question, or -i to read questions from stdin")
     check_quoted(args.questions)
     if args.video_index is not None:
         return _ask_video(args)
+    # The request is checked before anything is loaded: a bad question fails in milliseconds.
+    if args.k is not None:
+        from drqa_ng.cli.options import checked_k
+
+        args.k = checked_k(args)  # below 1: an error naming -k; above the HTTP maximum: capped, said
+    request = check_request(args.questions, k=args.k, top_n=args.top_n) if args.questions else None
     from drqa_ng.cli.options import load_pipeline
 
     pipe = load_pipeline(args)
     color = sys.stdout.isatty() and not args.json
-    if args.questions:
-        _emit(args, pipe.ask_detailed(args.questions, top_n=args.top_n), color)
+    if request is not None:
+        _emit(args, pipe.answer(request), color)
     if args.interactive:
         _interactive(args, pipe, color)
     return 0
@@ -95,10 +103,12 @@ def _ask_video(args: argparse.Namespace) -> int:
 
     if args.interactive:
         raise InputError("-i is not supported with --video-index; pass the questions as arguments")
+    from drqa_ng.request import DEFAULT_VIDEO_K
+
     return video_ask(
         args.questions,
         index_dir=args.video_index,
-        k=args.top_n,
+        k=DEFAULT_VIDEO_K if args.k is None else args.k,
         frames_per_segment=args.frames_per_segment,
         recognize=not args.no_recognize,
         reader_dir=args.reader,
@@ -132,7 +142,7 @@ def _interactive(args: argparse.Namespace, pipe: QAPipeline, color: bool) -> Non
         if not q:
             continue
         try:
-            results = pipe.ask_detailed([q], top_n=args.top_n)
+            results = pipe.ask_detailed([q], top_n=args.top_n, k=args.k)
         except InputError as e:
             print(f"drqa-ng ask: error: {e}", file=sys.stderr)
             continue
@@ -142,7 +152,7 @@ def _interactive(args: argparse.Namespace, pipe: QAPipeline, color: bool) -> Non
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``ask``."""
     from drqa_ng.cli.options import add_pipeline_options
-    from drqa_ng.config import DEFAULT_TOP_N
+    from drqa_ng.request import DEFAULT_TOP_N
 
     p = sub.add_parser(
         "ask",
@@ -168,7 +178,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--json", action="store_true", help="one JSON object per question")
     v = p.add_argument_group("video (answers are segments with timestamp links; see `drqa-ng build-video`)")
-    v.add_argument("--video-index", type=Path, metavar="DIR", help="ask over this video index instead")
+    v.add_argument(
+        "--video-index",
+        type=Path,
+        metavar="DIR",
+        help="ask over this video index instead (-k is then the segments per question, default 3)",
+    )
     v.add_argument("--frames-per-segment", type=int, default=2, help="frames recognised per segment")
     v.add_argument("--no-recognize", action="store_true", help="skip the heavy recogniser")
     add_pipeline_options(p)

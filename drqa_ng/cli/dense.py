@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``build-dense`` and ``eval-retrieval``."""
+    from drqa_ng.cli.options import hidden_alias
     from drqa_ng.cli.sparse import add_engine_options
 
     p = sub.add_parser(
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "static = a Model2Vec static model (--encoder DIR, default: distilled once from the bundled "
         "MiniLM and cached): ~minutes per million paragraphs on a CPU, lower recall than MiniLM",
     )
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="texts per encoder call (default 64)")
     p.add_argument("--chunk-size", type=int, default=4096, help="units per saved chunk (resume granularity)")
     p.add_argument("--max-length", type=int, default=256, help="token cap for passages")
     p.add_argument(
@@ -68,8 +69,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         default=["rrf"],
         help="hybrid method(s) measured when there are several indexes",
     )
-    e.add_argument("--weight", type=float, default=None, help="interp: weight of the last --index")
-    e.add_argument("--depth", type=int, default=100, help="hits fetched from each index before fusion")
+    e.add_argument(
+        "--fusion-weight", type=float, default=None, help="interp: weight of the last --index (0..1)"
+    )
+    hidden_alias(e, "--weight", dest="fusion_weight", type=float)
+    e.add_argument(
+        "--fusion-depth",
+        type=int,
+        default=100,
+        help="hits fetched from each index before fusion (default 100)",
+    )
+    hidden_alias(e, "--depth", dest="fusion_depth", type=int)
     e.add_argument("--out", type=Path, required=True, help="folder for metrics JSON and plot")
     e.add_argument("-k", type=int, nargs="+", default=[1, 5, 20, 100], help="cut-offs (default 1 5 20 100)")
     e.add_argument("--regex", action="store_true", help="answers are regular expressions (CuratedTREC)")
@@ -167,10 +177,10 @@ def _eval(args: argparse.Namespace) -> int:
     from drqa_ng.errors import InputError
     from drqa_ng.evaluation.datasets import load_questions
     from drqa_ng.evaluation.retrieval import evaluate_retrieval, write_report
+    from drqa_ng.indexes import open_retriever
     from drqa_ng.inputs import read_article_list
     from drqa_ng.protocols import Retriever
     from drqa_ng.retrieval.fusion import HybridRetriever, SearchCache
-    from drqa_ng.retrieval.loader import open_retriever
     from drqa_ng.store.docstore import DocStore
     from drqa_ng.types import Hit
 
@@ -187,8 +197,9 @@ def _eval(args: argparse.Namespace) -> int:
         systems[name] = SearchCache(open_retriever(path))
     bases = list(systems.values())
     for method in dict.fromkeys(args.fusion) if len(bases) > 1 else ():
-        label = f"hybrid-{method}" + (f"-w{args.weight}" if method == "interp" and args.weight else "")
-        systems[label] = HybridRetriever(bases, method=method, weight=args.weight, depth=args.depth)
+        w = args.fusion_weight
+        label = f"hybrid-{method}" + (f"-w{w}" if method == "interp" and w else "")
+        systems[label] = HybridRetriever(bases, method=method, weight=w, depth=args.fusion_depth)
     on_ranked = None
     if args.trec_run:
         from drqa_ng.evaluation.trec import check_trec_field, write_trec_run

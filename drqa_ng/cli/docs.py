@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _build_docs(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from indexing.docstore import DEFAULT_MIN_PARAGRAPH_CHARS, build_docstore
     from indexing.ingest import read_corpus
+    from indexing.ingest.corpus import CorpusMeter
 
     if len(args.paths) < 2:
         raise InputError("need at least one SRC and the OUT.sqlite path")
@@ -88,18 +93,26 @@ def _build_docs(args: argparse.Namespace) -> int:
 
     def skip(file: Path, error: Exception) -> None:
         bad.append(str(file))
-        print(f"drqa-ng build-docs: skipping bad file: {error}", file=sys.stderr)
+        tqdm.write(f"drqa-ng build-docs: skipping bad file: {error}", file=sys.stderr)  # above the bar
 
-    report = build_docstore(
-        read_corpus(
-            sources, args.format, id_prefix=prefix, on_bad_file=skip if args.skip_bad_files else None
-        ),
-        out,
-        passage_words=args.passage_words,
-        min_paragraph_chars=min_chars,
-        show_progress=not args.quiet,
-        sources=[str(s) for s in sources],
-    )
+    meter = CorpusMeter()  # the bar's total (input bytes) and position, filled by read_corpus
+    # warnings print above the progress bar, not through it (no bar with -q: logging as configured)
+    with logging_redirect_tqdm() if not args.quiet else contextlib.nullcontext():
+        report = build_docstore(
+            read_corpus(
+                sources,
+                args.format,
+                id_prefix=prefix,
+                on_bad_file=skip if args.skip_bad_files else None,
+                meter=meter,
+            ),
+            out,
+            passage_words=args.passage_words,
+            min_paragraph_chars=min_chars,
+            show_progress=not args.quiet,
+            sources=[str(s) for s in sources],
+            meter=meter,
+        )
     print(f"wrote {report.path}")
     print(f"documents:  {report.documents}")
     print(f"paragraphs: {report.paragraphs}")

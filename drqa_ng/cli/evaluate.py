@@ -21,7 +21,7 @@ def _eval(args: argparse.Namespace) -> int:
     sel = QuestionSelection(args.file, args.articles, args.limit, args.sample, args.seed)
     questions = select_questions(sel)
     settings = pipeline_settings(args)
-    opts = EvalOptions(args.dataset, args.batch_size, args.tune, args.features)
+    opts = EvalOptions(args.dataset, args.question_batch, args.tune, args.features)
     bar = tqdm(
         total=len(questions), desc=f"eval {args.dataset}", unit="q", disable=args.quiet, file=sys.stderr
     )
@@ -37,7 +37,7 @@ def _eval(args: argparse.Namespace) -> int:
     print(
         f"  latency p50 {metrics.latency_p50_ms:.0f} ms  p95 {metrics.latency_p95_ms:.0f} ms  "
         f"{metrics.questions_per_s:.2f} q/s  CPU p50 {metrics.cpu_p50_ms:.0f} ms  "
-        f"(w={metrics.weight}, n_docs={metrics.n_docs})"
+        f"(answer weight {metrics.answer_weight}, k={metrics.k})"
     )
     answered = "-" if metrics.answered_em is None else f"{metrics.answered_em:.1f}"
     print(
@@ -52,14 +52,14 @@ def _eval(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``eval``."""
-    from drqa_ng.cli.options import add_pipeline_options
+    from drqa_ng.cli.options import add_pipeline_options, hidden_alias
 
     e = sub.add_parser(
         "eval",
         help="batch end-to-end QA evaluation (EM/F1/regex, recall@k, latency) with a PNG report",
         description="Run the pipeline on a question set and write predictions.jsonl, metrics.json and "
         "report.png to --out. CuratedTREC is scored by regex match. --tune also picks the retriever weight "
-        "on THIS split (use a dev split, e.g. SQuAD part-A train articles, then pass --weight elsewhere).",
+        "on THIS split (use a dev split, e.g. SQuAD part-A train articles, then pass --answer-weight elsewhere).",
     )
     e.add_argument("--dataset", required=True, choices=("squad", "webquestions", "curatedtrec", "wikimovies"))
     e.add_argument("file", type=Path, metavar="FILE", help="SQuAD JSON or DrQA JSONL question file")
@@ -70,8 +70,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     e.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
     e.add_argument("--out", type=Path, required=True, help="output folder")
-    e.add_argument("--batch-size", type=int, default=1, help="questions per pipeline call (1 = true latency)")
-    e.add_argument("--tune", action="store_true", help="also grid-search the retriever weight on this split")
+    e.add_argument(
+        "--question-batch", type=int, default=1, help="questions per pipeline call (default 1 = true latency)"
+    )
+    hidden_alias(e, "--batch-size", dest="question_batch", type=int)
+    e.add_argument(
+        "--tune",
+        action="store_true",
+        help="also grid-search the answer weight (the retriever's share of an answer's score) on this split",
+    )
     e.add_argument(
         "--features",
         action="store_true",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,7 @@ def check_quoted(questions: Sequence[str]) -> None:
 
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     """Options naming the indexes, doc store and reader (shared by ask, eval and serve)."""
-    from drqa_ng.config import DEFAULT_K
+    from drqa_ng.request import DEFAULT_K
 
     g = p.add_argument_group("pipeline (defaults: the data home's config.json)")
     add_home_option(g)
@@ -79,13 +80,23 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     hidden_alias(g, "--reader-backend", dest="backend", choices=("auto", "torch", "onnx"))
     g.add_argument("--fusion", choices=("rrf", "interp"), help="how several indexes are fused (default rrf)")
     g.add_argument(
-        "-k", type=int, default=DEFAULT_K, help=f"retrieved units per question (default {DEFAULT_K})"
+        "-k",
+        type=int,
+        default=None,
+        help=f"retrieved units (paragraphs, passages or documents) read per question (default {DEFAULT_K})",
     )
     hidden_alias(g, "--n-docs", dest="k", type=int)
     g.add_argument(
-        "--weight",
+        "--answer-weight",
         type=float,
-        help="retriever weight w in score = reader + w·norm(retriever) (default: config.json, else the tuned default 1.0)",
+        help="retriever weight w in an answer's score = reader + w·norm(retriever) (default: config.json, "
+        "else the tuned default 1.0)",
+    )
+    hidden_alias(g, "--weight", dest="answer_weight", type=float)
+    g.add_argument(
+        "--fusion-weight",
+        type=float,
+        help="interp fusion: weight of the last index (0..1; default: config.json, else 0.5)",
     )
     g.add_argument(
         "--max-passages", type=int, default=64, help="cap on passages read per question (default 64)"
@@ -105,18 +116,40 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
-    """Settings from flags, falling back to ``<home>/config.json`` for whatever is not given."""
-    from drqa_ng.config import default_home
+def checked_k(args: argparse.Namespace) -> int:
+    """``args.k`` checked for the CLI: below 1 is an InputError naming ``-k``; above ``MAX_K`` (the HTTP
+    maximum) it is capped, and stderr says so (reading or printing a whole corpus is never meant)."""
+    from drqa_ng.request import MAX_K
+
+    k: int = args.k
+    if k < 1:
+        raise InputError(f"-k must be >= 1, got {k}")
+    if k > MAX_K:
+        command = getattr(args, "command", None) or "ask"
+        print(f"drqa-ng {command}: -k {k} is above the maximum {MAX_K}; using {MAX_K}", file=sys.stderr)
+        return MAX_K
+    return k
+
+
+def source_settings(args: argparse.Namespace, *, docs_optional: bool = False) -> PipelineSettings:
+    """Indexes, doc store, reader, answer weight and fusion from the flags, falling back to
+    ``<home>/config.json`` (the data home) for whatever is not given; shared by ask, eval, serve and
+    search (``docs_optional``: ``--index`` alone is enough, the doc store is then the index's own).
+
+    Retrieval follows the home (and its background upgrades) when neither ``--index`` nor
+    ``--fusion`` is given.
+    """
+    from drqa_ng.config import default_home, read_home_config
     from drqa_ng.errors import InputError
-    from drqa_ng.pipeline import DEFAULT_WEIGHT, PipelineSettings
+    from drqa_ng.pipeline import DEFAULT_ANSWER_WEIGHT, PipelineSettings
 
-    indexes, docs, reader = args.index, args.docs, args.reader
-    weight, fusion = args.weight, args.fusion
-    fusion_weight, home, vocabulary, articles = 0.5, None, None, None
-    if not indexes or docs is None:
-        from drqa_ng.config import read_home_config
-
+    indexes, docs, reader = list(args.index or []), args.docs, getattr(args, "reader", None)
+    weight, fusion = getattr(args, "answer_weight", None), args.fusion
+    fusion_weight: float | None = getattr(args, "fusion_weight", None)
+    home: Path | None = None
+    vocabulary: Path | None = None
+    articles: Path | None = None
+    if not indexes or (docs is None and not docs_optional):
         if args.home is None and (indexes or docs is not None):
             raise InputError("give both --index and --docs (or neither, to use the data home)")
         cfg = read_home_config(args.home or default_home())
@@ -125,22 +158,36 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         reader = reader or cfg.reader
         if not args.index:  # the word list and article index describe the home's corpus only
             vocabulary, articles = cfg.vocabulary, cfg.articles
-        weight = weight if weight is not None else cfg.weight
+        weight = weight if weight is not None else cfg.answer_weight
         if not args.index and fusion is None:  # retrieval follows the home (and its upgrades)
-            fusion, fusion_weight, home = cfg.fusion, cfg.interp_weight, cfg.home
+            fusion, home = cfg.fusion, cfg.home
+            fusion_weight = cfg.fusion_weight_or_default if fusion_weight is None else fusion_weight
         fusion = fusion or cfg.fusion
     return PipelineSettings(
         indexes=tuple(indexes),
         docs=docs,
         reader=reader,
-        reader_backend=args.backend,
         fusion=fusion or "rrf",
         fusion_weight=fusion_weight,
         home=home,
         vocabulary=vocabulary,
         articles=articles,
-        n_docs=args.k,
-        weight=DEFAULT_WEIGHT if weight is None else weight,
+        answer_weight=DEFAULT_ANSWER_WEIGHT if weight is None else weight,
+    )
+
+
+def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
+    """Settings from flags, falling back to ``<home>/config.json`` for whatever is not given."""
+    from dataclasses import replace
+
+    from drqa_ng.request import DEFAULT_K
+
+    base = source_settings(args)
+    return replace(
+        base,
+        fusion_weight=0.5 if base.fusion_weight is None else base.fusion_weight,
+        reader_backend=args.backend,
+        k=DEFAULT_K if args.k is None else checked_k(args),
         max_passages=args.max_passages,
         threads=args.threads,
         min_confidence=args.min_confidence,

@@ -30,6 +30,9 @@ def quickstart_dense_plan(dense: bool | None, background: bool | None) -> tuple[
 
 def _quickstart(args: argparse.Namespace) -> int:
     from drqa_ng.config import default_home
+    from indexing.quickstart import check_inputs
+
+    check_inputs(args.corpus, args.dense_limit)  # a typo fails in milliseconds, before anything loads
     from indexing.background import start_background_dense as start_background
     from indexing.background import stop_background_dense
     from indexing.quickstart import build_home, default_url, download, report_dict

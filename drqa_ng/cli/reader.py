@@ -12,6 +12,8 @@ from drqa_ng.errors import InputError
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands to the parser."""
+    from drqa_ng.cli.options import hidden_alias
+
     p = sub.add_parser(
         "train-reader",
         help="fine-tune the span reader",
@@ -47,7 +49,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--max-steps", type=int)
     p.add_argument("--epochs", type=float, default=2.0)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="token windows per batch (default 32)")
     p.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps with linear warmup")
@@ -65,6 +67,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         default="auto",
         help="auto: bf16 autocast on a GPU or a CPU with native bf16, fp32 elsewhere",
     )
+    p.add_argument(
+        "--hard-weight",
+        type=float,
+        default=0.5,
+        help="distillation: share of the gold-span loss on examples that also carry a teacher label "
+        "(label-reader); the rest is the soft loss (default 0.5)",
+    )
+    p.add_argument("--temperature", type=float, default=2.0, help="distillation temperature T (default 2)")
     p.add_argument("--stop-at-step", type=int, help="stop this piece of the run after step N (state saved)")
     p.add_argument(
         "--base",
@@ -85,9 +95,41 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "paragraph (token Jaccard >= 0.5).",
     )
     p.add_argument("files", type=Path, nargs="+", metavar="FILE", help="question JSONL(.gz)")
-    p.add_argument("--index", type=Path, required=True, help="sparse (or dense) index over --docs")
+    p.add_argument(
+        "--index", type=Path, help="sparse (or dense) index over --docs (required without --positions)"
+    )
     p.add_argument("--docs", type=Path, required=True, help="doc store the index was built from")
     p.add_argument("--out", type=Path, required=True, metavar="OUT.jsonl.gz")
+    p.add_argument(
+        "--positions",
+        action="store_true",
+        help="position-checked mode for questions with 'token_span' (SQuAD train without paragraphs): "
+        "scan every paragraph of --docs (PTB tokens), keep those holding the answer at its position "
+        "(± --tolerance), place a question where other questions land too; no --index needed",
+    )
+    p.add_argument(
+        "--retrieved",
+        action="store_true",
+        help="write each question's top -k retrieved units as examples without an answer (for "
+        "label-reader: the teacher labels them for distillation) instead of matches",
+    )
+    p.add_argument(
+        "--known",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="--positions: tokenised files whose paragraphs are known (cs224n): placed while held out of "
+        "the voting, never written; the report's precision is measured on them",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=int,
+        default=2,
+        metavar="N",
+        help="--positions: tokens an answer may move (default 2)",
+    )
+    p.add_argument("--workers", type=int, default=2, help="--positions: scan processes (default 2)")
     p.add_argument("-k", type=int, default=20, help="retrieved units searched per question (default 20)")
     p.add_argument(
         "--exclude-prefix",
@@ -154,10 +196,36 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--articles", type=Path, metavar="LIST")
     p.add_argument("--limit", type=int, help="evaluate on an evenly spaced sample of this many questions")
     p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--window-batch", type=int, default=32, help="token windows per model call (default 32)")
+    hidden_alias(p, "--batch-size", dest="window_batch", type=int)
     p.add_argument("--threads", type=int, help="CPU threads")
     p.add_argument("--out", type=Path, metavar="JSON", help="write scores (and predictions) here")
     p.set_defaults(func=_eval)
+
+    p = sub.add_parser(
+        "label-reader",
+        help="label training examples with a teacher reader's start/end logits (for distillation)",
+        description="Run TEACHER (a train-reader model folder) over every (question, context) of the FILES "
+        "(unified reader-train JSONL(.gz) or SQuAD JSON; gold answers optional) and write them with a "
+        "'teacher' field: the top start/end logits at character positions, so a student with another "
+        "tokenizer learns from them (train-reader --train OUT). Resumable: an OUT.partial file is "
+        "continued from where it stopped.",
+    )
+    p.add_argument("teacher", type=Path, metavar="TEACHER")
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    p.add_argument("--out", type=Path, required=True, metavar="OUT.jsonl.gz")
+    p.add_argument("--max-length", type=int, default=384)
+    p.add_argument("--stride", type=int, default=128)
+    p.add_argument("--top", type=int, default=16, help="logits kept per side and example (default 16)")
+    p.add_argument("--batch-size", type=int, default=32, help="examples per teacher call (default 32)")
+    p.add_argument(
+        "--exclude-titles",
+        type=Path,
+        metavar="LIST",
+        help="drop these titles (e.g. scripts/squad_dev_titles.txt)",
+    )
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=_label)
 
     p = sub.add_parser(
         "export-reader",
@@ -201,6 +269,37 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _label(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from drqa_ng.inputs import read_article_list
+    from drqa_ng.reading.distill import label_file
+
+    if args.top < 1 or args.batch_size < 1:
+        raise InputError("--top and --batch-size must be >= 1")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    drop = read_article_list(args.exclude_titles) if args.exclude_titles else []
+    keep = read_article_list(args.articles) if args.articles else None
+    with tqdm(desc="label-reader", unit="ex", disable=args.quiet) as bar:
+        n, done = label_file(
+            args.teacher,
+            args.files,
+            args.out,
+            exclude_titles=drop,
+            squad_articles=keep,
+            max_length=args.max_length,
+            stride=args.stride,
+            top=args.top,
+            batch_size=args.batch_size,
+            progress=bar.update,
+        )
+    print(f"{n} examples labelled ({done} from an earlier run) -> {args.out}")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -217,7 +316,7 @@ def _eval(args: argparse.Namespace) -> int:
     questions = _sample([q for q in load_questions(args.data, titles) if q.answers and q.context], args.limit)
     if not questions:
         raise InputError(f"no questions with paragraphs and answers in {args.data}")
-    reader = load_reader(args.model_dir, backend=args.backend, batch_size=args.batch_size)
+    reader = load_reader(args.model_dir, backend=args.backend, batch_size=args.window_batch)
     res, preds = evaluate_reader(reader, questions)
     print(
         f"{res.questions} questions  EM {res.exact_match:.2f}  F1 {res.f1:.2f}  "
@@ -257,11 +356,51 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _place(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from drqa_ng.reading.placement import place_questions
+    from drqa_ng.store.docstore import DocStore
+
+    if args.tolerance < 0:
+        raise InputError(f"--tolerance must be >= 0, got {args.tolerance}")
+    with DocStore.open(args.docs) as store:
+        total = store.count("paragraph")
+    with tqdm(total=total, desc="placing", unit="par", disable=args.quiet) as bar:
+        r = place_questions(
+            args.files,
+            args.docs,
+            args.out,
+            known_files=args.known,
+            dedupe_against=args.dedupe_against,
+            tolerance=args.tolerance,
+            workers=max(1, args.workers),
+            source=args.source if args.source != "distant" else "squad-placed",
+            progress=bar.update,
+        )
+    print(f"{r.placed}/{r.questions} questions placed on a paragraph in {r.seconds:.0f}s -> {args.out}")
+    if r.known_placed:
+        print(
+            f"held-out known questions: {r.known_placed}/{r.known} placed, on their true paragraph "
+            f"{100 * r.known_correct / r.known_placed:.1f}%"
+        )
+    if r.dedupe_placed:
+        print(
+            f"questions that already had a paragraph: {r.dedupe_placed} placed, on it "
+            f"{100 * r.dedupe_correct / r.dedupe_placed:.1f}%"
+        )
+    return 0
+
+
 def _distant(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    if args.positions:
+        return _place(args)
+    if args.index is None:
+        raise InputError("distant-supervise needs --index (or --positions for questions with token_span)")
+    from drqa_ng.indexes import open_retriever
     from drqa_ng.reading.distant import check_run, distant_supervise, parse_shard, select_records
-    from drqa_ng.retrieval.loader import open_retriever
     from drqa_ng.store.docstore import DocStore
 
     check_run(args.k, args.out, args.max_rank, args.min_overlap)
@@ -284,6 +423,25 @@ def _distant(args: argparse.Namespace) -> int:
         regex=args.regex,
     )
     retriever = open_retriever(args.index)
+    if args.retrieved:
+        from drqa_ng.reading.distill import write_retrieved
+
+        with (
+            DocStore.open(args.docs) as store,
+            tqdm(total=len(records), desc="retrieved", unit="q", disable=args.quiet) as bar,
+        ):
+            n = write_retrieved(
+                [(r.question.id, r.question.question) for r in records],
+                retriever,
+                store,
+                args.out,
+                k=args.k,
+                exclude_prefixes=args.exclude_prefix,
+                source=args.source if args.source != "distant" else "retrieved",
+                progress=bar.update,
+            )
+        print(f"{n} retrieved units of {len(records)} questions -> {args.out}")
+        return 0
     with (
         DocStore.open(args.docs) as store,
         tqdm(total=len(records), desc="distant", unit="q", disable=args.quiet) as bar,

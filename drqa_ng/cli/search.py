@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from drqa_ng.protocols import PassageStore
+    from drqa_ng.pipeline import PipelineSettings
 
 log = logging.getLogger(__name__)
 
@@ -18,14 +18,14 @@ SNIPPET_CHARS = 160
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands to the parser."""
-    from drqa_ng.cli.options import add_home_option
-    from drqa_ng.config import DEFAULT_K
+    from drqa_ng.cli.options import add_home_option, hidden_alias
+    from drqa_ng.request import DEFAULT_K
 
     p = sub.add_parser(
         "search",
         help="retrieve the top-k units of an index for queries",
         description=(
-            "Search an index folder (any kind open_retriever knows). Give the index as the first "
+            "Search an index folder (any kind drqa_ng.indexes opens). Give the index as the first "
             "positional argument or with --index; without either, the indexes of the data home built by "
             "`drqa-ng quickstart` are searched (fused like `ask` does). Queries are further arguments "
             "and/or --queries-file. Titles and snippets come from the doc store recorded in the index "
@@ -65,8 +65,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--fusion", choices=["rrf", "interp"], default=None, help="fusion of several --index (default rrf)"
     )
-    p.add_argument("--weight", type=float, default=None, help="interp: weight of the last --index (0..1)")
-    p.add_argument("--depth", type=int, default=100, help="hits fetched from each index before fusion")
+    p.add_argument(
+        "--fusion-weight", type=float, default=None, help="interp: weight of the last --index (0..1)"
+    )
+    hidden_alias(p, "--weight", dest="fusion_weight", type=float)
+    p.add_argument(
+        "--fusion-depth",
+        type=int,
+        default=100,
+        help="hits fetched from each index before fusion (default 100)",
+    )
+    hidden_alias(p, "--depth", dest="fusion_depth", type=int)
     p.set_defaults(func=_search)
 
 
@@ -90,53 +99,27 @@ def _read_queries(path: Path) -> list[tuple[str | None, str]]:
     return out
 
 
-def _resolve_indexes(args: argparse.Namespace, positional: list[str]) -> tuple[list[Path], Path | None]:
-    """Index folders to search and the doc store to show titles from (None: the index's own).
+def _settings(args: argparse.Namespace, positional: list[str]) -> PipelineSettings:
+    """What to search: ``--index`` wins; else a first positional argument that is a folder; else the
+    data home (``options.source_settings``, as ask/eval/serve resolve it)."""
+    from dataclasses import replace
 
-    ``--index`` wins; else a first positional argument that is a folder; else the data home.
-    """
-    from drqa_ng.config import default_home, read_home_config
+    from drqa_ng.cli.options import source_settings
     from drqa_ng.errors import NotFoundError
+    from drqa_ng.index_io import index_present
 
-    if args.index:
-        return list(args.index), None
-    if positional and Path(positional[0]).is_dir():
-        return [Path(positional.pop(0))], None
+    if args.docs is not None and not args.docs.is_file():
+        raise NotFoundError(f"doc store not found: {args.docs}")
+    # index_present runs the swap recovery that opening with --index runs, so both forms agree.
+    if not args.index and positional and index_present(Path(positional[0])):
+        args.index = [Path(positional.pop(0))]
     try:
-        cfg = read_home_config(args.home or default_home())
+        base = source_settings(args, docs_optional=True)
     except NotFoundError as e:
-        if args.home is None and len(positional) > 1:
+        if not args.index and args.home is None and len(positional) > 1:
             raise NotFoundError(f"{positional[0]} is not an index folder, and {e}") from e
         raise
-    if args.fusion is None:
-        args.fusion = cfg.fusion
-        if args.weight is None and cfg.fusion == "interp":
-            args.weight = cfg.interp_weight
-    args.articles = cfg.articles  # the home's document-aware ranking, as ask and serve use it
-    return list(cfg.indexes), cfg.docs
-
-
-def _open_docs(args: argparse.Namespace, index_docs: Path | None) -> PassageStore | None:
-    """The doc store to decorate hits with, or None (then only ids are printed)."""
-    from drqa_ng.errors import DrqaError, NotFoundError
-
-    if args.docs is not None:
-        if not args.docs.is_file():
-            raise NotFoundError(f"doc store not found: {args.docs}")
-        path = args.docs
-    elif index_docs is not None:
-        path = index_docs
-    else:
-        return None
-    try:
-        from drqa_ng.store.docstore import DocStore
-
-        return DocStore.open(path)
-    except (ImportError, DrqaError) as e:
-        if args.docs is not None:
-            raise
-        log.warning("doc store %s unavailable (%s); printing ids only", path, e)
-        return None
+    return replace(base, fusion_depth=args.fusion_depth)
 
 
 def _snippet(text: str) -> str:
@@ -145,24 +128,23 @@ def _snippet(text: str) -> str:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from drqa_ng.cli.options import checked_k
     from drqa_ng.errors import InputError
-    from drqa_ng.pipeline import lookup_hits
+    from drqa_ng.pipeline import QAPipeline
     from drqa_ng.presentation import hits_dict
-    from drqa_ng.retrieval.loader import index_docs, open_retriever
+    from drqa_ng.request import check_request
 
     positional: list[str] = list(args.args)
     if not args.index and not positional and not args.queries_file:
         raise InputError('no query given: drqa-ng search [INDEX_DIR] "your query"')
-    indexes, home_docs = _resolve_indexes(args, positional)
-    if args.docs is None and home_docs is not None:
-        args.docs = home_docs
+    settings = _settings(args, positional)
     numbered: list[tuple[str | None, str]] = [(None, q) for q in positional]
     numbered += _read_queries(args.queries_file) if args.queries_file else []
-    queries = [q for _, q in numbered]
-    if not queries:
+    if not numbered:
         raise InputError("no query given")
-    if args.k < 1:
-        raise InputError(f"-k must be >= 1, got {args.k}")
+    k = None if args.k is None else checked_k(args)  # above the maximum: capped, with a message
+    request = check_request([q for _, q in numbered], k=k, top_n=None)
+    queries = request.questions
     qids = [qid or str(i) for i, (qid, _) in enumerate(numbered, 1)]
     if args.trec_run is not None:
         from drqa_ng.evaluation.trec import check_trec_field
@@ -170,30 +152,11 @@ def _search(args: argparse.Namespace) -> int:
         check_trec_field(args.trec_tag, "--trec-tag")
         for qid in qids:
             check_trec_field(qid, "query id")
-    retriever = open_retriever(indexes[0])
-    if len(indexes) > 1:  # hybrid (H3)
-        from drqa_ng.retrieval.fusion import HybridRetriever
-
-        retriever = HybridRetriever(
-            [retriever, *(open_retriever(p) for p in indexes[1:])],
-            method=args.fusion or "rrf",
-            weight=args.weight,
-            depth=args.depth,
-        )
-    store = _open_docs(args, index_docs(indexes[0]))
-    articles = getattr(args, "articles", None)
-    if articles is not None and store is not None:
-        from drqa_ng.retrieval.articles import ArticleRanker
-        from drqa_ng.store.docstore import DocStore
-
-        if isinstance(store, DocStore):
-            retriever = ArticleRanker(retriever, open_retriever(articles), store)
-    hits = retriever.search(queries, args.k)
+    found = QAPipeline.for_search(settings).find(request, keep_missing=True)
     if args.trec_run is not None:
         from drqa_ng.evaluation.trec import write_trec_run
 
-        write_trec_run(args.trec_run, qids, hits, args.trec_tag)
-    found = lookup_hits(hits, store, retriever.unit)
+        write_trec_run(args.trec_run, qids, [[h.hit for h in hs] for hs in found], args.trec_tag)
     if args.json:
         for q, f in zip(queries, found, strict=True):
             print(json.dumps(hits_dict(q, f), ensure_ascii=False))

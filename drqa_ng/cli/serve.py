@@ -10,12 +10,11 @@ from typing import Any
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from drqa_ng.cli.options import pipeline_settings
     from drqa_ng.errors import InputError
     from drqa_ng.pipeline import QAPipeline
     from serving.app import create_app
+    from serving.server import bind, run
     from serving.settings import ServerSettings
 
     api_key = None
@@ -33,6 +32,8 @@ def _serve(args: argparse.Namespace) -> int:
         extra.append(("video_index", str(args.video_index)))
     if args.video_media_root:
         extra.append(("video_media_roots", os.pathsep.join(str(p) for p in args.video_media_root)))
+    extra.append(("video_deadline_s", str(args.video_deadline)))
+    extra.append(("video_max_frames", str(args.video_max_frames)))
     settings = ServerSettings(
         pipeline=pipeline_settings(args),
         api_key=api_key,
@@ -43,7 +44,9 @@ def _serve(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_body_bytes=args.max_body_bytes,
         max_queue=args.max_queue,
+        deadline_s=args.deadline,
         request_timeout_s=args.request_timeout,
+        body_timeout_s=args.body_timeout,
         extra=tuple(extra),
     )
     # Load here, not in the app's startup: a missing or corrupt index, doc store or video index is
@@ -53,8 +56,9 @@ def _serve(args: argparse.Namespace) -> int:
         from drqa_ng.video.index import VideoIndex
 
         VideoIndex.open(args.video_index)
-    url = server_url(args.host, args.port)
-    print(f"drqa-ng serve: serving {url} (API docs {url}docs)", file=sys.stderr)
+    # Bound before "serving" is printed: a busy port is one line and exit 2, not a lie and a traceback.
+    sock = bind(args.host, args.port)
+    url = server_url(args.host, sock.getsockname()[1])  # the port the system chose for --port 0
     # uvicorn's info level is the operator's view: "Application startup complete." (the ready line),
     # "Uvicorn running on <url>", then one access-log line per request.
     log_level = "warning" if args.quiet else "info"
@@ -62,15 +66,13 @@ def _serve(args: argparse.Namespace) -> int:
         from serving.replicas import run_replicas
 
         del pipeline  # checked above; each replica process loads its own
+        sock.close()  # the replicas bind their own shared socket; the check above stands
+        print(f"drqa-ng serve: serving {url} (API docs {url}docs)", file=sys.stderr)
         run_replicas(settings, args.host, args.port, args.replicas, log_level)
         return 0
-    uvicorn.run(
-        create_app(settings, pipeline=pipeline),
-        host=args.host,
-        port=args.port,
-        log_level=log_level,
-        access_log=not args.quiet,
-    )
+    print(f"drqa-ng serve: serving {url} (API docs {url}docs)", file=sys.stderr)
+    with sock:
+        run(create_app(settings, pipeline=pipeline), sock, log_level=log_level, access_log=not args.quiet)
     return 0
 
 
@@ -123,10 +125,23 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="ask (and search) requests waiting at once; more get 503 + Retry-After (default 64; 0 = unbounded)",
     )
     p.add_argument(
+        "--deadline",
+        type=float,
+        default=2.0,
+        help="ask/search requests expected to finish later than this many seconds (work ahead / measured "
+        "rate) get 503 + Retry-After at once (default 2; 0 = admit by --max-queue only)",
+    )
+    p.add_argument(
         "--request-timeout",
         type=float,
         default=30.0,
-        help="seconds before a waiting request gets 503 (default 30)",
+        help="seconds before an admitted request still unanswered gets 503 (default 30)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to receive a request body before 408 (default 10; 0 = none)",
     )
     p.add_argument("--video-index", type=Path, help="also serve POST /v1/video/ask over this video index")
     p.add_argument(
@@ -135,6 +150,18 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         action="append",
         metavar="DIR",
         help="folder whose videos /v1/video/media may serve (repeatable; the index folder always is)",
+    )
+    p.add_argument(
+        "--video-deadline",
+        type=float,
+        default=30.0,
+        help="/v1/video/ask: refused (503) when expected to finish later, abandoned (503) at it (default 30 s)",
+    )
+    p.add_argument(
+        "--video-max-frames",
+        type=int,
+        default=16,
+        help="/v1/video/ask: cap on questions x k x frames_per_segment per request (default 16)",
     )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra setting for optional routers")
     add_pipeline_options(p)

@@ -19,7 +19,7 @@ def _duration(seconds: float | None) -> str:
 def status_dict(home: Path) -> dict[str, Any]:
     """The home's retrieval (from config.json) and background build (progress file + process check)."""
     from drqa_ng.config import read_home_config
-    from indexing.background import is_running, pid_alive, read_progress
+    from indexing.background import is_running, pid_alive, process_memory_mb, read_progress
 
     cfg = read_home_config(home)
     prog = read_progress(home)
@@ -27,7 +27,9 @@ def status_dict(home: Path) -> dict[str, Any]:
         "home": str(home),
         "indexes": [p.name for p in cfg.indexes],
         "fusion": cfg.fusion if len(cfg.indexes) > 1 else None,
-        "fusion_weight": cfg.interp_weight if cfg.fusion == "interp" and len(cfg.indexes) > 1 else None,
+        "fusion_weight": cfg.fusion_weight_or_default
+        if cfg.fusion == "interp" and len(cfg.indexes) > 1
+        else None,
         "dense_build": None,
     }
     if prog is not None:
@@ -46,6 +48,9 @@ def status_dict(home: Path) -> dict[str, Any]:
             "alive": alive,
             "updated_s_ago": round(time.time() - prog.updated, 1),
             "error": prog.error,
+            # the live process's memory when it runs, else what it last reported
+            "rss_mb": (process_memory_mb(prog.pid) if alive else None) or prog.rss_mb,
+            "peak_rss_mb": prog.peak_rss_mb,
         }
     return out
 
@@ -87,6 +92,9 @@ def _status(args: argparse.Namespace) -> int:
         elif build["alive"]:
             line += ", measuring the rate"
     line += f"; pid {build['pid']} {'alive' if build['alive'] else 'not running'}"
+    if build["rss_mb"] is not None and build["state"] != "done":
+        peak = build["peak_rss_mb"]
+        line += f", memory {build['rss_mb']:.0f} MB" + (f" (peak {peak:.0f} MB)" if peak else "")
     print(line)
     if build["error"]:
         print(f"  error: {build['error']}")
@@ -104,7 +112,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "status",
         help="what the data home retrieves with and how its background dense build is doing",
         description="Show the data home's retrieval (indexes, fusion) and the background MiniLM build started "
-        "by quickstart: units done/total, rate, ETA, and whether its process is alive. --start resumes a "
+        "by quickstart: units done/total, rate, ETA, its memory, and whether its process is alive. --start resumes a "
         "stopped or failed build from its saved chunks; --stop stops a running one.",
     )
     add_home_option(p)

@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from drqa_ng.request import DEFAULT_VIDEO_K
+
 log = logging.getLogger(__name__)
 
 
@@ -66,7 +68,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     a.add_argument("questions", nargs="+", metavar="QUESTION", help="quote each question")
     a.add_argument("--video-index", type=Path, required=True, metavar="DIR", help="folder from `build-video`")
-    a.add_argument("-k", type=int, default=3, help="segments per question (default: 3)")
+    a.add_argument(
+        "-k",
+        type=int,
+        default=DEFAULT_VIDEO_K,
+        help=f"segments per question (default: {DEFAULT_VIDEO_K}; each is one answer, its frames recognised)",
+    )
     a.add_argument(
         "--frames-per-segment", type=int, default=2, help="frames recognised per segment (default: 2)"
     )
@@ -177,7 +184,7 @@ def video_ask(
     questions: list[str],
     *,
     index_dir: Path,
-    k: int = 3,
+    k: int = DEFAULT_VIDEO_K,
     frames_per_segment: int = 2,
     recognize: bool = True,
     reader_dir: Path | None = None,
@@ -187,9 +194,10 @@ def video_ask(
     """Answer questions over a video index and print them (shared by ``video-ask`` and ``ask --video-index``)."""
     from drqa_ng.presentation import video_result_dict
     from drqa_ng.video.index import VideoIndex
-    from drqa_ng.video.qa import answer_questions
+    from drqa_ng.video.qa import answer_questions, check_ask
     from drqa_ng.video.recognize import default_recognizer
 
+    questions = check_ask(questions, k, frames_per_segment)  # before the index and models load
     index = VideoIndex.open(index_dir)
     recognizer = default_recognizer() if recognize else None
     reader = _load_reader(reader_dir, use_reader)

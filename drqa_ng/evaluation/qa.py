@@ -75,8 +75,8 @@ class QAMetrics:
     latency_p50_ms: float
     latency_p95_ms: float
     questions_per_s: float
-    weight: float
-    n_docs: int
+    answer_weight: float
+    k: int
     batch_size: int
     abstained: float = 0.0
     answered_em: float | None = None
@@ -130,19 +130,19 @@ def summarize(
     preds: Sequence[Prediction],
     *,
     regex: bool,
-    n_docs: int,
-    weight: float,
+    k: int,
+    answer_weight: float,
     batch_size: int,
     wall_seconds: float,
 ) -> QAMetrics:
-    """Means ×100 of EM, F1, regex match and recall@k for k ≤ n_docs; latency percentiles."""
+    """Means ×100 of EM, F1, regex match and recall@r for r ≤ k; latency percentiles."""
     n = len(preds)
 
     def mean(xs: Sequence[float]) -> float:
         return 100.0 * float(np.mean(xs)) if n else 0.0
 
-    ks = sorted({k for k in RECALL_KS if k <= n_docs} | {n_docs})
-    recall = tuple((k, mean([float(0 < p.hit_rank <= k) for p in preds])) for k in ks)
+    ks = sorted({r for r in RECALL_KS if r <= k} | {k})
+    recall = tuple((r, mean([float(0 < p.hit_rank <= r) for p in preds])) for r in ks)
     answered = [p.regex_match if regex else p.em for p in preds if not p.abstained]
     return QAMetrics(
         dataset=dataset,
@@ -154,8 +154,8 @@ def summarize(
         latency_p50_ms=percentile_ms([p.seconds for p in preds], 50),
         latency_p95_ms=percentile_ms([p.seconds for p in preds], 95),
         questions_per_s=n / wall_seconds if wall_seconds > 0 else 0.0,
-        weight=weight,
-        n_docs=n_docs,
+        answer_weight=answer_weight,
+        k=k,
         batch_size=batch_size,
         abstained=mean([float(p.abstained) for p in preds]),
         answered_em=100.0 * float(np.mean(answered)) if answered else None,
@@ -209,8 +209,8 @@ def evaluate_qa(
         dataset,
         preds,
         regex=regex,
-        n_docs=pipeline.n_docs,
-        weight=pipeline.weight,
+        k=pipeline.k,
+        answer_weight=pipeline.answer_weight,
         batch_size=batch_size,
         wall_seconds=wall,
     )

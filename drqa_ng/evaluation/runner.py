@@ -12,7 +12,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from drqa_ng.errors import InputError
 from drqa_ng.evaluation.datasets import Question, load_questions
@@ -27,19 +26,12 @@ from drqa_ng.evaluation.qa import (
 )
 from drqa_ng.inputs import read_article_list
 from drqa_ng.pipeline import PipelineSettings, QAPipeline
+from drqa_ng.protocols import Progress
 
 PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.png"
 FEATURES_FILE = "features.jsonl"
-
-
-class Progress(Protocol):
-    """A progress bar (``tqdm`` is one): ``update`` per question done, ``reset`` before a second pass."""
-
-    def update(self, n: int) -> object: ...
-
-    def reset(self) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +48,11 @@ class QuestionSelection:
 
 @dataclass(frozen=True, slots=True)
 class EvalOptions:
-    """How to run: ``batch_size`` questions per pipeline call (1 = true latency), ``tune`` the retriever
-    weight on this split first, write ``features`` (every ranked answer's confidence features)."""
+    """How to run: ``question_batch`` questions per pipeline call (1 = true latency), ``tune`` the
+    answer weight on this split first, write ``features`` (every ranked answer's confidence features)."""
 
     dataset: str
-    batch_size: int = 1
+    question_batch: int = 1
     tune: bool = False
     features: bool = False
 
@@ -119,7 +111,7 @@ def run_eval(
     tuned: float | None = None
     if opts.tune:
         results, _ = run_pipeline(
-            pipe, questions, top_n=pipe.reader_candidates, batch_size=opts.batch_size, progress=update
+            pipe, questions, top_n=pipe.reader_candidates, batch_size=opts.question_batch, progress=update
         )
         tuned, curve = tune_weight(results, questions, regex=regex)
         if progress is not None:
@@ -128,7 +120,7 @@ def run_eval(
         pipe,
         questions,
         dataset=opts.dataset,
-        batch_size=opts.batch_size,
+        batch_size=opts.question_batch,
         top_n=pipe.reader_candidates if opts.features else 1,
         progress=update,
     )

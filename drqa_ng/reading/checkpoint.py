@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from drqa_ng.errors import IndexFormatError
-from drqa_ng.index_io import atomic_dir, read_manifest, write_manifest
+from drqa_ng.errors import IndexFormatError, InputError
+from drqa_ng.index_io import MANIFEST, atomic_dir, read_manifest, write_manifest
 
 STATE_KIND = "reader-train-state"
 STATE_VERSION = 1
@@ -101,7 +101,7 @@ def save_state(
 
 
 def has_state(folder: Path) -> bool:
-    return (Path(folder) / "manifest.json").is_file()
+    return (Path(folder) / MANIFEST).is_file()
 
 
 def load_state(
@@ -153,4 +153,37 @@ def load_state(
 
 def read_extra(folder: Path) -> dict[str, Any]:
     """The ``extra`` fields of a checkpoint without loading tensors."""
-    return dict(json.loads((Path(folder) / "manifest.json").read_text()).get("extra") or {})
+    return dict(read_manifest(folder, STATE_KIND, STATE_VERSION).get("extra") or {})
+
+
+def lock_run(out: Path) -> Any:
+    """An exclusive lock on the run folder (``RUN/.lock``), released when the returned file closes.
+
+    Two processes training into one folder would overwrite each other's checkpoints.
+    """
+    import fcntl
+
+    f = open(out / ".lock", "w")  # noqa: SIM115 - held open for the whole run
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        f.close()
+        raise InputError(f"{out} is being trained by another process (locked)") from e
+    return f
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop log lines past ``step`` (written after the checkpoint a resumed run restarts from)."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the kill
+            continue
+        if int(rec.get("step", 0)) <= step:
+            keep.append(line)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(x + "\n" for x in keep), encoding="utf-8")
+    tmp.replace(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,8 +22,27 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class TeacherLabel:
+    """A teacher reader's view of one (question, context): its highest start and end logits, each at
+    the character where its token starts (``starts``) or ends, exclusive (``ends``). Characters, not
+    tokens, so a student with another tokenizer can learn from it (``reading.distill``)."""
+
+    starts: tuple[tuple[int, float], ...]
+    ends: tuple[tuple[int, float], ...]
+
+    def as_json(self) -> dict[str, list[list[float]]]:
+        return {
+            "start": [[c, round(v, 3)] for c, v in self.starts],
+            "end": [[c, round(v, 3)] for c, v in self.ends],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class QAExample:
-    """One extractive QA example: the first gold answer is the training target; all golds score eval."""
+    """One extractive QA example: the first gold answer is the training target; all golds score eval.
+
+    An example may have no gold answer when a ``teacher`` label stands in (a retrieved paragraph
+    labelled by the teacher): it trains only through distillation."""
 
     id: str
     question: str
@@ -31,6 +50,18 @@ class QAExample:
     answers: tuple[str, ...]
     answer_starts: tuple[int, ...]
     title: str = ""
+    teacher: TeacherLabel | None = None
+
+    @property
+    def has_gold(self) -> bool:
+        return bool(self.answers) and self.answer_starts[0] >= 0
+
+
+def parse_teacher(obj: Any) -> TeacherLabel:
+    """A ``TeacherLabel`` from its JSON form ``{"start": [[char, logit], ...], "end": [...]}``."""
+    return TeacherLabel(
+        tuple((int(c), float(v)) for c, v in obj["start"]), tuple((int(c), float(v)) for c, v in obj["end"])
+    )
 
 
 def _fix_start(context: str, text: str, start: int) -> int:
@@ -79,6 +110,16 @@ def _from_jsonl(f: TextIO, path: Path, articles: set[str] | None) -> Iterator[QA
             continue
         qid = str(obj.get("id", f"{path.name}:{lineno}"))
         ex = _example(qid, str(obj["question"]), str(obj["context"]), obj.get("answers", []), title)
+        if "teacher" in obj:
+            try:
+                label = parse_teacher(obj["teacher"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise DataFormatError(f"{path}:{lineno}: bad 'teacher' label: {e}") from e
+            ex = (
+                replace(ex, teacher=label)
+                if ex is not None
+                else QAExample(qid, str(obj["question"]), str(obj["context"]), (), (), title, label)
+            )
         if ex is not None:
             yield ex
 
@@ -104,7 +145,7 @@ def load_examples(
             raw = list(_from_squad(read_json(f, path), path, keep))
         else:
             raw = list(_from_jsonl(f, path, keep))
-    out = [ex for ex in raw if ex.answer_starts[0] >= 0 and title_key(ex.title) not in drop]
+    out = [ex for ex in raw if (ex.has_gold or ex.teacher is not None) and title_key(ex.title) not in drop]
     if len(out) != len(raw):
         log.info(
             "%s: dropped %d of %d examples (excluded title or unlocatable answer)",

@@ -13,3 +13,5 @@ MODEL_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 HF_KIND = "hf-qa"
+ONNX_KIND = "reader-onnx"
+ONNX_VERSION = 1

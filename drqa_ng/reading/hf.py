@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from drqa_ng.errors import NotFoundError
+from drqa_ng.index_io import MANIFEST
 from drqa_ng.reading.formats import HF_KIND
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ DEFAULT_MAX_LENGTH = 384
 
 def is_checkpoint(folder: Path) -> bool:
     """True for a Hugging Face model folder (``config.json``, no drqa_ng ``manifest.json``)."""
-    return (folder / "config.json").is_file() and not (folder / "manifest.json").is_file()
+    return (folder / "config.json").is_file() and not (folder / MANIFEST).is_file()
 
 
 def resolve_checkpoint(path_or_name: str | Path, allow_download: bool = True) -> Path:

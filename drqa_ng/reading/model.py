@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from drqa_ng.errors import IndexFormatError, NotFoundError
-from drqa_ng.index_io import atomic_dir, read_manifest, write_manifest
+from drqa_ng.index_io import atomic_dir
 from drqa_ng.reading.features import load_tokenizer
 from drqa_ng.reading.formats import MODEL_KIND, MODEL_VERSION, TOKENIZER_FILES, WEIGHTS_FILE
+from drqa_ng.reading.manifest import ReaderManifest
 
 __all__ = [
     "MODEL_KIND",
@@ -109,7 +110,7 @@ def save_model(model: SpanModel, tokenizer_dir: Path, out: Path, **info: Any) ->
                 shutil.copyfile(Path(tokenizer_dir) / name, tmp / name)
         if not (tmp / "tokenizer.json").is_file():
             raise NotFoundError(f"no tokenizer.json in {tokenizer_dir}")
-        write_manifest(tmp, MODEL_KIND, MODEL_VERSION, **info)
+        ReaderManifest.new(MODEL_KIND, **info).save(tmp)
 
 
 def load_model(folder: Path) -> SpanModel:
@@ -119,7 +120,7 @@ def load_model(folder: Path) -> SpanModel:
     from transformers import AutoConfig
 
     folder = Path(folder)
-    read_manifest(folder, MODEL_KIND, MODEL_VERSION)
+    ReaderManifest.load(folder, MODEL_KIND)
     config = AutoConfig.from_pretrained(str(folder))
     model = SpanModel(_encoder_from_config(config), int(config.hidden_size))
     try:

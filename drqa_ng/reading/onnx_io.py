@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import tempfile
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from drqa_ng.errors import IndexFormatError, UnsupportedError
-from drqa_ng.index_io import atomic_dir, file_sha256, read_manifest, write_manifest
+from drqa_ng.index_io import MANIFEST, atomic_dir, file_sha256
+from drqa_ng.reading.formats import ONNX_KIND as ONNX_KIND  # re-exported: older imports
+from drqa_ng.reading.formats import ONNX_VERSION as ONNX_VERSION
+from drqa_ng.reading.manifest import OnnxPart, ReaderManifest
 
 log = logging.getLogger(__name__)
 
-ONNX_KIND = "reader-onnx"
-ONNX_VERSION = 1
 PART_BYTES = 15 * 1024 * 1024
 OPSET = 17
 
@@ -91,36 +92,27 @@ def write_onnx_folder(
     from drqa_ng.reading.hf import describe, is_checkpoint
 
     checkpoint = is_checkpoint(Path(model_dir))
-    src_manifest = describe(Path(model_dir)) if checkpoint else read_manifest(model_dir)
+    src = describe(Path(model_dir)) if checkpoint else ReaderManifest.load(model_dir).to_json()
     data = Path(onnx_file).read_bytes()
     with atomic_dir(Path(out)) as tmp:
         parts = []
         for i in range(0, max(len(data), 1), PART_BYTES):
             name = f"model.onnx.part{i // PART_BYTES}"
             (tmp / name).write_bytes(data[i : i + PART_BYTES])
-            parts.append(
-                {"file": name, "bytes": len(data[i : i + PART_BYTES]), "sha256": file_sha256(tmp / name)}
-            )
+            parts.append(OnnxPart(name, len(data[i : i + PART_BYTES]), file_sha256(tmp / name)))
         for name in (*TOKENIZER_FILES, "config.json"):
             if (Path(model_dir) / name).is_file():
                 shutil.copyfile(Path(model_dir) / name, tmp / name)
         if not (tmp / "tokenizer.json").is_file():  # a checkpoint with slow-tokenizer files only
             load_tokenizer(Path(model_dir)).save(str(tmp / "tokenizer.json"))
-        keep = {k: v for k, v in src_manifest.items() if k not in ("kind", "format_version")}
-        manifest = write_manifest(
-            tmp,
-            ONNX_KIND,
-            ONNX_VERSION,
-            **{
-                **keep,
-                **info,
-                "precision": precision,
-                "parts": parts,
-                "model_bytes": len(data),
-                "model_sha256": hashlib.sha256(data).hexdigest(),
-                "tokenizer_sha256": {n: file_sha256(tmp / n) for n in TOKENIZER_FILES if (tmp / n).is_file()},
-            },
-        )
+        manifest = replace(
+            ReaderManifest.new(ONNX_KIND, **{**src, **info}),
+            precision=precision,
+            parts=tuple(parts),
+            model_bytes=len(data),
+            model_sha256=hashlib.sha256(data).hexdigest(),
+            tokenizer_sha256={n: file_sha256(tmp / n) for n in TOKENIZER_FILES if (tmp / n).is_file()},
+        ).save(tmp)
     return manifest
 
 
@@ -140,8 +132,9 @@ def export_reader(model_dir: Path, out: Path, fp32_out: Path | None = None, **in
 
 def default_cache_dir() -> Path:
     """Where ``cached_export`` keeps exported checkpoints: ``$XDG_CACHE_HOME/drqa_ng/readers``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "drqa_ng" / "readers"
+    from drqa_ng.config import cache_dir
+
+    return cache_dir("readers")
 
 
 def cached_export(checkpoint: Path, cache_dir: Path | None = None) -> Path:
@@ -155,7 +148,7 @@ def cached_export(checkpoint: Path, cache_dir: Path | None = None) -> Path:
         if (checkpoint / name).is_file():
             digest.update(file_sha256(checkpoint / name).encode())
     out = (cache_dir or default_cache_dir()) / f"{digest.hexdigest()[:16]}-int8"
-    if not (out / "manifest.json").is_file():
+    if not (out / MANIFEST).is_file():
         log.warning("exporting %s to int8 ONNX at %s (once)", checkpoint, out)
         out.parent.mkdir(parents=True, exist_ok=True)
         export_reader(checkpoint, out, source=str(checkpoint))
@@ -165,27 +158,24 @@ def cached_export(checkpoint: Path, cache_dir: Path | None = None) -> Path:
 def read_onnx_bytes(folder: Path) -> bytes:
     """The model bytes of an ONNX folder, every part and the whole checked against the manifest."""
     folder = Path(folder)
-    manifest = read_manifest(folder, ONNX_KIND, ONNX_VERSION)
-    parts = manifest.get("parts")
-    if not isinstance(parts, list) or not parts:
-        raise IndexFormatError(f"{folder}/manifest.json lists no model parts")
+    manifest = ReaderManifest.load(folder, ONNX_KIND)
+    if not manifest.parts:
+        raise IndexFormatError(f"{folder}/{MANIFEST} lists no model parts")
     chunks = []
-    for part in parts:
-        p = folder / str(part["file"])
+    for part in manifest.parts:
+        p = folder / part.file
         if not p.is_file():
-            raise IndexFormatError(f"{folder} is incomplete: {part['file']} missing")
+            raise IndexFormatError(f"{folder} is incomplete: {part.file} missing")
         blob = p.read_bytes()
-        if hashlib.sha256(blob).hexdigest() != part["sha256"]:
-            raise IndexFormatError(f"{p} is corrupt: sha256 does not match manifest.json")
+        if hashlib.sha256(blob).hexdigest() != part.sha256:
+            raise IndexFormatError(f"{p} is corrupt: sha256 does not match {MANIFEST}")
         chunks.append(blob)
     data = b"".join(chunks)
-    if hashlib.sha256(data).hexdigest() != manifest.get("model_sha256"):
-        raise IndexFormatError(f"{folder}: reassembled model does not match manifest.json sha256")
-    for name, digest in dict(manifest.get("tokenizer_sha256", {})).items():
+    if hashlib.sha256(data).hexdigest() != manifest.model_sha256:
+        raise IndexFormatError(f"{folder}: reassembled model does not match {MANIFEST} sha256")
+    for name, digest in manifest.tokenizer_sha256.items():
         if not (folder / name).is_file() or file_sha256(folder / name) != digest:
-            raise IndexFormatError(
-                f"{folder}/{name} is missing or corrupt: sha256 does not match manifest.json"
-            )
+            raise IndexFormatError(f"{folder}/{name} is missing or corrupt: sha256 does not match {MANIFEST}")
     return data
 
 

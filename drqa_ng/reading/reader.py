@@ -15,7 +15,7 @@ windows of a question and across questions of one model.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from drqa_ng.errors import InputError, UnsupportedError
-from drqa_ng.index_io import read_manifest
 from drqa_ng.reading.decoding import best_spans
 from drqa_ng.reading.features import Windows, make_windows, window_tokenizer
 from drqa_ng.types import Answer, Passage
@@ -133,12 +132,19 @@ class SpanReader:
         return self.read([question], [passages], top_n)[0]
 
 
-def settings_from_manifest(manifest: dict[str, Any], batch_size: int | None) -> ReaderSettings:
+def settings_from_manifest(manifest: Mapping[str, Any], batch_size: int | None) -> ReaderSettings:
+    """The window settings a folder's manifest (or a checkpoint's ``checkpoint_settings``) records,
+    the defaults for those it lacks."""
     d = ReaderSettings()
+
+    def get(key: str, default: int) -> int:
+        value = manifest.get(key)
+        return default if value is None else int(value)
+
     return ReaderSettings(
-        max_length=int(manifest.get("max_length", d.max_length)),
-        stride=int(manifest.get("stride", d.stride)),
-        max_answer_len=int(manifest.get("max_answer_len", d.max_answer_len)),
+        max_length=get("max_length", d.max_length),
+        stride=get("stride", d.stride),
+        max_answer_len=get("max_answer_len", d.max_answer_len),
         batch_size=int(batch_size or d.batch_size),
     )
 
@@ -213,9 +219,11 @@ def load_reader(
     folder = resolve_checkpoint(path) if path is not None else default_weights_dir()
     if is_checkpoint(folder):
         return _checkpoint_reader(folder, backend, batch_size, threads, cache_dir)
-    manifest = read_manifest(folder)
-    kind = manifest["kind"]
-    settings = settings_from_manifest(manifest, batch_size)
+    from drqa_ng.reading.manifest import ReaderManifest
+
+    manifest = ReaderManifest.load(folder)
+    kind = manifest.kind
+    settings = settings_from_manifest(manifest.to_json(), batch_size)
     if kind == MODEL_KIND and backend in ("auto", "torch"):
         from drqa_ng.reading.model import load_model
 

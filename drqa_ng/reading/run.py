@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from drqa_ng.errors import InputError
-from drqa_ng.index_io import read_manifest
 from drqa_ng.reading.data import QAExample
 from drqa_ng.reading.train import BOOKKEEPING, TrainConfig, TrainSource
 
@@ -110,6 +109,8 @@ class RunSpec:
                 dev_limit=args.dev_limit,
                 seed=args.seed,
                 precision=args.precision,
+                hard_weight=args.hard_weight,
+                temperature=args.temperature,
                 **given,
             ),
             base=opt(args.base),
@@ -161,15 +162,17 @@ def resolve_base(spec: RunSpec, out: Path) -> Path:
     """The folder training starts from. An exported ONNX reader folder is dequantised once into
     ``OUT/warm-start/`` (a reader model folder) so its training can continue."""
     from drqa_ng.config import base_encoder_dir
+    from drqa_ng.reading.formats import ONNX_KIND
+    from drqa_ng.reading.manifest import ReaderManifest, is_reader_folder
     from drqa_ng.reading.model import save_model
-    from drqa_ng.reading.onnx_io import ONNX_KIND, model_from_onnx
+    from drqa_ng.reading.onnx_io import model_from_onnx
 
     base = Path(spec.base) if spec.base else base_encoder_dir()
-    if not (base / "manifest.json").is_file() or read_manifest(base).get("kind") != ONNX_KIND:
+    if not is_reader_folder(base) or ReaderManifest.load(base).kind != ONNX_KIND:
         return base
     warm = Path(out) / WARM_START_DIR
-    if not (warm / "manifest.json").is_file():
-        m = read_manifest(base)
+    if not is_reader_folder(warm):
+        m = ReaderManifest.load(base).to_json()
         model = model_from_onnx(base, base_encoder_dir())
         keep = ("base_encoder", "max_length", "stride", "max_answer_len", "steps", "validation_eval")
         save_model(

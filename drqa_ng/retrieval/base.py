@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from drqa_ng.errors import InputError
+from drqa_ng.request import MAX_QUESTION_CHARS
 
-MAX_QUERY_CHARS = 10_000
+MAX_QUERY_CHARS = MAX_QUESTION_CHARS  # one limit for a question, whichever door it came through
 
 
 def check_queries(queries: Sequence[str], k: int) -> None:

@@ -22,12 +22,13 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 
 from drqa_ng.errors import InputError, NotFoundError, UnsupportedError
 from drqa_ng.index_io import file_sha256
+from drqa_ng.protocols import TextEncoder as TextEncoder  # declared once there; re-exported for callers
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,9 @@ def pick_backend(requested: str, device: str | None, cuda_available: bool) -> Ba
 
 def default_cache_dir() -> Path:
     """User cache for exported ONNX models: ``$XDG_CACHE_HOME/drqa_ng/onnx`` (``~/.cache`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "drqa_ng" / "onnx"
+    from drqa_ng.config import cache_dir
+
+    return cache_dir("onnx")
 
 
 def resolve_model_dir(path_or_name: str | Path | None, allow_download: bool = False) -> tuple[str, Path]:
@@ -115,27 +117,6 @@ def weights_sha256(folder: Path) -> str:
     raise NotFoundError(f"{folder} holds no model weights ({' or '.join(_WEIGHT_FILES)})")
 
 
-class TextEncoder(Protocol):
-    """What a dense index needs from an encoder: ``Encoder`` (MiniLM) and
-    ``drqa_ng.retrieval.static.StaticEncoder`` (distilled static vectors) implement it."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def sha256(self) -> str: ...
-
-    @property
-    def backend(self) -> str: ...
-
-    @property
-    def dim(self) -> int: ...
-
-    def encode(
-        self, texts: Sequence[str], batch_size: int = ..., max_length: int | None = None
-    ) -> np.ndarray: ...
-
-
 class Encoder:
     """Texts -> L2-normalised float32 vectors. Construct with ``Encoder.load``."""
 
@@ -171,12 +152,15 @@ class Encoder:
         threads: int | None = None,
         cache_dir: Path | None = None,
         allow_download: bool = False,
+        low_memory: bool = False,
     ) -> Encoder:
         """Load a local model folder (or cached hub name; None = wheel MiniLM).
 
         ``device``: "cuda", "cpu" or None (CUDA when available). ``threads`` sets torch's CPU thread
         count (process-wide in torch, so only when asked). ``max_length`` is the default token cap.
-        ``backend="auto"``: see ``pick_backend``.
+        ``backend="auto"``: see ``pick_backend``. ``low_memory`` (ONNX): no memory arena, so each
+        batch's buffers go back to the allocator when it is done instead of staying at the peak
+        (long builds that share the machine; a little slower).
         """
         if backend == AUTO:
             import torch
@@ -203,10 +187,10 @@ class Encoder:
             if device not in (None, "cpu"):
                 log.warning("onnx-int8 backend runs on CPU only; ignoring device %s", device)
             device = "cpu"
-            from drqa_ng.reading.features import load_tokenizer
+            from drqa_ng.subword import load_tokenizer
 
             tokenizer = load_tokenizer(folder)
-            model = _onnx_session(folder, sha, cache_dir or default_cache_dir(), threads)
+            model = _onnx_session(folder, sha, cache_dir or default_cache_dir(), threads, low_memory)
         dim = _hidden_size(folder)
         log.info("encoder %s (%s, %s) loaded from %s", name, backend, device, folder)
         return cls(name, folder, tokenizer, model, backend, device, sha, dim, max_length)
@@ -265,7 +249,7 @@ def _hidden_size(folder: Path) -> int:
 def _tokenize(tokenizer: Any, texts: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
     """(input_ids, attention_mask) int64 arrays, right-padded: each text truncated to ``max_length``
     tokens including the model's special tokens (as the HF tokenizer's ``truncation=True`` does)."""
-    from drqa_ng.reading.features import pad_id
+    from drqa_ng.subword import pad_id
 
     keep = max(max_length - tokenizer.num_special_tokens_to_add(False), 1)
     encs = []
@@ -282,8 +266,11 @@ def _tokenize(tokenizer: Any, texts: list[str], max_length: int) -> tuple[np.nda
     return ids, mask
 
 
-def _onnx_session(folder: Path, sha: str, cache_dir: Path, threads: int | None) -> Any:
-    """An ONNX Runtime session over the int8-quantised export of ``folder`` (exported once, cached)."""
+def _onnx_session(
+    folder: Path, sha: str, cache_dir: Path, threads: int | None, low_memory: bool = False
+) -> Any:
+    """An ONNX Runtime session over the int8-quantised export of ``folder`` (exported once, cached);
+    ``low_memory``: without the CPU memory arena and memory patterns (buffers freed after each run)."""
     try:
         import onnxruntime as ort
     except ImportError as e:
@@ -292,6 +279,9 @@ def _onnx_session(folder: Path, sha: str, cache_dir: Path, threads: int | None) 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
+    if low_memory:
+        opts.enable_cpu_mem_arena = False
+        opts.enable_mem_pattern = False
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 

@@ -25,7 +25,15 @@ from typing import Any, ClassVar, Literal, cast
 import numpy as np
 
 from drqa_ng.errors import IndexFormatError
-from drqa_ng.index_io import ShardOf, StringArray, load_array, load_fields, write_manifest
+from drqa_ng.index_io import (
+    ShardOf,
+    StringArray,
+    load_array,
+    load_fields,
+    non_decreasing,
+    within,
+    write_manifest,
+)
 from drqa_ng.retrieval.base import check_queries
 from drqa_ng.retrieval.hashing import HashSpec, text_buckets
 from drqa_ng.retrieval.scoring import BM25_EPSILON, bm25_query_weights, tfidf_idf, tfidf_query_weights
@@ -193,8 +201,14 @@ class SparseIndex:
             problems.append(f"indptr has {indptr.dtype}{indptr.shape}, expected int64 ({spec.buckets + 1},)")
         elif int(indptr[0]) != 0 or int(indptr[-1]) != nnz:
             problems.append("indptr does not span the stored entries")
+        elif not non_decreasing(indptr):
+            problems.append("indptr is not monotone")
         if indices.dtype != np.int32 or indices.shape != (nnz,):
             problems.append(f"indices has {indices.dtype}{indices.shape}, expected int32 ({nnz},)")
+        elif not within(indices, n_units):
+            # One pass over the array (mmap'd, read in chunks): a value past the units would be an
+            # IndexError on the first query that reaches it.
+            problems.append(f"indices hold unit rows outside 0..{n_units - 1}")
         if data.dtype != np.float32 or data.shape != (nnz,):
             problems.append(f"data has {data.dtype}{data.shape}, expected float32 ({nnz},)")
         if len(ids) != n_units:

@@ -21,7 +21,6 @@ download. ``StaticEncoder`` has the ``Encoder`` surface the dense index uses (``
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,9 @@ WEIGHTS_FILE = "model.safetensors"
 def default_static_dir(cache_dir: Path | None = None) -> Path:
     """Where the default static model is cached: ``$XDG_CACHE_HOME/drqa_ng/static/minilm-pca256``."""
     if cache_dir is None:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        cache_dir = Path(base) / "drqa_ng" / "static"
+        from drqa_ng.config import cache_dir as user_cache
+
+        cache_dir = user_cache("static")
     return cache_dir / f"minilm-pca{DEFAULT_PCA_DIMS}"
 
 

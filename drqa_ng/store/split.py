@@ -20,6 +20,9 @@ KIND_OF_UNIT: dict[Unit, str] = {"paragraph": PARAGRAPH_KIND, "passage": PASSAGE
 UNIT_OF_KIND: dict[str, Unit] = {PARAGRAPH_KIND: "paragraph", PASSAGE_KIND: "passage"}
 
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n")
+# A unit suffix: its kind letter and an ASCII ordinal of at most 9 digits (str.isdigit() would accept
+# "²", and an unbounded ordinal overflows SQLite's integers or Python's int-parsing digit limit).
+_UNIT_SUFFIX = re.compile(r"([pw])([0-9]{1,9})", re.ASCII)
 _WORD = re.compile(r"\S+")
 
 
@@ -31,13 +34,15 @@ def unit_id(doc_id: str, unit: Unit, ordinal: int) -> str:
 
 
 def parse_unit_id(uid: str) -> tuple[str, Unit, int] | None:
-    """``(doc_id, unit, ordinal)`` for a unit id; None when the suffix is not ``p<int>``/``w<int>``."""
+    """``(doc_id, unit, ordinal)`` for a unit id; None when the suffix is not ``p<n>``/``w<n>`` with
+    ``n`` 1 to 9 ASCII digits (so every id that parses names an ordinal SQLite can look up)."""
     head, sep, tail = uid.rpartition(UNIT_SEP)
     if not sep:
         return uid, "doc", 0
-    if len(tail) < 2 or tail[0] not in UNIT_OF_KIND or not tail[1:].isdigit():
+    m = _UNIT_SUFFIX.fullmatch(tail)
+    if m is None:
         return None
-    return head, UNIT_OF_KIND[tail[0]], int(tail[1:])
+    return head, UNIT_OF_KIND[m.group(1)], int(m.group(2))
 
 
 def doc_unit(doc: Document) -> Passage:

@@ -2,7 +2,7 @@
 
 ``VideoIndex.open(dir)`` maps the folder written by ``indexing.video.build_video_index``. Its
 ``search`` is the ``Retriever`` protocol (BM25 over each segment's subtitle text + tiny-CNN tag
-tokens; ``drqa_ng.retrieval.loader.open_retriever`` opens a video index like a sparse or dense one),
+tokens; ``drqa_ng.indexes.open_retriever`` opens a video index like a sparse or dense one),
 ``get_passages`` turns segment ids into passages (the subtitles, as the reader sees them), and the
 frame accessors serve the recognition stage that runs after retrieval (``drqa_ng.video.qa``).
 """

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drqa_ng.errors import InputError
-from drqa_ng.pipeline import check_questions
 from drqa_ng.protocols import Reader
+from drqa_ng.request import DEFAULT_VIDEO_K, Limits, check_request
 from drqa_ng.types import Answer, Hit, Passage
 from drqa_ng.video.answers import FrameFindings, VideoAccounting, VideoAnswer
 from drqa_ng.video.frames import frames_at
@@ -30,8 +30,10 @@ from drqa_ng.video.tagger import TAG_WORDS
 if TYPE_CHECKING:
     from drqa_ng.video.index import VideoIndex
 
-MAX_QUESTION_CHARS = 1000
 MAX_K = 100
+VIDEO_LIMITS = Limits(k=MAX_K)
+"""The request limits of video QA: those of ``drqa_ng.request`` with at most MAX_K segments a question
+(each is decoded and recognised)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +74,15 @@ def select_frames(probs: np.ndarray, question: str, tags: Sequence[str], n: int)
     return sorted(order[:n])
 
 
-def check_ask(questions: Sequence[str], k: int, frames_per_segment: int) -> list[str]:
-    """The questions stripped and checked like the QA pipeline's (``pipeline.check_questions``, at
-    most MAX_QUESTION_CHARS each); InputError unless ``1 <= k <= MAX_K`` and ``frames_per_segment >= 0``."""
-    qs = check_questions(questions, MAX_QUESTION_CHARS)
-    if not 1 <= k <= MAX_K:
-        raise InputError(f"k must be in 1..{MAX_K}, got {k}")
+def check_ask(
+    questions: Sequence[str], k: int, frames_per_segment: int, limits: Limits = VIDEO_LIMITS
+) -> list[str]:
+    """The questions stripped and checked by the one request contract (``drqa_ng.request.check_request``
+    with ``limits``, at most MAX_K segments); InputError also unless ``frames_per_segment >= 0``."""
+    qs = check_request(questions, k=k, limits=limits.within(VIDEO_LIMITS)).questions
     if frames_per_segment < 0:
         raise InputError("frames_per_segment must be >= 0")
-    return qs
+    return list(qs)
 
 
 def retrieve(index: VideoIndex, questions: Sequence[str], k: int) -> list[Retrieved]:
@@ -211,7 +213,7 @@ def assemble(
 def answer_questions(
     index: VideoIndex,
     questions: Sequence[str],
-    k: int = 3,
+    k: int = DEFAULT_VIDEO_K,
     *,
     recognizer: Recognizer | None = None,
     reader: Reader | None = None,

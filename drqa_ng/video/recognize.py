@@ -1,4 +1,4 @@
-"""Heavy, offline frame recognisers behind one ``Recognizer`` protocol.
+"""Heavy, offline frame recognisers behind one ``Recognizer`` protocol (``drqa_ng.protocols``).
 
 - ``OcrRecognizer``: Tesseract via pytesseract (words with confidence >= ``min_conf``).
 - ``HaarRecognizer``: OpenCV's bundled Haar cascades for frontal faces and full/upper bodies.
@@ -14,36 +14,26 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from drqa_ng.errors import NotFoundError, UnsupportedError
+from drqa_ng.protocols import Recognizer
+from drqa_ng.types import Detection
+
+__all__ = [
+    "ClassifierRecognizer",
+    "CompositeRecognizer",
+    "Detection",
+    "HaarRecognizer",
+    "OcrRecognizer",
+    "Recognizer",
+    "default_recognizer",
+    "labels_of",
+]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """One thing found in a frame: a label ("face", "person", "text" or a class name), score in [0, 1],
-    box ``(x, y, w, h)`` in the frame's pixels, and for OCR the recognised ``text``."""
-
-    label: str
-    score: float
-    box: tuple[int, int, int, int]
-    text: str = ""
-
-
-@runtime_checkable
-class Recognizer(Protocol):
-    """Batch-first: one list of detections per frame (RGB uint8, H x W x 3)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def recognize(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]: ...
 
 
 def labels_of(detections: Sequence[Detection], tags: Sequence[str]) -> np.ndarray:

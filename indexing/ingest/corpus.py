@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from drqa_ng.errors import DataFormatError, NotFoundError
@@ -73,6 +74,8 @@ def detect_format(path: Path) -> str | None:
             obj = json.loads(first)
         except json.JSONDecodeError:
             obj = None
+        except RecursionError:
+            raise DataFormatError(f"{path}:1: JSON nested too deeply to be a document") from None
         if isinstance(obj, dict) and "text" in obj:
             return "wikiextractor" if "url" in obj else "jsonl"
         if '"data"' in text and '"paragraphs"' in text:
@@ -81,6 +84,14 @@ def detect_format(path: Path) -> str | None:
         f"{path}: unknown corpus format (supported: {', '.join(FORMATS)}: JSON lines with id/title/text, "
         "WikiExtractor <doc> or --json output, MediaWiki XML dump, SQuAD JSON; plain, .gz or .bz2)"
     )
+
+
+def check_sources(paths: Sequence[Path]) -> None:
+    """NotFoundError naming the first corpus path that does not exist (a cheap check: run it before
+    anything slow, so a typo fails at once)."""
+    for src in paths:
+        if not Path(src).exists():
+            raise NotFoundError(f"corpus path not found: {src}")
 
 
 def iter_files(path: Path) -> Iterator[Path]:
@@ -112,12 +123,25 @@ def read_file(path: Path, fmt: str = "auto") -> Iterator[Document]:
 BadFileHandler = Callable[[Path, DataFormatError], None]
 
 
+@dataclass
+class CorpusMeter:
+    """How far ``read_corpus`` is through its input, for a progress bar with a total and an ETA:
+    ``total`` bytes of all input files (on disk, compressed or not), ``done`` bytes of the files
+    finished so far (a file counts once the reader has moved past it)."""
+
+    total: int = 0
+    done: int = 0
+    files: int = 0
+    files_done: int = 0
+
+
 def read_corpus(
     paths: Sequence[Path],
     fmt: str = "auto",
     *,
     id_prefix: bool = False,
     on_bad_file: BadFileHandler | None = None,
+    meter: CorpusMeter | None = None,
 ) -> Iterator[Document]:
     """Stream the documents of every file under ``paths`` (files or folders), in order.
 
@@ -130,13 +154,14 @@ def read_corpus(
     stem), for building one store from corpora whose ids overlap (e.g. two Wikipedia dumps both
     numbering pages from 1); SQuAD ids are already namespaced and are left as they are.
     Ids may not contain ``#`` (it separates a doc id from a unit suffix): DataFormatError.
+    ``meter`` (when given) is filled with the input's size first and advanced file by file.
     """
     if fmt not in (*FORMATS, "auto"):
         raise DataFormatError(f"unknown corpus format {fmt!r}; expected auto or one of {', '.join(FORMATS)}")
-    for src in paths:
-        src = Path(src)
-        if not src.exists():
-            raise NotFoundError(f"corpus path not found: {src}")
+    check_sources(paths)
+    if meter is not None:
+        sizes = [f.stat().st_size for src in paths for f in iter_files(Path(src))]
+        meter.total, meter.files = sum(sizes), len(sizes)
     for src in paths:
         src = Path(src)
         prefix = f"{source_name(src)}:" if id_prefix else ""
@@ -152,3 +177,6 @@ def read_corpus(
                 if on_bad_file is None:
                     raise
                 on_bad_file(file, e)
+            if meter is not None:
+                meter.done += file.stat().st_size
+                meter.files_done += 1

@@ -13,7 +13,7 @@ from pathlib import Path
 from drqa_ng.errors import DataFormatError
 from drqa_ng.inputs import text_lines
 from drqa_ng.types import Document
-from indexing.ingest.text import lines_to_text, normalize_text
+from indexing.ingest.text import check_encodable, lines_to_text, normalize_text
 from indexing.ingest.wikiextractor import is_article_title
 
 
@@ -32,6 +32,9 @@ def parse_record(obj: object, where: str, *, wikiextractor: bool) -> Document:
     if not isinstance(title, str):
         raise DataFormatError(f'{where}: non-string "title" (document {did!r})')
     title = title.strip() or did
+    check_encodable(did, where, '"id"')
+    check_encodable(title, where, '"title"')
+    check_encodable(text, where, f'"text" (document {did!r})')
     if wikiextractor:
         lines = text.split("\n")
         while lines and not lines[0].strip():
@@ -52,6 +55,8 @@ def read_jsonl(path: Path, *, wikiextractor: bool = False) -> Iterator[Document]
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataFormatError(f"{where}: invalid JSON ({e.msg})") from e
+        except RecursionError:  # the decoder recurses once per nesting level
+            raise DataFormatError(f"{where}: JSON nested too deeply to be a document") from None
         is_wx = wikiextractor or (isinstance(obj, dict) and "url" in obj)
         doc = parse_record(obj, where, wikiextractor=is_wx)
         if is_wx and not is_article_title(doc.title):

@@ -12,7 +12,7 @@ from pathlib import Path
 from drqa_ng.errors import DataFormatError
 from drqa_ng.inputs import open_text, read_json
 from drqa_ng.types import Document
-from indexing.ingest.text import normalize_text
+from indexing.ingest.text import check_encodable, normalize_text
 
 
 def read_squad(path: Path) -> Iterator[Document]:
@@ -34,4 +34,7 @@ def read_squad(path: Path) -> Iterator[Document]:
             context = para.get("context") if isinstance(para, dict) else None
             if not isinstance(context, str):
                 raise DataFormatError(f'{path}: data[{a}].paragraphs[{i}] has no string "context"')
+            where = f"{path}: data[{a}].paragraphs[{i}]"
+            check_encodable(raw_title, where, '"title"')
+            check_encodable(context, where, '"context"')
             yield Document(f"squad:{raw_title}:{i}", title, normalize_text(context))

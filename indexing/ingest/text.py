@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from drqa_ng.errors import DataFormatError
 from drqa_ng.inputs import open_binary
 
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n")
@@ -19,6 +20,22 @@ def head(path: Path, n: int = 65536) -> str:
     with open_binary(path) as f:
         data = f.read(n)
     return data.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+def check_encodable(value: str, where: str, field: str) -> None:
+    """DataFormatError naming ``where`` and ``field`` when ``value`` holds a lone surrogate.
+
+    JSON may escape one (``"\\ud800"``); Python then holds a string no UTF-8 writer (SQLite, a
+    file) accepts, so it is refused here, where the file and line are still known.
+    """
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise DataFormatError(
+            f"{where}: {field} holds a lone surrogate {value[e.start]!r} at char {e.start} (not valid Unicode text)"
+        ) from None
 
 
 def clean_line(line: str) -> str:

@@ -55,7 +55,7 @@ def test_home_config_reads_and_rewrites_the_old_bytes(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(old, encoding="utf-8")
     cfg = HomeConfig.load(tmp_path)
     assert cfg.docs == tmp_path / "docs.sqlite" and cfg.indexes == (tmp_path / "sparse", tmp_path / "dense")
-    assert (cfg.reader, cfg.weight, cfg.fusion, cfg.counts.dense_units, cfg.dense_limit) == (
+    assert (cfg.reader, cfg.answer_weight, cfg.fusion, cfg.counts.dense_units, cfg.dense_limit) == (
         None,
         None,
         "rrf",
@@ -87,3 +87,19 @@ def test_home_config_errors(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{broken", encoding="utf-8")
     with pytest.raises(DataFormatError):
         HomeConfig.load(tmp_path)
+
+
+def test_cache_dir_is_resolved_in_one_place(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every cache (ONNX encoders, exported readers, the static model) sits under one XDG folder."""
+    from drqa_ng.config import cache_dir
+    from drqa_ng.reading.onnx_io import default_cache_dir as readers
+    from drqa_ng.retrieval.encoder import default_cache_dir as encoders
+    from drqa_ng.retrieval.static import default_static_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir("onnx") == encoders() == tmp_path / "drqa_ng" / "onnx"
+    assert readers() == tmp_path / "drqa_ng" / "readers"
+    assert default_static_dir().parent == tmp_path / "drqa_ng" / "static"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not absolute: ignored, as the spec says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert encoders() == tmp_path / "home" / ".cache" / "drqa_ng" / "onnx"

@@ -25,7 +25,7 @@ QUESTIONS = [
 
 
 def test_ask_ranks_best_passage_answer_first_with_evidence() -> None:
-    pipe = fake_pipeline(n_docs=3)
+    pipe = fake_pipeline(k=3)
     (answers,) = pipe.ask(["What is the capital of Germany?"], top_n=3)
     assert answers[0].text == "Berlin"
     a = answers[0]
@@ -38,7 +38,7 @@ def test_ask_ranks_best_passage_answer_first_with_evidence() -> None:
 
 
 def test_answers_do_not_depend_on_batch() -> None:
-    pipe = fake_pipeline(n_docs=4, reader_batch_size=2, weight=0.7)
+    pipe = fake_pipeline(k=4, reader_batch_size=2, answer_weight=0.7)
     together = pipe.ask(QUESTIONS, top_n=4)
     alone = [pipe.ask([q], top_n=4)[0] for q in QUESTIONS]
     assert together == alone
@@ -47,7 +47,7 @@ def test_answers_do_not_depend_on_batch() -> None:
 
 
 def test_answers_are_deduplicated_by_normalised_text() -> None:
-    pipe = fake_pipeline(n_docs=10, weight=0.0)
+    pipe = fake_pipeline(k=10, answer_weight=0.0)
     (answers,) = pipe.ask(["which capital"], top_n=10)
     keys = [normalize_answer(a.text) for a in answers]
     assert len(keys) == len(set(keys))
@@ -86,7 +86,7 @@ def test_overlapping_spans_of_one_passage_give_one_answer() -> None:
 
 
 def test_retriever_score_is_normalised_per_question() -> None:
-    pipe = fake_pipeline(n_docs=5, weight=1.0)
+    pipe = fake_pipeline(k=5, answer_weight=1.0)
     res = pipe.ask_detailed(["What is the capital of Germany?"], top_n=5)[0]
     norms = [e.norm for e in res.evidence]
     assert max(norms) == 1.0 and min(norms) == 0.0
@@ -97,7 +97,7 @@ def test_retriever_score_is_normalised_per_question() -> None:
 
 def test_doc_unit_hits_are_split_into_paragraphs() -> None:
     store = FakeStore()
-    pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), n_docs=2)
+    pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), k=2)
     (ev,) = pipe.retrieve(["Who built the Colosseum in Rome?"])
     assert [e.passage.id for e in ev][:2] == ["3#p0", "3#p1"]
     doc = store.docs["3"]
@@ -109,8 +109,8 @@ def test_doc_unit_hits_are_split_into_paragraphs() -> None:
     assert answers and answers[0].passage.id.startswith("3#p")
 
 
-def test_search_returns_ranked_hits_with_text_and_k_overrides_n_docs() -> None:
-    pipe = fake_pipeline(n_docs=2)
+def test_search_returns_ranked_hits_with_text_and_k_overrides_the_default_k() -> None:
+    pipe = fake_pipeline(k=2)
     (hits,) = pipe.search(["capital of Germany"])
     assert [h.rank for h in hits] == [1, 2] and hits[0].hit.id == "2#p0"
     assert hits[0].passage is not None and "Germany" in hits[0].passage.text
@@ -126,7 +126,7 @@ def test_search_returns_ranked_hits_with_text_and_k_overrides_n_docs() -> None:
 
 def test_search_doc_unit_carries_whole_documents_and_drops_missing() -> None:
     store = FakeStore()
-    pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), n_docs=2)
+    pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), k=2)
     (hits,) = pipe.search(["Colosseum Rome"])
     assert hits[0].passage is not None and hits[0].passage.text == store.docs["3"].text
     del store.docs["3"]
@@ -136,7 +136,7 @@ def test_search_doc_unit_carries_whole_documents_and_drops_missing() -> None:
 
 def test_max_passages_keeps_most_overlapping() -> None:
     store = FakeStore()
-    pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), n_docs=4, max_passages=2)
+    pipe = QAPipeline(FakeRetriever(store, unit="doc"), store, FakeReader(), k=4, max_passages=2)
     (ev,) = pipe.retrieve(["capital of Italy Colosseum Vespasian"])
     assert len(ev) == 2
     assert {e.passage.id for e in ev} == {"3#p0", "3#p1"}
@@ -146,7 +146,7 @@ def test_missing_store_entries_are_skipped() -> None:
     store = FakeStore()
     retriever = FakeRetriever(store)
     del store.passages["2#p0"]
-    pipe = QAPipeline(retriever, store, FakeReader(), n_docs=3)
+    pipe = QAPipeline(retriever, store, FakeReader(), k=3)
     (answers,) = pipe.ask(["What is the capital of Germany?"])
     assert all(a.passage.id != "2#p0" for a in answers)
 
@@ -160,7 +160,7 @@ def test_bad_questions_raise_input_error(bad: object) -> None:
 
 def test_bad_parameters_raise_input_error() -> None:
     with pytest.raises(InputError):
-        fake_pipeline(n_docs=0)
+        fake_pipeline(k=0)
     with pytest.raises(InputError):
         fake_pipeline().ask(["q"], top_n=0)
 
@@ -181,9 +181,7 @@ def test_fake_store_paragraphs_have_exact_offsets() -> None:
 def real_pipeline(tiny_sparse_index, tiny_docstore, tiny_model_dir):  # type: ignore[no-untyped-def]
     from drqa_ng.pipeline import PipelineSettings
 
-    settings = PipelineSettings(
-        indexes=(tiny_sparse_index,), docs=tiny_docstore, reader=tiny_model_dir, n_docs=3
-    )
+    settings = PipelineSettings(indexes=(tiny_sparse_index,), docs=tiny_docstore, reader=tiny_model_dir, k=3)
     return QAPipeline.from_settings(settings)
 
 
@@ -216,7 +214,7 @@ def test_doc_unit_index_reads_store_paragraphs(tiny_docstore, tiny_model_dir, tm
 
     out = tmp_path / "doc_index"
     build_sparse_from_store(tiny_docstore, out, unit="doc", buckets=2**18, show_progress=False)
-    pipe = QAPipeline.from_paths([out], tiny_docstore, tiny_model_dir, n_docs=1)
+    pipe = QAPipeline.from_paths([out], tiny_docstore, tiny_model_dir, k=1)
     (ev,) = pipe.retrieve(["When was the Eiffel Tower completed?"])
     assert [e.passage.id for e in ev] == ["eiffel_tower#p0", "eiffel_tower#p1", "eiffel_tower#p2"]
     assert all(e.rank == 0 for e in ev)
@@ -228,7 +226,7 @@ def test_shipped_reader_answers_tiny_facts(tiny_sparse_index, tiny_docstore) -> 
 
     if not (default_weights_dir() / "manifest.json").is_file():
         pytest.skip("shipped reader weights not present yet (drqa_ng/reading/weights)")
-    pipe = QAPipeline.from_paths(tiny_sparse_index, tiny_docstore, n_docs=3)
+    pipe = QAPipeline.from_paths(tiny_sparse_index, tiny_docstore, k=3)
     answers = pipe.ask([q for q, _, _ in TINY_FACTS], top_n=1)
     right = sum(
         bool(a) and normalize_answer(a[0].text) == normalize_answer(gold)
@@ -280,7 +278,7 @@ def test_calibration_sets_confidence_and_pipeline_abstains_below_threshold() -> 
 
 
 def test_pipeline_fills_typed_retriever_fields() -> None:
-    pipe = fake_pipeline(n_docs=4)
+    pipe = fake_pipeline(k=4)
     (res,) = pipe.ask_detailed(["What is the capital of Germany?"], top_n=4)
     ev = {e.passage.id: e for e in res.evidence}
     for a in res.answers:
@@ -298,7 +296,7 @@ def _known_words(words: Sequence[str]) -> list[bool]:
     "question", ["asdf qwer zxcv?", "\u200b\u200b", "\x01\x02", "Berlin qwer zxcv asdf?"]
 )
 def test_questions_without_known_content_are_abstained_unsearched_unread(question: str) -> None:
-    pipe = fake_pipeline(n_docs=3, known_words=_known_words)
+    pipe = fake_pipeline(k=3, known_words=_known_words)
     (r,) = pipe.ask_detailed([question])
     assert r.no_content and r.abstained
     assert r.answers == () and r.evidence == ()
@@ -306,7 +304,7 @@ def test_questions_without_known_content_are_abstained_unsearched_unread(questio
 
 
 def test_questions_with_content_are_read_beside_those_without() -> None:
-    pipe = fake_pipeline(n_docs=3, known_words=_known_words)
+    pipe = fake_pipeline(k=3, known_words=_known_words)
     a, b, c = pipe.ask_detailed(["What is the capital of Germany?", "zxcv qwer?", "\u200b"])
     assert not a.no_content and a.answers and a.evidence
     assert b.no_content and c.no_content and not b.answers
@@ -314,7 +312,7 @@ def test_questions_with_content_are_read_beside_those_without() -> None:
 
 
 def test_without_a_word_list_only_questions_without_words_are_unread() -> None:
-    pipe = fake_pipeline(n_docs=3)
+    pipe = fake_pipeline(k=3)
     gibberish, invisible = pipe.ask_detailed(["asdf qwer zxcv?", "\u200b\x01"])
     assert not gibberish.no_content and invisible.no_content
 
@@ -324,7 +322,7 @@ def test_article_ranker_gives_evidence_signals_and_reads_the_named_article_first
 
     store = FakeStore()
     retriever = ArticleRanker(FakeRetriever(store), FakeRetriever(store, "doc"), store)
-    pipe = QAPipeline(retriever, store, FakeReader(), n_docs=3)  # type: ignore[arg-type]
+    pipe = QAPipeline(retriever, store, FakeReader(), k=3)  # type: ignore[arg-type]
     (r,) = pipe.ask_detailed(["What is the capital of Germany?"], top_n=3)
     assert r.evidence and all(e.signals is not None for e in r.evidence)
     assert r.evidence[0].passage.doc_id == "2"  # the article named by the question comes first
@@ -341,8 +339,8 @@ def test_article_ranker_gives_evidence_signals_and_the_answer_ranker_orders_answ
     coef = tuple(-1.0 if f == "reader" else 0.0 for f in FEATURES)  # prefers the reader's LEAST liked span
     ranker = RankerWeights(FEATURES, (0.0,) * n, (1.0,) * n, coef, 0.0, 1.0, 0.0, 0.0)
     q = "What is the capital of Germany?"
-    plain = QAPipeline(retriever, store, FakeReader(), n_docs=3)  # type: ignore[arg-type]
-    ranked = QAPipeline(retriever, store, FakeReader(), n_docs=3, answer_ranker=ranker)  # type: ignore[arg-type]
+    plain = QAPipeline(retriever, store, FakeReader(), k=3)  # type: ignore[arg-type]
+    ranked = QAPipeline(retriever, store, FakeReader(), k=3, answer_ranker=ranker)  # type: ignore[arg-type]
     (r,) = ranked.ask_detailed([q], top_n=3)
     assert r.evidence and all(e.signals is not None for e in r.evidence)
     assert r.evidence[0].passage.doc_id == "2"  # the article named by the question comes first

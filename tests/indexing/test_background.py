@@ -55,6 +55,10 @@ def test_build_reports_progress_and_switches_the_home(
     assert done.state == "done" and done.done == total > 8
     assert [p.done for p in seen] == [min(8 * (i + 1), total) for i in range(len(seen))]
     assert all(p.state == "running" for p in seen[:-1]) and seen[-1].state == "finishing"
+    # each chunk reports the process's memory (after freed memory went back to the OS)
+    assert all(
+        p.rss_mb is not None and p.peak_rss_mb is not None and 0 < p.rss_mb <= p.peak_rss_mb for p in seen
+    )
     assert read_progress(sparse_home) == done
     cfg = read_home_config(sparse_home)
     assert [p.name for p in cfg.indexes] == [SPARSE_NAME, DENSE_NAME]
@@ -123,7 +127,13 @@ def test_status_shows_progress_and_a_dead_build(run_cli, sparse_home: Path) -> N
     assert rc == 0, err
     # no process holds the lock: the build is reported stopped, with how to resume
     assert "dense build: stopped, 4,096 / 10,000 units (41.0 %)" in out and "not running" in out
-    assert "--start" in out
+    assert "--start" in out and "memory" not in out  # an old progress file has no memory figures
+    write_progress(
+        sparse_home,
+        BuildProgress("running", 2**22 + 7, 4096, 10000, 120.0, 49.0, now, now, None, 402.4, 455.0),
+    )
+    rc, out, err = run_cli("status", "--home", str(sparse_home))
+    assert rc == 0 and "memory 402 MB (peak 455 MB)" in out, out
     rc, out, err = run_cli("status", "--home", str(sparse_home), "--json")
     got = json.loads(out)["dense_build"]
     assert (got["state"], got["alive"], got["eta_s"]) == ("stopped", False, None)

@@ -143,3 +143,35 @@ def test_build_from_tiny_jsonl(tiny_corpus_jsonl: Path, tmp_path: Path) -> None:
     r = build_docstore(read_corpus([tiny_corpus_jsonl]), tmp_path / "t.sqlite", show_progress=False)
     assert (r.documents, r.duplicates, r.empty) == (12, 1, 1)
     assert r.seconds >= 0
+
+
+def test_build_docs_bar_has_a_total_and_counts_documents(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: the bar counted documents with no total (no ETA). Now it counts input bytes of a known
+    total, file by file, with the documents stored as its postfix."""
+    import json
+
+    from indexing.docstore import _with_progress
+    from indexing.ingest.corpus import CorpusMeter, read_corpus
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for f in range(3):
+        lines = [json.dumps({"id": f"{f}-{i}", "title": "T", "text": f"text {f} {i}"}) for i in range(5)]
+        (folder / f"part{f}.jsonl").write_text("\n".join(lines) + "\n")
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    meter = CorpusMeter()
+
+    class Counter:
+        documents = 0
+
+    w = Counter()
+    for _ in _with_progress(read_corpus([folder], meter=meter), meter, w, show=True):  # type: ignore[arg-type]
+        w.documents += 1
+    assert (meter.total, meter.done, meter.files, meter.files_done) == (size, size, 3, 3)
+    err = capsys.readouterr().err
+    print(repr(err[-300:]))
+    assert (
+        "build-docs" in err and "15 docs" in err and f"/{size}" in err.replace(".00B", "B").replace("B/", "/")
+    )

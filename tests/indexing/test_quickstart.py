@@ -156,6 +156,23 @@ def test_quickstart_bad_corpus(run_cli, tmp_path: Path) -> None:  # type: ignore
     assert rc == 5 and "not found" in err
 
 
+def test_quickstart_checks_its_corpus_before_anything_loads(run_cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Before: "[1/3] doc store" was printed and torch imported (7.6 s) before "not found"."""
+    import drqa_ng.cli.quickstart as cli
+
+    def too_late(*args: object) -> object:
+        raise AssertionError("the dense plan (torch) ran before the corpus was checked")
+
+    monkeypatch.setattr(cli, "quickstart_dense_plan", too_late)
+    rc, _, err = run_cli("quickstart", "--corpus", str(tmp_path / "nope"), "--home", str(tmp_path / "h"))
+    assert rc == 5 and "not found" in err and "[1/" not in err, err
+    assert not (tmp_path / "h").exists()  # nothing written either
+    rc, _, err = run_cli(
+        "quickstart", "--corpus", str(tmp_path), "--dense-limit", "0", "--home", str(tmp_path / "h")
+    )
+    assert rc == 2 and "dense-limit" in err, err
+
+
 def test_quickstart_prints_steps_and_skip_counts_and_search_finds_its_home(
     run_cli, tiny_corpus_jsonl: Path, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]

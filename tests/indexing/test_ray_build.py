@@ -98,10 +98,9 @@ def test_dense_ray_same_ids_and_vectors(ray_cluster: Any, tiny_docstore: Path, t
     from indexing.dense_ray import build_dense_ray
 
     enc = Encoder.load(device="cpu", backend="torch", threads=1)
-    build_dense_index(tiny_docstore, tmp_path / "local", encoder=enc, chunk_size=4, max_length=128)
-    res = build_dense_ray(
-        tiny_docstore, tmp_path / "ray", backend="torch", chunk_size=4, max_length=128, shards=3
-    )
+    same = {"chunk_size": 4, "max_length": 128, "query_max_length": 48, "seed": 7}
+    build_dense_index(tiny_docstore, tmp_path / "local", encoder=enc, **same)  # type: ignore[arg-type]
+    res = build_dense_ray(tiny_docstore, tmp_path / "ray", backend="torch", shards=3, **same)  # type: ignore[arg-type]
     assert res.chunks_encoded == res.chunks
     a, b = (faiss.read_index(str(tmp_path / d / "index.faiss")) for d in ("local", "ray"))
     assert a.ntotal == b.ntotal == res.count
@@ -112,6 +111,10 @@ def test_dense_ray_same_ids_and_vectors(ray_cluster: Any, tiny_docstore: Path, t
     np.testing.assert_array_equal(va, vb)
     ml, mr = read_manifest(tmp_path / "local"), read_manifest(tmp_path / "ray")
     assert ml["encoder"] == mr["encoder"] and ml["factory"] == mr["factory"]
+    # one tail for both engines: the Ray build records the query length and seed too (it lacked them)
+    assert mr["encoder"]["query_max_length"] == 48 and mr["train_seed"] == ml["train_seed"] == 7
+    drop = {"faiss_seconds"}
+    assert {k: v for k, v in ml.items() if k not in drop} == {k: v for k, v in mr.items() if k not in drop}
 
 
 def slow_after_first(shard: Shard, dest: Path) -> int:

@@ -15,7 +15,7 @@ from tests.serving.fakes import fake_pipeline
 
 def _client(**kw: object) -> Iterator[TestClient]:
     settings = ServerSettings(**kw)  # type: ignore[arg-type]
-    with TestClient(create_app(settings, pipeline=fake_pipeline(n_docs=3))) as c:
+    with TestClient(create_app(settings, pipeline=fake_pipeline(k=3))) as c:
         yield c
 
 
@@ -49,9 +49,9 @@ def test_ask_carries_confidence_support_and_abstention(client: TestClient) -> No
     assert res["abstained"] is False and body["min_confidence"] == 0.0
     a = res["answers"][0]
     assert 0.0 <= a["confidence"] <= 1.0 and a["support"]["count"] >= 1 and a["retriever_rank"] >= 1
-    pipe = fake_pipeline(n_docs=3)
+    pipe = fake_pipeline(k=3)
     assert res == result_dict(q, pipe.ask([q], 3)[0], False)  # the CLI's JSON, field for field
-    strict = fake_pipeline(n_docs=3, min_confidence=1.0)
+    strict = fake_pipeline(k=3, min_confidence=1.0)
     with TestClient(create_app(ServerSettings(), pipeline=strict)) as c:
         body = c.post("/v1/ask", json={"question": q}).json()
     assert body["results"][0]["abstained"] is True and body["results"][0]["answers"]
@@ -103,7 +103,7 @@ def test_ask_k_sets_retrieved_units_within_max_k(client: TestClient) -> None:
     wide = client.post("/v1/ask", json={"question": q, "top_n": 5, "k": 7}).json()["results"][0]
     assert len({a["passage_id"] for a in wide["answers"]}) > 1
     default = client.post("/v1/ask", json={"question": q, "top_n": 5}).json()["results"][0]
-    assert default == result_dict_of(q, fake_pipeline(n_docs=3).ask([q], 5)[0])  # the server's n_docs
+    assert default == result_dict_of(q, fake_pipeline(k=3).ask([q], 5)[0])  # the server's k
     for bad, needle in (({"k": 8}, "k=8"), ({"k": 0}, "k"), ({"k": None}, "null")):
         r = client.post("/v1/ask", json={"question": q, **bad})
         assert r.status_code == 422 and needle in r.text, r.text

@@ -165,3 +165,41 @@ def test_requests_with_different_top_n_or_k_are_never_read_together(field: str) 
     for value, qs in calls:
         assert all(expected(int(q[1:])) == value for q in qs), (value, qs)
     assert len(calls) < 12  # still batched
+
+
+def test_with_a_gate_questions_enter_and_leave_its_load() -> None:
+    """Admitted questions count in the gate's load until read; one given up while still queued
+    leaves it unmeasured, the one being read is measured when its batch ends."""
+    from drqa_ng.errors import OverloadedError
+    from serving.admission import AdmissionGate
+
+    seen: list[str] = []
+
+    async def go() -> AdmissionGate:
+        release = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def fn(qs: Sequence[str], top_n: int, k: int | None = None) -> list[list[Answer]]:
+            seen.extend(qs)
+            asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
+            return _answers(qs, top_n)
+
+        gate = AdmissionGate(0)
+        b = MicroBatcher(fn, max_batch=1, max_wait_ms=0, gate=gate)
+        await b.start()
+        try:
+            slow = asyncio.create_task(b.submit(["busy", "two"], 1))
+            while not seen:
+                await asyncio.sleep(0.001)
+            assert gate.load == 2
+            with pytest.raises(OverloadedError, match="deadline"):
+                await b.submit(["late"], 1, timeout=0.01)
+            assert gate.load == 2 and gate.timed_out == 1  # "late" never reached the reader
+            release.set()
+            await slow
+            return gate
+        finally:
+            await b.stop()
+
+    gate = asyncio.run(go())
+    assert gate.load == 0 and gate.in_flight == 0 and gate.rate.units == 2

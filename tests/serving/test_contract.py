@@ -26,7 +26,7 @@ STATUSES: list[int] = []  # every reply's status, for the summary test at the en
 
 def _schema(video_index_dir: Path, api_key: str | None) -> schemathesis.BaseSchema:
     video = (("video_index", str(video_index_dir)), ("video_recognize", "0"))
-    app = create_app(ServerSettings(api_key=api_key, extra=video), pipeline=fake_pipeline(n_docs=3))
+    app = create_app(ServerSettings(api_key=api_key, extra=video), pipeline=fake_pipeline(k=3))
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

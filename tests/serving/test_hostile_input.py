@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from drqa_ng.types import Answer
+from drqa_ng.pipeline import QAResult
+from drqa_ng.request import Request
 from serving.app import create_app
 from serving.settings import ServerSettings
 from tests.serving.fakes import fake_pipeline
@@ -189,7 +190,7 @@ def test_openapi_states_the_one_of_rule(client: TestClient) -> None:
 
 
 class _SlowPipeline:
-    """Wraps a fake pipeline; ``ask`` blocks until ``release`` is set."""
+    """Wraps a fake pipeline; ``answer`` (the server's one QA path) blocks until ``release`` is set."""
 
     def __init__(self) -> None:
         self.inner = fake_pipeline()
@@ -199,10 +200,10 @@ class _SlowPipeline:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def ask(self, questions: Sequence[str], top_n: int = 5, k: int | None = None) -> list[list[Answer]]:
+    def answer(self, request: Request) -> list[QAResult]:
         self.started.set()
         self.release.wait(10)
-        return self.inner.ask(questions, top_n, k)  # type: ignore[no-any-return]
+        return self.inner.answer(request)  # type: ignore[no-any-return]
 
 
 def test_full_ask_queue_is_503_with_retry_after() -> None:
@@ -246,6 +247,59 @@ def test_full_search_gate_is_503() -> None:
         assert first.result(10).status_code == 200
 
 
+def test_ask_expected_to_finish_past_the_deadline_is_503_at_once() -> None:
+    """Before: admitted while fewer than max_queue (64) waited, so under 200 clients an answer took
+    p50 10.8 s and a 503 came only when the request's 30 s timeout ran out."""
+    pipe = _SlowPipeline()
+    with _app(pipe, deadline_s=2.0, max_queue=64, max_batch=1) as c, ThreadPoolExecutor(1) as ex:
+        gate = c.app.state.drqa.batcher.gate  # type: ignore[attr-defined]
+        gate.rate.add(1, 10.0)  # measured so far: one question per 10 s
+        first = ex.submit(c.post, "/v1/ask", json={"question": "What is the capital of Italy?"})
+        assert pipe.started.wait(10)
+        r = c.post("/v1/ask", json={"question": "What is the capital of Germany?"})
+        err = _is_error_out(r, 503)  # at once: had it been queued, it would wait for the release
+        assert "expected wait 20.0 s" in err["detail"] and int(r.headers["retry-after"]) >= 18
+        # refused before routing and parsing (serving.guard): even a malformed body is not parsed
+        assert c.post("/v1/ask", content=b"{not json", headers=JSON).status_code == 503
+        pipe.release.set()
+        assert first.result(10).status_code == 200 and gate.shed == 2 and gate.load == 0
+
+
+def test_search_expected_to_finish_past_the_deadline_is_503_at_once() -> None:
+    pipe = fake_pipeline()
+    release, started = threading.Event(), threading.Event()
+    search = pipe.retriever.search
+
+    def slow(queries: Sequence[str], k: int) -> object:
+        started.set()
+        release.wait(10)
+        return search(queries, k)
+
+    pipe.retriever.search = slow  # type: ignore[method-assign]
+    with _app(pipe, deadline_s=2.0, max_queue=64) as c, ThreadPoolExecutor(1) as ex:
+        gate = c.app.state.drqa.search_gate.gate  # type: ignore[attr-defined]
+        gate.rate.add(1, 10.0)
+        first = ex.submit(c.post, "/v1/search", json={"query": "capital"})
+        assert started.wait(10)
+        r = c.post("/v1/search", json={"queries": ["capital", "Paris"]})
+        release.set()
+        # refused by the guard, which asks the gate about the smallest request: (1 + 1) / 0.1 q/s
+        assert "expected wait 20.0 s" in _is_error_out(r, 503)["detail"]
+        assert first.result(10).status_code == 200
+
+
+def test_duplicate_api_key_headers_are_401() -> None:
+    """Before: the guard read the last header and the dependency the first: a 422 parse error."""
+    with _app(api_key="s3cret") as c:
+        for keys in (["s3cret", "s3cret"], ["wrong", "s3cret"], ["s3cret", "wrong"]):
+            r = c.post("/v1/search", json={"query": "capital"}, headers=[("X-API-Key", k) for k in keys])
+            assert "exactly one" in _is_error_out(r, 401)["detail"]
+        assert (
+            c.post("/v1/search", json={"query": "capital"}, headers={"X-API-Key": "s3cret"}).status_code
+            == 200
+        )
+
+
 def test_openapi_states_this_servers_limits() -> None:
     """Before: the document allowed top_n up to 1000 and 1024 questions while the server refused > 20 / 32."""
     with _app(max_questions=3, max_top_n=4, max_k=5, max_question_chars=50) as c:
@@ -257,3 +311,26 @@ def test_openapi_states_this_servers_limits() -> None:
         ok = {"questions": ["What is the capital of Italy?"] * 3, "top_n": 4}
         assert c.post("/v1/ask", json=ok).status_code == 200
         assert c.post("/v1/ask", json={**ok, "top_n": 5}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "doc_id",
+    [
+        "france%23p%C2%B2",  # "²" passed str.isdigit(): ValueError in int()
+        "france%23p99999999999999999999",  # OverflowError in SQLite
+        "france%23p" + "1" * 4301,  # past Python's int digit limit
+    ],
+    ids=["superscript", "past-int64", "4301-digits"],
+)
+def test_docs_ids_that_cannot_name_a_unit_are_404_not_500(tiny_docstore: Path, doc_id: str) -> None:
+    """Before: a 500 with a traceback in the server log for each of these ids."""
+    from drqa_ng.pipeline import QAPipeline
+    from drqa_ng.store.docstore import DocStore
+    from tests.serving.fakes import FakeReader, FakeRetriever, FakeStore
+
+    store = DocStore.open(tiny_docstore)
+    pipe = QAPipeline(FakeRetriever(FakeStore()), store, FakeReader())  # type: ignore[arg-type]
+    with _app(pipe) as c:
+        assert c.get("/v1/docs/france%23p0").status_code == 200
+        body = _is_error_out(c.get(f"/v1/docs/{doc_id}"), 404)
+    assert body["error"] == "NotFoundError"

@@ -22,7 +22,7 @@ from serving.settings import ServerSettings
 def test_settings_round_trip_through_json() -> None:
     s = ServerSettings(
         pipeline=PipelineSettings(
-            indexes=(Path("/a/sparse"), Path("/b/dense")), docs=Path("/a/d.sqlite"), n_docs=7
+            indexes=(Path("/a/sparse"), Path("/b/dense")), docs=Path("/a/d.sqlite"), k=7
         ),
         api_key="k",
         max_batch=3,

@@ -80,3 +80,25 @@ def test_media_path(tmp_path: Path) -> None:
     assert media_path(tmp_path, str(tmp_path / "a" / ".." / "v.mp4"), roots) is None
     assert media_path(tmp_path, str(tmp_path / "a" / "notes.txt"), roots) is None
     assert media_path(tmp_path / "a", "v.webm", roots) == tmp_path / "a" / "v.webm"
+
+
+@pytest.mark.parametrize(
+    ("range_header", "status", "error"),
+    [
+        ("bytes=999999999-", 416, "RangeNotSatisfiable"),
+        ("bytes=abc", 400, "BadRequest"),
+        ("items=1-2", 400, "BadRequest"),
+    ],
+)
+def test_range_errors_are_in_the_error_shape(
+    index_copy: Path, video_dir: Path, range_header: str, status: int, error: str
+) -> None:
+    """Before: Starlette's text/plain replies (an empty 416, "Malformed range header.")."""
+    for c in _client(index_copy, roots=str(video_dir)):
+        r = c.get("/v1/video/media/alpha", headers={"Range": range_header})
+        assert r.status_code == status and r.headers["content-type"] == "application/json"
+        body = r.json()
+        assert set(body) == {"detail", "error"} and body["error"] == error
+        if status == 416:
+            size = (video_dir / "alpha.avi").stat().st_size
+            assert r.headers["content-range"] == f"bytes */{size}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,24 @@ def test_ask_shows_confidence_and_abstains_below_min_confidence(run_cli, pipe_ar
     assert " 1. " not in out  # no ranked answer list when abstaining
     rc, _, err = run_cli("ask", *pipe_args, "--min-confidence", "1.5", q)
     assert rc == 2 and "min_confidence" in err
+
+
+def test_bad_question_fails_before_anything_loads(
+    run_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`ask ""` used to load the model (6 s) before saying the question is empty."""
+    import drqa_ng.cli.options as options
+
+    def no_load(args: object) -> None:
+        raise AssertionError("the pipeline was loaded for a request that cannot be answered")
+
+    monkeypatch.setattr(options, "load_pipeline", no_load)
+    for argv, needle in (
+        (["ask", ""], "empty"),
+        (["ask", "Who?", "-k", "0"], "k=0"),
+        (["ask", "Who?", "-n", "0"], "top_n"),
+    ):
+        rc, _, err = run_cli(*argv)
+        assert rc == 2 and needle in err and "Traceback" not in err, err
+    rc, _, err = run_cli("video-ask", "--video-index", str(tmp_path / "none"), "   ")
+    assert rc == 2 and "empty" in err, err  # checked before the (missing) index is opened

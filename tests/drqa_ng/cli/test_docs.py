@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from drqa_ng.store.docstore import DocStore
 
 
@@ -84,3 +86,57 @@ def test_get_doc_unknown(run_cli, tiny_docstore: Path) -> None:  # type: ignore[
     assert rc == 5 and "no document or unit 'nope#p0'" in err
     rc, _, err = run_cli("get-doc", str(tiny_docstore), "--title", "Atlantis")
     assert rc == 5 and "no document titled" in err
+
+
+DEEP = "[" * 10_000 + "]" * 10_000
+GOOD = json.dumps({"id": "a", "title": "A", "text": "Fine text."})
+
+
+def _surrogate_line(field: str) -> str:
+    record = {"id": "b", "title": "B", "text": "Some text."}
+    record[field] = record[field] + "\ud800"
+    return json.dumps(record)  # ensure_ascii: written as the escape "\ud800"
+
+
+@pytest.mark.parametrize(
+    ("line", "needle", "first"),
+    [
+        ('{"id": "b", "text": ' + DEEP + "}", "nested too deeply", False),
+        ('{"id": "b", "text": ' + DEEP + "}", "nested too deeply", True),  # read by the format sniffer
+        (DEEP, "nested too deeply", False),
+        (_surrogate_line("text"), '"text"', False),
+        (_surrogate_line("id"), '"id"', False),
+        (_surrogate_line("title"), '"title"', True),
+    ],
+    ids=["deep-field", "deep-first-line", "deep-line", "surrogate-text", "surrogate-id", "surrogate-title"],
+)
+def test_build_docs_deep_or_surrogate_line_is_one_line_naming_file_and_line(
+    run_cli,
+    tmp_path: Path,
+    line: str,
+    needle: str,
+    first: bool,  # type: ignore[no-untyped-def]
+) -> None:
+    """Before: RecursionError / UnicodeEncodeError tracebacks (exit 1). After: exit 3, one line with
+    file:line, and ``--skip-bad-files`` skips the file as for any other bad line."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text((line + "\n" + GOOD if first else GOOD + "\n" + line) + "\n")
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"id": "c", "title": "C", "text": "Other text."}) + "\n")
+    out = tmp_path / "docs.sqlite"
+    rc, _, err = run_cli("build-docs", str(bad), str(out), "--no-progress")
+    where = f"bad.jsonl:{1 if first else 2}:"
+    assert rc == 3 and where in err and needle in err and err.count("\n") == 1, err
+    rc, stdout, err = run_cli(
+        "build-docs",
+        str(bad),
+        str(good),
+        str(out),
+        "--no-progress",
+        "--skip-bad-files",
+        "--id-prefix",
+        "never",
+    )
+    assert rc == 0 and "bad files skipped:  1" in stdout and where in err, err
+    with DocStore.open(out) as s:
+        assert s.get_document("c") is not None

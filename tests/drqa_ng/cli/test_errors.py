@@ -158,10 +158,29 @@ def _no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the server must not start with a broken index")
 
     monkeypatch.setattr(uvicorn, "run", fail)
+    monkeypatch.setattr("serving.server.run", fail)
+
+
+def _out_of_bounds_copy(index: Path, out: Path) -> Path:
+    """A copy of ``index`` whose indices.npy has the right size but every value 2e9."""
+    shutil.copytree(index, out)
+    indices = np.load(out / "indices.npy")
+    np.save(out / "indices.npy", np.full_like(indices, 2_000_000_000))
+    return out
+
+
+def test_search_an_index_with_out_of_bounds_rows_is_one_line(
+    run_cli, tmp_path: Path, tiny_sparse_index: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Before: an IndexError traceback from the first query."""
+    index = _out_of_bounds_copy(tiny_sparse_index, tmp_path / "idx")
+    for args in (["search", str(index), "capital of France"], ["search", "--index", str(index), "France"]):
+        rc, _, err = run_cli(*args)
+        assert rc == IndexFormatError.exit_code and "outside" in _one_line(err)
 
 
 @pytest.mark.parametrize(
-    "broken", ["missing-index", "corrupt-index", "missing-docs", "corrupt-docs", "video"]
+    "broken", ["missing-index", "corrupt-index", "bounds-index", "missing-docs", "corrupt-docs", "video"]
 )
 def test_serve_with_a_broken_index_is_one_line(  # type: ignore[no-untyped-def]
     run_cli,
@@ -181,6 +200,8 @@ def test_serve_with_a_broken_index_is_one_line(  # type: ignore[no-untyped-def]
         index = tmp_path / "idx"
         shutil.copytree(tiny_sparse_index, index)
         (index / "indptr.npy").write_bytes(b"garbage")
+    elif broken == "bounds-index":  # before: serve started, then answered every request with 500
+        index = _out_of_bounds_copy(tiny_sparse_index, tmp_path / "idx")
     elif broken == "missing-docs":
         docs = tmp_path / "nope.sqlite"
     elif broken == "corrupt-docs":
@@ -213,3 +234,31 @@ def test_ask_with_a_huge_n(
     args = ["--index", str(tiny_sparse_index), "--docs", str(tiny_docstore), "--reader", str(tiny_model_dir)]
     rc, _, err = run_cli("ask", "What is the capital of France?", "-n", "1000000000", *args)
     assert rc == 2 and "top_n" in _one_line(err)
+
+
+def test_ask_k_0_names_the_k_option(
+    run_cli, tiny_sparse_index: Path, tiny_docstore: Path, tiny_model_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Before: "n_docs must be >= 1", a name the user never typed."""
+    args = ["--index", str(tiny_sparse_index), "--docs", str(tiny_docstore), "--reader", str(tiny_model_dir)]
+    rc, _, err = run_cli("ask", "What is the capital of France?", "-k", "0", *args)
+    line = _one_line(err)
+    assert rc == 2 and "-k must be >= 1" in line and "n_docs" not in line
+
+
+@pytest.mark.parametrize("command", ["ask", "search"])
+def test_a_huge_k_is_capped_at_the_http_maximum_with_a_message(  # type: ignore[no-untyped-def]
+    run_cli, tiny_sparse_index: Path, tiny_docstore: Path, tiny_model_dir: Path, command: str
+) -> None:
+    """Before: ``ask -k 1000000000`` ran 43 s on a real index and ``search`` printed every unit."""
+    from drqa_ng.config import MAX_K
+    from serving.schemas import HARD_MAX_K
+
+    assert MAX_K == HARD_MAX_K
+    args = ["--index", str(tiny_sparse_index), "--docs", str(tiny_docstore), "-k", "1000000000"]
+    if command == "ask":
+        args += ["--reader", str(tiny_model_dir)]
+    rc, _, err = run_cli(command, "What is the capital of France?", *args)
+    line = _one_line(err)
+    assert rc == 0 and f"-k 1000000000 is above the maximum {MAX_K}; using {MAX_K}" in line
+    assert line.startswith(f"drqa-ng {command}: ")

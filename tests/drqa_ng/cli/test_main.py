@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 
@@ -41,6 +42,10 @@ def test_debug_after_the_subcommand_shows_the_traceback(tmp_path) -> None:  # ty
         main(["docs-info", str(tmp_path / "none.sqlite"), "--debug"])
 
 
+EVAL = ["--dataset", "squad", "f.json", "--out", "o"]
+EVAL_DENSE = ["--questions", "q.json", "--index", "i", "--docs", "d.sqlite", "--out", "o"]
+
+
 def test_renamed_flags_are_hidden_aliases() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -51,11 +56,27 @@ def test_renamed_flags_are_hidden_aliases() -> None:
         ("build-sparse", ["d.sqlite", "o", "--no-progress"], "--no-progress", "quiet", True),
         ("build-docs", ["a", "o.sqlite", "--no-progress"], "--no-progress", "quiet", True),
         ("build-dense", ["d.sqlite", "o", "--backend", "onnx-int8"], "onnx-int8", "backend", "onnx"),
+        # one vocabulary: the answer weight and the fusion weight have their own names everywhere
+        ("ask", ["--weight", "0.3", "q"], "--weight", "answer_weight", 0.3),
+        ("eval", ["--weight", "0.3", *EVAL], "--weight", "answer_weight", 0.3),
+        ("search", ["--weight", "0.3", "q"], "--weight", "fusion_weight", 0.3),
+        ("search", ["--depth", "50", "q"], "--depth", "fusion_depth", 50),
+        ("eval-retrieval", ["--weight", "0.3", *EVAL_DENSE], "--weight", "fusion_weight", 0.3),
+        ("eval-retrieval", ["--depth", "50", *EVAL_DENSE], "--depth", "fusion_depth", 50),
+        # batch sizes say what they count: questions per call, token windows per model call
+        ("eval", ["--batch-size", "4", *EVAL], "--batch-size", "question_batch", 4),
+        ("eval-reader", ["--batch-size", "8", "m", "--data", "f.json"], "--batch-size", "window_batch", 8),
     ]
     for command, argv, old, dest, value in cases:
         assert getattr(parser.parse_args([command, *argv]), dest) == value, (command, argv)
-        assert old not in sub.choices[command].format_help(), old
+        assert not re.search(rf"(?<![\w-]){old}\b", sub.choices[command].format_help()), (command, old)
+    new = parser.parse_args(["ask", "--answer-weight", "0.2", "--fusion-weight", "0.6", "q"])
+    assert (new.answer_weight, new.fusion_weight) == (0.2, 0.6)
     new = parser.parse_args(["ask", "-k", "7", "--backend", "onnx", "--threads", "2", "-n", "3", "q"])
     assert (new.k, new.backend, new.threads, new.top_n) == (7, "onnx", 2, 3)
-    assert parser.parse_args(["ask", "q"]).k == parser.parse_args(["search", "q"]).k == DEFAULT_K
+    assert parser.parse_args(["search", "q"]).k == DEFAULT_K
+    from drqa_ng.cli.options import pipeline_settings
+
+    ask_args = parser.parse_args(["ask", "--index", "i", "--docs", "d", "q"])
+    assert ask_args.k is None and pipeline_settings(ask_args).k == DEFAULT_K  # video asks say 3
     assert parser.parse_args(["ask", "--top-n", "4", "q"]).top_n == 4

@@ -174,3 +174,40 @@ def test_search_without_an_index_uses_the_data_home(  # type: ignore[no-untyped-
     assert run_cli("search", q, "-k", "1")[1] == stdout
     rc, _, err = run_cli("search", "--home", str(tmp_path / "none"), q)
     assert rc == 5 and "--home" in err and "DRQA_NG_HOME" in err
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.parametrize("form", ["positional", "--index"])
+def test_search_recovers_a_swap_killed_at_the_second_rename_in_both_forms(  # type: ignore[no-untyped-def]
+    run_cli, tiny_sparse_index: Path, tmp_path: Path, form: str
+) -> None:
+    """Before: the positional form said idx was not an index; only ``--index idx`` recovered it."""
+    pid = _dead_pid()
+    shutil.copytree(tiny_sparse_index, tmp_path / f".idx.old-{pid}-5")  # killed after idx -> old
+    shutil.copytree(tiny_sparse_index, tmp_path / f".idx.new-{pid}-5")  # ... before new -> idx
+    idx = tmp_path / "idx"
+    args = [str(idx), "Eiffel Tower"] if form == "positional" else ["--index", str(idx), "Eiffel Tower"]
+    rc, stdout, err = run_cli("search", *args, "-k", "1")
+    assert rc == 0 and "eiffel_tower" in stdout, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+
+
+def test_a_query_with_glob_characters_moves_nothing(  # type: ignore[no-untyped-def]
+    run_cli, tiny_sparse_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first query such as "?????" is checked as a possible index folder: its recovery must not
+    match (and move into place) the leftovers of another index whose name has as many letters."""
+    pid = _dead_pid()
+    other = tmp_path / f".other.new-{pid}-5"
+    shutil.copytree(tiny_sparse_index, other)
+    monkeypatch.chdir(tmp_path)
+    run_cli("search", "--home", str(tmp_path / "nohome"), "?????", "Eiffel")
+    assert other.exists() and not (tmp_path / "?????").exists()

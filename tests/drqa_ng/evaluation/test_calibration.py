@@ -77,7 +77,7 @@ def test_fit_calibration_learns_a_monotone_calibrated_map(tmp_path: Path) -> Non
 
 
 def test_rows_from_pipeline_round_trip(tmp_path: Path) -> None:
-    pipe = fake_pipeline(n_docs=3)
+    pipe = fake_pipeline(k=3)
     qs = [Question("1", "What is the capital of Germany?", ("Berlin",)), Question("2", "zzz qqq", ("x",))]
     results = pipe.ask_detailed([q.question for q in qs], top_n=5)
     rows = answer_rows(qs, results, regex=False)

@@ -61,7 +61,7 @@ def test_summarize_means_recall_and_latency() -> None:
         score_prediction(q, _result([_ans("Berlin", P2, 1, 0)], [Evidence(P2, 1, 1, 0)], 0.2), False),
         score_prediction(q, _result([_ans("Paris", P1, 1, 0)], [Evidence(P1, 1, 1, 2)], 0.4), False),
     ]
-    m = summarize("squad", preds, regex=False, n_docs=5, weight=0.5, batch_size=1, wall_seconds=2.0)
+    m = summarize("squad", preds, regex=False, k=5, answer_weight=0.5, batch_size=1, wall_seconds=2.0)
     assert m.em == 50.0 and m.f1 == 50.0 and m.regex_match is None
     assert dict(m.recall_at) == {1: 25.0, 5: 75.0}
     assert m.latency_p50_ms == pytest.approx(250.0) and m.latency_p95_ms == pytest.approx(385.0)
@@ -83,7 +83,7 @@ def test_tune_weight_prefers_weight_that_fixes_ranking() -> None:
 
 
 def test_evaluate_qa_end_to_end_with_fakes(tmp_path: Path) -> None:
-    pipe = fake_pipeline(n_docs=3)
+    pipe = fake_pipeline(k=3)
     qs = [
         Question("1", "What is the capital of Germany?", ("Berlin",)),
         Question("2", "What is the capital of Italy?", ("Rome",)),

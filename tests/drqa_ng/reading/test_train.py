@@ -12,15 +12,14 @@ from drqa_ng.errors import InputError
 from drqa_ng.index_io import read_manifest
 from drqa_ng.reading.data import QAExample
 from drqa_ng.reading.reader import load_reader
-from drqa_ng.reading.train import (
+from drqa_ng.reading.train import bf16_is_fast, train_reader
+from drqa_ng.reading.trainset import (
     TrainConfig,
     TrainSource,
-    bf16_is_fast,
     bucketed_batches,
     build_features,
     cached_features,
     epoch_rows,
-    train_reader,
 )
 
 FACTS = [
@@ -189,7 +188,7 @@ def test_bf16_is_used_on_cuda_only_where_native_elsewhere() -> None:
 def test_features_are_cached_per_source_and_rebuilt_when_the_examples_change(
     tiny_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from drqa_ng.reading import train as train_mod
+    from drqa_ng.reading import trainset as train_mod
     from drqa_ng.reading.model import load_tokenizer
 
     tok, cfg = load_tokenizer(tiny_encoder_dir), _cfg(1)
@@ -217,3 +216,21 @@ def test_a_run_folder_in_use_is_refused(tiny_encoder_dir: Path, tmp_path: Path) 
         with pytest.raises(InputError, match="another process"):
             train_reader(_mix(), [], tmp_path / "r", tiny_encoder_dir, _cfg(2))
     assert train_reader(_mix(), [], tmp_path / "r", tiny_encoder_dir, _cfg(2)).steps == 2
+
+
+def test_check_sources_is_the_first_stage_and_refuses_bad_runs() -> None:
+    """train_reader's first stage: plain examples become one source; bad mixes fail before any load."""
+    from drqa_ng.errors import InputError
+    from drqa_ng.reading.train import check_sources
+
+    ex = _examples()
+    (only,) = check_sources(ex, _cfg(1))
+    assert only.name == "train" and list(only.examples) == list(ex)
+    for train, cfg, needle in (
+        ([TrainSource("a", ex), ex[0]], _cfg(1), "mix"),
+        ([TrainSource("a", [])], _cfg(1), "no training"),
+        ([TrainSource("a", ex, -1.0)], _cfg(1), ">= 0"),
+        (ex, replace(_cfg(1), precision="fp8"), "precision"),
+    ):
+        with pytest.raises(InputError, match=needle):
+            check_sources(train, cfg)  # type: ignore[arg-type]

@@ -86,6 +86,18 @@ def test_onnx_int8_matches_torch(dense_encoder: Encoder, tmp_path: Path) -> None
     assert (a * b).sum(axis=1).min() > 0.97  # int8 weights: close to, not equal to, fp32
 
 
+def test_low_memory_onnx_encoder_frees_its_buffers_and_encodes_the_same(
+    tiny_encoder_dir: Path, tmp_path: Path
+) -> None:
+    """The background build's encoder: no ONNX memory arena (buffers go back after each batch)."""
+    plain = Encoder.load(tiny_encoder_dir, backend="onnx-int8", cache_dir=tmp_path)
+    low = Encoder.load(tiny_encoder_dir, backend="onnx-int8", cache_dir=tmp_path, low_memory=True)
+    assert plain._model.get_session_options().enable_cpu_mem_arena
+    assert not low._model.get_session_options().enable_cpu_mem_arena
+    texts = ["Mount Everest is the highest mountain.", "Paris is the capital of France.", "x"]
+    np.testing.assert_allclose(low.encode(texts, batch_size=2), plain.encode(texts, batch_size=2), atol=1e-5)
+
+
 @pytest.mark.gpu
 def test_cuda_encoder_matches_cpu(dense_encoder: Encoder) -> None:
     torch = pytest.importorskip("torch")

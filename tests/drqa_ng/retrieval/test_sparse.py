@@ -187,6 +187,36 @@ def test_corrupt_arrays(bm25_index: Path, tmp_path: Path, victim: str) -> None:
         SparseIndex.open(d)
 
 
+def _rewrite(path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    """Rewrite a .npy in place with the same dtype and shape: right size, wrong contents."""
+    arr = np.load(path)
+    np.save(path, change(arr).astype(arr.dtype))
+
+
+@pytest.mark.parametrize(
+    ("victim", "change", "match"),
+    [
+        ("indices.npy", lambda a: np.full_like(a, 2_000_000_000), "outside"),
+        ("indices.npy", lambda a: np.where(np.arange(len(a)) == len(a) // 2, -1, a), "outside"),
+        ("indptr.npy", lambda a: np.where(np.arange(len(a)) == len(a) // 2, a[-1] + 5, a), "monotone"),
+        ("ids.offsets.npy", lambda a: np.r_[a[0], a[-2:0:-1], a[-1]], "offsets"),
+    ],
+    ids=["indices-2e9", "indices-negative", "indptr-not-monotone", "ids-offsets-reversed"],
+)
+def test_right_size_but_out_of_bounds_arrays_are_refused_at_open(
+    bm25_index: Path,
+    tmp_path: Path,
+    victim: str,
+    change,
+    match: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """Before: the index opened and the first query hit an IndexError traceback (500 in serve)."""
+    d = _copy(bm25_index, tmp_path / "b")
+    _rewrite(d / victim, change)
+    with pytest.raises(IndexFormatError, match=match):
+        SparseIndex.open(d)
+
+
 def test_wrong_shape_detected(bm25_index: Path, tmp_path: Path) -> None:
     d = _copy(bm25_index, tmp_path / "s")
     np.save(d / "data.npy", np.zeros(3, dtype=np.float32))

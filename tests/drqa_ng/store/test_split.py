@@ -88,6 +88,22 @@ def test_unit_ids_round_trip() -> None:
         assert parse_unit_id(bad) is None
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "316223#p\u00b2",  # str.isdigit() accepts the superscript two; int() does not
+        "316223#p\u0663",  # an Arabic-Indic digit: int() would read it, the pattern is ASCII only
+        "316223#p99999999999999999999",  # past SQLite's 64-bit integers
+        "1#p" + "1" * 4301,  # past Python's int-parsing digit limit
+        "1#p1234567890",  # ten digits: longer than any ordinal a store holds
+    ],
+    ids=["superscript", "arabic-indic", "past-int64", "4301-digits", "ten-digits"],
+)
+def test_unit_ids_with_non_ascii_or_unbounded_ordinals_do_not_parse(bad: str) -> None:
+    """Before: "²" passed ``isdigit()`` and ``int()`` raised ValueError (500 on /v1/docs)."""
+    assert parse_unit_id(bad) is None
+
+
 def test_doc_unit_is_whole_text() -> None:
     doc = Document("d", "T", "one\n\ntwo")
     u = doc_unit(doc)

@@ -43,7 +43,7 @@ def test_open_and_search(video_index_dir: Path) -> None:
 
 
 def test_video_index_is_a_retriever_over_segment_passages(video_index_dir: Path) -> None:
-    from drqa_ng.retrieval.loader import open_retriever
+    from drqa_ng.indexes import open_retriever
 
     idx = VideoIndex.open(video_index_dir)
     opened = open_retriever(video_index_dir)  # by the manifest's kind, like sparse and dense indexes

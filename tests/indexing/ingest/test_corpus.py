@@ -140,3 +140,24 @@ def test_malformed_squad(tmp_path: Path) -> None:
     p.write_text('{"data": [{"title": "T", "paragraphs": [\n{"context": "x",}]}]}')
     with pytest.raises(DataFormatError, match=r"s\.json:2: invalid JSON"):
         list(read_corpus([p], "squad"))
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (
+            '{"data": [{"title": "T", "paragraphs": [{"context": "a \\ud800 b"}]}]}',
+            r'paragraphs\[0\]: "context"',
+        ),
+        ('{"data": ' + "[" * 10_000 + "]" * 10_000 + "}", "nested too deeply"),
+    ],
+    ids=["surrogate", "deep"],
+)
+def test_squad_with_lone_surrogate_or_deep_nesting_is_a_data_format_error(
+    tmp_path: Path, content: str, match: str
+) -> None:
+    """Before: UnicodeEncodeError when the store is written / RecursionError while parsing."""
+    p = tmp_path / "squad.json"
+    p.write_text(content)
+    with pytest.raises(DataFormatError, match=match):
+        list(read_corpus([p], "squad"))
