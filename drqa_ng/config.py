@@ -108,6 +108,10 @@ class HomeConfig:
     fusion: str = "rrf"
     fusion_weight: float | None = None
     """Weight of the last index in ``interp`` fusion (the others share the rest); None: the default."""
+    vocabulary: Path | None = None
+    """The corpus word list (``drqa_ng.retrieval.vocabulary``); None in homes built before it."""
+    articles: Path | None = None
+    """Doc-unit sparse index for document-aware paragraph ranking (``drqa_ng.retrieval.articles``)."""
     corpus: tuple[str, ...] = ()
     counts: HomeCounts = HomeCounts()
     dense_limit: int | None = None
@@ -126,6 +130,8 @@ class HomeConfig:
             **({} if self.fusion_weight is None else {"fusion_weight": self.fusion_weight}),
             "reader": None if self.reader is None else _rel(self.reader, self.home),
             "weight": self.answer_weight,
+            **({} if self.vocabulary is None else {"vocabulary": _rel(self.vocabulary, self.home)}),
+            **({} if self.articles is None else {"articles": _rel(self.articles, self.home)}),
             "corpus": list(self.corpus),
             "counts": {
                 "documents": c.documents,
@@ -182,6 +188,8 @@ class HomeConfig:
                 fusion_weight=(
                     float(data["fusion_weight"]) if data.get("fusion_weight") is not None else None
                 ),
+                vocabulary=home / data["vocabulary"] if data.get("vocabulary") else None,
+                articles=home / data["articles"] if data.get("articles") else None,
                 corpus=tuple(str(c) for c in data.get("corpus", ())),
                 counts=HomeCounts(
                     **{k: int(counts[k]) for k in HomeCounts.__dataclass_fields__ if k in counts}

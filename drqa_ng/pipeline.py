@@ -13,6 +13,9 @@ be tuned on a dev split (``drqa_ng.evaluation.qa.tune_weight``), never on the re
 Spans with the same normalised text are merged and their softmax mass summed; each answer gets a
 calibrated ``confidence`` (``drqa_ng.confidence``), answers are ordered by it, and a question whose
 best confidence is below ``min_confidence`` is flagged ``abstained`` (its answers are kept).
+A question with no content the index knows (only stopwords or invisible characters; with the
+corpus word list, mostly words the corpus lacks such as gibberish: ``drqa_ng.retrieval.content``)
+is neither searched nor read: no answers, abstained, ``no_content``.
 
 Everything is computed per question: a question's answers never depend on the rest of its batch.
 """
@@ -34,7 +37,19 @@ from drqa_ng.config import CONFIG, read_home_config
 from drqa_ng.errors import DrqaError, InputError, UnsupportedError
 from drqa_ng.normalize import normalize_answer
 from drqa_ng.protocols import PassageStore, Reader, Retriever, StagedRead
-from drqa_ng.request import DEFAULT_K, DEFAULT_TOP_N, HARD_LIMITS, Limits, Request, check_count, check_request
+from drqa_ng.ranking.answers import RankerWeights, rerank
+from drqa_ng.request import (
+    DEFAULT_K,
+    DEFAULT_TOP_N,
+    HARD_LIMITS,
+    MAX_TOP_N,
+    Limits,
+    Request,
+    check_count,
+    check_request,
+)
+from drqa_ng.retrieval.articles import ArticleRanker, ArticleWeights, PassageSignals
+from drqa_ng.retrieval.content import KnownWords, has_content
 from drqa_ng.retrieval.scoring import min_max
 from drqa_ng.stages import DEFAULT_DEPTH, StageClock, run_stages
 from drqa_ng.types import Answer, Document, Hit, Passage, Support, Unit
@@ -50,12 +65,14 @@ Re-tune when the reader or index changes; never tune on the split you report."""
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """A passage handed to the reader: the retriever's raw score, its per-question [0, 1] norm and the
-    0-based rank of the hit it came from (paragraphs of one retrieved doc share their doc's rank)."""
+    0-based rank of the hit it came from (paragraphs of one retrieved doc share their doc's rank).
+    ``signals``: what a document-aware retriever knew about it (None from other retrievers)."""
 
     passage: Passage
     score: float
     norm: float
     rank: int = 0
+    signals: PassageSignals | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +107,15 @@ class PreparedBatch:
     chunks: tuple[ReaderChunk, ...]
     started: float
     cpu_started: float
+    no_content: frozenset[int] = frozenset()  # indices of questions left unread (no known content)
 
 
 @dataclass(frozen=True, slots=True)
 class QAResult:
     """One question's outcome: ranked answers, the evidence read, the batch's wall time per question and
     whether the pipeline abstains (no answer, or the best confidence is below its ``min_confidence``).
-    ``cpu_seconds``: the process CPU time (all threads) of the batch per question, a load-robust cost."""
+    ``cpu_seconds``: the process CPU time (all threads) of the batch per question, a load-robust cost.
+    ``no_content``: the question carries no content the index knows, so nothing was read (abstained)."""
 
     question: str
     answers: tuple[Answer, ...]
@@ -104,6 +123,7 @@ class QAResult:
     seconds: float
     abstained: bool = False
     cpu_seconds: float = 0.0
+    no_content: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +157,15 @@ class PipelineSettings:
     batches runs (``ask_stream``: eval, ``ask`` with several questions or ``-i``, the HTTP batcher).
     ``None`` = auto (``auto_overlap``): on only when the reader leaves a CPU core free."""
     extra: tuple[tuple[str, str], ...] = field(default=())
+    articles: Path | None = None
+    """A doc-unit sparse index of the same store: paragraphs are ranked with their article's score and
+    title (``retrieval.articles``), and answers by the learned ranker stored beside the reader
+    (``ranking.answers``, when there is one). None: paragraph retrieval alone, answers by score."""
+    answer_ranking: bool = True
+    """Use the reader's ``answer_ranker.json`` where the retriever gives article signals."""
+    vocabulary: Path | None = None
+    """The corpus word list (``retrieval.vocabulary``): questions mostly made of words it lacks are
+    abstained on unread. None: only questions without any content word are."""
     home: Path | None = None
     """The data home the indexes were read from: when set, a change of its config.json (the
     background dense build finishing) switches retrieval without a restart (``retrieval.upgrade``)."""
@@ -281,6 +310,8 @@ class QAPipeline:
         calibration: Calibration | None = None,
         min_confidence: float | None = None,
         overlap: bool = False,
+        known_words: KnownWords | None = None,
+        answer_ranker: RankerWeights | None = None,
     ) -> None:
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
@@ -296,6 +327,10 @@ class QAPipeline:
         self.reader_batch_size = reader_batch_size
         self.limits = limits.within(HARD_LIMITS)
         self.calibration = calibration
+        self.known_words = known_words
+        self.answer_ranker = answer_ranker
+        if min_confidence is None and answer_ranker is not None and isinstance(retriever, ArticleRanker):
+            min_confidence = answer_ranker.threshold
         if min_confidence is None:
             min_confidence = calibration.threshold if calibration is not None else 0.0
         if not 0.0 <= min_confidence <= 1.0:
@@ -322,6 +357,13 @@ class QAPipeline:
         if settings.home is not None:
             retriever = _upgrading(retriever, settings.home)
         store = DocStore.open(settings.docs)
+        answer_ranker = None
+        if settings.articles is not None:
+            from drqa_ng.retrieval.loader import open_retriever
+
+            retriever = ArticleRanker(retriever, open_retriever(settings.articles), store, ArticleWeights())
+            if settings.answer_ranking:
+                answer_ranker = RankerWeights.load(settings.reader or default_weights_dir())
         reader = load_reader(settings.reader, backend=settings.reader_backend, threads=settings.threads)
         torch = sys.modules.get("torch")  # only a torch reader imports it; the ONNX path starts without it
         if settings.threads and torch is not None:
@@ -337,10 +379,17 @@ class QAPipeline:
                     folder,
                     CALIBRATION_FILE,
                 )
+        known_words = None
+        if settings.vocabulary is not None:
+            from drqa_ng.retrieval.vocabulary import Vocabulary
+
+            known_words = Vocabulary.open(settings.vocabulary).known
         return cls(
             retriever,
             store,
             reader,
+            known_words=known_words,
+            answer_ranker=answer_ranker,
             k=settings.k,
             answer_weight=settings.answer_weight,
             max_passages=settings.max_passages,
@@ -375,6 +424,10 @@ class QAPipeline:
                     store = DocStore.open(recorded)
                 except (ImportError, DrqaError) as e:
                     log.warning("doc store %s unavailable (%s); showing ids only", recorded, e)
+        if settings.articles is not None and isinstance(store, DocStore):
+            from drqa_ng.retrieval.loader import open_retriever
+
+            retriever = ArticleRanker(retriever, open_retriever(settings.articles), store, ArticleWeights())
         return cls(retriever, store, NoReader(), k=settings.k)
 
     @classmethod
@@ -418,10 +471,18 @@ class QAPipeline:
 
     def _retrieve(self, request: Request) -> list[list[Evidence]]:
         k = self.k if request.k is None else request.k
+        if isinstance(self.retriever, ArticleRanker):
+            found = self.retriever.signals(request.questions, k)
+            return [
+                self._evidence(q, [s.hit for s in sig], [s.signals for s in sig])
+                for q, sig in zip(request.questions, found, strict=True)
+            ]
         hits = self.retriever.search(request.questions, k)
         return [self._evidence(q, h) for q, h in zip(request.questions, hits, strict=True)]
 
-    def _evidence(self, question: str, hits: Sequence[Hit]) -> list[Evidence]:
+    def _evidence(
+        self, question: str, hits: Sequence[Hit], signals: Sequence[PassageSignals] | None = None
+    ) -> list[Evidence]:
         if not hits:
             return []
         norms = min_max([h.score for h in hits])
@@ -436,12 +497,13 @@ class QAPipeline:
                 ev.extend(Evidence(p, h.score, float(n), r) for p in ps)
             return self._cap(question, ev)
         passages = store.get_passages([h.id for h in hits])
+        sigs: Sequence[PassageSignals | None] = signals if signals is not None else [None] * len(hits)
         ev = []
-        for r, (h, n, p) in enumerate(zip(hits, norms, passages, strict=True)):
+        for r, (h, n, p, s) in enumerate(zip(hits, norms, passages, sigs, strict=True)):
             if p is None:
                 log.warning("retrieved unit %s is missing from the doc store", h.id)
                 continue
-            ev.append(Evidence(p, h.score, float(n), r))
+            ev.append(Evidence(p, h.score, float(n), r, s))
         return self._cap(question, ev)
 
     def _cap(self, question: str, ev: list[Evidence]) -> list[Evidence]:
@@ -515,19 +577,32 @@ class QAPipeline:
                                 a, retriever_score=e.norm, retriever_raw=e.score, retriever_rank=e.rank + 1
                             )
                         )
-                results.append(rank_answers(cands, self.answer_weight, top_n, self.calibration))
+                signals = {e.passage.id: e.signals for e in ev if e.signals is not None}
+                if self.answer_ranker is not None and ev and len(signals) == len(by_id):
+                    merged = rank_answers(cands, self.answer_weight, MAX_TOP_N, self.calibration)
+                    results.append(rerank(questions[lo + i], merged, signals, self.answer_ranker)[:top_n])
+                else:
+                    results.append(rank_answers(cands, self.answer_weight, top_n, self.calibration))
         return results
 
     # -- public entry points -------------------------------------------------------------------------
 
     def prepare(self, request: Request) -> PreparedBatch:
-        """The CPU stage of ``answer``: retrieve, fetch passages, tokenise, build windows."""
+        """The CPU stage of ``answer``: retrieve, fetch passages, tokenise, build windows. A question
+        with no content the index knows (``retrieval.content``) is neither searched nor read."""
         if isinstance(self.reader, NoReader):
             self.reader.read([], [])  # refuses before any retrieval
         t0, c0 = time.perf_counter(), time.process_time()
-        evidence = self._retrieve(request)
-        chunks = self._prepare_chunks(request.questions, evidence)
-        return PreparedBatch(request.questions, tuple(tuple(e) for e in evidence), tuple(chunks), t0, c0)
+        qs = request.questions
+        content = [i for i, q in enumerate(qs) if has_content(q, self.known_words)]
+        evidence: list[list[Evidence]] = [[] for _ in qs]
+        if content:
+            subset = replace(request, questions=tuple(qs[i] for i in content))
+            for i, ev in zip(content, self._retrieve(subset), strict=True):
+                evidence[i] = ev
+        chunks = self._prepare_chunks(qs, evidence)
+        unread = frozenset(range(len(qs))).difference(content)
+        return PreparedBatch(qs, tuple(tuple(e) for e in evidence), tuple(chunks), t0, c0, unread)
 
     def finish(self, batch: PreparedBatch, top_n: int = DEFAULT_TOP_N) -> list[QAResult]:
         """The model stage of ``answer``: read ``batch``'s windows and rank the answers.
@@ -541,8 +616,8 @@ class QAPipeline:
         per_q = (time.perf_counter() - batch.started) / max(len(qs), 1)
         cpu_q = (time.process_time() - batch.cpu_started) / max(len(qs), 1)
         return [
-            QAResult(q, tuple(a), e, per_q, self.abstains(a), cpu_q)
-            for q, a, e in zip(qs, answers, batch.evidence, strict=True)
+            QAResult(q, tuple(a), e, per_q, self.abstains(a), cpu_q, no_content=i in batch.no_content)
+            for i, (q, a, e) in enumerate(zip(qs, answers, batch.evidence, strict=True))
         ]
 
     def answer(self, request: Request) -> list[QAResult]:

@@ -7,6 +7,10 @@
     home/static/          static-vector index (Model2Vec distilled from MiniLM; the CPU default)
     home/dense/           MiniLM FAISS index (built in the foreground on a GPU, in the background on a
                           CPU: ``indexing.background``)
+    home/articles/        hashed sparse index over whole articles (doc units), for document-aware
+                          paragraph ranking (``drqa_ng.retrieval.articles``); paragraph units only
+    home/vocab/           the corpus word list (``drqa_ng.retrieval.vocabulary``): questions made of
+                          words the corpus lacks are abstained on unread
     home/config.json      what was built, paths relative to home (``drqa_ng.config.HomeConfig``);
                           ``drqa-ng ask`` reads it
 
@@ -40,6 +44,10 @@ DOCS_NAME = "docs.sqlite"
 SPARSE_NAME = "sparse"
 DENSE_NAME = "dense"
 STATIC_NAME = "static"
+VOCAB_NAME = "vocab"
+ARTICLES_NAME = "articles"
+ARTICLE_SCORING = "tfidf"
+"""Scoring of the article index: DrQA's document TF-IDF (hashed unigrams + bigrams)."""
 DENSE_FUSION_WEIGHT = 0.7
 """interp weight of the MiniLM index fused with BM25 (same grid; ``indexing.background`` uses it too)."""
 STATIC_FUSION_WEIGHT = 0.5
@@ -163,12 +171,15 @@ def build_home(
     from indexing.ingest import read_corpus
     from indexing.ingest.corpus import CorpusMeter
     from indexing.sparse import build_sparse_from_store
+    from indexing.vocabulary import build_vocabulary
 
     check_inputs(corpus, dense_limit)
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     timings: list[tuple[str, float]] = []
     steps = ["doc store", f"sparse index ({unit} units)"]
+    articles = unit == "paragraph"  # passages and docs have no article above them to rank by
+    steps += ["article index (doc units)"] if articles else []
     steps += [f"static index ({unit} units)"] if static else []
     steps += [f"dense index ({unit} units)"] if dense else []
 
@@ -196,11 +207,21 @@ def build_home(
     sparse_path = home / SPARSE_NAME
     sparse = build_sparse_from_store(docs_path, sparse_path, unit=unit, show_progress=progress)
     timings.append(("sparse", time.perf_counter() - t))
+    t = time.perf_counter()
+    build_vocabulary(docs_path, home / VOCAB_NAME, progress=progress)
+    timings.append(("vocab", time.perf_counter() - t))
+    if articles:
+        step(2)
+        t = time.perf_counter()
+        build_sparse_from_store(
+            docs_path, home / ARTICLES_NAME, unit="doc", scoring=ARTICLE_SCORING, show_progress=progress
+        )
+        timings.append(("articles", time.perf_counter() - t))
     indexes = [sparse_path]
 
     static_units, fusion, fusion_weight = 0, "rrf", None
     if static:
-        step(2)
+        step(steps.index(f"static index ({unit} units)"))
         t = time.perf_counter()
         static_units = build_static_index(
             docs_path, home / STATIC_NAME, unit, static_model, progress=progress
@@ -228,6 +249,8 @@ def build_home(
         unit=unit,
         fusion=fusion,
         fusion_weight=fusion_weight,
+        vocabulary=home / VOCAB_NAME,
+        articles=home / ARTICLES_NAME if articles else None,
         corpus=tuple(str(Path(c).resolve()) for c in corpus),
         counts=HomeCounts(
             documents=info.documents,

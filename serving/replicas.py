@@ -60,6 +60,8 @@ def settings_from_json(text: str) -> ServerSettings:
         p["docs"] = Path(p["docs"])
         p["reader"] = Path(p["reader"]) if p.get("reader") else None
         p["home"] = Path(p["home"]) if p.get("home") else None
+        p["vocabulary"] = Path(p["vocabulary"]) if p.get("vocabulary") else None
+        p["articles"] = Path(p["articles"]) if p.get("articles") else None
         p["extra"] = tuple(tuple(kv) for kv in p.get("extra", ()))
         pipeline = PipelineSettings(**p)
     data["routers"] = tuple(data.get("routers", ()))

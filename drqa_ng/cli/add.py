@@ -57,6 +57,7 @@ def _add_docs(args: argparse.Namespace) -> int:
     from indexing.ingest import read_corpus
 
     sources = list(args.corpus)
+    vocabulary = articles = None
     if args.docs is not None:
         if args.home is not None:  # with --docs every positional is corpus
             sources.insert(0, args.home)
@@ -65,7 +66,7 @@ def _add_docs(args: argparse.Namespace) -> int:
         if args.index:
             raise InputError("--index needs --docs (INDEX_HOME's config.json lists its indexes)")
         cfg = read_home_config(args.home)
-        docs, indexes = cfg.docs, cfg.indexes
+        docs, indexes, vocabulary, articles = cfg.docs, cfg.indexes, cfg.vocabulary, cfg.articles
     else:
         raise InputError("give INDEX_HOME or --docs")
     for s in sources:
@@ -79,4 +80,15 @@ def _add_docs(args: argparse.Namespace) -> int:
     )
     for u in report.indexes:
         print(f"{u.path} ({u.kind}): {u.units_before} + {u.units_added} units, {u.seconds:.1f} s")
+    if vocabulary is not None and st.documents:  # new words must not read as gibberish
+        from indexing.vocabulary import build_vocabulary
+
+        print(f"{vocabulary}: {build_vocabulary(docs, vocabulary)} words")
+    if articles is not None and st.documents:  # rebuilt: its TF-IDF weights cannot be caught up
+        from drqa_ng.retrieval.sparse import SparseManifest
+        from indexing.sparse import build_sparse_from_store
+
+        scoring = SparseManifest.load(articles).scoring
+        rep = build_sparse_from_store(docs, articles, unit="doc", scoring=scoring, show_progress=False)
+        print(f"{articles}: rebuilt, {rep.units} articles")
     return 0

@@ -157,7 +157,9 @@ def source_settings(args: argparse.Namespace, *, docs_optional: bool = False) ->
     indexes, docs, reader = list(args.index or []), args.docs, getattr(args, "reader", None)
     weight, fusion = getattr(args, "answer_weight", None), args.fusion
     fusion_weight: float | None = getattr(args, "fusion_weight", None)
-    home = None
+    home: Path | None = None
+    vocabulary: Path | None = None
+    articles: Path | None = None
     if not indexes or (docs is None and not docs_optional):
         if args.home is None and (indexes or docs is not None):
             raise InputError("give both --index and --docs (or neither, to use the data home)")
@@ -165,6 +167,8 @@ def source_settings(args: argparse.Namespace, *, docs_optional: bool = False) ->
         indexes = indexes or list(cfg.indexes)
         docs = docs or cfg.docs
         reader = reader or cfg.reader
+        if not args.index:  # the word list and article index describe the home's corpus only
+            vocabulary, articles = cfg.vocabulary, cfg.articles
         weight = weight if weight is not None else cfg.answer_weight
         if not args.index and fusion is None:  # retrieval follows the home (and its upgrades)
             fusion, home = cfg.fusion, cfg.home
@@ -177,6 +181,8 @@ def source_settings(args: argparse.Namespace, *, docs_optional: bool = False) ->
         fusion=fusion or "rrf",
         fusion_weight=fusion_weight,
         home=home,
+        vocabulary=vocabulary,
+        articles=articles,
         answer_weight=DEFAULT_ANSWER_WEIGHT if weight is None else weight,
     )
 

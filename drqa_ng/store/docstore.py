@@ -218,6 +218,31 @@ class DocStore:
             out.append(None if row is None else Document(did, row[1], row[2]))
         return out
 
+    def get_titles(self, ids: Sequence[str]) -> list[str | None]:
+        """Titles for document ``ids`` in the same order (None for unknown ids); reads no text."""
+        uniq = list(dict.fromkeys(ids))
+        found: dict[str, str] = {}
+        conn = self._conn()
+        for chunk in _chunks(uniq):
+            rows = conn.execute(
+                f"SELECT id, title FROM documents WHERE id IN ({_placeholders(len(chunk))})", tuple(chunk)
+            )
+            found.update((str(did), str(title)) for did, title in rows)
+        return [found.get(did) for did in ids]
+
+    def titled(self, keys: Sequence[str]) -> list[str]:
+        """Ids of the documents whose ``title_key`` is one of ``keys`` (distinct, in store order)."""
+        uniq = list(dict.fromkeys(keys))
+        rowids: dict[int, str] = {}
+        conn = self._conn()
+        for chunk in _chunks(uniq):
+            rows = conn.execute(
+                f"SELECT rowid, id FROM documents WHERE title_key IN ({_placeholders(len(chunk))})",
+                tuple(chunk),
+            )
+            rowids.update((int(r), str(did)) for r, did in rows)
+        return [rowids[r] for r in sorted(rowids)]
+
     def get_document(self, doc_id: str) -> Document | None:
         """Single-id convenience wrapper over ``get_documents``."""
         return self.get_documents([doc_id])[0]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from drqa_ng.pipeline import (
 )
 from drqa_ng.types import Answer, Document, Passage
 from tests.serving.fakes import FakeReader, FakeRetriever, FakeStore, fake_pipeline, split_paragraphs
+from tests.serving.fakes import words as fake_words
 
 QUESTIONS = [
     "What is the capital of Germany?",
@@ -316,3 +319,67 @@ def test_real_reader_prepares_windows_before_reading(real_pipeline) -> None:  # 
     plain = real_pipeline.ask_detailed(questions, top_n=3)
     assert [r.answers for r in ovl] == [r.answers for r in seq] == [r.answers for r in plain]
     assert [r.evidence for r in ovl] == [r.evidence for r in plain]
+
+
+def _known_words(words: Sequence[str]) -> list[bool]:
+    corpus = set().union(*(fake_words(d.text) for d in FakeStore().docs.values()))
+    return [w in corpus for w in words]
+
+
+@pytest.mark.parametrize(
+    "question", ["asdf qwer zxcv?", "\u200b\u200b", "\x01\x02", "Berlin qwer zxcv asdf?"]
+)
+def test_questions_without_known_content_are_abstained_unsearched_unread(question: str) -> None:
+    pipe = fake_pipeline(k=3, known_words=_known_words)
+    (r,) = pipe.ask_detailed([question])
+    assert r.no_content and r.abstained
+    assert r.answers == () and r.evidence == ()
+    assert pipe.reader.batches == [] and pipe.retriever.calls == []
+
+
+def test_questions_with_content_are_read_beside_those_without() -> None:
+    pipe = fake_pipeline(k=3, known_words=_known_words)
+    a, b, c = pipe.ask_detailed(["What is the capital of Germany?", "zxcv qwer?", "\u200b"])
+    assert not a.no_content and a.answers and a.evidence
+    assert b.no_content and c.no_content and not b.answers
+    assert pipe.retriever.calls == [["What is the capital of Germany?"]]
+
+
+def test_without_a_word_list_only_questions_without_words_are_unread() -> None:
+    pipe = fake_pipeline(k=3)
+    gibberish, invisible = pipe.ask_detailed(["asdf qwer zxcv?", "\u200b\x01"])
+    assert not gibberish.no_content and invisible.no_content
+
+
+def test_article_ranker_gives_evidence_signals_and_reads_the_named_article_first() -> None:
+    from drqa_ng.retrieval.articles import ArticleRanker
+
+    store = FakeStore()
+    retriever = ArticleRanker(FakeRetriever(store), FakeRetriever(store, "doc"), store)
+    pipe = QAPipeline(retriever, store, FakeReader(), k=3)  # type: ignore[arg-type]
+    (r,) = pipe.ask_detailed(["What is the capital of Germany?"], top_n=3)
+    assert r.evidence and all(e.signals is not None for e in r.evidence)
+    assert r.evidence[0].passage.doc_id == "2"  # the article named by the question comes first
+    assert r.answers[0].text == "Berlin"
+
+
+def test_article_ranker_gives_evidence_signals_and_the_answer_ranker_orders_answers() -> None:
+    from drqa_ng.ranking.answers import FEATURES, RankerWeights
+    from drqa_ng.retrieval.articles import ArticleRanker
+
+    store = FakeStore()
+    retriever = ArticleRanker(FakeRetriever(store), FakeRetriever(store, "doc"), store)
+    n = len(FEATURES)
+    coef = tuple(-1.0 if f == "reader" else 0.0 for f in FEATURES)  # prefers the reader's LEAST liked span
+    ranker = RankerWeights(FEATURES, (0.0,) * n, (1.0,) * n, coef, 0.0, 1.0, 0.0, 0.0)
+    q = "What is the capital of Germany?"
+    plain = QAPipeline(retriever, store, FakeReader(), k=3)  # type: ignore[arg-type]
+    ranked = QAPipeline(retriever, store, FakeReader(), k=3, answer_ranker=ranker)  # type: ignore[arg-type]
+    (r,) = ranked.ask_detailed([q], top_n=3)
+    assert r.evidence and all(e.signals is not None for e in r.evidence)
+    assert r.evidence[0].passage.doc_id == "2"  # the article named by the question comes first
+    (p,) = plain.ask_detailed([q], top_n=3)
+    assert [a.text for a in r.answers] != [a.text for a in p.answers]
+    readers = [a.reader_score for a in r.answers]
+    assert readers == sorted(readers)  # ascending: the ranker's order, not the reader's
+    assert all(a.score == pytest.approx(-a.reader_score) for a in r.answers)

@@ -121,3 +121,45 @@ def test_cli_add_docs_to_a_home(
     build_sparse_from_store(full, tmp_path / "ref", buckets=2**16, show_progress=False)
     assert_same_arrays(tmp_path / "ref", home / "sparse")
     assert main(["add-docs", str(tmp_path / "nowhere"), str(new)]) == 5
+
+
+def test_cli_add_docs_rebuilds_the_homes_word_list_and_article_index(
+    stores: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from drqa_ng.retrieval.content import content_words
+    from drqa_ng.retrieval.vocabulary import Vocabulary
+    from indexing.vocabulary import build_vocabulary
+
+    part, _ = stores
+    home = tmp_path / "home"
+    home.mkdir()
+    part.rename(home / "docs.sqlite")
+    build_sparse_from_store(home / "docs.sqlite", home / "sparse", buckets=2**16, show_progress=False)
+    build_sparse_from_store(
+        home / "docs.sqlite",
+        home / "articles",
+        unit="doc",
+        scoring="tfidf",
+        buckets=2**16,
+        show_progress=False,
+    )
+    build_vocabulary(home / "docs.sqlite", home / "vocab")
+    (home / "config.json").write_text(
+        json.dumps(
+            {
+                "format_version": CONFIG_VERSION,
+                "docs": "docs.sqlite",
+                "indexes": ["sparse"],
+                "unit": "paragraph",
+                "vocabulary": "vocab",
+                "articles": "articles",
+            }
+        )
+    )
+    word = "zorblaxian"
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"id": "z", "title": "Zorblax", "text": f"The {word} fleet is large."}) + "\n")
+    assert Vocabulary.open(home / "vocab").known(content_words(word)) == [False]
+    assert main(["add-docs", str(home), str(new)]) == 0
+    assert Vocabulary.open(home / "vocab").known(content_words(word)) == [True]
+    assert len(SparseIndex.open(home / "articles")) == SPLIT + 1  # TF-IDF: rebuilt, not refused

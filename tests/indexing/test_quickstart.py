@@ -110,13 +110,21 @@ def test_quickstart_downloads_builds_and_ask_works(
     assert (home / "downloads" / "simplewiki-test.xml.bz2").is_file()
     cfg = json.loads((home / "config.json").read_text())
     assert cfg["docs"] == "docs.sqlite" and cfg["indexes"] == ["sparse"] and cfg["counts"]["documents"] > 0
-    assert set(cfg["seconds"]) == {"docs", "sparse"}
+    assert set(cfg["seconds"]) == {"docs", "sparse", "vocab", "articles"}
+    assert cfg["vocabulary"] == "vocab" and cfg["articles"] == "articles"
     assert "documents" in out and "no dense index" in out
     rc, out, err = run_cli(
         "ask", "--home", str(home), "--reader", str(tiny_model_dir), "--json", "capital of France"
     )
     assert rc == 0, err
     assert json.loads(out)["answers"]
+    # gibberish: the home's word list lacks its words, so it is abstained on, unread
+    rc, out, err = run_cli(
+        "ask", "--home", str(home), "--reader", str(tiny_model_dir), "--json", "Paris asdf qwer zxcv?"
+    )
+    assert rc == 0, err
+    got = json.loads(out)
+    assert got["abstained"] and not got["answers"]
 
 
 @pytest.mark.slow
@@ -172,7 +180,8 @@ def test_quickstart_prints_steps_and_skip_counts_and_search_finds_its_home(
     monkeypatch.setenv("DRQA_NG_HOME", str(home))  # no --home: the home comes from the environment
     rc, out, err = run_cli("quickstart", "--corpus", str(tiny_corpus_jsonl), "--no-dense")
     assert rc == 0, err
-    assert "[1/2] doc store" in err and "[2/2] sparse index (paragraph units)" in err
+    assert "[1/3] doc store" in err and "[2/3] sparse index (paragraph units)" in err
+    assert "[3/3] article index (doc units)" in err
     assert "WARNING" not in err  # the skipped records are summarised, not warned about one by one
     assert "skipped 1 duplicate-id and 1 empty documents" in out
     cfg = json.loads((home / "config.json").read_text())
@@ -209,7 +218,7 @@ def test_quickstart_on_cpu_answers_with_static_then_switches_to_the_background_d
         "--static-model", str(tiny_static_dir), "--no-background",
     )  # fmt: skip
     assert rc == 0, err
-    assert "[3/3] static index (paragraph units)" in err and "static vectors" in out
+    assert "[4/4] static index (paragraph units)" in err and "static vectors" in out
     cfg = read_home_config(home)
     assert [p.name for p in cfg.indexes] == ["sparse", "static"] and cfg.fusion == "interp"
     assert read_progress(home) is None  # --no-background: nothing started

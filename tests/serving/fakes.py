@@ -55,6 +55,15 @@ class FakeStore:
         assert unit == "paragraph"
         return [[p for p in self.passages.values() if p.doc_id == d] for d in doc_ids]
 
+    def get_titles(self, ids: Sequence[str]) -> list[str | None]:
+        return [self.docs[i].title if i in self.docs else None for i in ids]
+
+    def titled(self, keys: Sequence[str]) -> list[str]:
+        from drqa_ng.store.docstore import title_key
+
+        want = set(keys)
+        return [d.id for d in self.docs.values() if title_key(d.title) in want]
+
 
 class FakeRetriever:
     def __init__(self, store: FakeStore, unit: str = "paragraph") -> None:

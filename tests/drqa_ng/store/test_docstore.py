@@ -192,3 +192,9 @@ def test_unit_lookup_uses_primary_key(tiny_docstore: Path) -> None:
     conn.close()
     details = " | ".join(row[-1] for row in plan)
     assert "SEARCH u USING PRIMARY KEY" in details and "SCAN u" not in details, details
+
+
+def test_titles_and_title_keys_in_batches(store: DocStore) -> None:
+    assert store.get_titles(["eiffel_tower", "nope", "france"]) == ["Eiffel Tower", None, "France"]
+    assert store.titled(["eiffel tower", "france", "paris", "eiffel tower"]) == ["france", "eiffel_tower"]
+    assert store.titled([]) == []

@@ -1,0 +1,1 @@
+"""Answer ranking learned on train splits (``answers``: features, model, Platt scaling)."""
