@@ -401,6 +401,28 @@ class QAPipeline:
         )
 
     @classmethod
+    def from_home(cls, home: Path | None = None, **options: Any) -> QAPipeline:
+        """The pipeline ``drqa-ng ask`` opens on a data home built by ``quickstart`` (``home``, else
+        ``$DRQA_NG_HOME``, else the per-user default): its indexes, doc store, reader, fusion, word list
+        and article index, following its background upgrades. ``options`` are further
+        ``PipelineSettings`` fields (``k=5``, ``min_confidence=0.2``, ...)."""
+        from drqa_ng.config import default_home, read_home_config
+
+        cfg = read_home_config(home or default_home())
+        settings = PipelineSettings(
+            indexes=tuple(cfg.indexes),
+            docs=cfg.docs,
+            reader=cfg.reader,
+            fusion=cfg.fusion or "rrf",
+            fusion_weight=cfg.fusion_weight_or_default,
+            home=cfg.home,
+            vocabulary=cfg.vocabulary,
+            articles=cfg.articles,
+            answer_weight=DEFAULT_ANSWER_WEIGHT if cfg.answer_weight is None else cfg.answer_weight,
+        )
+        return cls.from_settings(replace(settings, **options))
+
+    @classmethod
     def for_search(cls, settings: PipelineSettings) -> QAPipeline:
         """Retrieval only, no reader: the indexes and the doc store that shows the hits' text.
 
