@@ -104,6 +104,18 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield lineno, line
 
 
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, object)`` of each non-blank line of a JSON-lines file (possibly compressed);
+    a line that is not JSON raises ``DataFormatError`` naming the file and line."""
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise DataFormatError(f"{path}:{lineno}: invalid JSON: {e}") from e
+
+
 def read_json(f: TextIO, path: Path) -> Any:
     """``json.load(f)`` whose syntax and decoding errors become a DataFormatError naming ``path``."""
     try:

@@ -76,7 +76,7 @@ MIX=("$RT/squad_train_head.jsonl.gz:1" "${KNOWN[0]}:1" "${KNOWN[1]}:1" "$SQ/dev-
 COMMON=(
   --train-articles "$SQ/part-A-train-articles.txt" --exclude-titles "$HERE/squad_dev_titles.txt"
   --dev "$SQ/dev-v1.1-part-A.json" --dev-articles "$SQ/part-A-validation-articles.txt" --dev-limit 300
-  --max-length 256 --stride 96 --batch-size "$BATCH" --save-every 50 --save-minutes 10 --eval-every 200
+  --max-length 256 --stride 96 --batch-size "$BATCH" --save-every 50 --save-minutes 10 --eval-every "${EVAL_EVERY:-200}"
   --log-every 5 --threads "$THREADS"
 )
 TEACHER_BASE=$(python -c "from drqa_ng.reading.teacher_base import teacher_base as t; print(t())")

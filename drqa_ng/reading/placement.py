@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drqa_ng.errors import DataFormatError, InputError
-from drqa_ng.inputs import open_text
+from drqa_ng.inputs import json_lines
 from drqa_ng.reading.distant import same_paragraph
 from drqa_ng.store.docstore import DocStore
 from drqa_ng.store.split import paragraph_spans
@@ -379,27 +379,23 @@ def read_span_questions(
     seen: set[str] = set()
     bad = 0
     for path in paths:
-        with open_text(path) as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    question = str(obj["question"]).strip()
-                    answer = tuple(str(obj["answer"]).split())
-                    s, e = (int(x) for x in str(obj["token_span"]).split())
-                except (json.JSONDecodeError, KeyError, ValueError, TypeError) as err:
-                    raise DataFormatError(
-                        f"{path}:{lineno}: expected {{'question', 'answer', 'token_span': 'START END'}}: {err}"
-                    ) from err
-                if not answer or e - s + 1 != len(answer) or s < 0:
-                    bad += 1  # a span that does not fit its answer (a few in the SQuAD cs224n files)
-                    continue
-                if question in seen or question in skip:
-                    continue
-                seen.add(question)
-                qid = str(obj.get("id", f"{path.name}:{lineno}"))
-                out.append(SpanQuestion(qid, question, answer, s, question not in held_out))
+        for lineno, obj in json_lines(path):
+            try:
+                question = str(obj["question"]).strip()
+                answer = tuple(str(obj["answer"]).split())
+                s, e = (int(x) for x in str(obj["token_span"]).split())
+            except (KeyError, ValueError, TypeError) as err:
+                raise DataFormatError(
+                    f"{path}:{lineno}: expected {{'question', 'answer', 'token_span': 'START END'}}: {err}"
+                ) from err
+            if not answer or e - s + 1 != len(answer) or s < 0:
+                bad += 1  # a span that does not fit its answer (a few in the SQuAD cs224n files)
+                continue
+            if question in seen or question in skip:
+                continue
+            seen.add(question)
+            qid = str(obj.get("id", f"{path.name}:{lineno}"))
+            out.append(SpanQuestion(qid, question, answer, s, question not in held_out))
     if bad:
         log.warning("skipped %d questions whose token_span does not fit the answer", bad)
     return out
@@ -419,30 +415,22 @@ def read_known(paths: Sequence[Path]) -> list[KnownParagraph]:
     the context. These are what placement precision is measured on."""
     out: list[KnownParagraph] = []
     for path in paths:
-        with open_text(path) as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    ctx = str(obj["context"])
-                    ans = obj["answers"][0]
-                    text, start = str(ans["text"]), int(ans["answer_start"])
-                except (json.JSONDecodeError, KeyError, IndexError, ValueError, TypeError) as err:
-                    raise DataFormatError(
-                        f"{path}:{lineno}: expected unified layout with context: {err}"
-                    ) from err
-                if ctx[start : start + len(text)] != text or not text.strip():
-                    raise DataFormatError(f"{path}:{lineno}: answer not at answer_start")
-                tok_start = len(ctx[:start].split())
-                q = SpanQuestion(
-                    str(obj.get("id", f"{path.name}:{lineno}")),
-                    str(obj["question"]).strip(),
-                    tuple(text.split()),
-                    tok_start,
-                    votes=False,
-                )
-                out.append(KnownParagraph(q, ctx))
+        for lineno, obj in json_lines(path):
+            try:
+                ctx = str(obj["context"])
+                ans = obj["answers"][0]
+                text, start = str(ans["text"]), int(ans["answer_start"])
+            except (KeyError, IndexError, ValueError, TypeError) as err:
+                raise DataFormatError(
+                    f"{path}:{lineno}: expected unified layout with context: {err}"
+                ) from err
+            if ctx[start : start + len(text)] != text or not text.strip():
+                raise DataFormatError(f"{path}:{lineno}: answer not at answer_start")
+            qid = str(obj.get("id", f"{path.name}:{lineno}"))
+            q = SpanQuestion(
+                qid, str(obj["question"]).strip(), tuple(text.split()), len(ctx[:start].split()), False
+            )
+            out.append(KnownParagraph(q, ctx))
     return out
 
 
@@ -587,17 +575,11 @@ def read_with_context(paths: Sequence[Path]) -> dict[str, str]:
     tok = PTBTokenizer()
     out: dict[str, str] = {}
     for path in paths:
-        with open_text(path) as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    out[" ".join(tok.tokenize(str(obj["question"]).strip()))] = str(obj["context"])
-                except (json.JSONDecodeError, KeyError, TypeError) as err:
-                    raise DataFormatError(
-                        f"{path}:{lineno}: expected {{'question', 'context'}}: {err}"
-                    ) from err
+        for lineno, obj in json_lines(path):
+            try:
+                out[" ".join(tok.tokenize(str(obj["question"]).strip()))] = str(obj["context"])
+            except (KeyError, TypeError) as err:
+                raise DataFormatError(f"{path}:{lineno}: expected {{'question', 'context'}}: {err}") from err
     return out
 
 
