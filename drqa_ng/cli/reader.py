@@ -365,7 +365,7 @@ def _export(args: argparse.Namespace) -> int:
 def _place(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from drqa_ng.reading.placement import place_questions
+    from drqa_ng.reading.placement_run import place_questions
     from drqa_ng.store.docstore import DocStore
 
     if args.tolerance < 0:

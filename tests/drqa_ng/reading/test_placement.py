@@ -16,9 +16,9 @@ from drqa_ng.reading.placement import (
     SpanTable,
     choose,
     paragraph_body,
-    place_questions,
     read_span_questions,
 )
+from drqa_ng.reading.placement_run import place_questions
 from drqa_ng.store.docstore import DocStore
 
 pytest.importorskip("nltk")
