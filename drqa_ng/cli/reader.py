@@ -175,7 +175,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="I/N",
         help="only questions I, I+N, I+2N, ... (after dedupe), so a long job runs as N resumable pieces",
     )
-    p.add_argument("--source", default="distant", help="'source' field of the written records")
+    p.add_argument(
+        "--source",
+        help="'source' field of the written records (default: distant; squad-placed with --positions, "
+        "retrieved with --retrieved)",
+    )
     p.add_argument(
         "--regex", action="store_true", help="answers are regular expressions (CuratedTREC), case-insensitive"
     )
@@ -381,7 +385,7 @@ def _place(args: argparse.Namespace) -> int:
             dedupe_against=args.dedupe_against,
             tolerance=args.tolerance,
             workers=max(1, args.workers),
-            source=args.source if args.source != "distant" else "squad-placed",
+            source=args.source or "squad-placed",
             progress=bar.update,
         )
     print(f"{r.placed}/{r.questions} questions placed on a paragraph in {r.seconds:.0f}s -> {args.out}")
@@ -443,7 +447,7 @@ def _distant(args: argparse.Namespace) -> int:
                 args.out,
                 k=args.k,
                 exclude_prefixes=args.exclude_prefix,
-                source=args.source if args.source != "distant" else "retrieved",
+                source=args.source or "retrieved",
                 progress=bar.update,
             )
         print(f"{n} retrieved units of {len(records)} questions -> {args.out}")
@@ -459,7 +463,7 @@ def _distant(args: argparse.Namespace) -> int:
             args.out,
             k=args.k,
             exclude_prefixes=args.exclude_prefix,
-            source=args.source,
+            source=args.source or "distant",
             files=args.files,
             progress=bar.update,
             max_rank=args.max_rank,
