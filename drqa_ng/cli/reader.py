@@ -342,6 +342,8 @@ def _eval(args: argparse.Namespace) -> int:
             "articles": str(args.articles) if args.articles else None,
             "limit": args.limit,
             "predictions": {p.id: p.prediction for p in preds},
+            # per-question scores, for paired comparisons of two readers (scripts/ship_reader.py)
+            "scores": {p.id: [p.exact_match, p.f1] for p in preds},
         }
         args.out.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -104,10 +104,13 @@ def label_examples(
     stride: int = 128,
     top: int = TOP,
     batch_size: int = 32,
+    bf16: bool = False,
 ) -> Iterator[TeacherLabel]:
     """The teacher's label of each example, in order: over all its windows, the ``top`` highest start
     logits (at their tokens' first characters) and end logits (at their last characters + 1); a
-    character seen in two overlapping windows keeps its higher logit. ``model`` is a ``SpanModel``."""
+    character seen in two overlapping windows keeps its higher logit. ``model`` is a ``SpanModel``;
+    ``bf16`` runs it under bf16 autocast (as training does where bf16 is native: logits move by well
+    under the 1/T-tempered gaps that matter)."""
     import torch
 
     device = next(model.parameters()).device
@@ -121,7 +124,10 @@ def label_examples(
         ends: list[dict[int, float]] = [{} for _ in part]
         for j in range(0, len(win), batch_size):
             w = win.rows(slice(j, j + batch_size))
-            with torch.inference_mode():
+            with (
+                torch.inference_mode(),
+                torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16),
+            ):
                 s, e = model(
                     torch.as_tensor(w.input_ids, device=device),
                     torch.as_tensor(w.attention_mask, device=device),
@@ -188,13 +194,18 @@ def label_file(
         done = len(whole)
     if progress and done:
         progress(done)
+    from drqa_ng.reading.train import bf16_is_fast
+
     model = load_model(teacher)
     tokenizer = load_tokenizer(teacher)
+    bf16 = bf16_is_fast(next(model.parameters()).device.type)
     with partial.open("a", encoding="utf-8") as w:
         for i in range(done, len(examples), batch_size):
             part = examples[i : i + batch_size]
             for ex, label in zip(
-                part, label_examples(model, tokenizer, part, max_length, stride, top, batch_size), strict=True
+                part,
+                label_examples(model, tokenizer, part, max_length, stride, top, batch_size, bf16),
+                strict=True,
             ):
                 rec: dict[str, object] = {
                     "id": ex.id,

@@ -86,6 +86,19 @@ def test_label_examples_keeps_top_characters(tiny_model_dir: Path) -> None:
         assert [v for _, v in lab.starts] == sorted((v for _, v in lab.starts), reverse=True)
 
 
+def test_bf16_labels_stay_close_to_fp32_labels(tiny_model_dir: Path) -> None:
+    from drqa_ng.reading.model import load_model
+
+    model, tok = load_model(tiny_model_dir), load_tokenizer(tiny_model_dir)
+    fp32 = list(label_examples(model, tok, _examples(), max_length=32, stride=8, top=5))
+    bf16 = list(label_examples(model, tok, _examples(), max_length=32, stride=8, top=5, bf16=True))
+    for a, b in zip(fp32, bf16, strict=True):
+        va, vb = dict(a.starts), dict(b.starts)
+        shared = set(va) & set(vb)
+        assert shared  # the same characters lead, with logits within bf16's rounding
+        assert all(abs(va[c] - vb[c]) <= 0.05 * max(1.0, abs(va[c])) for c in shared)
+
+
 def test_teacher_only_examples_load_and_train_without_gold(tmp_path: Path, tiny_encoder_dir: Path) -> None:
     f = tmp_path / "taught.jsonl.gz"
     label = TeacherLabel(
