@@ -20,15 +20,19 @@ from pathlib import Path
 
 
 def read_points(
-    logs: list[Path], start: float, branches: bool = False
+    logs: list[Path], start: float | list[float], branches: bool = False
 ) -> list[tuple[float, float, float, str]]:
     """(windows seen, dev F1, dev EM, stage name) for every dev evaluation in ``logs``: stages chained one
-    after the other, or with ``branches`` alternative runs that each start at ``start``."""
+    after the other, or with ``branches`` separate runs that each start at ``start`` (one number for
+    all, or one per log: e.g. a teacher from 0 beside a student warm-started from a trained reader)."""
+    starts = start if isinstance(start, list) else [start]
+    if branches and len(starts) not in (1, len(logs)):
+        raise SystemExit(f"--start-windows: one value or one per log ({len(logs)}), got {len(starts)}")
     points = []
-    offset = start
-    for log in logs:
+    offset = starts[0]
+    for i, log in enumerate(logs):
         if branches:
-            offset = start
+            offset = starts[i if len(starts) > 1 else 0]
         last = 0.0
         for line in log.read_text(encoding="utf-8").splitlines():
             try:
@@ -61,7 +65,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("logs", type=Path, nargs="+", metavar="LOG_JSONL")
     ap.add_argument("--out", type=Path, required=True, metavar="PNG")
-    ap.add_argument("--start-windows", type=float, default=0.0)
+    ap.add_argument(
+        "--start-windows",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="windows the starting model had seen; with --branches one per log may be given",
+    )
     ap.add_argument(
         "--branches",
         action="store_true",
@@ -80,7 +90,9 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = read_points(args.logs, args.start_windows, args.branches)
+    if not args.branches and len(args.start_windows) > 1:
+        raise SystemExit("several --start-windows values need --branches")
+    points = read_points(args.logs, list(args.start_windows), args.branches)
     if not points:
         raise SystemExit("no dev evaluations in the logs")
     fig, ax = plt.subplots(figsize=(8, 5))

@@ -63,3 +63,19 @@ def test_branches_all_start_at_the_starting_model(tmp_path: Path) -> None:
     )
     assert "| 1,200 | 70.00 | 60.00 | mix |" in res.stdout
     assert "| 1,300 | 71.00 | 60.00 | mix-ds |" in res.stdout  # not chained after mix's 200
+
+
+def test_branches_may_each_have_their_own_start(tmp_path: Path) -> None:
+    dev = {"f1": 80.0, "exact_match": 70.0}
+    teacher = _log(tmp_path / "teacher" / "log.jsonl", [{"step": 10, "windows_seen": 160, "dev": dev}])
+    student = _log(tmp_path / "student" / "log.jsonl", [{"step": 10, "windows_seen": 160, "dev": dev}])
+    out = tmp_path / "curve.png"
+    cmd = [sys.executable, str(SCRIPT), str(teacher), str(student), "--out", str(out)]
+    res = subprocess.run(
+        [*cmd, "--branches", "--start-windows", "0", "23200"], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert "| 160 | 80.00 | 70.00 | teacher |" in res.stdout
+    assert "| 23,360 | 80.00 | 70.00 | student |" in res.stdout
+    bad = subprocess.run([*cmd, "--start-windows", "0", "23200"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "need --branches" in bad.stderr
