@@ -22,7 +22,6 @@ pipeline never abstains. An answer list abstains when its best confidence is bel
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from drqa_ng.errors import IndexFormatError
+from drqa_ng.logistic import load_model_json, logistic_fields, save_model_json, sigmoid, standardised_logit
 from drqa_ng.types import Answer
 
 CALIBRATION_FILE = "calibration.json"
@@ -110,50 +110,26 @@ class Calibration:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """σ(b + Σ_i w_i (x_i - μ_i) / σ_i) for each row of ``x`` (shape ``(n, len(features))``)."""
-        x = np.asarray(x, dtype=np.float64).reshape(-1, len(self.features))
-        z = self.intercept + ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
-        return 1.0 / (1.0 + np.exp(-z))
+        return sigmoid(standardised_logit(x, self.mean, self.scale, self.coef, self.intercept))
 
     def to_json(self) -> dict[str, object]:
         return {"kind": CALIBRATION_KIND, "format_version": CALIBRATION_VERSION, **asdict(self)}
 
     def save(self, folder: Path) -> Path:
         """Write ``folder/calibration.json`` (temp file renamed into place)."""
-        path = Path(folder) / CALIBRATION_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return save_model_json(
+            Path(folder) / CALIBRATION_FILE, CALIBRATION_KIND, CALIBRATION_VERSION, asdict(self)
+        )
 
     @classmethod
     def load(cls, folder: Path) -> Calibration | None:
         """``folder/calibration.json``, or ``None`` when the folder has none; bad files raise IndexFormatError."""
-        path = Path(folder) / CALIBRATION_FILE
-        if not path.is_file():
-            return None
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-            if d.get("kind") != CALIBRATION_KIND or d.get("format_version") != CALIBRATION_VERSION:
-                raise IndexFormatError(f"{path}: not a version-{CALIBRATION_VERSION} {CALIBRATION_KIND} file")
-            return cls(
-                features=tuple(d["features"]),
-                mean=tuple(float(v) for v in d["mean"]),
-                scale=tuple(float(v) for v in d["scale"]),
-                coef=tuple(float(v) for v in d["coef"]),
-                intercept=float(d["intercept"]),
-                threshold=float(d["threshold"]),
-                fitted_on=str(d.get("fitted_on", "")),
-                report=dict(d.get("report", {})),
-            )
-        except (
-            json.JSONDecodeError,
-            UnicodeDecodeError,
-            KeyError,
-            TypeError,
-            ValueError,
-            AttributeError,
-        ) as e:
-            raise IndexFormatError(f"{path} is corrupt: {e}") from e
+        return load_model_json(
+            Path(folder) / CALIBRATION_FILE,
+            CALIBRATION_KIND,
+            CALIBRATION_VERSION,
+            lambda d: cls(**logistic_fields(d), threshold=float(d["threshold"])),
+        )
 
 
 def confidences(answers: Sequence[Answer], calibration: Calibration | None) -> list[float]:

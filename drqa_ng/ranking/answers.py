@@ -26,7 +26,6 @@ pipeline uses it where its retriever gives article signals (``retrieval.articles
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -37,6 +36,7 @@ import numpy as np
 
 from drqa_ng.confidence import logit
 from drqa_ng.errors import IndexFormatError
+from drqa_ng.logistic import load_model_json, logistic_fields, save_model_json, sigmoid, standardised_logit
 from drqa_ng.retrieval.articles import PassageSignals
 from drqa_ng.types import Answer
 
@@ -171,53 +171,30 @@ class RankerWeights:
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """z = b + Σ_i w_i (x_i - μ_i) / σ_i per row."""
-        x = np.asarray(x, dtype=np.float64).reshape(-1, len(FEATURES))
-        return self.intercept + ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
+        return standardised_logit(x, self.mean, self.scale, self.coef, self.intercept)
 
     def confidence(self, z: np.ndarray) -> np.ndarray:
         """σ(α z + β): the calibrated probability that an answer with score z is right."""
-        return 1.0 / (1.0 + np.exp(-(self.platt_a * np.asarray(z, dtype=np.float64) + self.platt_b)))
+        return sigmoid(self.platt_a * np.asarray(z, dtype=np.float64) + self.platt_b)
 
     def save(self, folder: Path) -> Path:
         """Write ``folder/answer_ranker.json`` (temp file renamed into place)."""
-        path = Path(folder) / RANKER_FILE
-        tmp = path.with_suffix(".json.tmp")
-        data = {"kind": KIND, "format_version": FORMAT_VERSION, **asdict(self)}
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return save_model_json(Path(folder) / RANKER_FILE, KIND, FORMAT_VERSION, asdict(self))
 
     @classmethod
     def load(cls, folder: Path) -> RankerWeights | None:
         """``folder/answer_ranker.json``, or None when absent; a bad file raises IndexFormatError."""
-        path = Path(folder) / RANKER_FILE
-        if not path.is_file():
-            return None
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-            if d.get("kind") != KIND or d.get("format_version") != FORMAT_VERSION:
-                raise IndexFormatError(f"{path}: not a version-{FORMAT_VERSION} {KIND} file")
-            return cls(
-                features=tuple(d["features"]),
-                mean=tuple(float(v) for v in d["mean"]),
-                scale=tuple(float(v) for v in d["scale"]),
-                coef=tuple(float(v) for v in d["coef"]),
-                intercept=float(d["intercept"]),
+        return load_model_json(
+            Path(folder) / RANKER_FILE,
+            KIND,
+            FORMAT_VERSION,
+            lambda d: cls(
+                **logistic_fields(d),
                 platt_a=float(d["platt_a"]),
                 platt_b=float(d["platt_b"]),
                 threshold=float(d["threshold"]),
-                fitted_on=str(d.get("fitted_on", "")),
-                report=dict(d.get("report", {})),
-            )
-        except (
-            json.JSONDecodeError,
-            UnicodeDecodeError,
-            KeyError,
-            TypeError,
-            ValueError,
-            AttributeError,
-        ) as e:
-            raise IndexFormatError(f"{path} is corrupt: {e}") from e
+            ),
+        )
 
 
 def rerank(
