@@ -207,7 +207,7 @@ def main() -> None:
     for name, one, many in model_rows:
         print(f"| {name} | {one:.1f} | {many:.1f} | {one / many:.2f}x |")
     if args.train_steps:
-        from drqa_ng.reading.train import bf16_is_fast
+        from drqa_ng.reading.model import bf16_is_fast
 
         rates = _train_rates(args.model, questions, args.tokens, args.train_batch, args.train_steps)
         print(

@@ -171,7 +171,7 @@ def label_file(
     import json
 
     from drqa_ng.reading.data import load_examples
-    from drqa_ng.reading.model import load_model, load_tokenizer
+    from drqa_ng.reading.model import bf16_is_fast, load_model, load_tokenizer
 
     if not out.name.endswith((".jsonl", ".jsonl.gz")):
         raise InputError(f"--out must end in .jsonl or .jsonl.gz: {out}")
@@ -194,8 +194,6 @@ def label_file(
         done = len(whole)
     if progress and done:
         progress(done)
-    from drqa_ng.reading.train import bf16_is_fast
-
     model = load_model(teacher)
     tokenizer = load_tokenizer(teacher)
     bf16 = bf16_is_fast(next(model.parameters()).device.type)

@@ -6,6 +6,7 @@ A model folder (``kind = "reader-model"``) holds ``config.json`` (the encoder's 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -19,6 +20,25 @@ from drqa_ng.index_io import atomic_dir
 from drqa_ng.reading.features import load_tokenizer
 from drqa_ng.reading.formats import MODEL_KIND, MODEL_VERSION, TOKENIZER_FILES, WEIGHTS_FILE
 from drqa_ng.reading.manifest import ReaderManifest
+
+
+def bf16_is_fast(device_type: str) -> bool:
+    """Whether bf16 autocast is worth it here: a CUDA GPU, or a CPU with native bf16 instructions
+    (AVX-512 BF16 or AMX, as oneDNN reports them / /proc/cpuinfo lists them). On AVX2-only CPUs bf16
+    is emulated and slower than fp32."""
+    if device_type == "cuda":
+        return True
+    flags = ""
+    with contextlib.suppress(OSError):
+        flags = Path("/proc/cpuinfo").read_text()
+    native = any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+    try:
+        onednn = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        onednn = False
+    # oneDNN says "supported" on any AVX-512 core (emulated there), so the native flags must agree
+    return onednn and native
+
 
 __all__ = [
     "MODEL_KIND",

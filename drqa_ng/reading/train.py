@@ -12,7 +12,7 @@ Data order: each epoch draws ``round(weight * windows)`` windows of every source
 replacement up to its size, whole copies beyond), then makes length-bucketed batches, all from a
 generator seeded with ``(seed, epoch)``; so the position in the data is ``(epoch, batch)``.
 Precision: bf16 autocast on a CUDA GPU and on CPUs with native bf16 (AVX-512 BF16 / AMX), fp32
-elsewhere (``precision="auto"``; see ``bf16_is_fast``).
+elsewhere (``precision="auto"``; see ``model.bf16_is_fast``).
 """
 
 from __future__ import annotations
@@ -57,26 +57,6 @@ class TrainResult:
     final_loss: float
     best_step: int
     best_dev: ReaderEval | None
-
-
-def bf16_is_fast(device_type: str) -> bool:
-    """Whether bf16 autocast is worth it here: a CUDA GPU, or a CPU with native bf16 instructions
-    (AVX-512 BF16 or AMX, as oneDNN reports them / /proc/cpuinfo lists them). On AVX2-only CPUs bf16
-    is emulated and slower than fp32."""
-    import torch
-
-    if device_type == "cuda":
-        return True
-    flags = ""
-    with contextlib.suppress(OSError):
-        flags = Path("/proc/cpuinfo").read_text()
-    native = any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
-    try:
-        onednn = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        onednn = False
-    # oneDNN says "supported" on any AVX-512 core (emulated there), so the native flags must agree
-    return onednn and native
 
 
 def span_loss(
@@ -237,7 +217,7 @@ def _prepare(
     import torch
 
     from drqa_ng.reading.manifest import ReaderManifest, is_reader_folder
-    from drqa_ng.reading.model import MODEL_KIND, init_model, load_model, load_tokenizer
+    from drqa_ng.reading.model import MODEL_KIND, bf16_is_fast, init_model, load_model, load_tokenizer
     from drqa_ng.reading.reader import ReaderSettings
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

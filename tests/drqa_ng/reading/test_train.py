@@ -11,8 +11,9 @@ import pytest
 from drqa_ng.errors import InputError
 from drqa_ng.index_io import read_manifest
 from drqa_ng.reading.data import QAExample
+from drqa_ng.reading.model import bf16_is_fast
 from drqa_ng.reading.reader import load_reader
-from drqa_ng.reading.train import bf16_is_fast, train_reader
+from drqa_ng.reading.train import train_reader
 from drqa_ng.reading.trainset import (
     TrainConfig,
     TrainSource,
