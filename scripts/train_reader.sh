@@ -49,7 +49,7 @@
 #                     reader, dequantised) instead of the MiniLM-L6 base
 #   STUDENT_STEPS=N   the student's schedule is N steps instead of 2 epochs
 # The 2026-12-06 CPU session ran: TEACHER_STEPS=700 PLACED=0 RETRIEVED=0 (teacher stopped after its
-# step-350 evaluation), LABEL_ONLY="dev-v1 squad_train_cs224n_val", STUDENT_BASE=drqa_ng/reading/weights,
+# step-350 evaluation), LABEL_ONLY="dev-v1" (the part-A train articles), STUDENT_BASE=drqa_ng/reading/weights,
 # STUDENT_STEPS=800; measured: MPNet-12 trains at 2.35 windows/s on the 2 idle cores (not 3.6).
 #
 # On a GPU the same command runs every stage there (train-reader/label-reader use CUDA when present,

@@ -175,15 +175,23 @@ def label_file(
 
     if not out.name.endswith((".jsonl", ".jsonl.gz")):
         raise InputError(f"--out must end in .jsonl or .jsonl.gz: {out}")
+
+    def _squad(f: Path) -> bool:
+        return Path(f).name.removesuffix(".gz").endswith(".json")
+
+    # as train-reader selects its sources: a SQuAD JSON keeps its listed (train) articles, whose titles
+    # are SQuAD dev titles too; ``exclude_titles`` keeps those out of the JSONL files only
     examples = [
         e
         for f in files
         for e in load_examples(
             f,
-            articles=squad_articles if Path(f).name.removesuffix(".gz").endswith(".json") else None,
-            exclude_titles=exclude_titles,
+            articles=squad_articles if _squad(f) else None,
+            exclude_titles=() if _squad(f) and squad_articles is not None else exclude_titles,
         )
     ]
+    if not examples:
+        raise InputError(f"no examples to label in {', '.join(map(str, files))} after the article filters")
     partial = out.with_name(out.name + ".partial")
     done = 0
     if partial.is_file():

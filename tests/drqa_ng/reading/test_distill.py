@@ -305,3 +305,17 @@ def test_label_reader_keeps_only_the_listed_squad_articles(tiny_model_dir: Path,
         == 0
     )
     assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["Keep_me"]
+    # the SQuAD dev titles list (which names the listed train articles too) only filters JSONL files,
+    # as train-reader does; a filter that leaves nothing is an error, not an empty labels file
+    dev_titles = tmp_path / "squad_dev_titles.txt"
+    dev_titles.write_text("Keep_me\nDrop_me\n")
+    common = [str(tiny_model_dir), str(src), "--max-length", "32", "--stride", "8"]
+    out2 = tmp_path / "l2.jsonl"
+    args = ["-q", "label-reader", *common, "--out", str(out2), "--articles", str(arts)]
+    assert main([*args, "--exclude-titles", str(dev_titles)]) == 0
+    assert [json.loads(x)["id"] for x in out2.read_text().splitlines()] == ["Keep_me"]
+    none = tmp_path / "none.txt"
+    none.write_text("Not_there\n")
+    out3 = tmp_path / "l3.jsonl"
+    assert main(["-q", "label-reader", *common, "--out", str(out3), "--articles", str(none)]) == 2
+    assert not out3.exists()
