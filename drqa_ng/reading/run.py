@@ -134,15 +134,22 @@ def load_sources(spec: RunSpec) -> tuple[list[TrainSource], list[QAExample]]:
     """The weighted training sources and the dev examples of ``spec``.
 
     SQuAD JSON train files keep only ``train_articles``; every file drops the dev articles, and
-    JSONL files also the ``exclude_titles`` list (SQuAD dev titles, which only the JSON may bring). A source is named after its file (``qed_train`` for ``qed_train.jsonl.gz``).
+    JSONL files also the ``exclude_titles`` list (SQuAD dev titles, which only the JSON may bring)
+    except the listed ``train_articles`` themselves: a teacher-labelled copy of the train articles
+    (``label-reader``) is JSONL and keeps them. A source is named after its file (``qed_train`` for
+    ``qed_train.jsonl.gz``).
     """
     from drqa_ng.inputs import read_article_list
     from drqa_ng.reading.data import load_examples
+    from drqa_ng.store.docstore import title_key
 
     train_titles = read_article_list(Path(spec.train_articles)) if spec.train_articles else None
     dev_titles = read_article_list(Path(spec.dev_articles)) if spec.dev_articles else None
     drop = list(dev_titles or ())
     extra = read_article_list(Path(spec.exclude_titles)) if spec.exclude_titles else set()
+    if train_titles:
+        allowed = {title_key(t) for t in train_titles}
+        extra = {t for t in extra if title_key(t) not in allowed}
     sources = []
     for tf in spec.train:
         path = Path(tf.path)
