@@ -160,6 +160,8 @@ def load_sources(spec: RunSpec) -> tuple[list[TrainSource], list[QAExample]]:
             exclude_titles=drop if squad else [*drop, *extra],
         )
         name = path.name.split(".json")[0]
+        if not ex and tf.weight > 0:
+            log.warning("training source %s: no examples left after the article filters", path)
         sources.append(TrainSource(name, ex, tf.weight))
     dev = load_examples(Path(spec.dev), articles=dev_titles) if spec.dev else []
     return sources, dev

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+
+import pytest
 
 from drqa_ng.reading.run import RunSpec, TrainFile, load_sources
 from drqa_ng.reading.trainset import TrainConfig
@@ -50,3 +53,16 @@ def test_a_labelled_copy_of_the_train_articles_keeps_them_while_other_dev_titles
         "ds": ["Unrelated"],
     }
     assert kept() == {"dev-v1.labels": [], "ds": ["Unrelated"]}  # without a train list every dev title goes
+
+
+def test_a_source_emptied_by_the_filters_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    titles = tmp_path / "dev_titles.txt"
+    titles.write_text("Gone\n")
+    src = _jsonl(tmp_path / "all_gone.jsonl", ["Gone"])
+    spec = RunSpec(train=(TrainFile(str(src)),), config=TrainConfig(), exclude_titles=str(titles))
+    with caplog.at_level(logging.WARNING):
+        sources, _ = load_sources(spec)
+    assert sources[0].examples == []
+    assert "no examples left" in caplog.text
