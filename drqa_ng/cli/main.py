@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "drqa_ng.cli.dense",
     "drqa_ng.cli.add",
     "drqa_ng.cli.reader",
+    "drqa_ng.cli.encoder",
     "drqa_ng.cli.ask",
     "drqa_ng.cli.quickstart",
     "drqa_ng.cli.evaluate",
