@@ -51,9 +51,22 @@ ARTICLE_SCORING = "tfidf"
 DENSE_FUSION_WEIGHT = 0.7
 """interp weight of the MiniLM index fused with BM25 (same grid; ``indexing.background`` uses it too)."""
 STATIC_FUSION_WEIGHT = 0.5
-"""interp weight of the static index fused with BM25: the best of an 11-point grid on the tune
-halves of the four shared question sets (README "Retrieval by default";
+"""interp weight of a distilled (untuned) static index fused with BM25: the best of an 11-point grid
+on the tune halves of the four shared question sets (README "Retrieval by default";
 scripts/compare_dense_defaults.py)."""
+TUNED_STATIC_FUSION_WEIGHT = 0.8
+"""interp weight of the shipped tuned static model (``tuned-static``) fused with BM25: the best of
+0.5 / 0.65 / 0.7 / 0.8 / 0.9 by mean top-5 recall of the default retriever on the encoder's held-out
+tune questions (``scripts/compare_encoders.py --halves val``; docs/retrieval.md)."""
+
+
+def static_fusion_weight(index: Path) -> float:
+    """The interp weight for a static index: tuned for the shipped model, the older grid's otherwise."""
+    from drqa_ng.retrieval.dense import DenseManifest
+    from drqa_ng.retrieval.static import TUNED_STATIC_NAME
+
+    name = DenseManifest.load(index).encoder.name
+    return TUNED_STATIC_FUSION_WEIGHT if name == TUNED_STATIC_NAME else STATIC_FUSION_WEIGHT
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +241,7 @@ def build_home(
         ).count
         timings.append(("static", time.perf_counter() - t))
         indexes.append(home / STATIC_NAME)
-        fusion, fusion_weight = "interp", STATIC_FUSION_WEIGHT
+        fusion, fusion_weight = "interp", static_fusion_weight(home / STATIC_NAME)
 
     dense_units = 0
     if dense:

@@ -35,8 +35,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         type=lambda s: "onnx" if s == "onnx-int8" else s,  # the old spelling keeps working
         default="auto",
         help="encoder runtime; auto = torch on a CUDA GPU, int8 ONNX on CPU (queries use the same); "
-        "static = a Model2Vec static model (--encoder DIR, default: distilled once from the bundled "
-        "MiniLM and cached): ~minutes per million paragraphs on a CPU, lower recall than MiniLM",
+        "static = a Model2Vec static model (--encoder DIR or a name: tuned-static, the shipped one tuned on "
+        "question-paragraph pairs, the default; default-static, distilled once from the bundled MiniLM "
+        "and cached): ~minutes per million paragraphs on a CPU, lower recall than MiniLM",
     )
     p.add_argument("--batch-size", type=int, default=64, help="texts per encoder call (default 64)")
     p.add_argument("--chunk-size", type=int, default=4096, help="units per saved chunk (resume granularity)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands to the parser."""
     from drqa_ng.cli.options import add_threads_option
-    from drqa_ng.retrieval.tune import KINDS, TuneConfig
+    from drqa_ng.tuning.encoder import KINDS, TuneConfig
 
     p = sub.add_parser(
         "mine-pairs",
@@ -138,6 +139,7 @@ def _mine(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from drqa_ng.errors import InputError
+    from drqa_ng.evaluation.metrics import has_answer, regex_in_text
     from drqa_ng.indexes import index_docs, open_retriever
     from drqa_ng.retrieval.pairs import mine_pairs, write_pairs
     from drqa_ng.store.docstore import DocStore
@@ -156,8 +158,12 @@ def _mine(args: argparse.Namespace) -> int:
         bar = tqdm(total=len(qs), unit="q", desc="mine-pairs", disable=args.quiet)
         counts: dict[str, int] = {}
 
+        def matches(text: str, answers: Sequence[str], regex: bool) -> bool:
+            return regex_in_text(text, answers) if regex else has_answer(text, answers)
+
         def counted() -> Any:
-            for i, pair in enumerate(mine_pairs(qs, retriever, store, k=args.k, negatives=args.negatives)):
+            pairs = mine_pairs(qs, retriever, store, matches, k=args.k, negatives=args.negatives)
+            for i, pair in enumerate(pairs):
                 counts[pair.source] = counts.get(pair.source, 0) + 1
                 if i % 64 == 0:
                     bar.n = min(len(qs), i)
@@ -174,7 +180,7 @@ def _mine(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from drqa_ng.errors import InputError
     from drqa_ng.retrieval.pairs import read_pairs
-    from drqa_ng.retrieval.tune import TuneConfig, tune_encoder
+    from drqa_ng.tuning.encoder import TuneConfig, tune_encoder
 
     pairs = [p for f in args.pairs for p in read_pairs(f)]
     lr = args.lr if args.lr is not None else (1e-3 if args.kind == "static" else 2e-5)

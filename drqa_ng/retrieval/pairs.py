@@ -16,21 +16,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from drqa_ng.errors import DataFormatError, NotFoundError
-from drqa_ng.evaluation.metrics import has_answer, regex_in_text
-from drqa_ng.protocols import Retriever
-from drqa_ng.types import Passage
+from drqa_ng.protocols import PassageStore, Retriever
 
-
-class PassageStore(Protocol):
-    """What mining reads of a doc store (``DocStore`` has it)."""
-
-    def get_passages(self, ids: Sequence[str]) -> list[Passage | None]: ...
+AnswerMatch = Callable[[str, Sequence[str], bool], bool]
+"""(text, answers, answers are regexes) -> whether an answer occurs in the text. The CLI passes the
+evaluation's own recall test (``evaluation.metrics``: DPR's token match, or a regex search), so a
+pair's positive is exactly what retrieval recall counts as a hit; retrieval does not import evaluation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +62,11 @@ def encoder_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
-def contains_answer(text: str, q: PairQuestion) -> bool:
-    """Answer-in-text as retrieval recall counts it: regex match (CuratedTREC) or DPR's token match."""
-    return regex_in_text(text, q.answers) if q.regex else has_answer(text, q.answers)
-
-
 def mine_pairs(
     questions: Sequence[PairQuestion],
     retriever: Retriever,
     store: PassageStore,
+    matches: AnswerMatch,
     k: int = 20,
     negatives: int = 2,
     batch_size: int = 64,
@@ -94,7 +86,7 @@ def mine_pairs(
         passages = {p.id: p for p in store.get_passages(ids) if p is not None}
         for q, hs in zip(batch, hits, strict=True):
             texts = [encoder_text(passages[h.id].title, passages[h.id].text) for h in hs if h.id in passages]
-            has = [contains_answer(t, q) for t in texts]
+            has = [matches(t, q.answers, q.regex) for t in texts]
             if q.context:
                 positive = encoder_text(q.title, q.context)
             else:

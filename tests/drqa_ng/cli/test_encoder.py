@@ -90,7 +90,7 @@ def test_train_encoder_static_ships_an_int8_model(
 ) -> None:
     from drqa_ng.retrieval.pairs import write_pairs
     from drqa_ng.retrieval.static import StaticEncoder
-    from tests.drqa_ng.retrieval.test_tune import _pairs, _tiny_static
+    from tests.drqa_ng.tuning.test_encoder import _pairs, _tiny_static
 
     write_pairs(tmp_path / "p.jsonl.gz", _pairs())
     base = _tiny_static(tmp_path / "base")

@@ -13,7 +13,7 @@ import pytest
 from drqa_ng.config import base_encoder_dir
 from drqa_ng.errors import InputError
 from drqa_ng.retrieval.pairs import TrainPair
-from drqa_ng.retrieval.tune import TuneConfig, _StaticModel, info_nce, reciprocal_ranks, tune_encoder
+from drqa_ng.tuning.encoder import TuneConfig, _StaticModel, info_nce, reciprocal_ranks, tune_encoder
 
 TOPICS = [
     "river",
