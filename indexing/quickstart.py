@@ -4,7 +4,7 @@
 
     home/docs.sqlite      doc store (H1's DocStore)
     home/sparse/          hashed BM25 index over paragraphs
-    home/static/          static-vector index (Model2Vec distilled from MiniLM; the CPU default)
+    home/static/          static-vector index (the shipped tuned Model2Vec table; the CPU default)
     home/dense/           MiniLM FAISS index (built in the foreground on a GPU, in the background on a
                           CPU: ``indexing.background``)
     home/articles/        hashed sparse index over whole articles (doc units), for document-aware
@@ -173,9 +173,9 @@ def build_home(
     Dense encoding runs the MiniLM encoder over every unit: on 2 CPU cores that is hours for Simple
     English Wikipedia, so callers keep it off on CPU or cap it with ``dense_limit`` (the first N
     units in store order; the hybrid retriever then fuses a full sparse ranking with a partial dense one).
-    ``static`` builds a static-vector index (``drqa_ng.retrieval.static``; about a minute for Simple
-    English Wikipedia on 2 cores, plus a one-off distillation of the static model unless
-    ``static_model`` names one) fused with BM25 by ``interp`` at ``STATIC_FUSION_WEIGHT``.
+    ``static`` builds a static-vector index (``drqa_ng.retrieval.static``; under a minute for Simple
+    English Wikipedia on 2 cores with the shipped ``tuned-static`` model, or ``static_model``) fused
+    with BM25 by ``interp`` at ``static_fusion_weight`` (0.8 for the shipped model, 0.5 otherwise).
     ``on_step(i, n, name)`` is called before each of the ``n`` build steps (the CLI prints a header).
     """
     from drqa_ng.store.docstore import DocStore

@@ -111,7 +111,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Build everything `drqa-ng ask` needs into one folder (--home, default $DRQA_NG_HOME or "
         "the per-user ~/.local/share/drqa-ng) and write its config.json. Without --corpus, downloads the latest Simple English "
         "Wikipedia dump (override with --url or $DRQA_NG_WIKI_URL; partial downloads resume). "
-        "On a CPU, it builds BM25 and a static-vector index (Model2Vec distilled from MiniLM: about a minute) "
+        "On a CPU, it builds BM25 and a static-vector index (the shipped tuned Model2Vec model: under a minute) "
         "and answers at once, and builds the MiniLM dense index (~45 min for Simple Wikipedia on 2 cores) "
         "in a detached low-priority process that ask/serve switch to when it is complete (`drqa-ng status` "
         "shows its progress; --no-background skips it). With a CUDA GPU the MiniLM index is built in the "
@@ -137,7 +137,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     q.add_argument(
         "--static-model",
         metavar="DIR",
-        help="static (Model2Vec) model folder (default: distilled once from the shipped MiniLM and cached)",
+        help="static (Model2Vec) model folder or name (default: tuned-static, shipped; default-static: "
+        "distilled once from the shipped MiniLM and cached)",
     )
     q.add_argument("--encoder", help="dense encoder folder (default: the shipped MiniLM)")
     q.add_argument("--json", action="store_true", help="print the build report as JSON")
