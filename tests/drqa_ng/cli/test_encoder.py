@@ -94,38 +94,13 @@ def test_train_encoder_static_ships_an_int8_model(
 
     write_pairs(tmp_path / "p.jsonl.gz", _pairs())
     base = _tiny_static(tmp_path / "base")
-    rc, stdout, err = run_cli(
-        "-q",
-        "train-encoder",
-        str(tmp_path / "run"),
-        "--pairs",
-        str(tmp_path / "p.jsonl.gz"),
-        "--kind",
-        "static",
-        "--base",
-        str(base),
-        "--epochs",
-        "2",
-        "--batch-size",
-        "16",
-        "--dev-share",
-        "0.2",
-        "--ship-static",
-        str(tmp_path / "ship"),
-    )
+    static = ["--pairs", str(tmp_path / "p.jsonl.gz"), "--kind", "static", "--base", str(base)]
+    fast = ["--epochs", "2", "--batch-size", "16", "--dev-share", "0.2"]
+    ship = ["--ship-static", str(tmp_path / "ship")]
+    rc, stdout, err = run_cli("-q", "train-encoder", str(tmp_path / "run"), *static, *fast, *ship)
     assert rc == 0, err
     assert "best held-out MRR" in stdout and "int8 static model" in stdout
     assert StaticEncoder.load(tmp_path / "ship").encode(["river"]).shape == (1, 8)
-    rc, _, err = run_cli(
-        "train-encoder",
-        str(tmp_path / "run2"),
-        "--pairs",
-        str(tmp_path / "p.jsonl.gz"),
-        "--kind",
-        "static",
-        "--base",
-        str(base),
-        "--distil-static",
-        str(tmp_path / "x"),
-    )
+    distil = ["--distil-static", str(tmp_path / "x")]
+    rc, _, err = run_cli("train-encoder", str(tmp_path / "run2"), *static, *distil)
     assert rc == 2 and "--kind transformer" in err
