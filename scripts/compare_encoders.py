@@ -30,7 +30,6 @@ from drqa_ng.indexes import open_retriever
 from drqa_ng.protocols import Retriever
 from drqa_ng.retrieval.articles import ArticleRanker, ArticleWeights
 from drqa_ng.retrieval.fusion import HybridRetriever
-from drqa_ng.retrieval.loader import open_retriever as open_any
 from drqa_ng.retrieval.pairs import dev_fold
 from drqa_ng.store.docstore import DocStore
 
@@ -83,7 +82,7 @@ def main() -> None:
     sparse = open_retriever(cfg.indexes[0])
     dense_dirs = {"home": cfg.indexes[-1], **dict(s.split("=", 1) for s in args.index)}
     store = DocStore.open(cfg.docs)
-    articles = open_any(cfg.articles) if cfg.articles else None
+    articles = open_retriever(cfg.articles) if cfg.articles else None
     sets = {}
     for set_name in args.sets:
         halves = load_halves(data, set_name)
@@ -95,10 +94,10 @@ def main() -> None:
     print(f"| set | half | n | index | {' | '.join(f'{s} R@1/5/20' for s in args.systems)} |")
     print("|---|---|---|---|" + "---|" * len(args.systems))
     weights = args.fusion_weight or [cfg.fusion_weight_or_default]
-    for (name, d), w in ((nd, w) for nd in dense_dirs.items() for w in weights):
-        dense = open_retriever(Path(d))
+    opened = {name: open_retriever(Path(d)) for name, d in dense_dirs.items()}  # each index loaded once
+    for (index_name, dense), w in ((nd, w) for nd in opened.items() for w in weights):
         fused = HybridRetriever([sparse, dense], method=cfg.fusion, weight=w)  # type: ignore[arg-type]
-        name = f"{name}@{w:g}" if len(weights) > 1 else name
+        name = f"{index_name}@{w:g}" if len(weights) > 1 else index_name
         systems: dict[str, Retriever] = {"dense": dense, "fused": fused}
         if articles is not None:
             systems["default"] = ArticleRanker(fused, articles, store, ArticleWeights())

@@ -111,12 +111,12 @@ def _load(path: Path, regex: bool, args: argparse.Namespace) -> list[Any]:
     from drqa_ng.evaluation.datasets import load_questions
     from drqa_ng.evaluation.splits import parity_half
     from drqa_ng.inputs import read_article_list
-    from drqa_ng.reading.data import load_examples
+    from drqa_ng.reading.data import load_examples, spare_titles
     from drqa_ng.retrieval.pairs import PairQuestion
 
     articles = read_article_list(args.articles) if args.articles and path.name.endswith(".json") else None
-    excluded = set(read_article_list(args.exclude_titles)) if args.exclude_titles else set()
-    exclude = sorted(excluded - (articles or set()))  # listed articles are wanted even if excluded
+    excluded = read_article_list(args.exclude_titles) if args.exclude_titles else set()
+    exclude = spare_titles(excluded, articles)
     src = path.name.split(".")[0]
     with_context = path.name.endswith(".json")
     if not with_context and path.is_file():

@@ -124,6 +124,13 @@ def _from_jsonl(f: TextIO, path: Path, articles: set[str] | None) -> Iterator[QA
             yield ex
 
 
+def spare_titles(exclude: Iterable[str], keep: Iterable[str] | None) -> list[str]:
+    """``exclude`` without the titles of ``keep`` (by ``title_key``): an article list that asks for
+    SQuAD dev articles (part A's train half) wins over the blanket list of SQuAD dev titles."""
+    kept = {title_key(t) for t in keep or ()}
+    return sorted(t for t in exclude if title_key(t) not in kept)
+
+
 def load_examples(
     path: Path | str, articles: Iterable[str] | None = None, exclude_titles: Iterable[str] = ()
 ) -> list[QAExample]:

@@ -140,16 +140,13 @@ def load_sources(spec: RunSpec) -> tuple[list[TrainSource], list[QAExample]]:
     ``qed_train.jsonl.gz``).
     """
     from drqa_ng.inputs import read_article_list
-    from drqa_ng.reading.data import load_examples
-    from drqa_ng.store.docstore import title_key
+    from drqa_ng.reading.data import load_examples, spare_titles
 
     train_titles = read_article_list(Path(spec.train_articles)) if spec.train_articles else None
     dev_titles = read_article_list(Path(spec.dev_articles)) if spec.dev_articles else None
     drop = list(dev_titles or ())
-    extra = read_article_list(Path(spec.exclude_titles)) if spec.exclude_titles else set()
-    if train_titles:
-        allowed = {title_key(t) for t in train_titles}
-        extra = {t for t in extra if title_key(t) not in allowed}
+    listed = read_article_list(Path(spec.exclude_titles)) if spec.exclude_titles else set()
+    extra = spare_titles(listed, train_titles)
     sources = []
     for tf in spec.train:
         path = Path(tf.path)

@@ -79,8 +79,8 @@ def quantize_static(src: Path, out: Path) -> Path:
     """Write the static model ``src`` to ``out`` with an int8 table and one float32 scale per row.
 
     scales[r] = max_d |E[r, d]| / 127, int8[r, d] = round(E[r, d] / scales[r]); each row's cosine
-    with any vector changes by well under 1 % (per-row symmetric quantisation). The tokenizer and
-    config files are copied as they are.
+    with any vector changes by well under 1 % (per-row symmetric quantisation). The tokenizer is
+    copied; the config too, with ``embedding_dtype`` int8 and without the distilling machine's path.
     """
     import shutil
 

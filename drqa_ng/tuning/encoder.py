@@ -191,13 +191,8 @@ class _TransformerModel:
     def encode(self, ids: Sequence[Sequence[int]]) -> Any:
         import torch
 
-        width = max(len(r) for r in ids)
-        pad = int(self.tokenizer.pad_token_id or 0)
-        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, r in enumerate(ids):
-            input_ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-            mask[i, : len(r)] = 1
+        batch = self.tokenizer.pad({"input_ids": [list(r) for r in ids]}, return_tensors="pt")
+        input_ids, mask = batch["input_ids"], batch["attention_mask"]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             hidden = self.module(input_ids=input_ids, attention_mask=mask).last_hidden_state
         m = mask.unsqueeze(-1).to(hidden.dtype)
@@ -219,19 +214,6 @@ class _TransformerModel:
         with atomic_dir(out) as tmp:
             self.module.save_pretrained(str(tmp))
             self.tokenizer.save_pretrained(str(tmp))
-
-
-class _StateView:
-    """What ``reading.checkpoint.save_state`` needs of a model: ``state_dict`` / ``load_state_dict``."""
-
-    def __init__(self, model: _StaticModel | _TransformerModel) -> None:
-        self._m = model
-
-    def state_dict(self) -> dict[str, Any]:
-        return self._m.state_dict()
-
-    def load_state_dict(self, tensors: dict[str, Any]) -> None:
-        self._m.load_state_dict(tensors)
 
 
 @dataclass
@@ -335,12 +317,11 @@ def tune_encoder(
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm))
         )
-        view = _StateView(model)
         pos = LoopPosition(0, 0, 0)
         extra: dict[str, Any] = {}
         logp = out / "log.jsonl"
         if has_state(out / "ckpt"):
-            pos, extra = load_state(out / "ckpt", view, opt, sched)
+            pos, extra = load_state(out / "ckpt", model, opt, sched)
             log.info("resumed %s at step %d of %d", out, pos.step, total)
         best_mrr = float(extra.get("best_mrr", -1.0))
         best_step = int(extra.get("best_step", 0))
@@ -396,7 +377,7 @@ def tune_encoder(
                 if time.monotonic() - last_save > 60 * cfg.save_minutes or step == total:
                     save_state(
                         out / "ckpt",
-                        view,
+                        model,
                         opt,
                         sched,
                         LoopPosition(step, epoch, batch_i),

@@ -87,3 +87,11 @@ def test_question_only_file_and_missing_file_are_errors(tmp_path: Path) -> None:
         load_examples(p)
     with pytest.raises(NotFoundError):
         load_examples(tmp_path / "none.jsonl")
+
+
+def test_spare_titles_keeps_listed_articles_by_title_key() -> None:
+    from drqa_ng.reading.data import spare_titles
+
+    exclude = ["Black_Death", "Normans", "Super Bowl 50"]
+    assert spare_titles(exclude, ["black death", "Super_Bowl_50"]) == ["Normans"]
+    assert spare_titles(exclude, None) == sorted(exclude)
