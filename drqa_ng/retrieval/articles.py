@@ -15,9 +15,13 @@ that problem (DrQA reads whole top-5 articles). ``ArticleRanker`` fuses both, pe
      parenthetical ("(2012 movie)") dropped
    - ``words(p)`` = |W(q) ∩ W(p ∪ title_d)| / |W(q)|, the share of question words the paragraph or
      its article's title holds
+   - ``dense(p)`` = e(q) · v_p, the cosine of the question's vector and the paragraph's stored vector
+     in the home's dense (MiniLM) index, for every candidate, retrieved by it or not (0 without
+     such an index, or when its weight is 0). A bi-encoder rerank of the whole pool at the cost of a
+     vector lookup: the paragraph vectors were computed at index time.
 
-3. score(p) = w_para·para + w_doc·doc + w_named·named + w_title·title + w_words·words, best
-   ``k`` first.
+3. score(p) = w_para·para + w_doc·doc + w_named·named + w_title·title + w_words·words
+   + w_dense·dense, best ``k`` first.
 
 The weights (``ArticleWeights``) are fit on train splits only (``scripts/fit_article_ranking.py``).
 Without an article index nothing changes: ``quickstart`` builds one only over paragraph units (a
@@ -39,7 +43,7 @@ from drqa_ng.retrieval.content import content_words, visible
 from drqa_ng.retrieval.tokenize import STOPWORDS, token_texts
 from drqa_ng.types import Hit, Passage, Unit
 
-FEATURES = ("para", "doc", "named", "title", "words")
+FEATURES = ("para", "doc", "named", "title", "words", "dense")
 MAX_NAME_WORDS = 4
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 _EDGE = re.compile(r"^[^\w]+|[^\w]+$", re.UNICODE)
@@ -57,6 +61,27 @@ class ArticleStore(Protocol):
     def get_passages(self, ids: Sequence[str]) -> list[Passage | None]: ...
 
 
+class VectorScorer(Protocol):
+    """Scores given units for queries with stored vectors (``retrieval.dense.DenseIndex``)."""
+
+    def similarities(self, queries: Sequence[str], ids: Sequence[Sequence[str]]) -> list[np.ndarray]: ...
+
+
+def vector_scorer(retriever: object) -> VectorScorer | None:
+    """The transformer dense index inside ``retriever`` (itself, a child of a hybrid, or the current
+    retriever of an upgrading one), else None. Static-vector indexes do not count: their cosine
+    added nothing to the ranking on the tune halves (docs/retrieval.md)."""
+    manifest = getattr(retriever, "manifest", None)
+    if hasattr(retriever, "similarities") and manifest is not None:
+        return retriever if getattr(manifest.encoder, "backend", "") != "static" else None
+    for child in getattr(retriever, "retrievers", ()):
+        found = vector_scorer(child)
+        if found is not None:
+            return found
+    current = getattr(retriever, "current", None)
+    return vector_scorer(current) if current is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class ArticleWeights:
     """Weights of the fused score (module docstring) and the candidate depths.
@@ -71,20 +96,23 @@ class ArticleWeights:
     named: float = 0.5
     title: float = 0.25
     words: float = 2.0
+    dense: float = 0.0
     depth: int = 100
     doc_depth: int = 50
     expand: int = 3
 
     def vector(self) -> np.ndarray:
-        return np.array([self.para, self.doc, self.named, self.title, self.words], dtype=np.float64)
+        return np.array(
+            [self.para, self.doc, self.named, self.title, self.words, self.dense], dtype=np.float64
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class PassageSignals:
     """What the ranker knew about one paragraph: ``para`` (ratio to the best paragraph score) and its
     1-based rank in the paragraph retriever (0 = not retrieved, came in by article expansion), the
-    article's ``doc`` ratio and rank in the doc index (0 = outside its top), ``named``, ``title``
-    and ``words`` (module docstring)."""
+    article's ``doc`` ratio and rank in the doc index (0 = outside its top), ``named``, ``title``,
+    ``words`` and ``dense`` (module docstring)."""
 
     para: float = 0.0
     para_rank: int = 0
@@ -93,6 +121,7 @@ class PassageSignals:
     named: float = 0.0
     title: float = 0.0
     words: float = 0.0
+    dense: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,17 +227,25 @@ class ArticleRanker:
                     named=float(c.features[j, 2]),
                     title=float(c.features[j, 3]),
                     words=float(c.features[j, 4]),
+                    dense=float(c.features[j, 5]),
                 ),
             )
             for j in order
         ]
 
-    def candidates(self, queries: Sequence[str], k: int = 1) -> list[Candidates]:
-        """Every candidate paragraph of each query with its features (step 1 and 2 above)."""
+    def candidates(self, queries: Sequence[str], k: int = 1, dense: bool | None = None) -> list[Candidates]:
+        """Every candidate paragraph of each query with its features (step 1 and 2 above); ``dense``:
+        compute the dense cosine (None: when its weight is not 0)."""
         w = self.weights
         para_hits = self.paragraphs.search(queries, max(w.depth, k))
         doc_hits = self.documents.search(queries, w.doc_depth)
-        return [self._candidates(q, ph, dh) for q, ph, dh in zip(queries, para_hits, doc_hits, strict=True)]
+        out = [self._candidates(q, ph, dh) for q, ph, dh in zip(queries, para_hits, doc_hits, strict=True)]
+        scorer = vector_scorer(self.paragraphs) if (w.dense != 0 if dense is None else dense) else None
+        if scorer is not None and out:
+            sims = scorer.similarities(list(queries), [c.ids for c in out])
+            for c, sim in zip(out, sims, strict=True):
+                c.features[:, 5] = np.nan_to_num(sim, nan=0.0)
+        return out
 
     def _candidates(self, question: str, para_hits: Sequence[Hit], doc_hits: Sequence[Hit]) -> Candidates:
         w = self.weights
@@ -242,6 +279,7 @@ class ArticleRanker:
                     1.0 if d in named else 0.0,
                     title_of[d],
                     word_share(qwords, f"{titles[d] or ''}\n{passages[i].text}"),
+                    0.0,  # dense: filled in by ``candidates`` where a dense index is there
                 ]
                 for i, d in zip(ids, doc_ids, strict=True)
             ],

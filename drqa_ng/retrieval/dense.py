@@ -18,7 +18,7 @@ from typing import Any, ClassVar, cast
 
 import numpy as np
 
-from drqa_ng.errors import IndexFormatError, InputError
+from drqa_ng.errors import IndexFormatError, InputError, UnsupportedError
 from drqa_ng.index_io import Fields, ShardOf, StringArray, load_fields, write_manifest
 from drqa_ng.retrieval.encoder import Backend, Encoder, TextEncoder
 from drqa_ng.types import Hit, doc_id_of
@@ -29,6 +29,8 @@ KIND = "dense"
 FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
 IDS_STEM = "ids"
+QUERY_CACHE = 256
+"""Query vectors a ``DenseIndex`` keeps (its most recent one-at-a-time encodings)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,7 @@ class DenseIndex:
         self._index = index
         self._ids = ids
         self._encoder = encoder
+        self._query_cache: dict[str, np.ndarray] = {}
 
     @classmethod
     def open(
@@ -268,9 +271,66 @@ class DenseIndex:
             raise InputError(f"k must be >= 1, got {k}")
         if not queries:
             return []
+        return self.search_vectors(self.query_vectors(queries, batch_size), k)
+
+    def query_vectors(self, queries: Sequence[str], batch_size: int = 1) -> np.ndarray:
+        """(n, dim) query vectors; the last ``QUERY_CACHE`` one-at-a-time encodings are kept, so
+        ``similarities`` after ``search`` on the same questions encodes nothing again."""
         qmax = self.manifest.encoder.query_max_length
-        vecs = self.encoder.encode(list(queries), batch_size=batch_size, max_length=qmax)
-        return self.search_vectors(vecs, k)
+        if batch_size != 1:
+            return self.encoder.encode(list(queries), batch_size=batch_size, max_length=qmax)
+        missing = list(dict.fromkeys(q for q in queries if q not in self._query_cache))
+        if missing:
+            fresh = self.encoder.encode(missing, batch_size=1, max_length=qmax)
+            for q, v in zip(missing, fresh, strict=True):
+                if len(self._query_cache) >= QUERY_CACHE:
+                    self._query_cache.pop(next(iter(self._query_cache)), None)  # oldest first
+                self._query_cache[q] = v
+        dim = self._index.d
+        return np.stack([self._query_cache.get(q, np.zeros(dim, np.float32)) for q in queries]).astype(
+            np.float32
+        )
+
+    def similarities(self, queries: Sequence[str], ids: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Inner product of each query's vector with the stored vector of each of its ``ids`` (NaN for
+        an id the index does not hold): sim(q, p) = e(q) · v_p, the score ``search`` ranks by, for
+        units that came from elsewhere (e.g. article expansion). Stored vectors are read back from
+        FAISS (``reconstruct_batch``; an IVF index gets a direct map on first use)."""
+        if len(ids) != len(queries):
+            raise InputError(f"{len(queries)} queries but {len(ids)} id lists")
+        vecs = self.query_vectors(queries)
+        out: list[np.ndarray] = []
+        for v, group in zip(vecs, ids, strict=True):
+            rows = self._rows_of(list(group))
+            sims = np.full(len(group), np.nan, dtype=np.float32)
+            ok = rows >= 0
+            if ok.any():
+                sims[ok] = self._stored(rows[ok]) @ v
+            out.append(sims)
+        return out
+
+    def _rows_of(self, ids: list[str]) -> np.ndarray:
+        if isinstance(self._ids, StringArray):
+            return self._ids.rows_of(ids)
+        where = {u: i for i, u in enumerate(self._ids)}
+        return np.array([where.get(u, -1) for u in ids], dtype=np.int64)
+
+    def _stored(self, rows: np.ndarray) -> np.ndarray:
+        import faiss
+
+        try:
+            return np.asarray(
+                self._index.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32
+            )
+        except RuntimeError as e:
+            ivf = faiss.try_extract_index_ivf(self._index)
+            if ivf is None:
+                msg = f"{self.path}: a {self.manifest.factory} index cannot return its vectors"
+                raise UnsupportedError(msg) from e
+            ivf.make_direct_map()
+            return np.asarray(
+                self._index.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32
+            )
 
     def search_vectors(self, vecs: np.ndarray, k: int) -> list[list[Hit]]:
         """Search with precomputed (n, dim) query vectors (L2-normalised); best ``k`` per row."""

@@ -177,3 +177,22 @@ def test_manifest_kind(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"kind": 3, "format_version": 1}))
     with pytest.raises(IndexFormatError, match="kind is not a string"):
         manifest_kind(tmp_path)
+
+
+def test_string_hashes_follow_the_formula_and_rows_are_found(tmp_path: Path) -> None:
+    from drqa_ng.index_io import string_hashes
+
+    words = ["", "a", "ab", "Zürich#p3", "ab"]
+    encoded = [w.encode() for w in words]
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in encoded])]).astype(np.int64)
+    got = string_hashes(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+    p, mask = 1099511628211, (1 << 64) - 1
+    for w, h in zip(encoded, got.tolist(), strict=True):
+        want = 0
+        for b in w:
+            want = (want * p + b + 1) & mask
+        assert h == want
+    StringArray.write(tmp_path, "ids", words)
+    arr = StringArray.open(tmp_path, "ids")
+    assert arr.rows_of(["ab", "Zürich#p3", "missing", "", "a"]).tolist() == [2, 3, -1, 0, 1]
+    assert arr.rows_of([]).tolist() == []

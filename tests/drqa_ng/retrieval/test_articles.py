@@ -87,3 +87,53 @@ def test_article_index_must_hold_docs_and_k_must_be_positive() -> None:
         ArticleRanker(FakeRetriever(store), FakeRetriever(store), store)
     with pytest.raises(InputError):
         ArticleRanker(FakeRetriever(store), FakeRetriever(store, "doc"), store).search(["x"], 0)
+
+
+class _Vectors(FakeRetriever):
+    """A paragraph retriever with stored vectors: 'Berlin' paragraphs are close to every question."""
+
+    class manifest:  # mimics DenseIndex.manifest.encoder.backend
+        class encoder:
+            backend = "onnx-int8"
+
+    def __init__(self, store: FakeStore) -> None:
+        super().__init__(store)
+        self.asked: list[list[str]] = []
+
+    def similarities(self, queries: Sequence[str], ids: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        self.asked.append(list(queries))
+        return [np.array([0.9 if i == "g#p1" else (np.nan if i == "m#p0" else 0.1) for i in g]) for g in ids]
+
+
+def test_dense_similarity_reranks_the_whole_pool_only_when_weighted() -> None:
+    from drqa_ng.retrieval.articles import vector_scorer
+    from drqa_ng.retrieval.fusion import HybridRetriever
+
+    store = TitledStore(DOCS)
+    dense = _Vectors(store)
+    hybrid = HybridRetriever([FakeRetriever(store), dense])
+    assert vector_scorer(hybrid) is dense and vector_scorer(FakeRetriever(store)) is None
+
+    class Upgrading:
+        current = hybrid
+
+    assert vector_scorer(Upgrading()) is dense
+    dense.manifest.encoder.backend = "static"
+    try:
+        assert vector_scorer(hybrid) is None  # static vectors are not used for this
+    finally:
+        dense.manifest.encoder.backend = "onnx-int8"
+    q = "Munich city in Germany"
+    lexical = ArticleWeights(doc=0, named=0, title=0, words=0, expand=3)
+    r = ArticleRanker(hybrid, FakeRetriever(store, "doc"), store, lexical)
+    assert r.search([q], 1)[0][0].id != "g#p1" and dense.asked == []  # weight 0: never asked
+    r = ArticleRanker(
+        hybrid,
+        FakeRetriever(store, "doc"),
+        store,
+        ArticleWeights(doc=0, named=0, title=0, words=0, dense=5.0),
+    )
+    [top] = r.signals([q], 1)[0]
+    assert top.hit.id == "g#p1" and top.signals.dense == pytest.approx(0.9)
+    [c] = r.candidates([q], 3)
+    assert c.features[c.ids.index("m#p0"), FEATURES.index("dense")] == 0.0  # not in the index: 0

@@ -204,3 +204,40 @@ def test_dense_manifest_missing_key(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(IndexFormatError, match="lacks 'factory'"):
         DenseManifest.load(tmp_path)
+
+
+def test_similarities_score_given_units_as_search_does(passage_index: Path, dense_encoder: Encoder) -> None:
+    idx = DenseIndex.open(passage_index, encoder=dense_encoder)
+    q = "Which peak is the tallest on the planet?"
+    hits = idx.search([q], 3)[0]
+    [sims] = idx.similarities([q], [[h.id for h in hits] + ["no-such-unit"]])
+    np.testing.assert_allclose(sims[:3], [h.score for h in hits], rtol=1e-5, atol=1e-6)
+    assert np.isnan(sims[3])
+    with pytest.raises(InputError):
+        idx.similarities([q], [])
+
+
+def test_query_vectors_are_encoded_once(passage_index: Path, dense_encoder: Encoder) -> None:
+    calls: list[int] = []
+
+    class Counting:
+        name, dim, sha256 = dense_encoder.name, dense_encoder.dim, dense_encoder.sha256
+
+        def encode(self, texts: list[str], batch_size: int = 64, max_length: int | None = None) -> np.ndarray:
+            calls.append(len(texts))
+            return dense_encoder.encode(texts, batch_size=batch_size, max_length=max_length)
+
+    idx = DenseIndex.open(passage_index, encoder=Counting())  # type: ignore[arg-type]
+    idx.search(["tallest peak", "longest river"], 2)
+    idx.similarities(["longest river", "tallest peak"], [["x"], ["y"]])
+    assert calls == [2]  # the second call found both questions' vectors
+
+
+def test_similarities_on_hnsw_and_ivf(dense_encoder: Encoder, tmp_path: Path) -> None:
+    for factory in ("HNSW16", "IVF2,Flat"):
+        out = tmp_path / factory.replace(",", "_")
+        build_dense_from_units(tiny_passages(), out, dense_encoder, "paragraph", factory=factory)
+        idx = DenseIndex.open(out, encoder=dense_encoder)
+        [hit] = idx.search(["Which peak is the tallest on the planet?"], 1)[0]
+        [sims] = idx.similarities(["Which peak is the tallest on the planet?"], [[hit.id]])
+        assert sims[0] == pytest.approx(hit.score, abs=1e-4)
