@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -58,6 +59,22 @@ def _scan_range(
     return out, n
 
 
+def _write_part(path: Path, landings: list[Landing], read: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8") as f:
+        f.write(f"{read}\n")
+        for lg in landings:
+            f.write(f"{lg.question}\t{lg.unit_id}\t{lg.shift}\t{lg.overlap:.4f}\n")
+    tmp.replace(path)
+
+
+def _read_part(path: Path) -> tuple[list[Landing], int]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        read = int(f.readline())
+        rows = [line.rstrip("\n").split("\t") for line in f]
+    return [Landing(int(q), u, int(sh), float(o)) for q, u, sh, o in rows], read
+
+
 def scan(
     docs: Path,
     questions: Sequence[SpanQuestion],
@@ -66,10 +83,13 @@ def scan(
     workers: int = 2,
     shards: int = 64,
     progress: Callable[[int], None] | None = None,
+    parts: Path | None = None,
 ) -> tuple[list[Landing], int]:
     """Landings of ``questions`` on every paragraph of ``docs`` of at least ``min_chars`` characters,
     and the number of such paragraphs. Runs ``shards`` unit ranges over ``workers`` processes;
-    ``progress`` gets the paragraphs each finished range read."""
+    ``progress`` gets the paragraphs each finished range read. ``parts``: a folder where each finished
+    range's landings are kept (``shard-NNNN.tsv.gz``) and read back instead of scanned again, so a
+    stopped scan resumes (the caller keys the folder to the corpus, questions and settings)."""
     if not questions:
         return [], 0
     table = SpanTable(questions, tolerance)
@@ -79,24 +99,37 @@ def scan(
     bounds: list[tuple[tuple[int, int] | None, tuple[int, int] | None]] = [
         (k, keys[i + 1] if i + 1 < len(keys) else None) for i, k in enumerate(keys)
     ]
+    if parts is not None:
+        parts.mkdir(parents=True, exist_ok=True)
     landings: list[Landing] = []
     read = 0
+
+    def done(i: int, got: list[Landing], n: int, fresh: bool) -> None:
+        nonlocal read
+        if fresh and parts is not None:
+            _write_part(parts / f"shard-{i:04d}.tsv.gz", got, n)
+        landings.extend(got)
+        read += n
+        if progress:
+            progress(n)
+
+    todo = []
+    for i, (a, b) in enumerate(bounds):
+        kept = parts / f"shard-{i:04d}.tsv.gz" if parts is not None else None
+        if kept is not None and kept.is_file():
+            done(i, *_read_part(kept), fresh=False)
+        else:
+            todo.append((i, a, b))
+    if todo and parts is not None and len(todo) < len(bounds):
+        log.info("scan resumes: %d of %d ranges kept in %s", len(bounds) - len(todo), len(bounds), parts)
     if workers <= 1:
-        for a, b in bounds:
-            got, n = _scan_range(docs, table, a, b, min_chars)
-            landings += got
-            read += n
-            if progress:
-                progress(n)
+        for i, a, b in todo:
+            done(i, *_scan_range(docs, table, a, b, min_chars), fresh=True)
         return landings, read
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_scan_range, docs, table, a, b, min_chars) for a, b in bounds]
-        for fut in futures:
-            got, n = fut.result()
-            landings += got
-            read += n
-            if progress:
-                progress(n)
+        futures = [(i, pool.submit(_scan_range, docs, table, a, b, min_chars)) for i, a, b in todo]
+        for i, fut in futures:
+            done(i, *fut.result(), fresh=True)
     return landings, read
 
 
@@ -207,7 +240,9 @@ def cached_scan(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Landing], int]:
     """``scan``, kept in ``cache`` (gzip TSV, first line a key over the corpus hash, the questions and
-    the settings): a rerun with other choice settings reads it instead of tokenising the corpus again."""
+    the settings): a rerun with other choice settings reads it instead of tokenising the corpus again.
+    Until the scan is complete its finished ranges are kept beside ``cache`` (``.parts-<key>``), so a
+    stopped run resumes where it stopped."""
     key = _landings_key(docs, questions, tolerance, min_chars)
     if cache.is_file():
         with gzip.open(cache, "rt", encoding="utf-8") as f:
@@ -216,13 +251,15 @@ def cached_scan(
                 rows = [line.rstrip("\n").split("\t") for line in f]
                 log.info("landings read from %s", cache)
                 return [Landing(int(q), u, int(sh), float(o)) for q, u, sh, o in rows], int(head[1])
-    landings, scanned = scan(docs, questions, tolerance, min_chars, workers, progress=progress)
+    parts = cache.with_name(f"{cache.name}.parts-{key[:16]}")  # finished ranges: a stopped scan resumes
+    landings, scanned = scan(docs, questions, tolerance, min_chars, workers, progress=progress, parts=parts)
     tmp = cache.with_name(cache.name + ".tmp")
     with gzip.open(tmp, "wt", encoding="utf-8") as f:
         f.write(f"{key}\t{scanned}\n")
         for lg in landings:
             f.write(f"{lg.question}\t{lg.unit_id}\t{lg.shift}\t{lg.overlap:.4f}\n")
     tmp.replace(cache)
+    shutil.rmtree(parts, ignore_errors=True)
     return landings, scanned
 
 

@@ -278,3 +278,52 @@ def test_chance_landings_with_few_shared_words_do_not_vote() -> None:
     ]
     assert 0 not in {p.question for p in choose(lg, qs, voter_overlap=0.5)}
     assert [p.unit_id for p in choose(lg, qs, voter_overlap=0.0) if p.question == 0] == ["hub"]
+
+
+def test_a_stopped_scan_resumes_from_its_finished_ranges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drqa_ng.reading import placement_run
+    from drqa_ng.reading.placement import read_span_questions
+    from indexing.docstore import build_docstore
+    from indexing.ingest.jsonl import read_jsonl
+
+    corpus = tmp_path / "c.jsonl"
+    docs = [{"id": f"d{i}", "title": f"T{i}", "text": PARA if i % 2 else OTHER} for i in range(8)]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    build_docstore(read_jsonl(corpus), tmp_path / "docs.sqlite", show_progress=False)
+    toks = PTBTokenizer().tokenize(PARA)
+    a = PTBTokenizer().tokenize("Saint Bernadette Soubirous")
+    s = next(i for i in range(len(toks)) if toks[i : i + len(a)] == a)
+    qfile = tmp_path / "q.jsonl"
+    line = {"id": "q1", "question": "To whom did Mary appear ?", "answer": " ".join(a)}
+    qfile.write_text(json.dumps(line | {"token_span": f"{s} {s + len(a) - 1}"}) + "\n")
+    questions = read_span_questions([qfile])
+    full = placement_run.scan(tmp_path / "docs.sqlite", questions, min_chars=50, workers=1, shards=4)
+    real = placement_run._scan_range
+    calls: list[int] = []
+
+    def stopping(*args: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(placement_run, "_scan_range", stopping)
+    parts = tmp_path / "parts"
+    with pytest.raises(KeyboardInterrupt):
+        placement_run.scan(
+            tmp_path / "docs.sqlite", questions, min_chars=50, workers=1, shards=4, parts=parts
+        )
+    assert len(list(parts.glob("shard-*.tsv.gz"))) == 2
+    calls.clear()
+    again = placement_run.scan(
+        tmp_path / "docs.sqlite", questions, min_chars=50, workers=1, shards=4, parts=parts
+    )
+    assert len(calls) == 2  # only the two ranges not kept
+
+    def key(lg: Landing) -> tuple[int, str, int, float]:
+        return lg.question, lg.unit_id, lg.shift, round(lg.overlap, 4)
+
+    assert sorted(map(key, again[0])) == sorted(map(key, full[0])) and again[1] == full[1]
+    assert len(full[0]) == 4  # the question lands on each of the four copies of its paragraph
