@@ -5,7 +5,8 @@ Splits: ``drqa_ng.evaluation.splits`` (never tuned on the reported half); ``--pe
 are sampled from each half (seed 0). CuratedTREC answers are regular expressions.
 
 "before" = the home's paragraph retriever alone (its top k); "after" = the article ranker with the
-weights chosen by a grid search maximising the mean top-5 recall over the tune halves.
+weights chosen by a grid search maximising the mean top-5 recall over the tune halves (with the
+dense cosine among the features when the home has a transformer dense index).
 
     python scripts/fit_article_ranking.py --home H --doc-index H/articles --out OUT [--per-split 300]
 """
@@ -26,7 +27,7 @@ from drqa_ng.evaluation.datasets import Question
 from drqa_ng.evaluation.metrics import has_answer, regex_in_text
 from drqa_ng.evaluation.splits import REGEX_SETS, sampled_halves
 from drqa_ng.pipeline import open_retrievers
-from drqa_ng.retrieval.articles import FEATURES, ArticleRanker, ArticleWeights
+from drqa_ng.retrieval.articles import FEATURES, ArticleRanker, ArticleWeights, vector_scorer
 from drqa_ng.retrieval.loader import open_retriever
 from drqa_ng.store.docstore import DocStore
 
@@ -38,6 +39,13 @@ GRID = {
     "named": (0.0, 0.25, 0.5, 1.0, 2.0),
     "title": (0.0, 0.25, 0.5, 1.0, 2.0),
     "words": (0.0, 0.5, 1.0, 2.0, 4.0, 8.0),
+}
+DENSE_GRID = {  # with a transformer dense index the cosine joins; a coarser grid keeps it ~1,000 points
+    "doc": (0.0, 0.5, 1.0, 2.0),
+    "named": (0.0, 0.5, 1.0),
+    "title": (0.0, 0.25, 0.5),
+    "words": (0.0, 1.0, 2.0, 4.0),
+    "dense": (0.0, 1.0, 2.0, 4.0, 8.0, 16.0),
 }
 
 
@@ -57,7 +65,7 @@ def collect(
     rows = []
     for lo in range(0, len(qs), 32):
         batch = qs[lo : lo + 32]
-        for q, c in zip(batch, ranker.candidates([q.question for q in batch]), strict=True):
+        for q, c in zip(batch, ranker.candidates([q.question for q in batch], dense=True), strict=True):
             label = [regex_in_text(t, q.answers) if regex else has_answer(t, q.answers) for t in c.texts]
             rows.append(
                 {
@@ -129,7 +137,9 @@ def main() -> None:
             rows[name][split] = collect(ranker, qs, name in REGEX_SETS, cache)
             log.info("%s %s: %d questions, %.1f s", name, split, len(qs), time.perf_counter() - t0)
     best, best_score = None, -1.0
-    for combo in itertools.product(*GRID.values()):
+    with_dense = vector_scorer(ranker.paragraphs) is not None
+    grid = DENSE_GRID if with_dense else {**GRID, "dense": (0.0,)}
+    for combo in itertools.product(*grid.values()):
         w = np.array([1.0, *combo])
         score = float(np.mean([recall(rows[n]["tune"], w, (5,))[0] for n in rows]))
         if score > best_score:
