@@ -12,7 +12,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,20 +59,25 @@ def _scan_range(
     return out, n
 
 
-def _write_part(path: Path, landings: list[Landing], read: int) -> None:
+def _write_landings(path: Path, head: str, landings: Sequence[Landing]) -> None:
+    """gzip TSV: the ``head`` line, then question, unit id, shift and overlap per landing (via a temp file)."""
     tmp = path.with_name(path.name + ".tmp")
     with gzip.open(tmp, "wt", encoding="utf-8") as f:
-        f.write(f"{read}\n")
+        f.write(f"{head}\n")
         for lg in landings:
             f.write(f"{lg.question}\t{lg.unit_id}\t{lg.shift}\t{lg.overlap:.4f}\n")
     tmp.replace(path)
 
 
+def _read_landings(lines: Iterable[str]) -> list[Landing]:
+    rows = (line.rstrip("\n").split("\t") for line in lines)
+    return [Landing(int(q), u, int(sh), float(o)) for q, u, sh, o in rows]
+
+
 def _read_part(path: Path) -> tuple[list[Landing], int]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
         read = int(f.readline())
-        rows = [line.rstrip("\n").split("\t") for line in f]
-    return [Landing(int(q), u, int(sh), float(o)) for q, u, sh, o in rows], read
+        return _read_landings(f), read
 
 
 def scan(
@@ -107,7 +112,7 @@ def scan(
     def done(i: int, got: list[Landing], n: int, fresh: bool) -> None:
         nonlocal read
         if fresh and parts is not None:
-            _write_part(parts / f"shard-{i:04d}.tsv.gz", got, n)
+            _write_landings(parts / f"shard-{i:04d}.tsv.gz", str(n), got)
         landings.extend(got)
         read += n
         if progress:
@@ -248,17 +253,11 @@ def cached_scan(
         with gzip.open(cache, "rt", encoding="utf-8") as f:
             head = f.readline().rstrip("\n").split("\t")
             if head[:1] == [key]:
-                rows = [line.rstrip("\n").split("\t") for line in f]
                 log.info("landings read from %s", cache)
-                return [Landing(int(q), u, int(sh), float(o)) for q, u, sh, o in rows], int(head[1])
+                return _read_landings(f), int(head[1])
     parts = cache.with_name(f"{cache.name}.parts-{key[:16]}")  # finished ranges: a stopped scan resumes
     landings, scanned = scan(docs, questions, tolerance, min_chars, workers, progress=progress, parts=parts)
-    tmp = cache.with_name(cache.name + ".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8") as f:
-        f.write(f"{key}\t{scanned}\n")
-        for lg in landings:
-            f.write(f"{lg.question}\t{lg.unit_id}\t{lg.shift}\t{lg.overlap:.4f}\n")
-    tmp.replace(cache)
+    _write_landings(cache, f"{key}\t{scanned}", landings)
     shutil.rmtree(parts, ignore_errors=True)
     return landings, scanned
 
