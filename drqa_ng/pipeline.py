@@ -48,7 +48,7 @@ from drqa_ng.request import (
     check_count,
     check_request,
 )
-from drqa_ng.retrieval.articles import ArticleRanker, ArticleWeights, PassageSignals
+from drqa_ng.retrieval.articles import ArticleRanker, PassageSignals
 from drqa_ng.retrieval.content import KnownWords, has_content
 from drqa_ng.retrieval.scoring import min_max
 from drqa_ng.stages import DEFAULT_DEPTH, StageClock, run_stages
@@ -361,7 +361,7 @@ class QAPipeline:
         if settings.articles is not None:
             from drqa_ng.retrieval.loader import open_retriever
 
-            retriever = ArticleRanker(retriever, open_retriever(settings.articles), store, ArticleWeights())
+            retriever = ArticleRanker(retriever, open_retriever(settings.articles), store)
             if settings.answer_ranking:
                 answer_ranker = RankerWeights.load(settings.reader or default_weights_dir())
         reader = load_reader(settings.reader, backend=settings.reader_backend, threads=settings.threads)
@@ -449,7 +449,7 @@ class QAPipeline:
         if settings.articles is not None and isinstance(store, DocStore):
             from drqa_ng.retrieval.loader import open_retriever
 
-            retriever = ArticleRanker(retriever, open_retriever(settings.articles), store, ArticleWeights())
+            retriever = ArticleRanker(retriever, open_retriever(settings.articles), store)
         return cls(retriever, store, NoReader(), k=settings.k)
 
     @classmethod

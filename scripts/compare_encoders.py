@@ -28,7 +28,7 @@ from drqa_ng.evaluation.metrics import has_answer, regex_in_text
 from drqa_ng.evaluation.splits import REGEX_SETS, SETS, load_halves
 from drqa_ng.indexes import open_retriever
 from drqa_ng.protocols import Retriever
-from drqa_ng.retrieval.articles import ArticleRanker, ArticleWeights
+from drqa_ng.retrieval.articles import ArticleRanker
 from drqa_ng.retrieval.fusion import HybridRetriever
 from drqa_ng.retrieval.pairs import dev_fold
 from drqa_ng.store.docstore import DocStore
@@ -119,7 +119,7 @@ def main() -> None:
         name += f"+extra@{x:g}" if extra is not None else ""
         systems: dict[str, Retriever] = {"dense": dense, "fused": fused}
         if articles is not None:
-            systems["default"] = ArticleRanker(fused, articles, store, ArticleWeights())
+            systems["default"] = ArticleRanker(fused, articles, store)  # its weights for this retriever
         for set_name, halves in sets.items():
             for half in args.halves:
                 qs = halves[half]

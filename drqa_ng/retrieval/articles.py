@@ -89,6 +89,7 @@ class ArticleWeights:
     Defaults: fit by ``scripts/fit_article_ranking.py`` on the tune halves of WebQuestions,
     CuratedTREC, WikiMovies, QED train and SQuAD part-A train articles (Simple English Wikipedia,
     BM25 + static paragraphs, TF-IDF articles); docs/retrieval.md has the grid and the held-out figures.
+    ``DENSE_WEIGHTS`` are the ones fit where a MiniLM dense index is fused in.
     """
 
     para: float = 1.0
@@ -105,6 +106,13 @@ class ArticleWeights:
         return np.array(
             [self.para, self.doc, self.named, self.title, self.words, self.dense], dtype=np.float64
         )
+
+
+DENSE_WEIGHTS = ArticleWeights(doc=0.5, named=0.0, title=0.0, words=4.0, dense=4.0)
+"""The weights where the paragraph retriever holds a MiniLM dense index (the data home after its
+background build): the same grid search with the dense cosine among the features, on the tune halves
+(``scripts/fit_article_ranking.py`` on BM25 + MiniLM, interp 0.7; docs/retrieval.md). With the
+cosine of every candidate known, the title features stop adding anything."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +202,16 @@ class ArticleRanker:
         self.paragraphs = paragraphs
         self.documents = documents
         self.store = store
-        self.weights = weights or ArticleWeights()
+        self._weights = weights
+
+    @property
+    def weights(self) -> ArticleWeights:
+        """The weights given, else the defaults for the paragraph retriever in use now (it may change
+        under an upgrading retriever): ``DENSE_WEIGHTS`` over a MiniLM dense index, else
+        ``ArticleWeights()``."""
+        if self._weights is not None:
+            return self._weights
+        return DENSE_WEIGHTS if vector_scorer(self.paragraphs) is not None else ArticleWeights()
 
     @property
     def unit(self) -> str:

@@ -7,6 +7,7 @@ import pytest
 
 from drqa_ng.errors import InputError
 from drqa_ng.retrieval.articles import (
+    DENSE_WEIGHTS,
     FEATURES,
     ArticleRanker,
     ArticleWeights,
@@ -137,3 +138,7 @@ def test_dense_similarity_reranks_the_whole_pool_only_when_weighted() -> None:
     assert top.hit.id == "g#p1" and top.signals.dense == pytest.approx(0.9)
     [c] = r.candidates([q], 3)
     assert c.features[c.ids.index("m#p0"), FEATURES.index("dense")] == 0.0  # not in the index: 0
+    # without weights given, the ranker takes the ones fit for the retriever it holds now
+    assert ArticleRanker(hybrid, FakeRetriever(store, "doc"), store).weights == DENSE_WEIGHTS
+    lexical_only = ArticleRanker(FakeRetriever(store), FakeRetriever(store, "doc"), store)
+    assert lexical_only.weights == ArticleWeights() and DENSE_WEIGHTS.dense > 0
