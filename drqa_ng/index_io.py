@@ -324,6 +324,16 @@ def within(arr: np.ndarray, stop: int, chunk: int = CHECK_CHUNK) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """One file of a model split into parts (each below a repository's file-size limit): its name,
+    size and sha256, as a manifest lists it."""
+
+    file: str
+    bytes: int
+    sha256: str
+
+
 class StringArray(Sequence[str]):
     """Read-only list of strings backed by ``<stem>.bytes.npy`` (uint8) and ``<stem>.offsets.npy`` (int64)."""
 

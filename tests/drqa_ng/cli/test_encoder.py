@@ -104,3 +104,7 @@ def test_train_encoder_static_ships_an_int8_model(
     distil = ["--distil-static", str(tmp_path / "x")]
     rc, _, err = run_cli("train-encoder", str(tmp_path / "run2"), *static, *distil)
     assert rc == 2 and "--kind transformer" in err
+    rc, _, err = run_cli(
+        "train-encoder", str(tmp_path / "run2"), *static, "--ship-dense", str(tmp_path / "y")
+    )
+    assert rc == 2 and "--kind transformer" in err

