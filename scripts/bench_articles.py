@@ -5,7 +5,10 @@ Questions are asked one at a time at the default k, after one warm-up question p
 pipelines alternate question by question so that load on a shared machine hits them alike. Prints a
 Markdown table with the ratio to the paragraph-only pipeline.
 
-    python scripts/bench_articles.py --home H [--questions FILE] [-n 40]
+    python scripts/bench_articles.py --home H [--questions FILE] [-n 40] [--other-home H2]
+
+``--other-home`` adds a third pipeline: what ``ask`` opens on another home (e.g. the same corpus
+after its MiniLM background build), timed in the same alternation.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--questions", type=Path, help="question file (default: WebQuestions from $DRQA_NG_DATA)")
     ap.add_argument("-n", type=int, default=40)
+    ap.add_argument("--other-home", type=Path, help="also time the default pipeline of this home")
     args = ap.parse_args()
     cfg = read_home_config(args.home)
     if args.questions is None:
@@ -47,6 +51,8 @@ def main() -> None:
         "paragraphs (before)": QAPipeline.from_settings(base),
         "articles + answer ranker": QAPipeline.from_settings(replace(base, articles=cfg.articles)),
     }
+    if args.other_home is not None:
+        systems[f"{args.other_home.name}: its default"] = QAPipeline.from_home(args.other_home)
     wall: dict[str, list[float]] = {name: [] for name in systems}
     cpu: dict[str, list[float]] = {name: [] for name in systems}
     for pipe in systems.values():
