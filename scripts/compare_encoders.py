@@ -73,18 +73,6 @@ def main() -> None:
         nargs="+",
         help="interp weights of the dense index to try (default: the home's)",
     )
-    ap.add_argument(
-        "--extra-index",
-        type=Path,
-        help="a third index fused in as well (e.g. the static index beside a MiniLM one)",
-    )
-    ap.add_argument(
-        "--extra-weight",
-        type=float,
-        nargs="+",
-        default=[0.0],
-        help="interp weights of --extra-index, added to the sparse (1 - w) and dense (w) weights",
-    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -107,16 +95,9 @@ def main() -> None:
     print("|---|---|---|---|" + "---|" * len(args.systems))
     weights = args.fusion_weight or [cfg.fusion_weight_or_default]
     opened = {name: open_retriever(Path(d)) for name, d in dense_dirs.items()}  # each index loaded once
-    extra = open_retriever(args.extra_index) if args.extra_index else None
-    extra_weights = args.extra_weight if extra is not None else [0.0]
-    grid = [(nd, w, x) for nd in opened.items() for w in weights for x in extra_weights]
-    for (index_name, dense), w, x in grid:
-        if extra is not None and x > 0:
-            fused = HybridRetriever([sparse, dense, extra], method="interp", weight=[1 - w, w, x])
-        else:
-            fused = HybridRetriever([sparse, dense], method=cfg.fusion, weight=w)  # type: ignore[arg-type]
+    for (index_name, dense), w in ((nd, w) for nd in opened.items() for w in weights):
+        fused = HybridRetriever([sparse, dense], method=cfg.fusion, weight=w)  # type: ignore[arg-type]
         name = f"{index_name}@{w:g}" if len(weights) > 1 else index_name
-        name += f"+extra@{x:g}" if extra is not None else ""
         systems: dict[str, Retriever] = {"dense": dense, "fused": fused}
         if articles is not None:
             systems["default"] = ArticleRanker(fused, articles, store)  # its weights for this retriever
