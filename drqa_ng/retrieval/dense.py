@@ -11,6 +11,7 @@ An index folder (written by ``indexing.dense``) holds:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -178,6 +179,8 @@ class DenseIndex:
         self._ids = ids
         self._encoder = encoder
         self._query_cache: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()  # serve asks from several threads
+        self._row_map: dict[str, int] | None = None
 
     @classmethod
     def open(
@@ -279,23 +282,25 @@ class DenseIndex:
         qmax = self.manifest.encoder.query_max_length
         if batch_size != 1:
             return self.encoder.encode(list(queries), batch_size=batch_size, max_length=qmax)
-        missing = list(dict.fromkeys(q for q in queries if q not in self._query_cache))
+        with self._cache_lock:
+            found = {q: self._query_cache[q] for q in queries if q in self._query_cache}
+        missing = list(dict.fromkeys(q for q in queries if q not in found))
         if missing:
-            fresh = self.encoder.encode(missing, batch_size=1, max_length=qmax)
-            for q, v in zip(missing, fresh, strict=True):
-                if len(self._query_cache) >= QUERY_CACHE:
-                    self._query_cache.pop(next(iter(self._query_cache)), None)  # oldest first
-                self._query_cache[q] = v
-        dim = self._index.d
-        return np.stack([self._query_cache.get(q, np.zeros(dim, np.float32)) for q in queries]).astype(
-            np.float32
-        )
+            found.update(
+                zip(missing, self.encoder.encode(missing, batch_size=1, max_length=qmax), strict=True)
+            )
+            with self._cache_lock:
+                for q in missing:
+                    if len(self._query_cache) >= QUERY_CACHE:
+                        self._query_cache.pop(next(iter(self._query_cache)))  # oldest first
+                    self._query_cache[q] = found[q]
+        return np.stack([found[q] for q in queries]).astype(np.float32)
 
     def similarities(self, queries: Sequence[str], ids: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Inner product of each query's vector with the stored vector of each of its ``ids`` (NaN for
         an id the index does not hold): sim(q, p) = e(q) · v_p, the score ``search`` ranks by, for
         units that came from elsewhere (e.g. article expansion). Stored vectors are read back from
-        FAISS (``reconstruct_batch``; an IVF index gets a direct map on first use)."""
+        FAISS (``stored_vectors``)."""
         if len(ids) != len(queries):
             raise InputError(f"{len(queries)} queries but {len(ids)} id lists")
         vecs = self.query_vectors(queries)
@@ -305,32 +310,21 @@ class DenseIndex:
             sims = np.full(len(group), np.nan, dtype=np.float32)
             ok = rows >= 0
             if ok.any():
-                sims[ok] = self._stored(rows[ok]) @ v
+                try:
+                    sims[ok] = stored_vectors(self._index, rows[ok]) @ v
+                except RuntimeError as e:
+                    msg = f"{self.path}: a {self.manifest.factory} index cannot return its vectors"
+                    raise UnsupportedError(msg) from e
             out.append(sims)
         return out
 
     def _rows_of(self, ids: list[str]) -> np.ndarray:
-        if isinstance(self._ids, StringArray):
-            return self._ids.rows_of(ids)
-        where = {u: i for i, u in enumerate(self._ids)}
-        return np.array([where.get(u, -1) for u in ids], dtype=np.int64)
-
-    def _stored(self, rows: np.ndarray) -> np.ndarray:
-        import faiss
-
-        try:
-            return np.asarray(
-                self._index.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32
-            )
-        except RuntimeError as e:
-            ivf = faiss.try_extract_index_ivf(self._index)
-            if ivf is None:
-                msg = f"{self.path}: a {self.manifest.factory} index cannot return its vectors"
-                raise UnsupportedError(msg) from e
-            ivf.make_direct_map()
-            return np.asarray(
-                self._index.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32
-            )
+        rows_of = getattr(self._ids, "rows_of", None)  # StringArray and sharded ids: a sorted hash
+        if rows_of is not None:
+            return np.asarray(rows_of(ids), dtype=np.int64)
+        if self._row_map is None:  # a plain list of ids: one dict, built on first use
+            self._row_map = {u: i for i, u in enumerate(self._ids)}
+        return np.array([self._row_map.get(u, -1) for u in ids], dtype=np.int64)
 
     def search_vectors(self, vecs: np.ndarray, k: int) -> list[list[Hit]]:
         """Search with precomputed (n, dim) query vectors (L2-normalised); best ``k`` per row."""
@@ -352,6 +346,32 @@ class DenseIndex:
                 hits.append(Hit(id=uid, doc_id=doc_id_of(uid), score=float(s)))
             out.append(hits)
         return out
+
+
+def stored_vectors(index: Any, rows: np.ndarray) -> np.ndarray:
+    """The vectors a FAISS index stores at ``rows`` (float32, one row each). ``IndexShards`` (sharded
+    indexes, successive ids) is read shard by shard; an IVF index gets its direct map on first use.
+    Raises FAISS's ``RuntimeError`` for index types that keep no vectors to give back."""
+    import faiss
+
+    rows = np.asarray(rows, dtype=np.int64)
+    if isinstance(index, faiss.IndexShards):
+        shards = [index.at(i) for i in range(index.count())]  # type: ignore[attr-defined]
+        starts = np.cumsum([0, *(sh.ntotal for sh in shards)])
+        which = np.searchsorted(starts, rows, side="right") - 1
+        out = np.empty((len(rows), index.d), dtype=np.float32)
+        for i in np.unique(which).tolist():
+            sel = which == i
+            out[sel] = stored_vectors(shards[i], rows[sel] - starts[i])
+        return out
+    try:
+        return np.asarray(index.reconstruct_batch(rows), dtype=np.float32)
+    except RuntimeError:
+        ivf = faiss.try_extract_index_ivf(index)
+        if ivf is None:
+            raise
+        ivf.make_direct_map()
+    return np.asarray(index.reconstruct_batch(rows), dtype=np.float32)
 
 
 def encoder_from_record(rec: EncoderRecord, max_length: int, device: str | None = None) -> TextEncoder:

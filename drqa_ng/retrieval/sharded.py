@@ -201,6 +201,18 @@ class ConcatIds(Sequence[str]):
         i = int(np.searchsorted(self._starts, row, side="right")) - 1
         return self._parts[i][row - int(self._starts[i])]
 
+    def rows_of(self, strings: Sequence[str]) -> np.ndarray:
+        """Global row of each string (-1 where absent): each part's ``rows_of``, the first part wins."""
+        out = np.full(len(strings), -1, dtype=np.int64)
+        for part, start in zip(self._parts, self._starts[:-1].tolist(), strict=True):
+            todo = np.flatnonzero(out < 0)
+            if not len(todo):
+                break
+            found = part.rows_of([strings[int(i)] for i in todo])  # type: ignore[attr-defined]
+            hit = found >= 0
+            out[todo[hit]] = found[hit] + start
+        return out
+
 
 def open_sharded_dense(path: Path, manifest: ShardedManifest) -> Any:
     """A ``DenseIndex`` over FAISS ``IndexShards`` of the shard folders (ids concatenated in order)."""

@@ -241,3 +241,16 @@ def test_similarities_on_hnsw_and_ivf(dense_encoder: Encoder, tmp_path: Path) ->
         [hit] = idx.search(["Which peak is the tallest on the planet?"], 1)[0]
         [sims] = idx.similarities(["Which peak is the tallest on the planet?"], [[hit.id]])
         assert sims[0] == pytest.approx(hit.score, abs=1e-4)
+
+
+def test_more_queries_than_the_cache_holds_keep_their_own_vectors(
+    passage_index: Path, dense_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drqa_ng.retrieval import dense
+
+    monkeypatch.setattr(dense, "QUERY_CACHE", 1)
+    idx = DenseIndex.open(passage_index, encoder=dense_encoder)
+    qs = ["tallest peak", "longest river", "capital of France"]
+    together = idx.query_vectors(qs)
+    alone = np.stack([dense_encoder.encode([q], batch_size=1, max_length=64)[0] for q in qs])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)

@@ -101,3 +101,16 @@ def test_sharded_manifest_round_trips_and_refuses_bad_fields(tiny_sparse_index: 
             ShardedManifest.load(tmp_path / "copy")
     shard = SparseIndex.open(tmp_path / "sh" / "shard-00001").manifest
     assert shard.shard_of is not None and shard.shard_of.row_offset == m.shards[1].row_offset
+
+
+@pytest.mark.slow
+def test_sharded_dense_similarities_read_each_shard(tiny_dense_index: Path, tmp_path: Path) -> None:
+    from drqa_ng.retrieval.dense import DenseIndex
+
+    split_index(tiny_dense_index, tmp_path / "sh", 3)
+    ref, sh = DenseIndex.open(tiny_dense_index, use_gpu=False), open_retriever(tmp_path / "sh")
+    ids = [*[ref._ids[i] for i in range(len(ref))][::-1], "no-such-unit"]
+    want = ref.similarities(["capital of France"], [ids])[0]
+    got = sh.similarities(["capital of France"], [ids])[0]  # type: ignore[attr-defined]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert np.isnan(got[-1]) and not np.isnan(got[:-1]).any()
