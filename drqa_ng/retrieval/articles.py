@@ -209,9 +209,13 @@ class ArticleRanker:
         """The weights given, else the defaults for the paragraph retriever in use now (it may change
         under an upgrading retriever): ``DENSE_WEIGHTS`` over a MiniLM dense index, else
         ``ArticleWeights()``."""
+        return self._weights_and_scorer()[0]
+
+    def _weights_and_scorer(self) -> tuple[ArticleWeights, VectorScorer | None]:
+        scorer = vector_scorer(self.paragraphs)
         if self._weights is not None:
-            return self._weights
-        return DENSE_WEIGHTS if vector_scorer(self.paragraphs) is not None else ArticleWeights()
+            return self._weights, scorer
+        return (DENSE_WEIGHTS if scorer is not None else ArticleWeights()), scorer
 
     @property
     def unit(self) -> str:
@@ -225,7 +229,8 @@ class ArticleRanker:
         """Top ``k`` candidates per query with their features, best first."""
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
-        return [self.top(c, k) for c in self.candidates(queries, k)]
+        weights = self.weights.vector()
+        return [self.top(c, k, weights) for c in self.candidates(queries, k)]
 
     def top(self, c: Candidates, k: int, weights: np.ndarray | None = None) -> list[Signals]:
         """The best ``k`` of one question's candidates under ``weights`` (default: this ranker's)."""
@@ -253,19 +258,22 @@ class ArticleRanker:
     def candidates(self, queries: Sequence[str], k: int = 1, dense: bool | None = None) -> list[Candidates]:
         """Every candidate paragraph of each query with its features (step 1 and 2 above); ``dense``:
         compute the dense cosine (None: when its weight is not 0)."""
-        w = self.weights
+        w, scorer = self._weights_and_scorer()
         para_hits = self.paragraphs.search(queries, max(w.depth, k))
         doc_hits = self.documents.search(queries, w.doc_depth)
-        out = [self._candidates(q, ph, dh) for q, ph, dh in zip(queries, para_hits, doc_hits, strict=True)]
-        scorer = vector_scorer(self.paragraphs) if (w.dense != 0 if dense is None else dense) else None
-        if scorer is not None and out:
+        out = [
+            self._candidates(q, ph, dh, w.expand)
+            for q, ph, dh in zip(queries, para_hits, doc_hits, strict=True)
+        ]
+        if scorer is not None and out and (w.dense != 0 if dense is None else dense):
             sims = scorer.similarities(list(queries), [c.ids for c in out])
             for c, sim in zip(out, sims, strict=True):
                 c.features[:, 5] = np.nan_to_num(sim, nan=0.0)
         return out
 
-    def _candidates(self, question: str, para_hits: Sequence[Hit], doc_hits: Sequence[Hit]) -> Candidates:
-        w = self.weights
+    def _candidates(
+        self, question: str, para_hits: Sequence[Hit], doc_hits: Sequence[Hit], expand: int
+    ) -> Candidates:
         qwords = set(content_words(question))
         doc_top = max((h.score for h in doc_hits), default=0.0)
         doc_norm = {h.doc_id: (h.score / doc_top if doc_top > 0 else 0.0) for h in doc_hits}
@@ -275,7 +283,7 @@ class ArticleRanker:
         para_score = {h.id: h.score for h in para_hits}
         para_rank = {h.id: r for r, h in enumerate(para_hits, 1)}
         # candidates: retrieved paragraphs, then every paragraph of the best and the named articles
-        extra_docs = [h.doc_id for h in doc_hits[: w.expand]] + sorted(named)
+        extra_docs = [h.doc_id for h in doc_hits[:expand]] + sorted(named)
         passages: dict[str, Passage] = {}
         for p in self.store.get_passages([h.id for h in para_hits]):
             if p is not None:

@@ -115,10 +115,10 @@ def resolve_model_dir(path_or_name: str | Path | None, allow_download: bool = Fa
     p = Path(path_or_name).expanduser()
     if p.is_dir():
         p = p.resolve()
-        if p == shipped.resolve() and is_packed(p):
-            return TUNED_NAME, unpack_encoder(p, cache_dir("encoders"))
         if is_packed(p):
-            return str(p), unpack_encoder(p, cache_dir("encoders"))
+            return (TUNED_NAME if p == shipped.resolve() else str(p)), unpack_encoder(
+                p, cache_dir("encoders")
+            )
         return (DEFAULT_NAME if p == base_encoder_dir() else str(p)), p
     name = str(path_or_name)
     if name.startswith((".", "/", "~")) or name.count("/") > 1:

@@ -20,6 +20,7 @@ W'[r, c] = int8[r, c] · scale[r]. Smaller tensors (biases, LayerNorm) are kept 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -195,8 +196,6 @@ def unpack_encoder(folder: Path, cache_root: Path) -> Path:
     """An ordinary model folder (float32 ``model.safetensors``, config, tokenizer) for the packed
     ``folder``, written once under ``cache_root`` keyed by the shards' sha256 and reused after."""
     manifest = PackedManifest.load(folder)
-    import hashlib
-
     key = hashlib.sha256("".join(s.sha256 for s in manifest.shards).encode()).hexdigest()[:16]
     target = Path(cache_root) / f"{manifest.name}-{key}"
     if (target / UNPACKED_WEIGHTS).is_file():
