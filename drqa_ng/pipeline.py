@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from drqa_ng.confidence import CALIBRATION_FILE, Calibration, abstains, confidences, softmax
-from drqa_ng.config import CONFIG, read_home_config
+from drqa_ng.config import CONFIG, default_home, read_home_config
 from drqa_ng.errors import DrqaError, InputError, UnsupportedError
 from drqa_ng.normalize import normalize_answer
 from drqa_ng.protocols import PassageStore, Reader, Retriever, StagedRead
@@ -169,6 +169,23 @@ class PipelineSettings:
     home: Path | None = None
     """The data home the indexes were read from: when set, a change of its config.json (the
     background dense build finishing) switches retrieval without a restart (``retrieval.upgrade``)."""
+
+    @classmethod
+    def for_home(cls, home: Path) -> PipelineSettings:
+        """What a data home built by ``quickstart`` holds (``<home>/config.json``): its indexes, doc
+        store, reader, fusion, word list and article index, following its background upgrades."""
+        cfg = read_home_config(home)
+        return cls(
+            indexes=tuple(cfg.indexes),
+            docs=cfg.docs,
+            reader=cfg.reader,
+            fusion=cfg.fusion or "rrf",
+            fusion_weight=cfg.fusion_weight_or_default,
+            home=cfg.home,
+            vocabulary=cfg.vocabulary,
+            articles=cfg.articles,
+            answer_weight=DEFAULT_ANSWER_WEIGHT if cfg.answer_weight is None else cfg.answer_weight,
+        )
 
 
 def auto_overlap(reader_threads: int | None, cpus: int | None = None) -> bool:
@@ -406,20 +423,7 @@ class QAPipeline:
         ``$DRQA_NG_HOME``, else the per-user default): its indexes, doc store, reader, fusion, word list
         and article index, following its background upgrades. ``options`` are further
         ``PipelineSettings`` fields (``k=5``, ``min_confidence=0.2``, ...)."""
-        from drqa_ng.config import default_home, read_home_config
-
-        cfg = read_home_config(home or default_home())
-        settings = PipelineSettings(
-            indexes=tuple(cfg.indexes),
-            docs=cfg.docs,
-            reader=cfg.reader,
-            fusion=cfg.fusion or "rrf",
-            fusion_weight=cfg.fusion_weight_or_default,
-            home=cfg.home,
-            vocabulary=cfg.vocabulary,
-            articles=cfg.articles,
-            answer_weight=DEFAULT_ANSWER_WEIGHT if cfg.answer_weight is None else cfg.answer_weight,
-        )
+        settings = PipelineSettings.for_home(home or default_home())
         return cls.from_settings(replace(settings, **options))
 
     @classmethod

@@ -150,40 +150,40 @@ def source_settings(args: argparse.Namespace, *, docs_optional: bool = False) ->
     Retrieval follows the home (and its background upgrades) when neither ``--index`` nor
     ``--fusion`` is given.
     """
-    from drqa_ng.config import default_home, read_home_config
+    from dataclasses import replace
+
+    from drqa_ng.config import default_home
     from drqa_ng.errors import InputError
     from drqa_ng.pipeline import DEFAULT_ANSWER_WEIGHT, PipelineSettings
 
-    indexes, docs, reader = list(args.index or []), args.docs, getattr(args, "reader", None)
+    indexes, docs, reader = tuple(args.index or ()), args.docs, getattr(args, "reader", None)
     weight, fusion = getattr(args, "answer_weight", None), args.fusion
     fusion_weight: float | None = getattr(args, "fusion_weight", None)
-    home: Path | None = None
-    vocabulary: Path | None = None
-    articles: Path | None = None
-    if not indexes or (docs is None and not docs_optional):
-        if args.home is None and (indexes or docs is not None):
-            raise InputError("give both --index and --docs (or neither, to use the data home)")
-        cfg = read_home_config(args.home or default_home())
-        indexes = indexes or list(cfg.indexes)
-        docs = docs or cfg.docs
-        reader = reader or cfg.reader
-        if not args.index:  # the word list and article index describe the home's corpus only
-            vocabulary, articles = cfg.vocabulary, cfg.articles
-        weight = weight if weight is not None else cfg.answer_weight
-        if not args.index and fusion is None:  # retrieval follows the home (and its upgrades)
-            fusion, home = cfg.fusion, cfg.home
-            fusion_weight = cfg.fusion_weight_or_default if fusion_weight is None else fusion_weight
-        fusion = fusion or cfg.fusion
-    return PipelineSettings(
-        indexes=tuple(indexes),
-        docs=docs,
-        reader=reader,
-        fusion=fusion or "rrf",
-        fusion_weight=fusion_weight,
-        home=home,
-        vocabulary=vocabulary,
-        articles=articles,
-        answer_weight=DEFAULT_ANSWER_WEIGHT if weight is None else weight,
+    if indexes and (docs is not None or docs_optional):
+        return PipelineSettings(
+            indexes=indexes,
+            docs=docs,
+            reader=reader,
+            fusion=fusion or "rrf",
+            fusion_weight=fusion_weight,
+            answer_weight=DEFAULT_ANSWER_WEIGHT if weight is None else weight,
+        )
+    if args.home is None and (indexes or docs is not None):
+        raise InputError("give both --index and --docs (or neither, to use the data home)")
+    home = PipelineSettings.for_home(args.home or default_home())
+    follow = not indexes and fusion is None  # retrieval follows the home (and its upgrades)
+    return replace(
+        home,
+        indexes=indexes or home.indexes,
+        docs=docs or home.docs,
+        reader=reader or home.reader,
+        fusion=home.fusion if follow else (fusion or home.fusion),
+        fusion_weight=home.fusion_weight if follow and fusion_weight is None else fusion_weight,
+        home=home.home if follow else None,
+        # the word list and article index describe the home's corpus only
+        vocabulary=None if indexes else home.vocabulary,
+        articles=None if indexes else home.articles,
+        answer_weight=home.answer_weight if weight is None else weight,
     )
 
 
