@@ -109,3 +109,57 @@ def test_model_from_onnx_recovers_fp32_weights_exactly_and_int8_closely(
         # int8: within one quantisation step (max |w| / 127 per tensor or per output column)
         step = np.abs(want[k]).max() / 127 + 1e-7
         assert np.abs(int8[k] - want[k]).max() <= 2 * step, k
+
+
+def _gather_model(table: np.ndarray) -> object:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["out"], name="emb")],
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["n"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["n", table.shape[1]])],
+        [numpy_helper.from_array(table, "table")],
+    )
+    return helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+
+
+def _run(model: object, ids: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])  # type: ignore[attr-defined]
+    return np.asarray(sess.run(None, {"ids": ids})[0])
+
+
+def test_embedding_rows_get_one_scale_each() -> None:
+    """One outlier row must not coarsen every other row (it did with one scale per table)."""
+    from onnx import numpy_helper
+
+    from drqa_ng.reading.onnx_io import quantize_embedding_rows
+
+    rng = np.random.default_rng(0)
+    table = (rng.standard_normal((50, 8)) * 0.05).astype(np.float32)
+    table[7] *= 400.0  # an outlier row
+    model = _gather_model(table)
+    ids = np.arange(50, dtype=np.int64)
+    before = _run(model, ids)
+    assert quantize_embedding_rows(model) == 1
+    after = _run(model, ids)
+    step = np.abs(table).max(axis=1, keepdims=True) / 127
+    assert np.all(np.abs(after - before) <= step / 2 + 1e-7)  # half a step of each row's own scale
+    normal = np.delete(np.arange(50), 7)
+    assert np.abs(after[normal] - before[normal]).max() < np.abs(table[7]).max() / 127 / 20
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}  # type: ignore[attr-defined]
+    assert set(inits) == {"table_quantized", "table_scale"}  # the fp32 table is gone
+    assert inits["table_quantized"].dtype == np.int8 and inits["table_scale"].shape == (50, 1)
+    # the names model_from_onnx dequantises: q * scale gives the table back
+    np.testing.assert_allclose(inits["table_quantized"] * inits["table_scale"], after, atol=1e-7)
+
+
+def test_embedding_rows_leave_other_gathers_alone() -> None:
+    from drqa_ng.reading.onnx_io import quantize_embedding_rows
+
+    one_row = _gather_model(np.ones((1, 4), dtype=np.float32))
+    assert quantize_embedding_rows(one_row) == 0
+    assert [n.op_type for n in one_row.graph.node] == ["Gather"]  # type: ignore[attr-defined]
