@@ -93,7 +93,9 @@ def _from_squad(data: Any, path: Path, articles: set[str] | None) -> Iterator[QA
             yield ex
 
 
-def _from_jsonl(f: TextIO, path: Path, articles: set[str] | None) -> Iterator[QAExample]:
+def _from_jsonl(
+    f: TextIO, path: Path, articles: set[str] | None, unanswered: bool = False
+) -> Iterator[QAExample]:
     for lineno, line in enumerate(f, 1):
         if not line.strip():
             continue
@@ -120,6 +122,8 @@ def _from_jsonl(f: TextIO, path: Path, articles: set[str] | None) -> Iterator[QA
                 if ex is not None
                 else QAExample(qid, str(obj["question"]), str(obj["context"]), (), (), title, label)
             )
+        elif ex is None and unanswered and not obj.get("answers"):
+            ex = QAExample(qid, str(obj["question"]), str(obj["context"]), (), (), title)
         if ex is not None:
             yield ex
 
@@ -132,7 +136,10 @@ def spare_titles(exclude: Iterable[str], keep: Iterable[str] | None) -> list[str
 
 
 def load_examples(
-    path: Path | str, articles: Iterable[str] | None = None, exclude_titles: Iterable[str] = ()
+    path: Path | str,
+    articles: Iterable[str] | None = None,
+    exclude_titles: Iterable[str] = (),
+    unanswered: bool = False,
 ) -> list[QAExample]:
     """Load SQuAD JSON (``.json``) or unified JSON lines (``.jsonl[.gz]``).
 
@@ -140,6 +147,8 @@ def load_examples(
     (compared by the doc store's ``title_key``: underscores and spaces alike, case-folded, so
     ``Black_Death`` also drops ``Black Death``).
     Examples whose answer cannot be located in the context are dropped with a log line.
+    ``unanswered`` also keeps JSON-lines examples with no answers and no teacher label (the retrieved
+    paragraphs ``label-reader`` labels); training never asks for them.
     """
     path = Path(path)
     if not path.is_file():
@@ -151,8 +160,13 @@ def load_examples(
         if name.endswith(".json"):
             raw = list(_from_squad(read_json(f, path), path, keep))
         else:
-            raw = list(_from_jsonl(f, path, keep))
-    out = [ex for ex in raw if (ex.has_gold or ex.teacher is not None) and title_key(ex.title) not in drop]
+            raw = list(_from_jsonl(f, path, keep, unanswered))
+    out = [
+        ex
+        for ex in raw
+        if (ex.has_gold or ex.teacher is not None or (unanswered and not ex.answers))
+        and title_key(ex.title) not in drop
+    ]
     if len(out) != len(raw):
         log.info(
             "%s: dropped %d of %d examples (excluded title or unlocatable answer)",

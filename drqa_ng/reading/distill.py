@@ -188,6 +188,7 @@ def label_file(
             f,
             articles=squad_articles if _squad(f) else None,
             exclude_titles=() if _squad(f) and squad_articles is not None else exclude_titles,
+            unanswered=True,  # retrieved paragraphs come without gold: the teacher labels them
         )
     ]
     if not examples:

@@ -215,7 +215,7 @@ def test_label_reader_cli_writes_labels_and_resumes(tiny_model_dir: Path, tmp_pa
 
 
 def test_retrieved_units_become_unanswered_examples_for_the_teacher(
-    tiny_sparse_index: Path, tiny_docstore: Path, tmp_path: Path
+    tiny_sparse_index: Path, tiny_docstore: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     from drqa_ng.cli.main import main
 
@@ -255,6 +255,12 @@ def test_retrieved_units_become_unanswered_examples_for_the_teacher(
     assert not any(r["retrieved"]["unit"].startswith("france") for r in rows)  # excluded documents
     assert rows[0]["retrieved"]["unit"].startswith("eiffel_tower")
     assert load_examples(out) == []  # no gold and no teacher yet: nothing to train on until labelled
+    # ... and label-reader labels them (it refused them all before: "no examples to label")
+    labelled = tmp_path / "retrieved.labels.jsonl.gz"
+    assert main(["-q", "label-reader", str(tiny_model_dir), str(out), "--out", str(labelled)]) == 0
+    got = load_examples(labelled)
+    assert [e.id for e in got] == ["w1#r0", "w1#r1"]
+    assert all(not e.has_gold and e.teacher is not None for e in got)
 
 
 def test_label_reader_keeps_only_the_listed_squad_articles(tiny_model_dir: Path, tmp_path: Path) -> None:
