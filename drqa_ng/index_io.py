@@ -324,6 +324,15 @@ def within(arr: np.ndarray, stop: int, chunk: int = CHECK_CHUNK) -> bool:
     return True
 
 
+def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row symmetric int8 of a 2-D table, as the shipped models store it: (int8, scale) with
+    scale[r] = max_c |w[r, c]| / 127 (at least 1e-12 / 127), int8[r, c] = round(w[r, c] / scale[r]),
+    so w[r, c] ~ int8[r, c] · scale[r]; ``scale`` is float32, one per row."""
+    scale = np.maximum(np.abs(w).max(axis=1), 1e-12) / 127.0
+    q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
+    return q, scale.astype(np.float32)
+
+
 @dataclass(frozen=True, slots=True)
 class FilePart:
     """One file of a model split into parts (each below a repository's file-size limit): its name,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from drqa_ng.errors import IndexFormatError, UnsupportedError
-from drqa_ng.index_io import MANIFEST, atomic_dir, file_sha256
+from drqa_ng.index_io import MANIFEST, atomic_dir, file_sha256, quantize_rows
 from drqa_ng.reading.formats import ONNX_KIND as ONNX_KIND  # re-exported: older imports
 from drqa_ng.reading.formats import ONNX_VERSION as ONNX_VERSION
 from drqa_ng.reading.manifest import OnnxPart, ReaderManifest
@@ -95,19 +95,18 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
 
 def quantize_embedding_rows(model: Any, min_rows: int = 2) -> int:
     """Replace, in place, every ``Gather`` that looks rows up in a 2-D float initializer table T (an
-    embedding) with int8 rows and one scale per row, symmetric:
+    embedding) with int8 rows and one scale per row, symmetric (``index_io.quantize_rows``):
 
         s_r = max_j |T_rj| / 127,  q_rj = round(T_rj / s_r) in [-127, 127],  T_rj ~ q_rj * s_r
 
     as ``Mul(Cast(Gather(q, ids)), Gather(s, ids))``. The tables are stored as ``<T>_quantized`` (int8)
     and ``<T>_scale`` (float, one per row), the names ``model_from_onnx`` dequantises. Returns how
     many tables were replaced (those with fewer than ``min_rows`` rows are left alone)."""
-    import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
     graph = model.graph
     tables = {i.name: i for i in graph.initializer if i.data_type == TensorProto.FLOAT and len(i.dims) == 2}
-    done, replaced = 0, set()
+    replaced: set[str] = set()
     nodes = []
     for node in graph.node:
         table = tables.get(node.input[0]) if node.op_type == "Gather" and node.input else None
@@ -115,14 +114,16 @@ def quantize_embedding_rows(model: Any, min_rows: int = 2) -> int:
         if table is None or axis != 0 or table.dims[0] < min_rows:
             nodes.append(node)
             continue
-        t = numpy_helper.to_array(table).astype(np.float32)
-        scale = np.abs(t).max(axis=1, keepdims=True) / 127.0
-        scale[scale == 0] = 1.0
-        q = np.clip(np.rint(t / scale), -127, 127).astype(np.int8)
         name, ids, out = table.name, node.input[1], node.output[0]
-        graph.initializer.extend(
-            [numpy_helper.from_array(q, name + "_quantized"), numpy_helper.from_array(scale, name + "_scale")]
-        )
+        if name not in replaced:  # a table two Gathers read is stored once
+            q, scale = quantize_rows(numpy_helper.to_array(table).astype("float32"))
+            graph.initializer.extend(
+                [
+                    numpy_helper.from_array(q, name + "_quantized"),
+                    numpy_helper.from_array(scale[:, None], name + "_scale"),
+                ]
+            )
+            replaced.add(name)
         nodes += [
             helper.make_node("Gather", [name + "_quantized", ids], [out + "_q"], name=node.name + "_rows"),
             helper.make_node(
@@ -131,16 +132,13 @@ def quantize_embedding_rows(model: Any, min_rows: int = 2) -> int:
             helper.make_node("Gather", [name + "_scale", ids], [out + "_s"], name=node.name + "_scales"),
             helper.make_node("Mul", [out + "_qf", out + "_s"], [out], name=node.name + "_dequant"),
         ]
-        done += 1
-        replaced.add(name)
-    if done:
-        used = {i for n in nodes for i in n.input}
-        keep = [i for i in graph.initializer if i.name not in replaced or i.name in used]
+    if replaced:
+        keep = [i for i in graph.initializer if i.name not in replaced]
         del graph.initializer[:]
         graph.initializer.extend(keep)
         del graph.node[:]
         graph.node.extend(nodes)
-    return done
+    return len(replaced)
 
 
 def write_onnx_folder(
@@ -280,8 +278,8 @@ def model_from_onnx(folder: Path, base: Path) -> Any:
     """A torch ``SpanModel`` rebuilt from a (possibly int8) ONNX folder: weights dequantised.
 
     w = (q - zero_point) * scale per embedding row (``quantize_embedding_rows``; per tensor in older
-    exports) or per output column (MatMulInteger weights, transposed back into ``nn.Linear`` layout). MatMul weights carry exporter-made names
-    (``onnx::MatMul_N``), so each is named by the ``<layer>.bias`` initializer added to its output.
+    exports) or per output column (MatMulInteger weights, transposed back into ``nn.Linear`` layout).
+    MatMul weights carry exporter-made names (``onnx::MatMul_N``), so each is named by the ``<layer>.bias`` initializer added to its output.
     Used to continue training a shipped reader whose fp32 weights were not kept. ``base`` gives the
     encoder config (the ONNX folder's own ``config.json`` when it has one).
     """

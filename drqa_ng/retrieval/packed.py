@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from drqa_ng.errors import IndexFormatError, NotFoundError
-from drqa_ng.index_io import MANIFEST, FilePart, atomic_dir, file_sha256
+from drqa_ng.index_io import MANIFEST, FilePart, atomic_dir, file_sha256, quantize_rows
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,6 @@ def is_packed(folder: Path) -> bool:
         return bool(json.loads(path.read_text(encoding="utf-8")).get("kind") == PACKED_KIND)
     except (OSError, ValueError):
         return False
-
-
-def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(int8, scale): scale[r] = max_c |w[r, c]| / 127 (at least 1e-12), int8 = round(w / scale[r])."""
-    scale = np.maximum(np.abs(w).max(axis=1), 1e-12) / 127.0
-    q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
-    return q, scale.astype(np.float32)
 
 
 def pack_tensors(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

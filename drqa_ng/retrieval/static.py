@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from drqa_ng.errors import InputError, NotFoundError, UnsupportedError
-from drqa_ng.index_io import atomic_dir
+from drqa_ng.index_io import atomic_dir, quantize_rows
 from drqa_ng.retrieval.encoder import l2_normalize, weights_sha256
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,9 @@ def quantize_static(src: Path, out: Path) -> Path:
     table = read_table(load_file(str(Path(src) / WEIGHTS_FILE)))
     if table is None:
         raise NotFoundError(f"{src}/{WEIGHTS_FILE} holds no static table")
-    scales = np.maximum(np.abs(table).max(axis=1), 1e-12) / 127.0
-    q = np.clip(np.rint(table / scales[:, None]), -127, 127).astype(np.int8)
+    q, scales = quantize_rows(table)
     with atomic_dir(Path(out)) as tmp:
-        save_file({"embeddings_int8": q, "scales": scales.astype(np.float32)}, str(tmp / WEIGHTS_FILE))
+        save_file({"embeddings_int8": q, "scales": scales}, str(tmp / WEIGHTS_FILE))
         shutil.copy2(Path(src) / "tokenizer.json", tmp / "tokenizer.json")
         config: dict[str, Any] = {}
         if (Path(src) / "config.json").is_file():

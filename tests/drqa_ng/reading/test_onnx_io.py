@@ -163,3 +163,31 @@ def test_embedding_rows_leave_other_gathers_alone() -> None:
     one_row = _gather_model(np.ones((1, 4), dtype=np.float32))
     assert quantize_embedding_rows(one_row) == 0
     assert [n.op_type for n in one_row.graph.node] == ["Gather"]  # type: ignore[attr-defined]
+
+
+def test_a_table_two_gathers_read_is_quantised_once() -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from drqa_ng.reading.onnx_io import quantize_embedding_rows
+
+    table = np.random.default_rng(1).standard_normal((20, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gather", ["table", "ids"], ["a"], name="first"),
+            helper.make_node("Gather", ["table", "ids"], ["b"], name="second"),
+            helper.make_node("Add", ["a", "b"], ["out"], name="sum"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["n"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["n", 4])],
+        [numpy_helper.from_array(table, "table")],
+    )
+    model = helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    ids = np.arange(20, dtype=np.int64)
+    assert quantize_embedding_rows(model) == 1
+    onnx.checker.check_model(model)
+    names = [i.name for i in model.graph.initializer]
+    assert sorted(names) == ["table_quantized", "table_scale"]  # once, not once per Gather
+    step = np.abs(table).max(axis=1, keepdims=True) / 127
+    assert np.all(np.abs(_run(model, ids) - 2 * table) <= step + 1e-6)
