@@ -200,7 +200,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--articles", type=Path, metavar="LIST")
     p.add_argument("--limit", type=int, help="evaluate on an evenly spaced sample of this many questions")
     p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
-    p.add_argument("--window-batch", type=int, default=32, help="token windows per model call (default 32)")
+    p.add_argument(
+        "--window-batch", type=int, help="token windows per model call (default: the reader's, as ask uses)"
+    )
     hidden_alias(p, "--batch-size", dest="window_batch", type=int)
     p.add_argument("--threads", type=int, help="CPU threads")
     p.add_argument("--out", type=Path, metavar="JSON", help="write scores (and predictions) here")

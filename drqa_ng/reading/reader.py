@@ -38,13 +38,17 @@ class ReaderSettings:
     """Windowing and decoding parameters (stored in a model's manifest so inference matches training).
 
     ``batch_size`` caps the windows of one question run in one model call (windows of different
-    questions are never batched together; see the module docstring).
+    questions are never batched together; see the module docstring). Each call is padded to its
+    longest window, so small batches of length-sorted windows pad least: at k = 10 on the quickstart
+    home, 4 instead of 32 cut ``ask`` from ~200 to ~135 ms a question on 2 cores with the same or
+    better top-answer EM on the tune halves of all five question sets (mean 9.60 -> 10.93;
+    docs/performance.md).
     """
 
     max_length: int = 384
     stride: int = 128
     max_answer_len: int = 30
-    batch_size: int = 32
+    batch_size: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +167,8 @@ def settings_from_manifest(manifest: Mapping[str, Any], batch_size: int | None) 
     """The window settings a folder's manifest (or a checkpoint's ``checkpoint_settings``) records,
     the defaults for those it lacks."""
     d = ReaderSettings()
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"the reader's window batch must be >= 1, got {batch_size}")
 
     def get(key: str, default: int) -> int:
         value = manifest.get(key)
@@ -172,7 +178,7 @@ def settings_from_manifest(manifest: Mapping[str, Any], batch_size: int | None) 
         max_length=get("max_length", d.max_length),
         stride=get("stride", d.stride),
         max_answer_len=get("max_answer_len", d.max_answer_len),
-        batch_size=int(batch_size or d.batch_size),
+        batch_size=d.batch_size if batch_size is None else int(batch_size),
     )
 
 

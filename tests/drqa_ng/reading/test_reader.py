@@ -59,6 +59,35 @@ def test_top_n_ranks_across_passages_and_dedupes_overlapping_windows(tiny_encode
     assert len({(a.passage.id, a.start, a.end) for a in out}) == 3
 
 
+def test_default_batches_pad_each_call_only_to_its_own_longest_window(tiny_encoder_dir: Path) -> None:
+    """Ten passages of very different lengths: the default reader runs them in length-sorted calls of
+    at most ``ReaderSettings().batch_size`` windows, each as wide as its longest window, so the model
+    sees far fewer padded positions than one call padded to the longest of all ten."""
+    tok = load_tokenizer(tiny_encoder_dir)
+    base, calls = _zebra_logits(tok), []
+
+    def fn(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+        calls.append((w.input_ids.shape, int(w.attention_mask.sum())))
+        return base(w)  # type: ignore[operator,no-any-return]
+
+    default = ReaderSettings()
+    assert default.batch_size == 4
+    reader = SpanReader(tok, fn, ReaderSettings(max_length=128, stride=32), "fake")
+    passages = [
+        _p(f"d#p{i}", " ".join(["word"] * (3 + 10 * i)) + (" zebra" if i == 4 else "")) for i in range(10)
+    ]
+    [[ans]] = reader.read(["which animal?"], [passages])
+    assert ans.text == "zebra" and ans.passage.id == "d#p4"
+    assert [shape[0] for shape, _ in calls] == [4, 4, 2]
+    widths = [shape[1] for shape, _ in calls]
+    assert widths == sorted(widths) and widths[0] < widths[-1]  # short windows are not padded to the longest
+    padded, real = sum(s[0] * s[1] for s, _ in calls), sum(n for _, n in calls)
+    assert padded < 0.75 * 10 * widths[-1]  # what one call of all ten would have computed
+    assert real <= padded
+    with pytest.raises(InputError, match="window batch"):
+        load_reader(tiny_encoder_dir, batch_size=0)
+
+
 def test_answers_do_not_depend_on_batch_or_other_questions(tiny_model_dir: Path) -> None:
     texts = [
         "The Eiffel Tower is in Paris, France, and was built in 1889 by Gustave Eiffel's company.",
