@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from drqa_ng.errors import InputError, NotFoundError
-from indexing.quickstart import DENSE_FUSION_WEIGHT, DENSE_NAME, SPARSE_NAME
+from indexing.quickstart import DENSE_FUSION_WEIGHT, DENSE_NAME, HOME_FACTORY, SPARSE_NAME
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +297,7 @@ def build_home_dense(
                         home / DENSE_NAME,
                         enc,
                         unit,
+                        factory=HOME_FACTORY,
                         total=total,
                         corpus_hash=store.corpus_hash(),
                         docs_path=str(cfg.docs.resolve()),

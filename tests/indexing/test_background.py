@@ -20,7 +20,7 @@ from indexing.background import (
     write_progress,
 )
 from indexing.dense import work_dir_for
-from indexing.quickstart import DENSE_FUSION_WEIGHT, DENSE_NAME, SPARSE_NAME, build_home
+from indexing.quickstart import DENSE_FUSION_WEIGHT, DENSE_NAME, HOME_FACTORY, SPARSE_NAME, build_home
 
 
 @pytest.fixture
@@ -64,6 +64,9 @@ def test_build_reports_progress_and_switches_the_home(
     assert [p.name for p in cfg.indexes] == [SPARSE_NAME, DENSE_NAME]
     assert (cfg.fusion, cfg.fusion_weight) == ("interp", DENSE_FUSION_WEIGHT)
     assert json.loads((sparse_home / "config.json").read_text())["counts"]["dense_units"] == total
+    from drqa_ng.retrieval.dense import DenseManifest
+
+    assert DenseManifest.load(sparse_home / DENSE_NAME).factory == HOME_FACTORY == "SQ8"  # a quarter of Flat
     # the retriever opened before switches on its next search
     (hits,) = live.search(["Who created Python?"], 3)
     assert type(live.current).__name__ == "HybridRetriever" and hits  # type: ignore[attr-defined]

@@ -209,7 +209,9 @@ def test_quickstart_on_cpu_answers_with_static_then_switches_to_the_background_d
     import psutil
     import torch
 
+    from drqa_ng.retrieval.dense import DenseManifest
     from indexing.background import read_progress
+    from indexing.quickstart import HOME_FACTORY
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU plan, also on a GPU machine
     home = tmp_path / "home"
@@ -222,6 +224,7 @@ def test_quickstart_on_cpu_answers_with_static_then_switches_to_the_background_d
     cfg = read_home_config(home)
     assert [p.name for p in cfg.indexes] == ["sparse", "static"] and cfg.fusion == "interp"
     assert cfg.fusion_weight == 0.5  # a model of the user's: the untuned grid's weight, not the tuned one's
+    assert DenseManifest.load(home / "static").factory == HOME_FACTORY == "SQ8"  # a quarter of Flat's bytes
     assert read_progress(home) is None  # --no-background: nothing started
     ask = ("ask", "--home", str(home), "--reader", str(tiny_model_dir), "--json", "Who created Python?")
     rc, out, err = run_cli(*ask)
