@@ -57,6 +57,12 @@
 # over the reader it replaced). Earlier, the 2026-12-06 CPU session ran: TEACHER_STEPS=700 PLACED=0 RETRIEVED=0 (teacher stopped after its
 # step-350 evaluation), LABEL_ONLY="dev-v1" (the part-A train articles), STUDENT_BASE=drqa_ng/reading/weights,
 # STUDENT_STEPS=800; measured: MPNet-12 trains at 2.35 windows/s on the 2 idle cores (not 3.6).
+# A 6-layer MPNet student (2026-12-07, not shipped; docs/reader.md): `python scripts/prune_reader.py
+# RUN/teacher/model RUN/mpnet6-init --layers 0,2,4,6,8,10` (the step-700 teacher's even layers and its
+# head), then STAGES="student export" STUDENT_BASE=RUN/mpnet6-init STUDENT_LR=8e-5 STUDENT_STEPS=1400
+# (that run used seed 43): 85 min on 2 cores (4.4 windows/s), best sample checkpoint at step 800; int8
+# 64 MiB, EM 67.68 / F1 78.28 on all 1,637 (+3.5 F1 over the shipped MiniLM student), but ~1.8x its
+# reading time and lower end-to-end EM on the open question sets.
 #
 # On a GPU the same command runs every stage there (train-reader/label-reader use CUDA when present,
 # bf16 autocast): raise BATCH to 32; the teacher takes minutes instead of hours.
