@@ -1,10 +1,12 @@
-"""Reader window batch: ``ask`` latency and top-answer EM of a data home's pipeline for several
-window batch sizes (``ReaderSettings.batch_size``), in the same run on the same questions.
+"""Reader window batch and k: ``ask`` latency and top-answer EM of a data home's pipeline for several
+window batch sizes (``ReaderSettings.batch_size``) and units read (``k``), in the same run on the same
+questions.
 
     python scripts/bench_window_batch.py --home ~/.local/share/drqa-ng --sizes 32 4 1 --per-split 150
+    python scripts/bench_window_batch.py --sizes 4 --k 10 15 20
 
 The reader runs each question's windows sorted by length in calls of at most ``batch_size``, each
-padded to its own longest window. The first size is the comparator. Questions are the tune halves
+padded to its own longest window. Every (size, k) pair is a variant; the first is the comparator. Questions are the tune halves
 of every question set (``drqa_ng.evaluation.splits``; CuratedTREC by regex), one at a time, the
 sizes rotated per question so load changes and caches hit all alike. Prints a Markdown table:
 EM per set and their mean, wall p50 / mean per question, and the p50 ratio to the comparator.
@@ -30,11 +32,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--home", type=Path, help="data home (default: the one the CLI uses)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 4, 1], help="the first is the comparator")
+    ap.add_argument("--k", type=int, nargs="+", help="units retrieved and read (default: the pipeline's)")
     ap.add_argument("--per-split", type=int, default=150)
     ap.add_argument("--sets", nargs="+", default=list(SETS))
     args = ap.parse_args()
-    if any(b < 1 for b in args.sizes):
-        raise SystemExit("--sizes must be >= 1")
+    if any(b < 1 for b in args.sizes) or any(k < 1 for k in args.k or []):
+        raise SystemExit("--sizes and --k must be >= 1")
     data = shared_data_dir()
     if data is None:
         raise SystemExit("set DRQA_NG_DATA or put the shared data beside the checkout")
@@ -43,39 +46,42 @@ def main() -> None:
     reader = pipe.reader
     if not isinstance(reader, SpanReader):
         raise SystemExit(f"the home's reader is a {type(reader).__name__}, not a SpanReader")
-    base, sizes = reader.settings, list(args.sizes)
-    em: dict[int, dict[str, float]] = {b: {} for b in sizes}
-    wall: dict[int, list[float]] = {b: [] for b in sizes}
+    base = reader.settings
+    variants = [(b, k) for b in args.sizes for k in (args.k or [pipe.k])]
+    em: dict[tuple[int, int], dict[str, float]] = {v: {} for v in variants}
+    wall: dict[tuple[int, int], list[float]] = {v: [] for v in variants}
     for name, halves in sets.items():
         regex, qs = name in REGEX_SETS, halves["tune"]
-        hits = dict.fromkeys(sizes, 0)
+        hits = dict.fromkeys(variants, 0)
         for i, q in enumerate(qs):
-            for b in sizes[i % len(sizes) :] + sizes[: i % len(sizes)]:
+            for b, k in variants[i % len(variants) :] + variants[: i % len(variants)]:
                 reader.settings = dataclasses.replace(base, batch_size=b)
                 t = time.perf_counter()
-                [res] = pipe.ask_detailed([q.question], 1)
-                wall[b].append(time.perf_counter() - t)
+                [res] = pipe.ask_detailed([q.question], 1, k)
+                wall[(b, k)].append(time.perf_counter() - t)
                 if res.answers:
                     text = res.answers[0].text
-                    hits[b] += bool(regex_match(text, q.answers) if regex else exact_match(text, q.answers))
-        for b in sizes:
-            em[b][name] = 100 * hits[b] / max(len(qs), 1)
+                    hits[(b, k)] += bool(
+                        regex_match(text, q.answers) if regex else exact_match(text, q.answers)
+                    )
+        for v in variants:
+            em[v][name] = 100 * hits[v] / max(len(qs), 1)
     reader.settings = base
     names = list(sets)
-    p50_0 = float(np.median(wall[sizes[0]]))
-    print(f"{sum(len(h['tune']) for h in sets.values())} tune-half questions, k = the home's default\n")
+    p50_0 = float(np.median(wall[variants[0]]))
+    print(f"{sum(len(h['tune']) for h in sets.values())} tune-half questions\n")
     print(
-        "| window batch | "
+        "| window batch | k | "
         + " | ".join(f"EM {n}" for n in names)
         + " | mean EM | p50 ms | mean ms | p50 ratio |"
     )
-    print("|---" * (len(names) + 5) + "|")
-    for b in sizes:
-        p50 = float(np.median(wall[b]))
-        cells = " | ".join(f"{em[b][n]:.1f}" for n in names)
+    print("|---" * (len(names) + 6) + "|")
+    for v in variants:
+        p50 = float(np.median(wall[v]))
+        cells = " | ".join(f"{em[v][n]:.1f}" for n in names)
         print(
-            f"| {b} | {cells} | {np.mean([em[b][n] for n in names]):.2f} | {1000 * p50:.0f} | "
-            f"{1000 * np.mean(wall[b]):.0f} | {p50 / p50_0:.2f} |"
+            f"| {v[0]} | {v[1]} | {cells} | {np.mean([em[v][n] for n in names]):.2f} | {1000 * p50:.0f} | "
+            f"{1000 * np.mean(wall[v]):.0f} | {p50 / p50_0:.2f} |"
         )
 
 
