@@ -13,15 +13,21 @@ import logging
 import shutil
 import tempfile
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from drqa_ng.errors import IndexFormatError, UnsupportedError
 from drqa_ng.index_io import MANIFEST, atomic_dir, file_sha256, quantize_rows
 from drqa_ng.reading.formats import ONNX_KIND as ONNX_KIND  # re-exported: older imports
 from drqa_ng.reading.formats import ONNX_VERSION as ONNX_VERSION
 from drqa_ng.reading.manifest import OnnxPart, ReaderManifest
+
+if TYPE_CHECKING:
+    from drqa_ng.reading.features import Windows
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +73,35 @@ def _export(torch: Any, model: Any, dummy: tuple[Any, ...], onnx_path: Path) -> 
     )
 
 
-def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
+SMOOTH_ALPHA = 0.5
+"""SmoothQuant's migration strength: s_j = max|x_j|^a / max|W_j|^(1 - a) (0.5, the paper's default;
+0.8 was worse on the 6-layer MPNet reader's train-article questions: docs/reader.md)."""
+SMOOTH_SUFFIX = "_smooth_inv"
+
+
+def quantize_int8(fp32_path: Path, int8_path: Path, smooth_windows: Sequence[Windows] = ()) -> int:
     """Dynamic int8 quantisation: int8 weights for MatMul/Gemm (onnxruntime ``quantize_dynamic``,
     QInt8, one scale per output channel; activations quantised at run time) and embedding tables
-    quantised one scale per row (``quantize_embedding_rows``).
+    quantised one scale per row (``quantize_embedding_rows``). With ``smooth_windows`` (token windows
+    of representative questions and passages), the FFN input MatMuls are smoothed first
+    (``smooth_matmuls``); returns how many were.
 
     Measured on 600 part-A train-article questions (student of 2026-12-07, fp32 F1 87.29): onnxruntime's
     own Gather quantisation (one scale for the whole 30,522 x 384 table) gave F1 85.82; per-row tables
     86.92 (docs/reader.md). Earlier, per-channel MatMul weights kept EM/F1 56.8/69.2 on the part-A
-    validation articles against fp32 58.4/70.5, where one scale per tensor gave 55.5/67.5."""
+    validation articles against fp32 58.4/70.5, where one scale per tensor gave 55.5/67.5. Smoothing
+    the 6-layer MPNet reader's FFN inputs (maxima from 200 part-A train-article questions): F1 78.28 ->
+    78.78 on all 1,637 part-A validation questions (fp32 79.53; docs/reader.md)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(prefix="drqa-ng-rows-") as td:
         rows = Path(td) / "rows.onnx"
         model = onnx.load(str(fp32_path))
+        smoothed = 0
+        if smooth_windows:
+            targets = ffn_input_matmuls(model)
+            smoothed = smooth_matmuls(model, activation_maxima(model, targets, smooth_windows))
         quantize_embedding_rows(model)
         onnx.save(model, str(rows))
         quantize_dynamic(
@@ -91,6 +111,96 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
             op_types_to_quantize=["MatMul", "Gemm"],
             per_channel=True,
         )
+    return smoothed
+
+
+def ffn_input_matmuls(model: Any) -> list[str]:
+    """Names of the MatMuls that widen a constant weight, [d, D] with D > d: a transformer's FFN input
+    (up-projection) MatMuls, fed by a LayerNorm whose output has a few outlier channels."""
+    from onnx import TensorProto
+
+    shapes = {i.name: tuple(i.dims) for i in model.graph.initializer if i.data_type == TensorProto.FLOAT}
+    out = []
+    for node in model.graph.node:
+        dims = shapes.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
+        if dims is not None and len(dims) == 2 and dims[1] > dims[0]:
+            out.append(str(node.name))
+    return out
+
+
+def activation_maxima(model: Any, names: Sequence[str], windows: Sequence[Windows]) -> dict[str, np.ndarray]:
+    """Per input channel, max |x| of the first input of each MatMul in ``names`` over the real (unpadded)
+    tokens of ``windows``, from an fp32 onnxruntime run of ``model`` with those inputs as extra outputs."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    nodes = {n.name: n for n in model.graph.node}
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    tensors = [nodes[n].input[0] for n in names]
+    for t in dict.fromkeys(tensors):
+        probe.graph.output.append(helper.make_tensor_value_info(t, TensorProto.FLOAT, None))
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every named tensor
+    sess = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    declared = {i.name for i in sess.get_inputs()}
+    outputs = list(dict.fromkeys(tensors))
+    maxima: dict[str, np.ndarray] = {}
+    for w in windows:
+        feeds = {
+            "input_ids": w.input_ids,
+            "attention_mask": w.attention_mask,
+            "token_type_ids": w.token_type_ids,
+        }
+        got = dict(
+            zip(outputs, sess.run(outputs, {k: v for k, v in feeds.items() if k in declared}), strict=True)
+        )
+        real = w.attention_mask.astype(bool)
+        for t in outputs:
+            m = np.abs(got[t][real]).max(axis=0)
+            maxima[t] = m if t not in maxima else np.maximum(maxima[t], m)
+    return {n: maxima[nodes[n].input[0]] for n in names if nodes[n].input[0] in maxima}
+
+
+def smooth_matmuls(model: Any, maxima: Mapping[str, np.ndarray], alpha: float = SMOOTH_ALPHA) -> int:
+    """SmoothQuant's migration (Xiao et al. 2022, "SmoothQuant: Accurate and Efficient Post-Training
+    Quantization for Large Language Models"), in place, for each MatMul named in ``maxima`` (its
+    input's per-channel max |x_j|): with W the [d, D] weight,
+
+        s_j = max|x_j|^alpha / max_k |W_jk|^(1 - alpha),   W'_jk = s_j W_jk,   x'_j = x_j / s_j
+
+    so x' W' = x W exactly in fp32, while x' has no outlier channels left for one per-tensor int8
+    activation scale to cover. x / s is a ``Mul`` by the stored 1/s (``<weight>_smooth_inv``, which
+    ``model_from_onnx`` divides back out) before the MatMul; the weight keeps its name. Returns how
+    many MatMuls were rewritten."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    nodes = []
+    done = 0
+    for node in graph.node:
+        if node.name in maxima and node.op_type == "MatMul" and node.input[1] in inits:
+            weight = inits[node.input[1]]
+            w = numpy_helper.to_array(weight).astype(np.float32)
+            xmax = np.maximum(np.asarray(maxima[node.name], dtype=np.float32), 1e-5)
+            wmax = np.maximum(np.abs(w).max(axis=1), 1e-5)
+            scale = np.clip(xmax**alpha / wmax ** (1 - alpha), 1e-2, 1e2).astype(np.float32)
+            weight.CopyFrom(numpy_helper.from_array(w * scale[:, None], weight.name))
+            inv = weight.name + SMOOTH_SUFFIX
+            graph.initializer.append(numpy_helper.from_array((1.0 / scale).astype(np.float32), inv))
+            smoothed = node.name + "/smoothed_input"
+            nodes.append(
+                helper.make_node("Mul", [node.input[0], inv], [smoothed], name=node.name + "/smooth")
+            )
+            node.input[0] = smoothed
+            done += 1
+        nodes.append(node)
+    if done:
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return done
 
 
 def quantize_embedding_rows(model: Any, min_rows: int = 2) -> int:
@@ -174,8 +284,15 @@ def write_onnx_folder(
     return manifest
 
 
-def export_reader(model_dir: Path, out: Path, fp32_out: Path | None = None, **info: Any) -> dict[str, Any]:
-    """Export ``model_dir`` to an int8 ONNX folder ``out`` (and optionally an fp32 one); returns out's manifest."""
+def export_reader(
+    model_dir: Path,
+    out: Path,
+    fp32_out: Path | None = None,
+    smooth_windows: Sequence[Windows] = (),
+    **info: Any,
+) -> dict[str, Any]:
+    """Export ``model_dir`` to an int8 ONNX folder ``out`` (and optionally an fp32 one); returns out's
+    manifest. ``smooth_windows``: see ``quantize_int8`` (the manifest records ``smoothed_matmuls``)."""
     with tempfile.TemporaryDirectory(prefix="drqa-ng-onnx-") as td:
         fp32 = Path(td) / "model.fp32.onnx"
         int8 = Path(td) / "model.int8.onnx"
@@ -184,7 +301,9 @@ def export_reader(model_dir: Path, out: Path, fp32_out: Path | None = None, **in
         if fp32_out is not None:
             write_onnx_folder(model_dir, fp32, fp32_out, "fp32", **info)
         log.info("quantising to int8")
-        quantize_int8(fp32, int8)
+        smoothed = quantize_int8(fp32, int8, smooth_windows)
+        if smoothed:
+            info = {**info, "smoothed_matmuls": smoothed, "smooth_alpha": SMOOTH_ALPHA}
         return write_onnx_folder(model_dir, int8, out, "int8", **info)
 
 
@@ -303,7 +422,7 @@ def model_from_onnx(folder: Path, base: Path) -> Any:
             arrays[node.output[0]] = arrays[node.input[0]]
     state: dict[str, Any] = {}
     for name, arr in arrays.items():
-        if name.endswith(("_scale", "_zero_point")):
+        if name.endswith(("_scale", "_zero_point", SMOOTH_SUFFIX)):
             continue
         if name.endswith("_quantized"):
             stem = name.removesuffix("_quantized")
@@ -312,6 +431,8 @@ def model_from_onnx(folder: Path, base: Path) -> Any:
             w = (arr.astype(np.float32) - zero.astype(np.float32)) * scale
         else:
             stem, w = name, arr
+        if stem + SMOOTH_SUFFIX in arrays:  # smoothed: W = W' / s
+            w = w * arrays[stem + SMOOTH_SUFFIX].astype(np.float32)[:, None]
         if stem.startswith("onnx::MatMul"):
             bias = _bias_name_after(graph, name, set(arrays))
             if bias is None:

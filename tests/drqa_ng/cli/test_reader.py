@@ -125,3 +125,24 @@ def test_reader_commands_fail_cleanly(run_cli, tmp_path: Path) -> None:  # type:
     (tmp_path / "q.jsonl").write_text(json.dumps({"id": "x", "question": "q?", "answer": "a"}) + "\n")
     rc, _, err = run_cli("train-reader", str(tmp_path / "r"), "--train", str(tmp_path / "q.jsonl"))
     assert rc == 3 and "context" in err
+
+
+def test_export_reader_smooths_with_squad_data_and_refuses_data_without_paragraphs(  # type: ignore[no-untyped-def]
+    run_cli, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "s.json"
+    data.write_text(json.dumps(SQUAD))
+    rc, out, err = run_cli(
+        "export-reader", str(tiny_model_dir), str(tmp_path / "onnx"), "--smooth-data", str(data)
+    )
+    assert rc == 0, err
+    assert "2 MatMuls smoothed" in out  # the tiny encoder's two FFN inputs
+    manifest = json.loads((tmp_path / "onnx" / "manifest.json").read_text())
+    assert manifest["smoothed_matmuls"] == 2 and manifest["smooth_data"] == str(data)
+    plain = tmp_path / "q.jsonl"
+    plain.write_text('{"question": "Who?", "answer": ["x"]}\n')
+    rc, out, err = run_cli(
+        "export-reader", str(tiny_model_dir), str(tmp_path / "o2"), "--smooth-data", str(plain)
+    )
+    assert rc == 2 and "SQuAD JSON" in err
+    assert not (tmp_path / "o2").exists()

@@ -191,3 +191,81 @@ def test_a_table_two_gathers_read_is_quantised_once() -> None:
     assert sorted(names) == ["table_quantized", "table_scale"]  # once, not once per Gather
     step = np.abs(table).max(axis=1, keepdims=True) / 127
     assert np.all(np.abs(_run(model, ids) - 2 * table) <= step + 1e-6)
+
+
+def _matmul_model(w: np.ndarray) -> object:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="up")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", w.shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", w.shape[1]])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    return helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+
+
+def _run_x(model: object, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])  # type: ignore[attr-defined]
+    return np.asarray(sess.run(["y"], {"x": x})[0])
+
+
+def test_smoothing_is_exact_in_fp32_and_shrinks_the_int8_error_of_an_outlier_channel(tmp_path: Path) -> None:
+    """One input channel 60x the others (as a LayerNorm output feeding an FFN has): one int8 scale per
+    activation tensor then rounds every other channel coarsely; SmoothQuant's migration moves the
+    outlier into the weight's row, exactly in fp32."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from drqa_ng.reading.onnx_io import ffn_input_matmuls, smooth_matmuls
+
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((16, 64)) * 0.1).astype(np.float32)
+    x = rng.standard_normal((200, 16)).astype(np.float32)
+    x[:, 3] *= 60.0
+    plain = _matmul_model(w)
+    assert ffn_input_matmuls(plain) == ["up"]  # [16, 64] widens: an FFN input
+    assert ffn_input_matmuls(_matmul_model(w[:, :8])) == []  # [16, 8] does not
+    exact = _run_x(plain, x)
+    smoothed = _matmul_model(w)
+    assert smooth_matmuls(smoothed, {"up": np.abs(x).max(axis=0)}) == 1
+    onnx.checker.check_model(smoothed)
+    assert [n.op_type for n in smoothed.graph.node] == ["Mul", "MatMul"]  # type: ignore[attr-defined]
+    np.testing.assert_allclose(_run_x(smoothed, x), exact, rtol=1e-4, atol=1e-4)
+
+    def int8_error(model: object, name: str) -> float:
+        src, dst = tmp_path / f"{name}.onnx", tmp_path / f"{name}.int8.onnx"
+        onnx.save(model, str(src))
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+        return float(np.abs(_run_x(onnx.load(str(dst)), x) - exact).mean())
+
+    assert int8_error(smoothed, "smoothed") < 0.5 * int8_error(plain, "plain")
+
+
+def test_smoothed_export_reads_and_model_from_onnx_divides_the_scales_back_out(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from drqa_ng.reading.features import load_tokenizer, make_windows
+    from drqa_ng.reading.model import load_model
+    from drqa_ng.reading.onnx_io import export_reader, model_from_onnx
+
+    tok = load_tokenizer(tiny_model_dir)
+    windows = [make_windows(tok, [Q, "Where is the basin?"], [TEXT, TEXT], 64, 16)]
+    manifest = export_reader(tiny_model_dir, tmp_path / "int8", smooth_windows=windows)
+    assert manifest["smoothed_matmuls"] == 2 and manifest["smooth_alpha"] == 0.5
+    torch_r, int8_r = load_reader(tiny_model_dir), load_reader(tmp_path / "int8", backend="onnx")
+    w = make_windows(tok, [Q], [TEXT], 64, 16)
+    ts, _ = torch_r.logits_fn(w)
+    qs, _ = int8_r.logits_fn(w)
+    assert np.corrcoef(qs.ravel(), ts.ravel())[0, 1] > 0.9
+    rebuilt, orig = model_from_onnx(tmp_path / "int8", tiny_model_dir), load_model(tiny_model_dir)
+    params = dict(orig.named_parameters())
+    for name, p in rebuilt.named_parameters():
+        step = params[name].detach().abs().max() / 100  # int8 rounding, not a factor s off
+        assert torch.allclose(p, params[name], atol=float(step)), name
