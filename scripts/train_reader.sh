@@ -61,7 +61,8 @@
 # RUN/teacher/model RUN/mpnet6-init --layers 0,2,4,6,8,10` (the step-700 teacher's even layers and its
 # head), then STAGES="student export" STUDENT_BASE=RUN/mpnet6-init STUDENT_LR=8e-5 STUDENT_STEPS=1400
 # (that run used seed 43): 85 min on 2 cores (4.4 windows/s), best sample checkpoint at step 800; int8
-# 64 MiB, EM 67.68 / F1 78.28 on all 1,637 (+3.5 F1 over the shipped MiniLM student), but ~1.8x its
+# 64 MiB, EM 67.68 / F1 78.28 on all 1,637 (+3.5 F1 over the shipped MiniLM student; 78.78 exported with
+# --smooth-data), but ~1.8x its
 # reading time and lower end-to-end EM on the open question sets.
 #
 # On a GPU the same command runs every stage there (train-reader/label-reader use CUDA when present,
