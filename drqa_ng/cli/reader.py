@@ -403,8 +403,9 @@ def _smooth_windows(model_dir: Path, data: Path, articles: Path | None, limit: i
     from drqa_ng.evaluation.datasets import load_questions
     from drqa_ng.inputs import read_article_list
     from drqa_ng.reading.features import load_tokenizer, make_windows
-    from drqa_ng.reading.manifest import ReaderManifest, is_reader_folder
-    from drqa_ng.reading.reader import ReaderSettings, settings_from_manifest
+    from drqa_ng.reading.hf import checkpoint_settings, is_checkpoint
+    from drqa_ng.reading.manifest import ReaderManifest
+    from drqa_ng.reading.reader import settings_from_manifest
 
     if limit < 1:
         raise InputError("--smooth-limit must be >= 1")
@@ -412,11 +413,13 @@ def _smooth_windows(model_dir: Path, data: Path, articles: Path | None, limit: i
     questions = _sample([q for q in load_questions(data, titles) if q.context.strip()], limit)
     if not questions:
         raise InputError(f"no questions with paragraphs in {data} (--smooth-data wants SQuAD JSON)")
-    settings = (
-        settings_from_manifest(ReaderManifest.load(model_dir).to_json(), None)
-        if is_reader_folder(model_dir)
-        else ReaderSettings()
+    # the settings the exported folder records (write_onnx_folder: hf.describe or the manifest)
+    src = (
+        checkpoint_settings(model_dir)
+        if is_checkpoint(model_dir)
+        else ReaderManifest.load(model_dir).to_json()
     )
+    settings = settings_from_manifest(src, None)
     tok = load_tokenizer(model_dir)
     return [
         make_windows(

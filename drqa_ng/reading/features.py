@@ -11,7 +11,7 @@ types) checkpoints both work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,16 @@ class Windows:
     @property
     def context_mask(self) -> np.ndarray:
         return self.offsets[:, :, 0] >= 0
+
+    def model_inputs(self, declared: Collection[str]) -> dict[str, np.ndarray]:
+        """The ONNX feeds among ``declared`` (a session's input names): RoBERTa-style exports take no
+        ``token_type_ids``."""
+        feeds = {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "token_type_ids": self.token_type_ids,
+        }
+        return {k: v for k, v in feeds.items() if k in declared}
 
     def rows(self, sel: np.ndarray | slice) -> Windows:
         """A subset of rows, trimmed to its own longest row (so a batch pads only as far as it needs)."""

@@ -138,24 +138,16 @@ def activation_maxima(model: Any, names: Sequence[str], windows: Sequence[Window
     nodes = {n.name: n for n in model.graph.node}
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
-    tensors = [nodes[n].input[0] for n in names]
-    for t in dict.fromkeys(tensors):
+    outputs = list(dict.fromkeys(nodes[n].input[0] for n in names))  # q/k/v-style MatMuls share an input
+    for t in outputs:
         probe.graph.output.append(helper.make_tensor_value_info(t, TensorProto.FLOAT, None))
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every named tensor
     sess = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     declared = {i.name for i in sess.get_inputs()}
-    outputs = list(dict.fromkeys(tensors))
     maxima: dict[str, np.ndarray] = {}
     for w in windows:
-        feeds = {
-            "input_ids": w.input_ids,
-            "attention_mask": w.attention_mask,
-            "token_type_ids": w.token_type_ids,
-        }
-        got = dict(
-            zip(outputs, sess.run(outputs, {k: v for k, v in feeds.items() if k in declared}), strict=True)
-        )
+        got = dict(zip(outputs, sess.run(outputs, w.model_inputs(declared)), strict=True))
         real = w.attention_mask.astype(bool)
         for t in outputs:
             m = np.abs(got[t][real]).max(axis=0)

@@ -212,12 +212,7 @@ def onnx_reader(session: Any, tokenizer: Any, settings: ReaderSettings) -> SpanR
     names = {i.name for i in session.get_inputs()}
 
     def logits(w: Windows) -> tuple[np.ndarray, np.ndarray]:
-        feeds = {
-            "input_ids": w.input_ids,
-            "attention_mask": w.attention_mask,
-            "token_type_ids": w.token_type_ids,
-        }
-        s, e = session.run(["start_logits", "end_logits"], {k: v for k, v in feeds.items() if k in names})
+        s, e = session.run(["start_logits", "end_logits"], w.model_inputs(names))
         return np.asarray(s), np.asarray(e)
 
     return SpanReader(tokenizer, logits, settings, "onnx")
