@@ -75,6 +75,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "(label-reader); the rest is the soft loss (default 0.5)",
     )
     p.add_argument("--temperature", type=float, default=2.0, help="distillation temperature T (default 2)")
+    p.add_argument(
+        "--shared-norm",
+        action="store_true",
+        help="one softmax over all windows of a question (ids ID, ID#r0, ID#r1, ...: its gold and retrieved "
+        "paragraphs), so span scores compare across paragraphs as ask compares them (Clark & Gardner 2018)",
+    )
     p.add_argument("--stop-at-step", type=int, help="stop this piece of the run after step N (state saved)")
     p.add_argument(
         "--base",
@@ -112,6 +118,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="write each question's top -k retrieved units as examples without an answer (for "
         "label-reader: the teacher labels them for distillation) instead of matches",
+    )
+    p.add_argument(
+        "--mark-answers",
+        action="store_true",
+        help="with --retrieved: a unit holding an answer gets it as its span, the question's other units "
+        "are marked negative (training data for train-reader --shared-norm)",
     )
     p.add_argument(
         "--known",
@@ -477,7 +489,13 @@ def _distant(args: argparse.Namespace) -> int:
     if args.index is None:
         raise InputError("distant-supervise needs --index (or --positions for questions with token_span)")
     from drqa_ng.indexes import open_retriever
-    from drqa_ng.reading.distant import check_run, distant_supervise, parse_shard, select_records
+    from drqa_ng.reading.distant import (
+        answer_patterns,
+        check_run,
+        distant_supervise,
+        parse_shard,
+        select_records,
+    )
     from drqa_ng.store.docstore import DocStore
 
     check_run(args.k, args.out, args.max_rank, args.min_overlap)
@@ -516,6 +534,7 @@ def _distant(args: argparse.Namespace) -> int:
                 exclude_prefixes=args.exclude_prefix,
                 source=args.source or "retrieved",
                 progress=bar.update,
+                patterns=[answer_patterns(r.question) for r in records] if args.mark_answers else None,
             )
         print(f"{n} retrieved units of {len(records)} questions -> {args.out}")
         return 0

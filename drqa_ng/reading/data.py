@@ -51,6 +51,7 @@ class QAExample:
     answer_starts: tuple[int, ...]
     title: str = ""
     teacher: TeacherLabel | None = None
+    negative: bool = False  # a retrieved paragraph known not to hold the answer (shared-norm training)
 
     @property
     def has_gold(self) -> bool:
@@ -122,6 +123,8 @@ def _from_jsonl(
                 if ex is not None
                 else QAExample(qid, str(obj["question"]), str(obj["context"]), (), (), title, label)
             )
+        elif ex is None and obj.get("negative") is True and not obj.get("answers"):
+            ex = QAExample(qid, str(obj["question"]), str(obj["context"]), (), (), title, negative=True)
         elif ex is None and unanswered and not obj.get("answers"):
             ex = QAExample(qid, str(obj["question"]), str(obj["context"]), (), (), title)
         if ex is not None:
@@ -148,7 +151,9 @@ def load_examples(
     ``Black_Death`` also drops ``Black Death``).
     Examples whose answer cannot be located in the context are dropped with a log line.
     ``unanswered`` also keeps JSON-lines examples with no answers and no teacher label (the retrieved
-    paragraphs ``label-reader`` labels); training never asks for them.
+    paragraphs ``label-reader`` labels); training never asks for them. A line with ``"negative": true``
+    and no answers is kept as a negative: a retrieved paragraph of a question whose other paragraphs
+    hold the answer (it trains only under ``TrainConfig.shared_norm``).
     """
     path = Path(path)
     if not path.is_file():
@@ -164,7 +169,7 @@ def load_examples(
     out = [
         ex
         for ex in raw
-        if (ex.has_gold or ex.teacher is not None or (unanswered and not ex.answers))
+        if (ex.has_gold or ex.teacher is not None or ex.negative or (unanswered and not ex.answers))
         and title_key(ex.title) not in drop
     ]
     if len(out) != len(raw):

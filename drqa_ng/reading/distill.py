@@ -10,6 +10,7 @@ exists.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,16 @@ def label_file(
     return len(examples), done
 
 
+def first_answer(text: str, patterns: Sequence[re.Pattern[str]]) -> tuple[str, int] | None:
+    """The earliest non-empty match of any of ``patterns`` in ``text`` as (answer text, char offset)."""
+    best: re.Match[str] | None = None
+    for pat in patterns:
+        m = next((m for m in pat.finditer(text) if m.group(0).strip()), None)
+        if m is not None and (best is None or m.start() < best.start()):
+            best = m
+    return (best.group(0), best.start()) if best is not None else None
+
+
 def write_retrieved(
     questions: Sequence[tuple[str, str]],
     retriever: Retriever,
@@ -250,11 +261,17 @@ def write_retrieved(
     source: str = "retrieved",
     batch_size: int = 256,
     progress: Callable[[int], object] | None = None,
+    patterns: Sequence[Sequence[re.Pattern[str]]] | None = None,
 ) -> int:
     """Write each ``(id, question)``'s top ``k`` retrieved units as examples without an answer (unified
     layout, ``answers`` empty) for ``label-reader``: distillation needs no gold, so every retrieved
     paragraph teaches the student how the teacher reads it, right paragraph or not. Units of documents
-    whose id starts with one of ``exclude_prefixes`` are skipped. Returns the number written."""
+    whose id starts with one of ``exclude_prefixes`` are skipped. Returns the number written.
+
+    ``patterns`` (one list per question, ``distant.answer_patterns``) marks the answers: a unit where one
+    matches gets that span as its answer, and when any unit of the question has one, the others are
+    written with ``"negative": true`` (the question's windows then train together under
+    ``train-reader --shared-norm``); a question without a match is written as without ``patterns``."""
     import gzip
     import json
 
@@ -272,19 +289,23 @@ def write_retrieved(
             kept = [[h for h in hs if not (prefixes and h.doc_id.startswith(prefixes))][:k] for hs in hits]
             flat = store.get_passages([h.id for hs in kept for h in hs])
             pos = 0
-            for (qid, q), hs in zip(batch, kept, strict=True):
-                for rank, p in enumerate(flat[pos : pos + len(hs)]):
-                    if p is None:
-                        continue
-                    rec = {
+            for j, ((qid, q), hs) in enumerate(zip(batch, kept, strict=True)):
+                units = [(rank, p) for rank, p in enumerate(flat[pos : pos + len(hs)]) if p is not None]
+                pats = patterns[i + j] if patterns is not None else ()
+                spans = [first_answer(p.text, pats) for _, p in units]
+                marked = any(sp is not None for sp in spans)
+                for (rank, p), sp in zip(units, spans, strict=True):
+                    rec: dict[str, object] = {
                         "id": f"{qid}#r{rank}",
                         "source": source,
                         "title": p.title,
                         "context": p.text,
                         "question": q,
-                        "answers": [],
+                        "answers": [{"text": sp[0], "answer_start": sp[1]}] if sp is not None else [],
                         "retrieved": {"unit": p.id, "rank": rank},
                     }
+                    if marked and sp is None:
+                        rec["negative"] = True
                     f.write(json.dumps(rec, ensure_ascii=False) + "\n")
                     n += 1
                 pos += len(hs)

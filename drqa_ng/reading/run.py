@@ -111,6 +111,7 @@ class RunSpec:
                 precision=args.precision,
                 hard_weight=args.hard_weight,
                 temperature=args.temperature,
+                shared_norm=args.shared_norm,
                 **given,
             ),
             base=opt(args.base),

@@ -66,6 +66,7 @@ def span_loss(
     bf16: bool,
     hard_weight: float = 0.5,
     temperature: float = 2.0,
+    shared_norm: bool = False,
 ) -> Any:
     """Mean loss of the windows ``idx`` (padding masked out), bf16 autocast if asked.
 
@@ -73,6 +74,17 @@ def span_loss(
     it targeting token 0 ([CLS]); soft_r = ``distill.distill_loss`` against the teacher's targets.
     loss = mean_r(w_hard,r · hard_r + w_soft,r · soft_r), with (w_hard, w_soft) = (α, 1 − α) for a row
     with a gold answer and a teacher label (α = ``hard_weight``), (1, 0) gold only, (0, 1) teacher only.
+
+    ``shared_norm`` (Clark & Gardner 2018): the windows of one question group g (``data.group``) share
+    one softmax, so span scores compare across paragraphs as the pipeline compares them. With P_g the
+    windows of g that hold the answer (gold, target ≠ [CLS]) and t_r their start targets,
+
+        hard_g,start = logsumexp_{r∈g, i} s_r,i − logsumexp_{r∈P_g} s_r,t_r   (the same for ends)
+
+    averaged over start and end; it replaces the rows' hard loss, counted once per window of P_g, with
+    weight α where a row of g also has a teacher label. Windows of a group without P_g (the answer in
+    none of them) train only through their teacher labels; negatives (no gold, no teacher) only
+    enlarge their group's normaliser.
     """
     import torch
 
@@ -94,6 +106,8 @@ def span_loss(
     gold = torch.as_tensor(data.gold[idx], device=device).float()
     prob = torch.as_tensor(np.asarray(data.soft_prob[idx]), device=device)
     taught = (prob.sum(dim=(1, 2)) > 0).float()
+    if shared_norm:
+        hard, gold = _shared_norm_hard(s, e, tgt, gold, np.asarray(data.group[idx]))
     if not bool(taught.any()):
         return (hard * gold).sum() / max(1, len(idx))
     pos = torch.as_tensor(np.asarray(data.soft_pos[idx]), device=device)
@@ -101,6 +115,29 @@ def span_loss(
     w_hard = gold * torch.where(taught > 0, hard_weight, 1.0)
     w_soft = taught * torch.where(gold > 0, 1.0 - hard_weight, 1.0)
     return (w_hard * hard + w_soft * soft).sum() / len(idx)
+
+
+def _shared_norm_hard(s: Any, e: Any, tgt: Any, gold: Any, groups: np.ndarray) -> tuple[Any, Any]:
+    """Per-row hard loss and gold weight under the shared normaliser (``span_loss``): every row of P_g
+    carries hard_g; other rows get weight 0."""
+    import torch
+
+    positive = (gold > 0) & (tgt[:, 0] > 0)
+    hard = s[:, 0] * 0.0  # zeros that keep the graph: a batch may hold no positive window at all
+    weight = torch.zeros_like(gold)
+    lse_s, lse_e = torch.logsumexp(s, dim=1), torch.logsumexp(e, dim=1)
+    rows = torch.arange(len(gold), device=gold.device)
+    gold_s, gold_e = s[rows, tgt[:, 0]], e[rows, tgt[:, 1]]
+    for g in np.unique(groups):
+        members = torch.as_tensor(np.flatnonzero(groups == g), device=gold.device)
+        pos = members[positive[members]]
+        if len(pos) == 0:
+            continue
+        start = torch.logsumexp(lse_s[members], 0) - torch.logsumexp(gold_s[pos], 0)
+        end = torch.logsumexp(lse_e[members], 0) - torch.logsumexp(gold_e[pos], 0)
+        hard = hard.index_put((pos,), ((start + end) / 2).expand(len(pos)))
+        weight = weight.index_put((pos,), torch.ones(len(pos), device=gold.device))
+    return hard, weight
 
 
 def train_reader(
@@ -386,6 +423,13 @@ def _evaluate(run: _Run, st: _State, logf: Any) -> None:
     run.model.train()
 
 
+def _batches(run: _Run, epoch: int) -> list[np.ndarray]:
+    """The batches of ``epoch`` (by question group under ``shared_norm``)."""
+    cfg = run.cfg
+    groups = np.asarray(run.data.group) if cfg.shared_norm else None
+    return epoch_batches(run.data.lengths, run.counts, run.weights, cfg.batch_size, cfg.seed, epoch, groups)
+
+
 def _step(run: _Run, st: _State, batches: list[np.ndarray]) -> tuple[float, list[np.ndarray]]:
     """One optimizer step over ``grad_accum`` batches (the next epoch's batches drawn when one ends);
     returns the step's loss and the current epoch's batches."""
@@ -397,13 +441,12 @@ def _step(run: _Run, st: _State, batches: list[np.ndarray]) -> tuple[float, list
     for _ in range(cfg.grad_accum):
         if st.batch >= len(batches):
             st.epoch, st.batch = st.epoch + 1, 0
-            batches = epoch_batches(
-                run.data.lengths, run.counts, run.weights, cfg.batch_size, cfg.seed, st.epoch
-            )
+            batches = _batches(run, st.epoch)
         idx = batches[st.batch]
         st.batch += 1
         loss = (
-            span_loss(run.model, run.data, idx, run.bf16, cfg.hard_weight, cfg.temperature) / cfg.grad_accum
+            span_loss(run.model, run.data, idx, run.bf16, cfg.hard_weight, cfg.temperature, cfg.shared_norm)
+            / cfg.grad_accum
         )
         loss.backward()
         lv += float(loss.item())
@@ -428,7 +471,7 @@ def _loop(run: _Run, st: _State, lock: Any, stop_at_step: int | None) -> TrainRe
     if st.step == 0:
         head = {"step": 0, "mix": run.mix, "total_steps": total, "precision": run.info["precision"]}
         logf.write(json.dumps(head) + "\n")
-    batches = epoch_batches(run.data.lengths, run.counts, run.weights, cfg.batch_size, cfg.seed, st.epoch)
+    batches = _batches(run, st.epoch)
     bar = stack.enter_context(tqdm(total=total, initial=st.step, desc="train-reader", unit="step"))
     eval_every = cfg.eval_every or cfg.save_every
     if st.step == 0 and run.continued and run.dev_items:

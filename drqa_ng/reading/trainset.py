@@ -47,6 +47,7 @@ class TrainConfig:
     precision: str = "auto"
     hard_weight: float = 0.5  # α: share of the gold-span loss where a teacher label exists too
     temperature: float = 2.0  # T of the distillation loss (reading.distill)
+    shared_norm: bool = False  # one softmax over all windows of a question (train.span_loss)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class TrainWindows:
     gold: np.ndarray  # (rows,) int8
     soft_pos: np.ndarray  # (rows, 2, TOP) int32
     soft_prob: np.ndarray  # (rows, 2, TOP) float32
+    group: np.ndarray  # (rows,) int64: the question a window belongs to (``question_group``), per source
 
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
@@ -80,10 +82,13 @@ def build_features(
     tokenizer: object, examples: Sequence[QAExample], cfg: TrainConfig, chunk: int = 2000
 ) -> TrainWindows:
     """Windows of every example plus (start, end) token targets, built ``chunk`` examples at a time;
-    soft targets where an example carries a teacher label (at ``cfg.temperature``)."""
+    soft targets where an example carries a teacher label (at ``cfg.temperature``); each window's
+    question group (``question_group``), numbered in order of first appearance."""
     from drqa_ng.reading.distill import TOP, soft_targets
 
-    ids, tts, lens, tgts, golds, spos, sprob = [], [], [], [], [], [], []
+    numbers: dict[str, int] = {}
+    ex_group = np.array([numbers.setdefault(question_group(e.id), len(numbers)) for e in examples], np.int64)
+    ids, tts, lens, tgts, golds, spos, sprob, grps = [], [], [], [], [], [], [], []
     for i in range(0, len(examples), chunk):
         part = examples[i : i + chunk]
         win = make_windows(
@@ -96,6 +101,7 @@ def build_features(
         t[~has[win.pair]] = 0
         tgts.append(t)
         golds.append(has[win.pair].astype(np.int8))
+        grps.append(ex_group[i : i + chunk][win.pair])
         pos, prob = soft_targets(win, [e.teacher for e in part], TOP, cfg.temperature)
         spos.append(pos)
         sprob.append(prob)
@@ -112,20 +118,33 @@ def build_features(
             np.zeros(0, np.int8),
             np.zeros((0, 2, TOP), np.int32),
             np.zeros((0, 2, TOP), np.float32),
+            np.zeros(0, np.int64),
         )
-    return TrainWindows(*(np.concatenate(a) for a in (ids, tts, lens, tgts, golds, spos, sprob)))
+    return TrainWindows(*(np.concatenate(a) for a in (ids, tts, lens, tgts, golds, spos, sprob, grps)))
 
 
-TRAIN_ARRAYS = ("input_ids", "token_type_ids", "lengths", "targets", "gold", "soft_pos", "soft_prob")
+def question_group(example_id: str) -> str:
+    """The question an example belongs to: its id up to the first "#" (``distant-supervise`` names a
+    question's retrieved paragraphs ``ID#r0``, ``ID#r1``, ...; its gold paragraph ``ID``)."""
+    return example_id.split("#", 1)[0]
+
+
+TRAIN_ARRAYS = ("input_ids", "token_type_ids", "lengths", "targets", "gold", "soft_pos", "soft_prob", "group")
 
 
 def concat_windows(parts: Sequence[TrainWindows]) -> TrainWindows:
-    """The rows of ``parts`` in order, as one ``TrainWindows``."""
-    return TrainWindows(*(np.concatenate([getattr(p, a) for p in parts]) for a in TRAIN_ARRAYS))
+    """The rows of ``parts`` in order, as one ``TrainWindows``; group numbers offset so that groups
+    of different sources never share a number."""
+    groups, offset = [], 0
+    for p in parts:
+        groups.append(np.asarray(p.group, dtype=np.int64) + offset)
+        offset += int(p.group.max()) + 1 if len(p.group) else 0
+    arrays = {a: np.concatenate([getattr(p, a) for p in parts]) for a in TRAIN_ARRAYS[:-1]}
+    return TrainWindows(**arrays, group=np.concatenate(groups) if groups else np.zeros(0, np.int64))
 
 
 FEATURES_KIND = "reader-train-features"
-FEATURES_VERSION = 2  # 2: gold mask and teacher soft targets
+FEATURES_VERSION = 3  # 2: gold mask and teacher soft targets; 3: question groups
 
 
 def features_key(tokenizer: Any, examples: Sequence[QAExample], cfg: TrainConfig) -> str:
@@ -137,6 +156,7 @@ def features_key(tokenizer: Any, examples: Sequence[QAExample], cfg: TrainConfig
     h.update(f"{cfg.max_length}/{cfg.stride}/{len(examples)}/{cfg.temperature}".encode())
     for e in examples:
         h.update(f"\x00{e.question}\x01{e.context}\x01{e.answers[:1]}\x01{e.answer_starts[:1]}".encode())
+        h.update(f"\x04{question_group(e.id)}".encode())
         if e.teacher is not None:
             h.update(f"\x02{e.teacher.starts}\x03{e.teacher.ends}".encode())
     return h.hexdigest()
@@ -211,6 +231,59 @@ def epoch_rows(counts: Sequence[int], weights: Sequence[float], rng: np.random.G
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
 
 
+def epoch_group_rows(
+    groups: np.ndarray, counts: Sequence[int], weights: Sequence[float], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """One epoch's mix drawn by question group: each source's ``round(weight x groups)`` groups (without
+    replacement up to its number of groups, whole copies beyond), each as the global rows of its windows."""
+    out: list[np.ndarray] = []
+    offset = 0
+    for n, w in zip(counts, weights, strict=True):
+        if n:
+            g = np.asarray(groups[offset : offset + n])
+            order = np.argsort(g, kind="stable")
+            cuts = np.flatnonzero(np.diff(g[order])) + 1
+            members = [offset + m for m in np.split(order, cuts)]
+            full, rest = divmod(round(w * len(members)), len(members))
+            picks = [np.arange(len(members))] * full + [rng.choice(len(members), size=rest, replace=False)]
+            out.extend(members[int(i)] for i in np.concatenate(picks))
+        offset += n
+    return out
+
+
+def group_batches(
+    lengths: np.ndarray,
+    members: Sequence[np.ndarray],
+    batch_size: int,
+    rng: np.random.Generator,
+    pool: int = 50,
+) -> list[np.ndarray]:
+    """Batches of whole question groups (a group longer than ``batch_size`` windows is cut into
+    pieces): groups shuffled, sorted by their longest window inside pools of ~``pool`` batches, packed
+    in that order while they fit, then the batches shuffled (as ``bucketed_batches``)."""
+    pieces = [m[i : i + batch_size] for m in members for i in range(0, len(m), batch_size)]
+    perm = rng.permutation(len(pieces))
+    batches: list[np.ndarray] = []
+    i = 0
+    while i < len(perm):
+        chunk, size = [], 0
+        while i < len(perm) and size < batch_size * pool:
+            chunk.append(pieces[perm[i]])
+            size += len(pieces[perm[i]])
+            i += 1
+        chunk.sort(key=lambda m: int(lengths[m].max()))
+        cur: list[np.ndarray] = []
+        for m in chunk:
+            if cur and sum(len(c) for c in cur) + len(m) > batch_size:
+                batches.append(np.concatenate(cur))
+                cur = []
+            cur.append(m)
+        if cur:
+            batches.append(np.concatenate(cur))
+    order = rng.permutation(len(batches))
+    return [batches[k] for k in order]
+
+
 def epoch_batches(
     lengths: np.ndarray,
     counts: Sequence[int],
@@ -218,8 +291,12 @@ def epoch_batches(
     batch_size: int,
     seed: int,
     epoch: int,
+    groups: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """The batches (global row indices) of ``epoch``: a pure function of its arguments."""
+    """The batches (global row indices) of ``epoch``: a pure function of its arguments. With ``groups``
+    (shared-norm training) the mix is drawn by question and a question's windows share a batch."""
     rng = np.random.default_rng([seed, epoch])
+    if groups is not None:
+        return group_batches(lengths, epoch_group_rows(groups, counts, weights, rng), batch_size, rng)
     rows = epoch_rows(counts, weights, rng)
     return [rows[b] for b in bucketed_batches(lengths[rows], batch_size, rng)]

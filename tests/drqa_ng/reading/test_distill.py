@@ -325,3 +325,44 @@ def test_label_reader_keeps_only_the_listed_squad_articles(tiny_model_dir: Path,
     out3 = tmp_path / "l3.jsonl"
     assert main(["-q", "label-reader", *common, "--out", str(out3), "--articles", str(none)]) == 2
     assert not out3.exists()
+
+
+def test_mark_answers_gives_retrieved_units_their_span_and_marks_the_rest_negative(
+    tiny_sparse_index: Path, tiny_docstore: Path, tmp_path: Path
+) -> None:
+    from drqa_ng.cli.main import main
+
+    q = tmp_path / "q.jsonl"
+    q.write_text(
+        json.dumps({"id": "w1", "question": "When was the Eiffel Tower completed?", "answer": ["1889"]})
+        + "\n"
+        + json.dumps({"id": "w2", "question": "Who designed the Eiffel Tower?", "answer": ["Nobody Atall"]})
+        + "\n"
+    )
+    out = tmp_path / "marked.jsonl.gz"
+    args = [
+        "-q",
+        "distant-supervise",
+        str(q),
+        "--retrieved",
+        "--mark-answers",
+        "--index",
+        str(tiny_sparse_index),
+    ]
+    assert main([*args, "--docs", str(tiny_docstore), "-k", "3", "--out", str(out)]) == 0
+    rows = _read_gz(out)
+    w1 = [r for r in rows if r["id"].startswith("w1#")]
+    w2 = [r for r in rows if r["id"].startswith("w2#")]
+    assert len(w1) > 1 and w2
+    for r in w1:
+        if "1889" in r["context"]:
+            [a] = r["answers"]
+            assert r["context"][a["answer_start"] : a["answer_start"] + 4] == "1889" and "negative" not in r
+        else:
+            assert r["answers"] == [] and r["negative"] is True
+    assert any(r["answers"] for r in w1) and any(r.get("negative") for r in w1)
+    # no unit holds w2's answer: written as without --mark-answers (for label-reader), not as negatives
+    assert all(r["answers"] == [] and "negative" not in r for r in w2)
+    got = load_examples(out)
+    assert {e.id for e in got} == {r["id"] for r in w1}
+    assert all(e.has_gold != e.negative for e in got)
