@@ -101,13 +101,14 @@ def span_loss(
         s, e = model(ids, mask.long(), tti)
     s = s.float().masked_fill(~mask, -1e4)
     e = e.float().masked_fill(~mask, -1e4)
-    ce = torch.nn.functional.cross_entropy
-    hard = (ce(s, tgt[:, 0], reduction="none") + ce(e, tgt[:, 1], reduction="none")) / 2
     gold = torch.as_tensor(data.gold[idx], device=device).float()
-    prob = torch.as_tensor(np.asarray(data.soft_prob[idx]), device=device)
-    taught = (prob.sum(dim=(1, 2)) > 0).float()
     if shared_norm:
         hard, gold = _shared_norm_hard(s, e, tgt, gold, np.asarray(data.group[idx]))
+    else:
+        ce = torch.nn.functional.cross_entropy
+        hard = (ce(s, tgt[:, 0], reduction="none") + ce(e, tgt[:, 1], reduction="none")) / 2
+    prob = torch.as_tensor(np.asarray(data.soft_prob[idx]), device=device)
+    taught = (prob.sum(dim=(1, 2)) > 0).float()
     if not bool(taught.any()):
         return (hard * gold).sum() / max(1, len(idx))
     pos = torch.as_tensor(np.asarray(data.soft_pos[idx]), device=device)

@@ -273,11 +273,13 @@ def group_batches(
             i += 1
         chunk.sort(key=lambda m: int(lengths[m].max()))
         cur: list[np.ndarray] = []
+        filled = 0
         for m in chunk:
-            if cur and sum(len(c) for c in cur) + len(m) > batch_size:
+            if cur and filled + len(m) > batch_size:
                 batches.append(np.concatenate(cur))
-                cur = []
+                cur, filled = [], 0
             cur.append(m)
+            filled += len(m)
         if cur:
             batches.append(np.concatenate(cur))
     order = rng.permutation(len(batches))
