@@ -56,3 +56,58 @@ def best_spans(
         ends = np.pad(ends, ((0, 0), (0, pad)), constant_values=-1)
         top = np.pad(top, ((0, 0), (0, pad)), constant_values=-np.inf)
     return starts.astype(np.int64), ends.astype(np.int64), top
+
+
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+_TRIM = " \t\n\r,;:"
+
+
+def balanced_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` cut (``_cut_once`` until nothing changes) so that it holds no half of a bracket pair, as character offsets.
+
+    Span decoding scores token boundaries only, so a span can open inside a parenthesis and end outside
+    it ("Fe) is a chemical element and a metal" from "Iron (symbol Fe) is ...") or stop inside one
+    ("6 miles (9.7 km"). Scanning the span left to right with a stack of open brackets ``( [ {``:
+
+    - the first closer with no opener inside the span at position i: the span began inside a
+      parenthetical, so keep ``[start, i)``, or ``(i, end)`` when nothing stands before it;
+    - otherwise the outermost opener still open at the end, at position i: keep ``[start, i)``, or
+      ``(i, end)`` when the span begins with it.
+
+    Leading/trailing whitespace and ``, ; :`` are trimmed off a cut span; a span with balanced brackets,
+    or one a cut would leave empty, comes back unchanged. Pure: no model, no state.
+    """
+    while True:
+        cut = _cut_once(text, start, end)
+        if cut == (start, end):
+            return cut
+        start, end = cut
+
+
+def _cut_once(text: str, start: int, end: int) -> tuple[int, int]:
+    """One cut of ``balanced_span``."""
+    span = text[start:end]
+    stack: list[int] = []
+    cut: int | None = None
+    for i, ch in enumerate(span):
+        if ch in _OPEN:
+            stack.append(i)
+        elif ch in _CLOSE:
+            if stack and span[stack[-1]] == _CLOSE[ch]:
+                stack.pop()
+            else:
+                cut = i
+                break
+    if cut is None:
+        if not stack:
+            return start, end
+        cut = stack[0]
+    left, right = (0, cut), (cut + 1, len(span))
+    for a, b in (left, right):
+        piece = span[a:b]
+        stripped = piece.strip(_TRIM)
+        if stripped:
+            lead = len(piece) - len(piece.lstrip(_TRIM))
+            return start + a + lead, start + a + lead + len(stripped)
+    return start, end

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from drqa_ng.errors import InputError, UnsupportedError
-from drqa_ng.reading.decoding import best_spans
+from drqa_ng.reading.decoding import balanced_span, best_spans
 from drqa_ng.reading.features import Windows, make_windows, window_tokenizer
 from drqa_ng.types import Answer, Passage
 
@@ -123,7 +123,9 @@ class SpanReader:
                 rows = np.nonzero(prep.question_of_row == qi)[0]
                 rows = rows[np.argsort(lengths[rows], kind="stable")]
                 for b in range(0, len(rows), st.batch_size):
-                    self._decode(win.rows(rows[b : b + st.batch_size]), top_n, results[int(qi)])
+                    self._decode(
+                        win.rows(rows[b : b + st.batch_size]), top_n, results[int(qi)], prep.passages
+                    )
         out: list[list[Answer]] = []
         for best in results:
             ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
@@ -144,8 +146,15 @@ class SpanReader:
             out.append(answers)
         return out
 
-    def _decode(self, batch: Windows, top_n: int, best: dict[tuple[int, int, int], float]) -> None:
-        """Run the model on ``batch`` (windows of one question) and keep each span's best score in ``best``."""
+    def _decode(
+        self,
+        batch: Windows,
+        top_n: int,
+        best: dict[tuple[int, int, int], float],
+        passages: Sequence[Passage],
+    ) -> None:
+        """Run the model on ``batch`` (windows of one question) and keep each span's best score in ``best``;
+        a span holding half a bracket pair is cut to its balanced part (``decoding.balanced_span``)."""
         st = self.settings
         start, end = self.logits_fn(batch)
         s_idx, e_idx, score = best_spans(start, end, batch.context_mask, st.max_answer_len, top_n)
@@ -154,7 +163,10 @@ class SpanReader:
             for si, ei, sc in zip(s_idx[r], e_idx[r], score[r], strict=True):
                 if si < 0:
                     break
-                key = (pair, int(batch.offsets[r, si, 0]), int(batch.offsets[r, ei, 1]))
+                cs, ce = balanced_span(
+                    passages[pair].text, int(batch.offsets[r, si, 0]), int(batch.offsets[r, ei, 1])
+                )
+                key = (pair, cs, ce)
                 if sc > best.get(key, -np.inf):
                     best[key] = float(sc)
 

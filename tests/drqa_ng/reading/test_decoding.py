@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drqa_ng.reading.decoding import best_spans
+from drqa_ng.reading.decoding import balanced_span, best_spans
 
 
 def test_best_span_is_argmax_of_start_plus_end() -> None:
@@ -73,3 +73,24 @@ def test_matches_brute_force_enumeration() -> None:
             for (score, _i, _j), a, b in zip(want, st[r], en[r], strict=False):
                 assert s[r, a] + e[r, b] == score and a <= b < a + max_len
             assert np.all(st[r, len(want) :] == -1)
+
+
+@pytest.mark.parametrize(
+    ("span", "kept"),
+    [
+        ("Fe) is a chemical element and a metal", "Fe"),  # opened inside "(symbol Fe)"
+        ("6 miles (9.7 km", "6 miles"),  # stops inside a parenthetical
+        ("(1288", "1288"),  # nothing before the opener: the part after it
+        (") 1912", "1912"),  # nothing before the closer
+        ("a (b) c", "a (b) c"),  # balanced: unchanged
+        ("a [b (c) d] e", "a [b (c) d] e"),
+        ("x, (y", "x"),  # trailing separator trimmed off the cut span
+        ("(a] b", "a"),  # mismatched pair: cut until balanced
+        ("(", "("),  # a cut would leave nothing: unchanged
+    ],
+)
+def test_balanced_span_cuts_half_brackets(span: str, kept: str) -> None:
+    text = "pre " + span + " post"
+    s, e = balanced_span(text, 4, 4 + len(span))
+    assert text[s:e] == kept
+    assert 4 <= s <= e <= 4 + len(span)

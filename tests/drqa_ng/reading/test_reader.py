@@ -42,6 +42,24 @@ def test_answer_found_in_second_window_of_long_passage(tiny_encoder_dir: Path) -
     assert ans.retriever_score == 0.0
 
 
+def test_span_with_half_a_bracket_pair_is_cut_to_its_balanced_part(tiny_encoder_dir: Path) -> None:
+    """Before: "zebra) and a lion" (start token inside the parenthesis, end token after it)."""
+    tok = load_tokenizer(tiny_encoder_dir)
+    start_id, end_id = tok.token_to_id("zebra"), tok.token_to_id("lion")  # type: ignore[attr-defined]
+
+    def fn(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+        return ((w.input_ids == start_id) & w.context_mask) * 5.0, (
+            (w.input_ids == end_id) & w.context_mask
+        ) * 4.0
+
+    reader = SpanReader(tok, fn, ReaderSettings(max_length=40, stride=8), "fake")
+    text = "the animal (a zebra) and a lion ran"
+    [[ans]] = reader.read(["what animal?"], [[_p("d#p0", text)]])
+    assert ans.text == "zebra"
+    assert text[ans.start : ans.end] == "zebra"
+    assert ans.score == pytest.approx(9.0)  # the span's score is kept
+
+
 def test_top_n_ranks_across_passages_and_dedupes_overlapping_windows(tiny_encoder_dir: Path) -> None:
     tok = load_tokenizer(tiny_encoder_dir)
     base = _zebra_logits(tok)
