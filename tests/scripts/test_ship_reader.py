@@ -58,3 +58,10 @@ def test_reports_on_other_questions_are_refused() -> None:
     assert any("not 2.0 above" in w for w in ship.refusals(20.0, ev, ev, baseline_f1=89.0))
     with pytest.raises(SystemExit, match="no per-question"):
         ship.paired_gain(ev, {"scores": {}})
+
+
+def test_a_larger_size_limit_is_explicit() -> None:
+    ev, base = _report([0.6] * 10), _report([0.5] * 10)
+    assert any("67.1 MB > 30.0 MB" in w for w in ship.refusals(67.1, ev, ev, base))
+    assert ship.refusals(67.1, ev, ev, base, max_mb=70.0) == []
+    assert any("71.0 MB > 70.0 MB" in w for w in ship.refusals(71.0, ev, ev, base, max_mb=70.0))
