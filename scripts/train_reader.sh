@@ -77,6 +77,13 @@
 # steps at lr 5e-5 over 12,000 SQuAD train questions' top-3 paragraphs (answer found in one or more),
 # the WebQuestions / CuratedTREC tune-half paragraphs (teacher labels) and the clean mix at weight
 # 0.25: 23 min on 2 cores; RUN/student-sn.sh.
+# The averaged 6-layer MPNet reader (2026-12-07, seventh session, not shipped; docs/reader.md): the
+# 6-layer student above also trained with --shared-norm from its step 800 (the sharednorm stage's mix,
+# the clean files at 0.5, lr 3e-5, 800 steps, seed 61: 63 min; RUN/student-mp6sn.sh), then
+# `python scripts/average_readers.py RUN/student-mp6-avg RUN/student/model RUN/student/last` (its steps
+# 800 and 1,400) and `python scripts/average_readers.py RUN/student-mp6-soup RUN/student-mp6-avg
+# RUN/student-mp6sn/last`, exported with --smooth-data: int8 EM 68.72 / F1 79.21 (fp32 70.07 / 79.86)
+# on all 1,637, 67.1 MB, but lower open-domain EM than the MiniLM reader (tune mean 11.07 vs 12.27).
 #
 # On a GPU the same command runs every stage there (train-reader/label-reader use CUDA when present,
 # bf16 autocast): raise BATCH to 32; the teacher takes minutes instead of hours.
