@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from drqa_ng.config import shared_data_dir
-from drqa_ng.evaluation.metrics import exact_match, regex_match
+from drqa_ng.evaluation.metrics import answer_match
 from drqa_ng.evaluation.splits import REGEX_SETS, SETS, sampled_halves
 from drqa_ng.pipeline import QAPipeline
 from drqa_ng.reading.reader import SpanReader
@@ -69,9 +69,7 @@ def main() -> None:
                 wall[(b, k, c)].append(time.perf_counter() - t)
                 if res.answers:
                     text = res.answers[0].text
-                    hits[(b, k, c)] += bool(
-                        regex_match(text, q.answers) if regex else exact_match(text, q.answers)
-                    )
+                    hits[(b, k, c)] += bool(answer_match(text, q.answers, regex))
         for v in variants:
             em[v][name] = 100 * hits[v] / max(len(qs), 1)
     reader.settings, pipe.calibration = base, calibration

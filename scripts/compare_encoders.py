@@ -24,7 +24,7 @@ import numpy as np
 
 from drqa_ng.config import read_home_config, shared_data_dir
 from drqa_ng.evaluation.datasets import Question
-from drqa_ng.evaluation.metrics import has_answer, regex_in_text
+from drqa_ng.evaluation.metrics import passage_match
 from drqa_ng.evaluation.splits import REGEX_SETS, SETS, load_halves
 from drqa_ng.indexes import open_retriever
 from drqa_ng.protocols import Retriever
@@ -44,8 +44,7 @@ def recall_at(retriever: Retriever, store: DocStore, questions: list[Question], 
         batch = questions[lo : lo + 32]
         for q, hs in zip(batch, retriever.search([q.question for q in batch], max(KS)), strict=True):
             texts = {p.id: p.text for p in store.get_passages([h.id for h in hs]) if p is not None}
-            match = regex_in_text if regex else has_answer
-            ok = [match(texts.get(h.id, ""), q.answers) for h in hs]
+            ok = [passage_match(texts.get(h.id, ""), q.answers, regex) for h in hs]
             for i, k in enumerate(KS):
                 hits[i] += any(ok[:k])
     return (100 * hits / max(len(questions), 1)).tolist()

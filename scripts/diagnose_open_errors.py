@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from drqa_ng.config import shared_data_dir
-from drqa_ng.evaluation.metrics import exact_match, has_answer, regex_in_text, regex_match
+from drqa_ng.evaluation.metrics import answer_match, passage_match
 from drqa_ng.evaluation.splits import REGEX_SETS, SETS, sampled_halves
 from drqa_ng.pipeline import QAPipeline
 
@@ -38,16 +38,12 @@ def main() -> None:
         hit = right = wrong_span = wrong_passage = 0
         for q in halves["tune"]:
             [res] = pipe.ask_detailed([q.question], 1)
-            holding = {
-                e.passage.id
-                for e in res.evidence
-                if (regex_in_text(e.passage.text, q.answers) if rx else has_answer(e.passage.text, q.answers))
-            }
+            holding = {e.passage.id for e in res.evidence if passage_match(e.passage.text, q.answers, rx)}
             if not holding or not res.answers:
                 continue
             hit += 1
             top = res.answers[0]
-            if regex_match(top.text, q.answers) if rx else exact_match(top.text, q.answers):
+            if answer_match(top.text, q.answers, rx):
                 right += 1
             elif top.passage.id in holding:
                 wrong_span += 1

@@ -31,7 +31,7 @@ import numpy as np
 from drqa_ng.config import read_home_config, shared_data_dir
 from drqa_ng.evaluation.calibration import choose_threshold, expected_calibration_error
 from drqa_ng.evaluation.datasets import Question
-from drqa_ng.evaluation.metrics import exact_match, regex_match
+from drqa_ng.evaluation.metrics import answer_match
 from drqa_ng.evaluation.splits import REGEX_SETS, SETS, sampled_halves
 from drqa_ng.pipeline import PipelineSettings, QAPipeline
 from drqa_ng.ranking.answers import FEATURES, RankerWeights, ranker_features
@@ -41,7 +41,7 @@ TOP_N = 20
 
 
 def correct(text: str, golds: tuple[str, ...], regex: bool) -> bool:
-    return bool(regex_match(text, golds) if regex else exact_match(text, golds))
+    return bool(answer_match(text, golds, regex))
 
 
 def collect(pipe: QAPipeline, qs: list[Question], regex: bool, path: Path) -> dict[str, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from drqa_ng.config import read_home_config, shared_data_dir
 from drqa_ng.evaluation.datasets import Question
-from drqa_ng.evaluation.metrics import has_answer, regex_in_text
+from drqa_ng.evaluation.metrics import passage_match
 from drqa_ng.evaluation.splits import REGEX_SETS, sampled_halves
 from drqa_ng.pipeline import open_retrievers
 from drqa_ng.retrieval.articles import FEATURES, ArticleRanker, ArticleWeights, vector_scorer
@@ -66,7 +66,7 @@ def collect(
     for lo in range(0, len(qs), 32):
         batch = qs[lo : lo + 32]
         for q, c in zip(batch, ranker.candidates([q.question for q in batch], dense=True), strict=True):
-            label = [regex_in_text(t, q.answers) if regex else has_answer(t, q.answers) for t in c.texts]
+            label = [passage_match(t, q.answers, regex) for t in c.texts]
             rows.append(
                 {
                     "x": c.features,

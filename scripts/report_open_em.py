@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from drqa_ng.config import shared_data_dir
-from drqa_ng.evaluation.metrics import exact_match, has_answer, regex_in_text, regex_match
+from drqa_ng.evaluation.metrics import answer_match, passage_match
 from drqa_ng.evaluation.splits import REGEX_SETS, SETS, sampled_halves
 from drqa_ng.pipeline import QAPipeline
 
@@ -51,10 +51,8 @@ def main() -> None:
                 [res] = pipe.ask_detailed([q.question], 1)
                 if res.answers:
                     text = res.answers[0].text
-                    em += bool(regex_match(text, q.answers) if regex else exact_match(text, q.answers))
-                found = [
-                    (regex_in_text if regex else has_answer)(e.passage.text, q.answers) for e in res.evidence
-                ]
+                    em += bool(answer_match(text, q.answers, regex))
+                found = [passage_match(e.passage.text, q.answers, regex) for e in res.evidence]
                 r5 += any(found[:5])
             sec = (time.perf_counter() - t0) / max(len(qs), 1)
             n = max(len(qs), 1)

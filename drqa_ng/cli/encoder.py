@@ -146,7 +146,7 @@ def _mine(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from drqa_ng.errors import InputError
-    from drqa_ng.evaluation.metrics import has_answer, regex_in_text
+    from drqa_ng.evaluation.metrics import passage_match
     from drqa_ng.indexes import index_docs, open_retriever
     from drqa_ng.retrieval.pairs import mine_pairs, write_pairs
     from drqa_ng.store.docstore import DocStore
@@ -166,7 +166,7 @@ def _mine(args: argparse.Namespace) -> int:
         counts: dict[str, int] = {}
 
         def matches(text: str, answers: Sequence[str], regex: bool) -> bool:
-            return regex_in_text(text, answers) if regex else has_answer(text, answers)
+            return passage_match(text, answers, regex)
 
         def counted() -> Any:
             pairs = mine_pairs(qs, retriever, store, matches, k=args.k, negatives=args.negatives)

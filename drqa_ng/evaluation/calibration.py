@@ -24,7 +24,7 @@ import numpy as np
 from drqa_ng.confidence import FEATURES, Calibration, answer_features
 from drqa_ng.errors import DataFormatError, InputError, NotFoundError
 from drqa_ng.evaluation.datasets import Question
-from drqa_ng.evaluation.metrics import exact_match, regex_match
+from drqa_ng.evaluation.metrics import answer_match
 from drqa_ng.pipeline import QAResult
 
 DEFAULT_TARGET_PRECISION = 0.5
@@ -52,7 +52,7 @@ def answer_rows(questions: Sequence[Question], results: Sequence[QAResult], rege
             continue
         feats = answer_features(r.answers)
         for i, (a, x) in enumerate(zip(r.answers, feats, strict=True), 1):
-            ok = regex_match(a.text, q.answers) if regex else exact_match(a.text, q.answers)
+            ok = answer_match(a.text, q.answers, regex)
             rows.append(
                 AnswerRow(
                     q.id, i, a.text, ok, tuple(float(v) for v in x), a.span_prob, float(a.confidence or 0.0)

@@ -7,6 +7,8 @@
   as DrQA does via ``pattern.match``). ``regex_in_text`` uses ``search`` for passage recall.
 - ``has_answer``: DrQA/DPR retrieval recall: the normalised token sequence of any gold answer
   occurs as a contiguous token subsequence of the normalised passage.
+- ``answer_match`` / ``passage_match``: the answer / passage test of a question set, by whether its
+  gold answers are regexes (CuratedTREC) or strings.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from functools import lru_cache
 
 from drqa_ng.normalize import exact_match, f1_score, normalize_answer
 
-__all__ = ["exact_match", "f1_score", "has_answer", "normalize_answer", "regex_in_text", "regex_match"]
+__all__ = [
+    "answer_match",
+    "exact_match",
+    "f1_score",
+    "has_answer",
+    "normalize_answer",
+    "passage_match",
+    "regex_in_text",
+    "regex_match",
+]
 
 
 @lru_cache(maxsize=4096)
@@ -68,3 +79,13 @@ def has_answer(text: str, golds: Sequence[str]) -> bool:
             if tokens[i] == first and tokens[i : i + n] == g:
                 return True
     return False
+
+
+def answer_match(prediction: str, golds: Sequence[str], regex: bool = False) -> float:
+    """``regex_match`` when the golds are regexes, else ``exact_match`` (1.0 or 0.0)."""
+    return regex_match(prediction, golds) if regex else exact_match(prediction, golds)
+
+
+def passage_match(text: str, golds: Sequence[str], regex: bool = False) -> bool:
+    """``regex_in_text`` when the golds are regexes, else ``has_answer``: does ``text`` hold an answer?"""
+    return regex_in_text(text, golds) if regex else has_answer(text, golds)

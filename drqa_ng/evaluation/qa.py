@@ -27,7 +27,7 @@ import numpy as np
 
 from drqa_ng.errors import InputError
 from drqa_ng.evaluation.datasets import Question
-from drqa_ng.evaluation.metrics import exact_match, f1_score, has_answer, regex_in_text, regex_match
+from drqa_ng.evaluation.metrics import answer_match, exact_match, f1_score, passage_match, regex_match
 from drqa_ng.pipeline import Evidence, QAPipeline, QAResult, rank_answers
 from drqa_ng.stages import StageClock
 from drqa_ng.types import Answer
@@ -90,7 +90,7 @@ def answer_hit_rank(evidence: Sequence[Evidence], golds: Sequence[str], regex: b
     for e in evidence:
         if best and e.rank + 1 >= best:
             continue
-        found = regex_in_text(e.passage.text, golds) if regex else has_answer(e.passage.text, golds)
+        found = passage_match(e.passage.text, golds, regex)
         if found:
             best = e.rank + 1
     return best
@@ -254,7 +254,7 @@ def tune_weight(
                 ems.append(0.0)
                 f1s.append(0.0)
                 continue
-            ems.append(regex_match(text, q.answers) if regex else exact_match(text, q.answers))
+            ems.append(answer_match(text, q.answers, regex))
             f1s.append(f1_score(text, q.answers))
         em, f1 = 100.0 * float(np.mean(ems)), 100.0 * float(np.mean(f1s))
         curve.append((float(w), em))

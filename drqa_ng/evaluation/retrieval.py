@@ -19,7 +19,7 @@ from pathlib import Path
 
 from drqa_ng.errors import InputError
 from drqa_ng.evaluation.datasets import Question
-from drqa_ng.evaluation.metrics import has_answer, regex_in_text
+from drqa_ng.evaluation.metrics import passage_match
 from drqa_ng.protocols import PassageStore, Retriever
 from drqa_ng.types import Hit
 
@@ -68,7 +68,7 @@ def first_answer_rank(
     """0-based rank of the first hit whose text contains an answer; None if none does."""
     for rank, hit in enumerate(hits):
         text = texts.get(hit.id, "")
-        if regex_in_text(text, answers) if regex else has_answer(text, answers):
+        if passage_match(text, answers, regex):
             return rank
     return None
 

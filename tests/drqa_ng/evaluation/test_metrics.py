@@ -43,3 +43,16 @@ def test_has_answer_token_boundaries() -> None:
     assert has_answer("born in São Paulo, Brazil", ["Sao Paulo"]) is False
     assert has_answer("born in São Paulo, Brazil", ["São Paulo"])
     assert not has_answer("anything", [""])
+
+
+def test_answer_and_passage_match_follow_the_sets_gold_kind() -> None:
+    from drqa_ng.evaluation.metrics import answer_match, passage_match
+
+    assert answer_match("The Nile", ["nile"]) == 1.0
+    assert answer_match("Nile river", ["nile"]) == 0.0  # exact match, not a regex
+    assert answer_match("Nile river", ["nile"], regex=True) == 1.0  # anchored regex at the start
+    assert answer_match("the Nile", ["nile"], regex=True) == 0.0
+    assert passage_match("It flows into the Nile delta.", ["Nile delta"])
+    assert not passage_match("It flows north.", ["Nile"])
+    assert passage_match("born in 1912 or so", [r"19[0-9]{2}"], regex=True)
+    assert not passage_match("born in 1912 or so", [r"19[0-9]{2}"])  # a string gold is not a pattern
