@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -32,8 +33,10 @@ from drqa_ng.errors import DrqaError, InputError
 from drqa_ng.reading.manifest import ReaderManifest
 from drqa_ng.reading.model import MODEL_KIND, load_model, save_model
 
+M = TypeVar("M", bound=nn.Module)
 
-def average_into(models: Sequence[nn.Module], weights: Sequence[float]) -> nn.Module:
+
+def average_into(models: Sequence[M], weights: Sequence[float]) -> M:
     """``models[0]`` with every floating-point parameter and buffer replaced by the weighted mean over
     ``models`` (others, e.g. integer position ids, are kept from ``models[0]``)."""
     if len(models) < 2 or len(weights) != len(models):
@@ -75,7 +78,7 @@ def main() -> None:
     keep = ("max_length", "stride", "max_answer_len", "base_encoder", "precision")
     carry = {k: info[k] for k in keep if k in info}
     sources = [{"folder": str(m), "weight": w} for m, w in zip(args.models, weights, strict=True)]
-    save_model(avg, args.models[0], args.out, averaged_from=sources, **carry)  # type: ignore[arg-type]
+    save_model(avg, args.models[0], args.out, averaged_from=sources, **carry)
     print(f"{args.out}: weighted mean of {len(models)} models ({', '.join(f'{w:g}' for w in weights)})")
 
 
