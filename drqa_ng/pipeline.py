@@ -23,6 +23,7 @@ Everything is computed per question: a question's answers never depend on the re
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import sys
@@ -55,6 +56,13 @@ from drqa_ng.stages import DEFAULT_DEPTH, StageClock, run_stages
 from drqa_ng.types import Answer, Document, Hit, Passage, Support, Unit
 
 log = logging.getLogger(__name__)
+
+DEFAULT_EVIDENCE_WEIGHT = 12.0
+"""``w`` of the order in which a question's read passages are returned (``evidence_order``): the
+reader's best span score in the passage + w · the retriever's [0, 1] norm. Chosen on the tune halves
+of the five question sets (``drqa_ng.evaluation.splits``, 150 questions each, quickstart home, k = 10,
+the shipped reader; ``scripts/probe_reader_rerank.py``): mean top-5 paragraph recall 32.0 in the
+retriever's order, 33.2-33.6 for w in 4..16, best at 12."""
 
 DEFAULT_ANSWER_WEIGHT = 1.0
 """Retriever weight used when none is given: tuned with ``drqa-ng eval --tune`` on 100 SQuAD part-A
@@ -157,6 +165,9 @@ class PipelineSettings:
     batches runs (``ask_stream``: eval, ``ask`` with several questions or ``-i``, the HTTP batcher).
     ``None`` = auto (``auto_overlap``): on only when the reader leaves a CPU core free."""
     extra: tuple[tuple[str, str], ...] = field(default=())
+    evidence_weight: float | None = DEFAULT_EVIDENCE_WEIGHT
+    """Order each question's evidence by what the reader found in it (``evidence_order``; the reader
+    as a cross-encoder over the passages it reads anyway); None keeps the retriever's order."""
     articles: Path | None = None
     """A doc-unit sparse index of the same store: paragraphs are ranked with their article's score and
     title (``retrieval.articles``), and answers by the learned ranker stored beside the reader
@@ -201,6 +212,30 @@ def auto_overlap(reader_threads: int | None, cpus: int | None = None) -> bool:
 def combine_score(reader_score: float, retriever_norm: float, weight: float) -> float:
     """Final answer score = reader_score + weight · retriever_norm (BERTserini-style interpolation)."""
     return float(reader_score) + float(weight) * float(retriever_norm)
+
+
+def evidence_order(
+    evidence: Sequence[Evidence], read: Sequence[Answer], weight: float
+) -> tuple[Evidence, ...]:
+    """The evidence ordered by how it reads: relevance(p) = max reader_score of p's spans in ``read``
+    + weight · norm(p), best first; ties and passages with no span in ``read`` (empty, or the reader was
+    not asked for every passage) keep the retriever's order, the latter after the rest.
+
+    The reader is a cross-encoder that has just read every passage: its best span score says whether the
+    passage answers, which the retriever's score, computed from the question alone, cannot (on the tune
+    halves top-5 recall 32.0 → 33.6, ``DEFAULT_EVIDENCE_WEIGHT``).
+    """
+    best: dict[str, float] = {}
+    for a in read:
+        if a.reader_score > best.get(a.passage.id, -math.inf):
+            best[a.passage.id] = a.reader_score
+
+    def key(i: int) -> tuple[bool, float, int]:
+        e = evidence[i]
+        r = best.get(e.passage.id)
+        return (r is None, 0.0 if r is None else -(r + weight * e.norm), i)
+
+    return tuple(evidence[i] for i in sorted(range(len(evidence)), key=key))
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -329,6 +364,7 @@ class QAPipeline:
         overlap: bool = False,
         known_words: KnownWords | None = None,
         answer_ranker: RankerWeights | None = None,
+        evidence_weight: float | None = DEFAULT_EVIDENCE_WEIGHT,
     ) -> None:
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
@@ -346,6 +382,7 @@ class QAPipeline:
         self.calibration = calibration
         self.known_words = known_words
         self.answer_ranker = answer_ranker
+        self.evidence_weight = evidence_weight
         if min_confidence is None and answer_ranker is not None and isinstance(retriever, ArticleRanker):
             min_confidence = answer_ranker.threshold
         if min_confidence is None:
@@ -415,6 +452,7 @@ class QAPipeline:
             calibration=calibration,
             min_confidence=settings.min_confidence,
             overlap=auto_overlap(settings.threads) if settings.overlap is None else settings.overlap,
+            evidence_weight=settings.evidence_weight,
         )
 
     @classmethod
@@ -548,7 +586,7 @@ class QAPipeline:
         self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]], top_n: int
     ) -> list[list[Answer]]:
         """Run the reader over each question's evidence in batches and rank its candidates."""
-        return self._read_chunks(questions, evidence, self._prepare_chunks(questions, evidence), top_n)
+        return self._read_chunks(questions, evidence, self._prepare_chunks(questions, evidence), top_n)[0]
 
     def _prepare_chunks(
         self, questions: Sequence[str], evidence: Sequence[Sequence[Evidence]]
@@ -573,16 +611,20 @@ class QAPipeline:
         evidence: Sequence[Sequence[Evidence]],
         chunks: Sequence[ReaderChunk],
         top_n: int,
-    ) -> list[list[Answer]]:
+    ) -> tuple[list[list[Answer]], list[tuple[Evidence, ...]]]:
+        """Each question's ranked answers, and its evidence in ``evidence_order`` (the retriever's order
+        where the reader cannot say how each passage reads, or ``evidence_weight`` is None)."""
         results: list[list[Answer]] = []
+        ordered: list[tuple[Evidence, ...]] = []
         n = max(top_n, self.reader_candidates)
+        every = self.evidence_weight is not None
         for chunk in chunks:
             lo = chunk.start
             evs = evidence[lo : lo + self.reader_batch_size]
             raw: dict[int, list[Answer]] = {}
             if chunk.todo:
                 if chunk.prepared is not None and isinstance(self.reader, StagedRead):
-                    out = self.reader.read_prepared(chunk.prepared, top_n=n)
+                    out = self.reader.read_prepared(chunk.prepared, top_n=n, every_passage=every)
                 else:
                     out = self.reader.read(
                         [questions[lo + i] for i in chunk.todo],
@@ -592,8 +634,13 @@ class QAPipeline:
                 raw = dict(zip(chunk.todo, out, strict=True))
             for i, ev in enumerate(evs):
                 by_id = {e.passage.id: e for e in ev}
+                read = raw.get(i, [])
+                if every and chunk.prepared is not None and self.evidence_weight is not None:
+                    ordered.append(evidence_order(ev, read, self.evidence_weight))
+                else:
+                    ordered.append(tuple(ev))
                 cands = []
-                for a in raw.get(i, []):
+                for a in read[:n]:
                     e = by_id.get(a.passage.id)
                     if e is None:
                         cands.append(replace(a, retriever_score=0.0))
@@ -609,7 +656,7 @@ class QAPipeline:
                     results.append(rerank(questions[lo + i], merged, signals, self.answer_ranker)[:top_n])
                 else:
                     results.append(rank_answers(cands, self.answer_weight, top_n, self.calibration))
-        return results
+        return results, ordered
 
     # -- public entry points -------------------------------------------------------------------------
 
@@ -638,12 +685,12 @@ class QAPipeline:
         """
         check_count(top_n, self.limits.top_n, "top_n")
         qs = batch.questions
-        answers = self._read_chunks(qs, batch.evidence, batch.chunks, top_n)
+        answers, evidence = self._read_chunks(qs, batch.evidence, batch.chunks, top_n)
         per_q = (time.perf_counter() - batch.started) / max(len(qs), 1)
         cpu_q = (time.process_time() - batch.cpu_started) / max(len(qs), 1)
         return [
             QAResult(q, tuple(a), e, per_q, self.abstains(a), cpu_q, no_content=i in batch.no_content)
-            for i, (q, a, e) in enumerate(zip(qs, answers, batch.evidence, strict=True))
+            for i, (q, a, e) in enumerate(zip(qs, answers, evidence, strict=True))
         ]
 
     def answer(self, request: Request) -> list[QAResult]:

@@ -42,11 +42,14 @@ class Reader(Protocol):
 class StagedRead(Reader, Protocol):
     """A reader whose ``read`` splits into a CPU half (``prepare``: tokenise, build windows) and a model
     half (``read_prepared``), so a pipeline can prepare the next batch while the model reads this one.
-    ``read_prepared(prepare(q, p), n)`` equals ``read(q, p, n)``."""
+    ``read_prepared(prepare(q, p), n)`` equals ``read(q, p, n)``. ``every_passage=True`` appends, after
+    the ``top_n``, the best span of each passage that has none among them (how well each passage reads)."""
 
     def prepare(self, questions: Sequence[str], passages: Sequence[Sequence[Passage]]) -> Any: ...
 
-    def read_prepared(self, prep: Any, top_n: int = 1) -> list[list[Answer]]: ...
+    def read_prepared(
+        self, prep: Any, top_n: int = 1, *, every_passage: bool = False
+    ) -> list[list[Answer]]: ...
 
 
 class PassageStore(Protocol):

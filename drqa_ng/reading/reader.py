@@ -73,9 +73,14 @@ class SpanReader:
         self.backend = backend
 
     def read(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Passage]], top_n: int = 1
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[Passage]],
+        top_n: int = 1,
+        *,
+        every_passage: bool = False,
     ) -> list[list[Answer]]:
-        return self.read_prepared(self.prepare(questions, passages), top_n)
+        return self.read_prepared(self.prepare(questions, passages), top_n, every_passage=every_passage)
 
     def prepare(self, questions: Sequence[str], passages: Sequence[Sequence[Passage]]) -> PreparedRead:
         """The CPU half of ``read``: tokenise every (question, passage) pair into windows, no model call.
@@ -108,8 +113,14 @@ class SpanReader:
         question_of_row = np.asarray(pair_q, dtype=np.int64)[win.pair]
         return PreparedRead(len(questions), tuple(pair_p), win, question_of_row)
 
-    def read_prepared(self, prep: PreparedRead, top_n: int = 1) -> list[list[Answer]]:
-        """The model half of ``read``: run the windows of ``prep`` and keep each question's ``top_n`` spans."""
+    def read_prepared(
+        self, prep: PreparedRead, top_n: int = 1, *, every_passage: bool = False
+    ) -> list[list[Answer]]:
+        """The model half of ``read``: run the windows of ``prep`` and keep each question's ``top_n`` spans.
+
+        ``every_passage``: after those ``top_n``, each question's list also holds the best span of every
+        passage that has none among them (best first), so a caller learns how well each passage reads
+        (``QAPipeline`` orders evidence by it); the first ``top_n`` entries are unchanged."""
         if top_n < 1:
             raise InputError(f"top_n must be >= 1, got {top_n}")
         st = self.settings
@@ -128,7 +139,14 @@ class SpanReader:
                     )
         out: list[list[Answer]] = []
         for best in results:
-            ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
+            ordered = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+            ranked = ordered[:top_n]
+            if every_passage:
+                seen = {pair for (pair, _, _), _ in ranked}
+                for item in ordered[top_n:]:
+                    if item[0][0] not in seen:
+                        seen.add(item[0][0])
+                        ranked.append(item)
             answers = []
             for (pair, cs, ce), sc in ranked:
                 p = prep.passages[pair]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import pytest
@@ -8,9 +9,14 @@ import pytest
 from drqa_ng.errors import InputError
 from drqa_ng.normalize import normalize_answer
 from drqa_ng.pipeline import (
+    DEFAULT_EVIDENCE_WEIGHT,
+    Evidence,
     QAPipeline,
+    evidence_order,
     rank_answers,
 )
+from drqa_ng.protocols import StagedRead
+from drqa_ng.request import check_request
 from drqa_ng.types import Answer, Document, Passage
 from tests.serving.fakes import FakeReader, FakeRetriever, FakeStore, fake_pipeline, split_paragraphs
 from tests.serving.fakes import words as fake_words
@@ -383,3 +389,86 @@ def test_article_ranker_gives_evidence_signals_and_the_answer_ranker_orders_answ
     readers = [a.reader_score for a in r.answers]
     assert readers == sorted(readers)  # ascending: the ranker's order, not the reader's
     assert all(a.score == pytest.approx(-a.reader_score) for a in r.answers)
+
+
+def _ev(pid: str, norm: float, rank: int) -> Evidence:
+    p = Passage(id=pid, doc_id=pid, title=pid, text=f"text of {pid}", start=0, end=10)
+    return Evidence(p, score=norm, norm=norm, rank=rank)
+
+
+def _read(ev: Evidence, score: float) -> Answer:
+    p = ev.passage
+    return Answer(text="x", score=score, passage=p, start=0, end=1, reader_score=score, retriever_score=0.0)
+
+
+def test_evidence_order_is_best_span_plus_weighted_norm_then_retriever_order() -> None:
+    a, b, c, d = _ev("a", 1.0, 0), _ev("b", 0.5, 1), _ev("c", 0.2, 2), _ev("d", 0.0, 3)
+    read = [_read(c, 9.0), _read(b, 3.0), _read(c, 1.0), _read(a, 2.0)]  # d: no span read
+    # relevance: a 2 + w, b 3 + w/2, c 9 + w/5; d last
+    assert [e.passage.id for e in evidence_order([a, b, c, d], read, 0.0)] == ["c", "b", "a", "d"]
+    assert [e.passage.id for e in evidence_order([a, b, c, d], read, 10.0)] == ["a", "c", "b", "d"]
+    assert [e.passage.id for e in evidence_order([a, b, c, d], read, 1e6)] == ["a", "b", "c", "d"]
+    assert evidence_order([a, b], [], 1.0) == (a, b)  # nothing read: the retriever's order
+    tie = [_read(a, 1.0), _read(b, 1.0 + 0.5)]  # 1 + 1 == 1.5 + 0.5: tie keeps the retriever's order
+    assert [e.passage.id for e in evidence_order([a, b], tie, 1.0)] == ["a", "b"]
+
+
+class StagedFakeReader(FakeReader):
+    """FakeReader split into prepare / read_prepared, with ``every_passage`` (a ``StagedRead``)."""
+
+    def prepare(self, questions: Sequence[str], passages: Sequence[Sequence[Passage]]) -> object:
+        return list(questions), [list(p) for p in passages]
+
+    def read_prepared(
+        self, prep: object, top_n: int = 1, *, every_passage: bool = False
+    ) -> list[list[Answer]]:
+        questions, passages = cast(tuple[list[str], list[list[Passage]]], prep)
+        full = self.read(questions, passages, 10_000)
+        out = []
+        for answers in full:
+            kept = answers[:top_n]
+            if every_passage:
+                seen = {a.passage.id for a in kept}
+                for a in answers[top_n:]:
+                    if a.passage.id not in seen:
+                        seen.add(a.passage.id)
+                        kept.append(a)
+            out.append(kept)
+        return out
+
+
+def test_pipeline_orders_evidence_by_how_it_reads_and_keeps_its_answers() -> None:
+    store = FakeStore()
+    staged = QAPipeline(FakeRetriever(store, "paragraph"), store, StagedFakeReader(), k=6)  # type: ignore[arg-type]
+    plain = QAPipeline(
+        FakeRetriever(store, "paragraph"),
+        store,
+        StagedFakeReader(),  # type: ignore[arg-type]
+        k=6,
+        evidence_weight=None,
+    )
+    assert isinstance(staged.reader, StagedRead)
+    for q in QUESTIONS[:4]:
+        [got] = staged.answer(check_request([q]))
+        [ref] = plain.answer(check_request([q]))
+        assert got.answers == ref.answers  # the order of evidence never changes an answer
+        assert sorted(e.passage.id for e in got.evidence) == sorted(e.passage.id for e in ref.evidence)
+        assert got.evidence == evidence_order(
+            ref.evidence,
+            StagedFakeReader().read_prepared(
+                ([q], [[e.passage for e in ref.evidence]]), 20, every_passage=True
+            )[0],
+            DEFAULT_EVIDENCE_WEIGHT,
+        )
+    by_reader = QAPipeline(
+        FakeRetriever(store, "paragraph"),
+        store,
+        StagedFakeReader(),  # type: ignore[arg-type]
+        k=6,
+        evidence_weight=0.0,
+    )
+    moved = by_reader.answer(check_request(QUESTIONS[:4]))
+    kept = plain.answer(check_request(QUESTIONS[:4]))
+    for r in kept:
+        assert [e.rank for e in r.evidence] == sorted(e.rank for e in r.evidence)  # the retriever's order
+    assert any(m.evidence != k.evidence for m, k in zip(moved, kept, strict=True))

@@ -77,6 +77,31 @@ def test_top_n_ranks_across_passages_and_dedupes_overlapping_windows(tiny_encode
     assert len({(a.passage.id, a.start, a.end) for a in out}) == 3
 
 
+def test_every_passage_appends_each_unlisted_passage_best_span_after_the_top_n(
+    tiny_encoder_dir: Path,
+) -> None:
+    tok = load_tokenizer(tiny_encoder_dir)
+    base = _zebra_logits(tok)
+
+    def fn(w: Windows) -> tuple[np.ndarray, np.ndarray]:
+        s, e = base(w)  # type: ignore[operator]
+        return s + w.context_mask * 0.01 * np.arange(w.input_ids.shape[1]), e
+
+    reader = SpanReader(tok, fn, ReaderSettings(max_length=40, stride=8), "fake")
+    passages = [_p("a", "one zebra two zebra three"), _p("b", "no stripes here"), _p("c", "a lion")]
+    top = reader.read(["q?"], [passages], top_n=2)[0]
+    every = reader.read(["q?"], [passages], top_n=2, every_passage=True)[0]
+    assert every[:2] == top and {a.passage.id for a in top} == {"a"}
+    extra = every[2:]
+    assert sorted(a.passage.id for a in extra) == ["b", "c"]  # one span each, best first
+    assert [a.score for a in extra] == sorted((a.score for a in extra), reverse=True)
+    for a in extra:  # each is its passage's best span among all the reader kept
+        full = reader.read(["q?"], [[a.passage]], top_n=50)[0]
+        assert a.score == pytest.approx(full[0].score)
+    prep = reader.prepare(["q?"], [passages])
+    assert reader.read_prepared(prep, 2, every_passage=True) == [every]
+
+
 def test_default_batches_pad_each_call_only_to_its_own_longest_window(tiny_encoder_dir: Path) -> None:
     """Ten passages of very different lengths: the default reader runs them in length-sorted calls of
     at most ``ReaderSettings().batch_size`` windows, each as wide as its longest window, so the model
