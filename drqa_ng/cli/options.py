@@ -99,6 +99,13 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         help="interp fusion: weight of the last index (0..1; default: config.json, else 0.5)",
     )
     g.add_argument(
+        "--evidence-order",
+        choices=("reader", "retriever"),
+        default="reader",
+        help="order of the passages shown with the answers: reader (default: the reader's best span in "
+        "each + 12 x the retriever's norm, docs/retrieval.md 2d) or retriever (its order); answers are the same",
+    )
+    g.add_argument(
         "--max-passages", type=int, default=64, help="cap on passages read per question (default 64)"
     )
     add_threads_option(g, "CPU threads for the reader (default: the runtime's)")
@@ -204,6 +211,9 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         min_confidence=args.min_confidence,
         calibrated=args.calibrated,
         overlap={"on": True, "off": False}.get(getattr(args, "overlap", "auto")),
+        evidence_weight=None
+        if getattr(args, "evidence_order", "reader") == "retriever"
+        else base.evidence_weight,
     )
 
 

@@ -79,4 +79,11 @@ def test_renamed_flags_are_hidden_aliases() -> None:
 
     ask_args = parser.parse_args(["ask", "--index", "i", "--docs", "d", "q"])
     assert ask_args.k is None and pipeline_settings(ask_args).k == DEFAULT_K  # video asks say 3
+    from drqa_ng.pipeline import DEFAULT_EVIDENCE_WEIGHT
+
+    assert pipeline_settings(ask_args).evidence_weight == DEFAULT_EVIDENCE_WEIGHT
+    by_retriever = parser.parse_args(
+        ["ask", "--index", "i", "--docs", "d", "--evidence-order", "retriever", "q"]
+    )
+    assert pipeline_settings(by_retriever).evidence_weight is None
     assert parser.parse_args(["ask", "--top-n", "4", "q"]).top_n == 4
