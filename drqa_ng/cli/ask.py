@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from drqa_ng.pipeline import PreparedBatch, QAPipeline, QAResult
+    from drqa_ng.pipeline import Evidence, PreparedBatch, QAPipeline, QAResult
     from drqa_ng.types import Answer
 
 SNIPPET_CHARS = 160
@@ -77,6 +77,8 @@ def _ask(args: argparse.Namespace) -> int:
     if not args.questions and not args.interactive:
         raise InputError("give a question, or -i to read questions from stdin")
     check_quoted(args.questions)
+    if args.passages < 0:
+        raise InputError(f"--passages must be >= 0, got {args.passages}")
     if args.video_index is not None:
         return _ask_video(args)
     # The request is checked before anything is loaded: a bad question fails in milliseconds.
@@ -121,14 +123,47 @@ def _ask_video(args: argparse.Namespace) -> int:
     )
 
 
+def passage_dicts(evidence: Sequence[Evidence]) -> list[dict[str, Any]]:
+    """The passages read, in the order the pipeline returns them (``evidence_order``), for JSON."""
+    return [
+        {
+            "passage_id": e.passage.id,
+            "doc_id": e.passage.doc_id,
+            "title": e.passage.title,
+            "retriever_rank": e.rank + 1,
+            "text": e.passage.text,
+        }
+        for e in evidence
+    ]
+
+
+def print_passages(evidence: Sequence[Evidence], out: TextIO) -> None:
+    """``--passages N``: the passages read, best first, each with its retriever rank and opening words."""
+    if not evidence:
+        return
+    print("   passages read, best first:", file=out)
+    for i, e in enumerate(evidence, 1):
+        text = " ".join(e.passage.text.split())
+        cut = text[: 2 * SNIPPET_CHARS] + ("…" if len(text) > 2 * SNIPPET_CHARS else "")
+        print(f"   {i:2d}. {e.passage.title} ({e.passage.id}; retriever rank {e.rank + 1})", file=out)
+        print(f"       {cut}", file=out)
+
+
 def _emit(args: argparse.Namespace, results: Sequence[QAResult], color: bool) -> None:
     from drqa_ng.presentation import result_dict
 
+    shown: int = getattr(args, "passages", 0)
     for r in results:
         if args.json:
-            print(json.dumps(result_dict(r.question, r.answers, r.abstained), ensure_ascii=False))
+            row = result_dict(r.question, r.answers, r.abstained)
+            if shown:
+                row["passages"] = passage_dicts(r.evidence[:shown])
+            print(json.dumps(row, ensure_ascii=False))
         else:
             print_answers(r.question, r.answers, sys.stdout, color, r.abstained)
+            if shown:
+                print_passages(r.evidence[:shown], sys.stdout)
+                print()
     sys.stdout.flush()
 
 
@@ -203,6 +238,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help=f"answers per question (default {DEFAULT_TOP_N})",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per question")
+    p.add_argument(
+        "--passages",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also show the N best passages read (ordered by what the reader found in them, see "
+        '--evidence-order), with their retriever rank; in --json as "passages"',
+    )
     v = p.add_argument_group("video (answers are segments with timestamp links; see `drqa-ng build-video`)")
     v.add_argument(
         "--video-index",

@@ -165,3 +165,30 @@ def test_ask_checks_every_question_before_answering_any(run_cli, pipe_args) -> N
     many = [q for q, _, _ in TINY_FACTS] * 2  # more than one reader batch
     rc, out, err = run_cli("ask", *pipe_args, "--json", *many, "why " * 400)
     assert rc == 2 and "too long" in err and out == ""
+
+
+def test_ask_passages_lists_the_passages_read_in_both_orders(run_cli, pipe_args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    q = TINY_FACTS[0][0]
+    rc, out, err = run_cli("ask", *pipe_args, "-k", "4", "--passages", "3", "--json", q)
+    assert rc == 0, err
+    [obj] = [json.loads(x) for x in out.splitlines()]
+    read = obj["passages"]
+    assert len(read) == 3
+    ranks = [p["retriever_rank"] for p in read]
+    assert len(set(ranks)) == 3 and all(1 <= r <= 4 for r in ranks)  # a permutation of what was read
+    for p in read:
+        assert p["passage_id"].startswith(p["doc_id"] + "#p") and p["text"]
+    rc, out, err = run_cli(
+        "ask", *pipe_args, "-k", "4", "--passages", "4", "--evidence-order", "retriever", "--json", q
+    )
+    assert rc == 0, err
+    [obj] = [json.loads(x) for x in out.splitlines()]
+    in_order = [p["retriever_rank"] for p in obj["passages"]]
+    assert len(in_order) >= 3 and in_order == list(range(1, len(in_order) + 1))
+    rc, out, err = run_cli("ask", *pipe_args, "--passages", "2", q)
+    assert rc == 0, err
+    assert "passages read, best first:" in out and " 2. " in out and "retriever rank" in out
+    rc, out, err = run_cli("ask", *pipe_args, "--json", q)
+    assert "passages" not in json.loads(out.splitlines()[0])  # only when asked for
+    rc, out, err = run_cli("ask", *pipe_args, "--passages", "-1", q)
+    assert rc == 2 and "--passages must be >= 0" in err
