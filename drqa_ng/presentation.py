@@ -1,7 +1,7 @@
 """One presentation of answers for every surface: the CLI's JSON lines, the HTTP API and the web page.
 
 ``answer_dict`` is the only place an ``Answer`` becomes plain JSON values; ``result_dict`` adds the
-question and the abstention flag. ``hit_dict`` / ``hits_dict`` do the same for retrieved units
+question, the abstention flag and, when asked for, the passages read (``passage_dict``). ``hit_dict`` / ``hits_dict`` do the same for retrieved units
 (``search``), ``video_answer_dict`` / ``video_result_dict`` for video answers (``video-ask`` and
 ``/v1/video/ask``). ``serving.schemas`` validates these dicts into its pydantic models, so the CLI and HTTP
 field names cannot drift apart. The CLI's ``--json`` prints one such object a line (JSON Lines).
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from drqa_ng.pipeline import SearchHit
+from drqa_ng.pipeline import Evidence, SearchHit
 from drqa_ng.types import Answer
 
 if TYPE_CHECKING:
@@ -47,9 +47,17 @@ def answer_dict(a: Answer) -> dict[str, Any]:
     }
 
 
-def result_dict(question: str, answers: Sequence[Answer], abstained: bool) -> dict[str, Any]:
-    """A question's answers; ``abstained`` means "no confident answer" (the answers are still listed)."""
-    return {"question": question, "abstained": abstained, "answers": [answer_dict(a) for a in answers]}
+def result_dict(
+    question: str, answers: Sequence[Answer], abstained: bool, passages: Sequence[Evidence] | None = None
+) -> dict[str, Any]:
+    """A question's answers; ``abstained`` means "no confident answer" (the answers are still listed);
+    ``passages``: the passages read that were asked for, best first, as ``passage_dict`` (empty: none)."""
+    return {
+        "question": question,
+        "abstained": abstained,
+        "answers": [answer_dict(a) for a in answers],
+        "passages": [passage_dict(e) for e in passages or ()],
+    }
 
 
 def video_span_dict(a: VideoAnswer) -> dict[str, Any] | None:
@@ -100,6 +108,19 @@ def hit_dict(h: SearchHit) -> dict[str, Any]:
     if h.passage is not None:
         row |= {"title": h.passage.title, "text": h.passage.text}
     return row
+
+
+def passage_dict(e: Evidence) -> dict[str, Any]:
+    """A passage the reader read: ids, title, text and its 1-based rank in the retriever's list (the
+    pipeline returns passages ordered by what the reader found in them, ``pipeline.evidence_order``)."""
+    p = e.passage
+    return {
+        "passage_id": p.id,
+        "doc_id": p.doc_id,
+        "title": p.title,
+        "retriever_rank": e.rank + 1,
+        "text": p.text,
+    }
 
 
 def hits_dict(query: str, hits: Sequence[SearchHit]) -> dict[str, Any]:

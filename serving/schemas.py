@@ -16,7 +16,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from drqa_ng.pipeline import SearchHit
+from drqa_ng.pipeline import Evidence, SearchHit
 from drqa_ng.presentation import answer_dict, hits_dict, result_dict
 from drqa_ng.request import DEFAULT_K, DEFAULT_TOP_N, MAX_K, MAX_QUESTION_CHARS
 from drqa_ng.types import Answer
@@ -102,6 +102,13 @@ class AskRequest(QuestionsRequest):
     """One question (``question``) or many (``questions``), not both."""
 
     top_n: WholeNumber = Field(default=DEFAULT_TOP_N, ge=1, le=HARD_MAX_K, description="answers per question")
+    passages: WholeNumber = Field(
+        default=0,
+        ge=0,
+        le=HARD_MAX_K,
+        description="also return this many of the passages read per question, best first (ordered by what "
+        "the reader found in them), with their retriever rank",
+    )
     # Field before the validator: the bounds then reach the JSON Schema of the optional integer.
     k: Annotated[int, Field(ge=1, le=HARD_MAX_K), BeforeValidator(_integral_float)] | SkipJsonSchema[None] = (
         Field(
@@ -173,6 +180,16 @@ class AnswerOut(BaseModel):
         return cls.model_validate(answer_dict(a))
 
 
+class PassageOut(BaseModel):
+    """A passage the reader read; built only from ``drqa_ng.presentation.passage_dict`` (as ``ask --json``)."""
+
+    passage_id: str
+    doc_id: str
+    title: str
+    retriever_rank: int = Field(description="1-based rank of the passage in the retriever's list")
+    text: str
+
+
 class QuestionAnswers(BaseModel):
     question: str
     abstained: bool = Field(
@@ -181,10 +198,20 @@ class QuestionAnswers(BaseModel):
         "the answers are still listed as the best evidence",
     )
     answers: list[AnswerOut]
+    passages: list[PassageOut] = Field(
+        default_factory=list,
+        description="the first 'passages' (a request field) of the passages read, best first; empty unless asked for",
+    )
 
     @classmethod
-    def of(cls, question: str, answers: Sequence[Answer], abstained: bool) -> QuestionAnswers:
-        return cls.model_validate(result_dict(question, answers, abstained))
+    def of(
+        cls,
+        question: str,
+        answers: Sequence[Answer],
+        abstained: bool,
+        passages: Sequence[Evidence] | None = None,
+    ) -> QuestionAnswers:
+        return cls.model_validate(result_dict(question, answers, abstained, passages))
 
 
 class AskResponse(BaseModel):

@@ -123,20 +123,6 @@ def _ask_video(args: argparse.Namespace) -> int:
     )
 
 
-def passage_dicts(evidence: Sequence[Evidence]) -> list[dict[str, Any]]:
-    """The passages read, in the order the pipeline returns them (``evidence_order``), for JSON."""
-    return [
-        {
-            "passage_id": e.passage.id,
-            "doc_id": e.passage.doc_id,
-            "title": e.passage.title,
-            "retriever_rank": e.rank + 1,
-            "text": e.passage.text,
-        }
-        for e in evidence
-    ]
-
-
 def print_passages(evidence: Sequence[Evidence], out: TextIO) -> None:
     """``--passages N``: the passages read, best first, each with its retriever rank and opening words."""
     if not evidence:
@@ -155,9 +141,7 @@ def _emit(args: argparse.Namespace, results: Sequence[QAResult], color: bool) ->
     shown: int = getattr(args, "passages", 0)
     for r in results:
         if args.json:
-            row = result_dict(r.question, r.answers, r.abstained)
-            if shown:
-                row["passages"] = passage_dicts(r.evidence[:shown])
+            row = result_dict(r.question, r.answers, r.abstained, r.evidence[:shown] if shown else None)
             print(json.dumps(row, ensure_ascii=False))
         else:
             print_answers(r.question, r.answers, sys.stdout, color, r.abstained)

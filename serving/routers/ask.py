@@ -21,7 +21,12 @@ async def ask(body: AskRequest, state: State) -> AskResponse:
         req.questions, req.top_n, timeout=state.settings.request_timeout_s, k=req.k
     )
     return AskResponse(
-        results=[QuestionAnswers.of(r.question, r.answers, r.abstained) for r in results],
+        results=[
+            QuestionAnswers.of(
+                r.question, r.answers, r.abstained, r.evidence[: body.passages] if body.passages else None
+            )
+            for r in results
+        ],
         latency_ms=(time.perf_counter() - t0) * 1000,
         min_confidence=state.pipeline.min_confidence,
     )

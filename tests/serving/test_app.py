@@ -111,6 +111,26 @@ def test_ask_k_sets_retrieved_units_within_max_k(client: TestClient) -> None:
     assert spec["properties"]["k"]["maximum"] == 7
 
 
+def test_ask_passages_returns_the_passages_read_best_first(client: TestClient) -> None:
+    q = "What is the capital of Germany?"
+    (res,) = client.post("/v1/ask", json={"question": q, "passages": 2}).json()["results"]
+    assert len(res["passages"]) == 2
+    for p in res["passages"]:
+        assert set(p) == {"passage_id", "doc_id", "title", "retriever_rank", "text"}
+        assert p["passage_id"].startswith(p["doc_id"] + "#") and 1 <= p["retriever_rank"] <= 3
+    [detail] = fake_pipeline(k=3).ask_detailed([q])
+    assert [p["passage_id"] for p in res["passages"]] == [e.passage.id for e in detail.evidence[:2]]
+    (plain,) = client.post("/v1/ask", json={"question": q}).json()["results"]
+    assert plain["passages"] == [] and plain["answers"] == res["answers"]
+    (every,) = client.post("/v1/ask", json={"question": q, "passages": 7}).json()["results"]
+    assert len(every["passages"]) == 3  # at most the k = 3 passages read
+    for bad in (-1, 1.5, "2", 10**6):
+        r = client.post("/v1/ask", json={"question": q, "passages": bad})
+        assert r.status_code == 422, (bad, r.text)
+    spec = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
+    assert spec["properties"]["passages"]["minimum"] == 0
+
+
 def result_dict_of(question: str, answers: list[Answer]) -> dict[str, object]:
     from drqa_ng.presentation import result_dict
 
