@@ -79,8 +79,8 @@ def test_readme_commands_run_on_a_tiny_corpus(
     assert "Paris" in drqa(run_it[1])  # "What is the capital of France?"
 
     after = _drqa_commands(_blocks("bash")[2])
-    assert [c[0] for c in after] == ["ask", "ask", "search", "status", "serve"]
-    for argv in after[:4]:  # serve runs until stopped: its own tests cover it
+    assert [c[0] for c in after] == ["ask", "ask", "ask", "search", "status", "serve"]
+    for argv in after[:5]:  # serve runs until stopped: its own tests cover it
         drqa(argv, stdin="Who designed the Eiffel Tower?\n")
 
     [python] = _blocks("python")
