@@ -1,4 +1,5 @@
-// drqa-ng web page: POST /v1/ask, show answers highlighted in their passages; when the server has a video
+// drqa-ng web page: POST /v1/ask, show answers highlighted in their passages and, folded, the passages read
+// (best first, as the reader ranked them); when the server has a video
 // index (GET /healthz says so), POST /v1/video/ask and show segments with timestamp links. Plain JS.
 "use strict";
 
@@ -60,7 +61,25 @@ function evidenceItem(a) {
   return li;
 }
 
+const PASSAGES = 5; // passages read shown under the answers (folded)
+
+function renderPassages(passages) {
+  // The passages the reader read, best first, each with its rank in the retriever's list.
+  const box = document.getElementById("passages-box");
+  const list = document.getElementById("passages");
+  list.replaceChildren();
+  for (const p of passages || []) {
+    const li = el("li", "passage-read");
+    const text = p.text.length > 2 * SNIPPET ? p.text.slice(0, 2 * SNIPPET) + "…" : p.text;
+    li.append(el("div", "meta", `${p.title} (doc ${p.doc_id}) · retriever rank ${p.retriever_rank}`),
+      el("p", "read-text", text));
+    list.append(li);
+  }
+  box.hidden = list.children.length === 0;
+}
+
 function render(result, elapsedMs, serverMs) {
+  renderPassages(result.passages);
   const list = document.getElementById("answers");
   const notice = document.getElementById("abstained");
   list.replaceChildren();
@@ -147,11 +166,12 @@ async function ask(event) {
   status.textContent = "Thinking…";
   document.getElementById("answers").replaceChildren();
   document.getElementById("abstained").hidden = true;
+  renderPassages([]);
   const t0 = performance.now();
   try {
     const resp = await fetch(video ? "/v1/video/ask" : "/v1/ask", {
       method: "POST", headers: headers(),
-      body: JSON.stringify(video ? { question, k: n } : { question, top_n: n }),
+      body: JSON.stringify(video ? { question, k: n } : { question, top_n: n, passages: PASSAGES }),
     });
     const body = await resp.json();
     if (!resp.ok) {

@@ -117,6 +117,27 @@ def test_page_shows_highlighted_answer(server_url: str, browser: object) -> None
     assert "ms" in status and "answer" in status
 
 
+def test_page_lists_the_passages_read_folded_under_the_answers(server_url: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser
+    d.get(server_url + "/")  # type: ignore[attr-defined]
+    d.find_element(By.ID, "question").send_keys("What is the capital of Germany?")  # type: ignore[attr-defined]
+    d.find_element(By.ID, "ask-button").click()  # type: ignore[attr-defined]
+    WebDriverWait(d, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#passages li")))
+    box = d.find_element(By.ID, "passages-box")  # type: ignore[attr-defined]
+    assert box.is_displayed() and box.get_attribute("open") is None  # folded
+    items = d.find_elements(By.CSS_SELECTOR, "#passages li")  # type: ignore[attr-defined]
+    assert len(items) == 3  # the fake server reads k = 3
+    texts = [li.get_attribute("textContent") for li in items]
+    assert all("retriever rank" in t for t in texts)
+    assert any("Berlin is the capital of Germany." in t for t in texts)
+    box.find_element(By.TAG_NAME, "summary").click()
+    assert items[0].is_displayed()
+
+
 def test_page_shows_confidence_bar(server_url: str, browser: object) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
