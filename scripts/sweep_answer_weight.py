@@ -91,7 +91,9 @@ def main() -> None:
         pipe.reader = reader
         log.info("%s: %d q, %.1f s", name, len(qs), time.perf_counter() - t0)
         print(f"| {name} | {len(qs)} | " + " | ".join(f"{v:.1f}" for v in row) + " |", flush=True)
-    print("| mean | | " + " | ".join(f"{np.mean(em[(k, w)]):.2f}" for k in args.k for w in args.weights) + " |")
+    print(
+        "| mean | | " + " | ".join(f"{np.mean(em[(k, w)]):.2f}" for k in args.k for w in args.weights) + " |"
+    )
 
 
 if __name__ == "__main__":
