@@ -117,16 +117,23 @@ def test_page_shows_highlighted_answer(server_url: str, browser: object) -> None
     assert "ms" in status and "answer" in status
 
 
-def test_page_lists_the_passages_read_folded_under_the_answers(server_url: str, browser: object) -> None:
+def _ask_and_wait(d: Any, url: str, question: str, css: str) -> None:
+    """Open the page at ``url``, ask ``question`` and wait until ``css`` is on the page."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    d.get(url + "/")
+    d.find_element(By.ID, "question").send_keys(question)
+    d.find_element(By.ID, "ask-button").click()
+    WebDriverWait(d, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def test_page_lists_the_passages_read_folded_under_the_answers(server_url: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+
     d = browser
-    d.get(server_url + "/")  # type: ignore[attr-defined]
-    d.find_element(By.ID, "question").send_keys("What is the capital of Germany?")  # type: ignore[attr-defined]
-    d.find_element(By.ID, "ask-button").click()  # type: ignore[attr-defined]
-    WebDriverWait(d, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#passages li")))
+    _ask_and_wait(d, server_url, "What is the capital of Germany?", "#passages li")
     box = d.find_element(By.ID, "passages-box")  # type: ignore[attr-defined]
     assert box.is_displayed() and box.get_attribute("open") is None  # folded
     items = d.find_elements(By.CSS_SELECTOR, "#passages li")  # type: ignore[attr-defined]
@@ -140,14 +147,9 @@ def test_page_lists_the_passages_read_folded_under_the_answers(server_url: str, 
 
 def test_page_shows_confidence_bar(server_url: str, browser: object) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     d = browser
-    d.get(server_url + "/")  # type: ignore[attr-defined]
-    d.find_element(By.ID, "question").send_keys("What is the capital of Germany?")  # type: ignore[attr-defined]
-    d.find_element(By.ID, "ask-button").click()  # type: ignore[attr-defined]
-    WebDriverWait(d, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#answers li meter")))
+    _ask_and_wait(d, server_url, "What is the capital of Germany?", "#answers li meter")
     first = d.find_elements(By.CSS_SELECTOR, "#answers li")[0]  # type: ignore[attr-defined]
     value = float(first.find_element(By.TAG_NAME, "meter").get_attribute("value"))
     assert 0.0 < value <= 1.0
