@@ -617,14 +617,14 @@ class QAPipeline:
         results: list[list[Answer]] = []
         ordered: list[tuple[Evidence, ...]] = []
         n = max(top_n, self.reader_candidates)
-        every = self.evidence_weight is not None
+        weight = self.evidence_weight
         for chunk in chunks:
             lo = chunk.start
             evs = evidence[lo : lo + self.reader_batch_size]
             raw: dict[int, list[Answer]] = {}
             if chunk.todo:
                 if chunk.prepared is not None and isinstance(self.reader, StagedRead):
-                    out = self.reader.read_prepared(chunk.prepared, top_n=n, every_passage=every)
+                    out = self.reader.read_prepared(chunk.prepared, top_n=n, every_passage=weight is not None)
                 else:
                     out = self.reader.read(
                         [questions[lo + i] for i in chunk.todo],
@@ -635,8 +635,8 @@ class QAPipeline:
             for i, ev in enumerate(evs):
                 by_id = {e.passage.id: e for e in ev}
                 read = raw.get(i, [])
-                if every and chunk.prepared is not None and self.evidence_weight is not None:
-                    ordered.append(evidence_order(ev, read, self.evidence_weight))
+                if weight is not None and chunk.prepared is not None:
+                    ordered.append(evidence_order(ev, read, weight))
                 else:
                     ordered.append(tuple(ev))
                 cands = []

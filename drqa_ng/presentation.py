@@ -48,7 +48,7 @@ def answer_dict(a: Answer) -> dict[str, Any]:
 
 
 def result_dict(
-    question: str, answers: Sequence[Answer], abstained: bool, passages: Sequence[Evidence] | None = None
+    question: str, answers: Sequence[Answer], abstained: bool, passages: Sequence[Evidence] = ()
 ) -> dict[str, Any]:
     """A question's answers; ``abstained`` means "no confident answer" (the answers are still listed);
     ``passages``: the passages read that were asked for, best first, as ``passage_dict`` (empty: none)."""
@@ -56,7 +56,7 @@ def result_dict(
         "question": question,
         "abstained": abstained,
         "answers": [answer_dict(a) for a in answers],
-        "passages": [passage_dict(e) for e in passages or ()],
+        "passages": [passage_dict(e) for e in passages],
     }
 
 

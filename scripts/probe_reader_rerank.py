@@ -31,6 +31,7 @@ from drqa_ng.config import shared_data_dir
 from drqa_ng.evaluation.metrics import passage_match
 from drqa_ng.evaluation.splits import REGEX_SETS, sampled_halves
 from drqa_ng.pipeline import QAPipeline
+from drqa_ng.protocols import StagedRead
 
 log = logging.getLogger("probe_reader_rerank")
 KS = (1, 5, 10, 20)
@@ -40,13 +41,17 @@ WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0, 24.0, 1e3) 
 def collect(pipe: QAPipeline, questions: list, regex: bool, depth: int, cache: Path) -> list[dict]:
     if cache.is_file():
         return [{k: np.asarray(v) for k, v in r.items()} for r in json.loads(cache.read_text())]
+    reader = pipe.reader
+    if not isinstance(reader, StagedRead):
+        raise SystemExit(f"the home's reader is a {type(reader).__name__}: it cannot score every passage")
     rows = []
-    texts = [q.question for q in questions]
-    for lo in range(0, len(texts), 8):
+    for lo in range(0, len(questions), 8):
         batch = questions[lo : lo + 8]
-        evidence = pipe.retrieve([q.question for q in batch], k=depth)
-        answers = pipe.reader.read(
-            [q.question for q in batch], [[e.passage for e in ev] for ev in evidence], top_n=2000
+        texts = [q.question for q in batch]
+        evidence = pipe.retrieve(texts, k=depth)
+        # the best span of every passage, as QAPipeline gets it for evidence_order
+        answers = reader.read_prepared(
+            reader.prepare(texts, [[e.passage for e in ev] for ev in evidence]), 1, every_passage=True
         )
         for q, ev, ans in zip(batch, evidence, answers, strict=True):
             best: dict[str, float] = {}

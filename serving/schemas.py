@@ -209,7 +209,7 @@ class QuestionAnswers(BaseModel):
         question: str,
         answers: Sequence[Answer],
         abstained: bool,
-        passages: Sequence[Evidence] | None = None,
+        passages: Sequence[Evidence] = (),
     ) -> QuestionAnswers:
         return cls.model_validate(result_dict(question, answers, abstained, passages))
 

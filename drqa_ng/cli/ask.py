@@ -138,15 +138,14 @@ def print_passages(evidence: Sequence[Evidence], out: TextIO) -> None:
 def _emit(args: argparse.Namespace, results: Sequence[QAResult], color: bool) -> None:
     from drqa_ng.presentation import result_dict
 
-    shown: int = getattr(args, "passages", 0)
     for r in results:
+        shown = r.evidence[: args.passages]
         if args.json:
-            row = result_dict(r.question, r.answers, r.abstained, r.evidence[:shown] if shown else None)
-            print(json.dumps(row, ensure_ascii=False))
+            print(json.dumps(result_dict(r.question, r.answers, r.abstained, shown), ensure_ascii=False))
         else:
             print_answers(r.question, r.answers, sys.stdout, color, r.abstained)
             if shown:
-                print_passages(r.evidence[:shown], sys.stdout)
+                print_passages(shown, sys.stdout)
                 print()
     sys.stdout.flush()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,11 +164,8 @@ def _mine(args: argparse.Namespace) -> int:
         bar = tqdm(total=len(qs), unit="q", desc="mine-pairs", disable=args.quiet)
         counts: dict[str, int] = {}
 
-        def matches(text: str, answers: Sequence[str], regex: bool) -> bool:
-            return passage_match(text, answers, regex)
-
         def counted() -> Any:
-            pairs = mine_pairs(qs, retriever, store, matches, k=args.k, negatives=args.negatives)
+            pairs = mine_pairs(qs, retriever, store, passage_match, k=args.k, negatives=args.negatives)
             for i, pair in enumerate(pairs):
                 counts[pair.source] = counts.get(pair.source, 0) + 1
                 if i % 64 == 0:

@@ -22,9 +22,7 @@ async def ask(body: AskRequest, state: State) -> AskResponse:
     )
     return AskResponse(
         results=[
-            QuestionAnswers.of(
-                r.question, r.answers, r.abstained, r.evidence[: body.passages] if body.passages else None
-            )
+            QuestionAnswers.of(r.question, r.answers, r.abstained, r.evidence[: body.passages])
             for r in results
         ],
         latency_ms=(time.perf_counter() - t0) * 1000,
