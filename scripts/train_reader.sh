@@ -55,6 +55,7 @@
 #                     reader, dequantised) instead of the MiniLM-L6 base
 #   STUDENT_STEPS=N   the student's schedule is N steps instead of 2 epochs
 #   STUDENT_LR=X      the student's peak learning rate (default 1e-4)
+#   MP6=1             also the 6-layer MPNet stages at the end (prune, mp6, mp6sn, mp6soup; below)
 # The shipped reader (2026-12-07) came from: TEACHER_STEPS=700 PLACED=0 RETRIEVED=0 (teacher: 11,190
 # windows, ~2 h 20 min over two sittings; part-A validation F1 83.03), labels for the whole clean mix
 # except QED (LABEL_ONLY="squad_train dev-v1": 16,272 questions, ~75 min at 3.5-5 questions/s),
@@ -260,4 +261,52 @@ sn_export() {
     "$RUN/enwiki.sqlite" "$RUN/sn-int8"
 }
 stage snexport sn_export
+fi
+
+# The 6-layer MPNet reader (MP6=1; docs/reader.md, fifth and seventh sessions; not the default: it reads
+# gold paragraphs better, int8 F1 79.21, but answered fewer of the open question sets right). Measured on
+# 2 cores (2026-12-07): prune seconds; mp6 85 min (4.4 windows/s, best sample checkpoint at step 800);
+# mp6sn 63 min; mp6soup (two averages, a smoothed int8 + fp32 export, two evaluations) ~15 min (estimated).
+#   prune    the teacher's even layers and its span head: python prune_reader.py --layers 0,2,4,6,8,10
+#   mp6      the student stage from it on the clean labelled mix (no retrieved files): lr 8e-5, 1,400 steps,
+#            seed 43
+#   mp6sn    shared norm from its best checkpoint on the shared-norm mix with the clean files at 0.5
+#            instead of 0.25: lr 3e-5, 800 steps, seed 61 (needs the marked stage's data)
+#   mp6soup  AVG = mean(mp6 best, mp6 last); SOUP = mean(AVG, mp6sn last) (scripts/average_readers.py);
+#            export-reader --smooth-data (part-A train articles); int8 and fp32 on all 1,637
+if [[ ${MP6:-0} == 1 ]]; then
+stage prune python "$HERE/prune_reader.py" "$RUN/teacher/model" "$RUN/mpnet6-init" --layers 0,2,4,6,8,10
+MP6_MIX=()
+for spec in "${LABELLED[@]}"; do [[ $spec == *_retrieved* ]] || MP6_MIX+=("$spec"); done  # the clean mix, as measured
+stage mp6 drqa-ng -v train-reader "$RUN/student-mp6" --train "${MP6_MIX[@]}" "${COMMON[@]}" \
+  --base "$RUN/mpnet6-init" --hard-weight 0.5 --temperature 2 --lr 8e-5 --warmup 0.05 --max-steps 1400 --seed 43
+SOUP_FROM=("$RUN/student-mp6-avg")
+if [[ -n ${SN_MIX+x} ]]; then
+  MP6_SN_MIX=()
+  for spec in "${SN_MIX[@]}"; do
+    w=${spec##*:}
+    [[ $w != 0.25 ]] || w=0.5
+    MP6_SN_MIX+=("${spec%:*}:$w")
+  done
+  stage mp6sn drqa-ng -v train-reader "$RUN/student-mp6sn" --shared-norm --train "${MP6_SN_MIX[@]}" "${COMMON[@]}" \
+    --base "$RUN/student-mp6/model" --hard-weight 0.5 --temperature 2 --lr 3e-5 --warmup 0.05 --max-steps 800 \
+    --seed 61
+  SOUP_FROM+=("$RUN/student-mp6sn/last")
+fi
+mp6_soup() {
+  python "$HERE/average_readers.py" "$RUN/student-mp6-avg" "$RUN/student-mp6/model" "$RUN/student-mp6/last"
+  local soup=$RUN/student-mp6-avg  # without the shared-norm run the soup is AVG
+  if (( ${#SOUP_FROM[@]} > 1 )); then
+    soup=$RUN/student-mp6-soup
+    python "$HERE/average_readers.py" "$soup" "${SOUP_FROM[@]}"
+  fi
+  drqa-ng export-reader "$soup" "$RUN/mp6-soup-int8" --fp32 "$RUN/mp6-soup-fp32" \
+    --smooth-data "$SQ/dev-v1.1-part-A.json" --smooth-articles "$SQ/part-A-train-articles.txt"
+  local m
+  for m in mp6-soup-int8 mp6-soup-fp32; do
+    drqa-ng eval-reader "$RUN/$m" --data "$SQ/dev-v1.1-part-A.json" \
+      --articles "$SQ/part-A-validation-articles.txt" --threads "$THREADS" --out "$RUN/eval-$m.json"
+  done
+}
+stage mp6soup mp6_soup
 fi
