@@ -25,7 +25,7 @@ def _row(norms: list[float], has: list[bool]) -> dict[str, object]:
     return {
         "id": "q",
         "q": "q?",
-        "p": [[f"p{i}", "T", "text", n, y] for i, (n, y) in enumerate(zip(norms, has))],
+        "p": [[f"p{i}", "T", "text", n, y] for i, (n, y) in enumerate(zip(norms, has, strict=True))],
     }
 
 
