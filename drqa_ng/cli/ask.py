@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 SNIPPET_CHARS = 160
 
 
+def flat_head(text: str, chars: int) -> str:
+    """``text`` with its whitespace runs collapsed to one space, cut to at most ``chars`` characters
+    (a cut one ends in "…"): the preview ``search`` and ``ask --passages`` print."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= chars else flat[: chars - 1] + "…"
+
+
 def snippet(a: Answer, color: bool) -> str:
     """The answer in ~``SNIPPET_CHARS`` of context, marked with bold (tty) or ``**…**``."""
     text = a.passage.text
@@ -129,10 +136,8 @@ def print_passages(evidence: Sequence[Evidence], out: TextIO) -> None:
         return
     print("   passages read, best first:", file=out)
     for i, e in enumerate(evidence, 1):
-        text = " ".join(e.passage.text.split())
-        cut = text[: 2 * SNIPPET_CHARS] + ("…" if len(text) > 2 * SNIPPET_CHARS else "")
         print(f"   {i:2d}. {e.passage.title} ({e.passage.id}; retriever rank {e.rank + 1})", file=out)
-        print(f"       {cut}", file=out)
+        print(f"       {flat_head(e.passage.text, 2 * SNIPPET_CHARS)}", file=out)
 
 
 def _emit(args: argparse.Namespace, results: Sequence[QAResult], color: bool) -> None:

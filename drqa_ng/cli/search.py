@@ -8,12 +8,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drqa_ng.cli.ask import SNIPPET_CHARS, flat_head
+
 if TYPE_CHECKING:
     from drqa_ng.pipeline import PipelineSettings
 
 log = logging.getLogger(__name__)
-
-SNIPPET_CHARS = 160
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -122,11 +122,6 @@ def _settings(args: argparse.Namespace, positional: list[str]) -> PipelineSettin
     return replace(base, fusion_depth=args.fusion_depth)
 
 
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1] + "…"
-
-
 def _search(args: argparse.Namespace) -> int:
     from drqa_ng.cli.options import checked_k
     from drqa_ng.errors import InputError
@@ -169,6 +164,6 @@ def _search(args: argparse.Namespace) -> int:
         for h in shown:
             line = f"{h.rank}\t{h.hit.score:.4f}\t{h.hit.id}"
             if h.passage is not None:
-                line += f"\t{h.passage.title}\t{_snippet(h.passage.text)}"
+                line += f"\t{h.passage.title}\t{flat_head(h.passage.text, SNIPPET_CHARS)}"
             print(line)
     return 0

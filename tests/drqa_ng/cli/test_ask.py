@@ -192,3 +192,11 @@ def test_ask_passages_lists_the_passages_read_in_both_orders(run_cli, pipe_args:
     assert json.loads(out.splitlines()[0])["passages"] == []  # only when asked for
     rc, out, err = run_cli("ask", *pipe_args, "--passages", "-1", q)
     assert rc == 2 and "--passages must be >= 0" in err
+
+
+def test_flat_head_collapses_whitespace_and_cuts_within_the_bound() -> None:
+    from drqa_ng.cli.ask import flat_head
+
+    assert flat_head("a\n\n b\tc ", 10) == "a b c"
+    assert flat_head("abcde", 5) == "abcde"  # exactly the bound: kept whole
+    assert flat_head("abcdef", 5) == "abcd…"  # cut: at most the bound, ellipsis included
