@@ -24,10 +24,9 @@ from drqa_ng.config import shared_data_dir
 from drqa_ng.evaluation.metrics import answer_match
 from drqa_ng.evaluation.splits import REGEX_SETS, SETS, sampled_halves
 from drqa_ng.pipeline import QAPipeline
-from drqa_ng.types import Answer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sweep_answer_weight import Replay  # a sibling script
+from sweep_answer_weight import Replay, read_every_span  # a sibling script
 
 ORDERS = ("calibrated", "mass", "score")
 
@@ -49,13 +48,7 @@ def main() -> None:
         qs = halves[args.half]
         texts = [q.question for q in qs]
         evidence = pipe.retrieve(texts)
-        spans: dict[str, list[Answer]] = {}
-        for lo in range(0, len(qs), 8):
-            got = reader.read(
-                texts[lo : lo + 8], [[e.passage for e in ev] for ev in evidence[lo : lo + 8]], top_n=100_000
-            )
-            spans.update(zip(texts[lo : lo + 8], got, strict=True))
-        pipe.reader = Replay(spans)
+        pipe.reader = Replay(read_every_span(reader, texts, evidence))
         row = []
         for order in ORDERS:
             pipe.calibration = calibration if order == "calibrated" else None

@@ -24,6 +24,7 @@ from drqa_ng.config import shared_data_dir
 from drqa_ng.evaluation.metrics import answer_match
 from drqa_ng.evaluation.splits import REGEX_SETS, SETS, sampled_halves
 from drqa_ng.pipeline import Evidence, QAPipeline
+from drqa_ng.protocols import Reader
 from drqa_ng.types import Answer, Passage
 
 log = logging.getLogger("sweep_answer_weight")
@@ -43,6 +44,20 @@ class Replay:
             ids = {p.id for p in ps}
             out.append([a for a in self.spans[q] if a.passage.id in ids][:top_n])
         return out
+
+
+def read_every_span(
+    reader: Reader, texts: Sequence[str], evidence: Sequence[Sequence[Evidence]]
+) -> dict[str, list[Answer]]:
+    """Each question's spans in its passages, all of them (every span of every window, so any subset of
+    the passages gets the top 20 the pipeline would), read in batches of 8: what ``Replay`` answers from."""
+    spans: dict[str, list[Answer]] = {}
+    for lo in range(0, len(texts), 8):
+        got = reader.read(
+            texts[lo : lo + 8], [[e.passage for e in ev] for ev in evidence[lo : lo + 8]], top_n=100_000
+        )
+        spans.update(zip(texts[lo : lo + 8], got, strict=True))
+    return spans
 
 
 def main() -> None:
@@ -68,15 +83,7 @@ def main() -> None:
         # retrieved at each k, as ask would (the norms are min-max over the k hits)
         by_k: dict[int, list[list[Evidence]]] = {k: pipe.retrieve(texts, k=k) for k in args.k}
         evidence = by_k[depth]
-        spans: dict[str, list[Answer]] = {}
-        for lo in range(0, len(qs), 8):
-            got = reader.read(
-                texts[lo : lo + 8],
-                [[e.passage for e in ev] for ev in evidence[lo : lo + 8]],
-                top_n=100_000,  # every span of every window: any k-passage subset's top 20 is in it
-            )
-            spans.update(zip(texts[lo : lo + 8], got, strict=True))
-        pipe.reader = Replay(spans)
+        pipe.reader = Replay(read_every_span(reader, texts, evidence))
         row = []
         for k in args.k:
             for w in args.weights:
