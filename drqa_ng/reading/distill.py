@@ -123,8 +123,10 @@ def label_examples(
         )
         starts: list[dict[int, float]] = [{} for _ in part]
         ends: list[dict[int, float]] = [{} for _ in part]
+        # windows in length order, so each forward pass pads only to its own longest (rows() trims)
+        order = np.argsort(win.attention_mask.sum(axis=1), kind="stable")
         for j in range(0, len(win), batch_size):
-            w = win.rows(slice(j, j + batch_size))
+            w = win.rows(order[j : j + batch_size])
             with (
                 torch.inference_mode(),
                 torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16),

@@ -366,3 +366,27 @@ def test_mark_answers_gives_retrieved_units_their_span_and_marks_the_rest_negati
     got = load_examples(out)
     assert {e.id for e in got} == {r["id"] for r in w1}
     assert all(e.has_gold != e.negative for e in got)
+
+
+def test_labels_do_not_depend_on_the_batch_or_window_order(tiny_model_dir: Path) -> None:
+    from drqa_ng.reading.model import load_model
+
+    # a long context (several windows) beside short ones: windows are read shortest first in
+    # batches of 2, and each label must still gather its own example's windows
+    long_ctx = " ".join([CTX] * 4)
+    examples = [
+        QAExample(
+            "long", "What is the capital of Germany?", long_ctx, ("Berlin",), (long_ctx.index("Berlin"),)
+        ),
+        *_examples(),
+    ]
+    model, tok = load_model(tiny_model_dir), load_tokenizer(tiny_model_dir)
+    together = list(label_examples(model, tok, examples, max_length=32, stride=8, top=5, batch_size=2))
+    alone = [
+        next(label_examples(model, tok, [e], max_length=32, stride=8, top=5, batch_size=64)) for e in examples
+    ]
+    assert len(together) == 3
+    for a, b in zip(together, alone, strict=True):
+        assert [c for c, _ in a.starts] == [c for c, _ in b.starts]
+        assert [c for c, _ in a.ends] == [c for c, _ in b.ends]
+        np.testing.assert_allclose([v for _, v in a.starts], [v for _, v in b.starts], atol=1e-4)
