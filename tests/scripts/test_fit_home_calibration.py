@@ -3,24 +3,16 @@ the choice sample that open-domain settings are picked on, and are reproducible.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 from drqa_ng.evaluation.splits import parity_half, sampled_halves
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fit_home_calibration.py"
+from tests.scripts.loader import load_script
 
 
 def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fit_home_calibration", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("fit_home_calibration")
 
 
 def test_questions_are_tune_half_outside_the_choice_sample(tmp_path: Path) -> None:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 from drqa_ng.evaluation.datasets import Question
 from drqa_ng.retrieval.articles import ArticleRanker
 from tests.drqa_ng.retrieval.test_articles import DOCS
+from tests.scripts.loader import load_script
 from tests.serving.fakes import FakeRetriever, FakeStore
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "probe_article_recall.py"
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("probe_article_recall", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("probe_article_recall")
 
 
 def test_first_hit_and_recall() -> None:

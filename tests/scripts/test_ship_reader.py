@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ship_reader.py"
-_spec = importlib.util.spec_from_file_location("ship_reader", SCRIPT)
-assert _spec and _spec.loader
-ship = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ship)
+from tests.scripts.loader import load_script
+
+ship = load_script("ship_reader")
 
 
 def _report(f1s: list[float], articles: str = "val.txt") -> dict[str, Any]:
