@@ -169,6 +169,8 @@ label_all() {
     file=${spec%:*}
     name=$(basename "$file")
     labelled "$file" || continue
+    # a file labelled by an earlier run of this stage (another LABEL_ONLY) is kept
+    [[ -f "$RUN/labels/${name%%.*}.labels.jsonl.gz" ]] && continue
     drqa-ng label-reader "$RUN/teacher/model" "$file" --out "$RUN/labels/${name%%.*}.labels.jsonl.gz" \
       --articles "$SQ/part-A-train-articles.txt" --exclude-titles "$HERE/squad_dev_titles.txt" \
       --max-length 256 --stride 96 --threads "$THREADS"
