@@ -275,7 +275,8 @@ fi
 #   mp6sn    shared norm from its best checkpoint on the shared-norm mix with the clean files at 0.5
 #            instead of 0.25: lr 3e-5, 800 steps, seed 61 (needs the marked stage's data)
 #   mp6soup  AVG = mean(mp6 best, mp6 last); SOUP = mean(AVG, mp6sn last) (scripts/average_readers.py);
-#            export-reader --smooth-data (part-A train articles); int8 and fp32 on all 1,637
+#            export-reader --smooth-data (part-A train articles) and --fp32-compute all; int8, int8
+#            weights with fp32 arithmetic, and fp32 on all 1,637
 if [[ ${MP6:-0} == 1 ]]; then
 stage prune python "$HERE/prune_reader.py" "$RUN/teacher/model" "$RUN/mpnet6-init" --layers 0,2,4,6,8,10
 MP6_MIX=()
@@ -304,8 +305,11 @@ mp6_soup() {
   fi
   drqa-ng export-reader "$soup" "$RUN/mp6-soup-int8" --fp32 "$RUN/mp6-soup-fp32" \
     --smooth-data "$SQ/dev-v1.1-part-A.json" --smooth-articles "$SQ/part-A-train-articles.txt"
+  # int8 weights with fp32 arithmetic: the same size, fp32 accuracy, and correct on x86 CPUs without
+  # VNNI, where dynamic int8 MPNet overflows (docs/reader.md, ninth session)
+  drqa-ng export-reader "$soup" "$RUN/mp6-soup-w8" --fp32-compute all
   local m
-  for m in mp6-soup-int8 mp6-soup-fp32; do
+  for m in mp6-soup-int8 mp6-soup-w8 mp6-soup-fp32; do
     drqa-ng eval-reader "$RUN/$m" --data "$SQ/dev-v1.1-part-A.json" \
       --articles "$SQ/part-A-validation-articles.txt" --threads "$THREADS" --out "$RUN/eval-$m.json"
   done

@@ -79,7 +79,13 @@ SMOOTH_ALPHA = 0.5
 SMOOTH_SUFFIX = "_smooth_inv"
 
 
-def quantize_int8(fp32_path: Path, int8_path: Path, smooth_windows: Sequence[Windows] = ()) -> int:
+FP32_COMPUTE = ("none", "ffn", "all")
+"""Which MatMuls ``quantize_int8`` keeps in fp32 arithmetic (their weights stored int8 all the same)."""
+
+
+def quantize_int8(
+    fp32_path: Path, int8_path: Path, smooth_windows: Sequence[Windows] = (), fp32_compute: str = "none"
+) -> int:
     """Dynamic int8 quantisation: int8 weights for MatMul/Gemm (onnxruntime ``quantize_dynamic``,
     QInt8, one scale per output channel; activations quantised at run time) and embedding tables
     quantised one scale per row (``quantize_embedding_rows``). With ``smooth_windows`` (token windows
@@ -91,18 +97,33 @@ def quantize_int8(fp32_path: Path, int8_path: Path, smooth_windows: Sequence[Win
     86.92 (docs/reader.md). Earlier, per-channel MatMul weights kept EM/F1 56.8/69.2 on the part-A
     validation articles against fp32 58.4/70.5, where one scale per tensor gave 55.5/67.5. Smoothing
     the 6-layer MPNet reader's FFN inputs (maxima from 200 part-A train-article questions): F1 78.28 ->
-    78.78 on all 1,637 part-A validation questions (fp32 79.53; docs/reader.md)."""
+    78.78 on all 1,637 part-A validation questions (fp32 79.53; docs/reader.md).
+
+    ``fp32_compute``: "ffn" leaves the FFN input MatMuls (``ffn_input_matmuls``) out of the dynamic
+    quantisation and gives them int8 *weights* only (``weight_only_matmuls``): stored int8 like the rest,
+    run in fp32, so their outlier-channel inputs are never quantised; "all" does that for every MatMul
+    with a constant weight (no int8 arithmetic at all: fp32 accuracy at int8 size, and no u8s8
+    saturation on x86 CPUs without VNNI, where onnxruntime's int8 MatMul can overflow; docs/reader.md).
+    Returns how many MatMuls were smoothed or given fp32 arithmetic (smoothing is moot then, not done)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(prefix="drqa-ng-rows-") as td:
         rows = Path(td) / "rows.onnx"
         model = onnx.load(str(fp32_path))
-        smoothed = 0
-        if smooth_windows:
-            targets = ffn_input_matmuls(model)
-            smoothed = smooth_matmuls(model, activation_maxima(model, targets, smooth_windows))
+        if fp32_compute not in FP32_COMPUTE:
+            raise ValueError(f"fp32_compute must be one of {FP32_COMPUTE}, got {fp32_compute!r}")
+        done = 0
+        targets = ffn_input_matmuls(model) if fp32_compute == "ffn" else []
+        if fp32_compute == "all":
+            targets = constant_weight_matmuls(model)
+        if smooth_windows and fp32_compute == "none":
+            done = smooth_matmuls(model, activation_maxima(model, ffn_input_matmuls(model), smooth_windows))
         quantize_embedding_rows(model)
+        if fp32_compute == "all":
+            done = weight_only_matmuls(model, targets)
+            onnx.save(model, str(int8_path))
+            return done
         onnx.save(model, str(rows))
         quantize_dynamic(
             str(rows),
@@ -110,8 +131,123 @@ def quantize_int8(fp32_path: Path, int8_path: Path, smooth_windows: Sequence[Win
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul", "Gemm"],
             per_channel=True,
+            nodes_to_exclude=targets,
         )
-    return smoothed
+        if targets:
+            out = onnx.load(str(int8_path))
+            done = weight_only_matmuls(out, targets)
+            onnx.save(out, str(int8_path))
+    return done
+
+
+def constant_weight_matmuls(model: Any) -> list[str]:
+    """Names of the MatMuls whose second input is a 2-D float initializer (a layer's weight)."""
+    from onnx import TensorProto
+
+    shapes = {i.name: tuple(i.dims) for i in model.graph.initializer if i.data_type == TensorProto.FLOAT}
+    return [
+        str(n.name)
+        for n in model.graph.node
+        if n.op_type == "MatMul" and len(n.input) == 2 and len(shapes.get(n.input[1], ())) == 2
+    ]
+
+
+WEIGHT_ONLY_OP = "DequantizeLinear"
+
+
+def weight_only_matmuls(model: Any, names: Sequence[str]) -> int:
+    """Store, in place, the constant weight W ([K, N], fp32) of each MatMul named in ``names`` as int8
+    with one scale per output column, symmetric:
+
+        s_n = max_k |W_kn| / 127,   q_kn = round(W_kn / s_n) in [-127, 127],   W_kn ~ q_kn * s_n
+
+    (``<W>_quantized``, ``<W>_scale``, ``<W>_zero_point``: the names ``model_from_onnx`` dequantises)
+    and a ``DequantizeLinear`` (axis 1) that makes W again, so the MatMul itself runs in fp32 on
+    unquantised activations. ``fold_weight_dequant`` turns these back into fp32 initializers when a
+    session is made. Returns how many weights were rewritten."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    wanted = set(names)
+    dequant = []
+    moved: set[str] = set()
+    for node in graph.node:
+        if node.name not in wanted or node.op_type != "MatMul" or node.input[1] not in inits:
+            continue
+        name = node.input[1]
+        if name in moved:
+            continue
+        w = numpy_helper.to_array(inits[name]).astype(np.float32)
+        if w.ndim != 2:
+            continue
+        scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
+        q = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(q, name + "_quantized"),
+                numpy_helper.from_array(scale.astype(np.float32), name + "_scale"),
+                numpy_helper.from_array(np.zeros(w.shape[1], dtype=np.int8), name + "_zero_point"),
+            ]
+        )
+        dequant.append(
+            helper.make_node(
+                WEIGHT_ONLY_OP,
+                [name + "_quantized", name + "_scale", name + "_zero_point"],
+                [name],
+                name=name + "/dequant_weight",
+                axis=1,
+            )
+        )
+        moved.add(name)
+    if moved:
+        keep = [i for i in graph.initializer if i.name not in moved]
+        del graph.initializer[:]
+        graph.initializer.extend(keep)
+        rest = list(graph.node)
+        del graph.node[:]
+        graph.node.extend([*dequant, *rest])  # they read initializers only: first is topological
+    return len(moved)
+
+
+def fold_weight_dequant(model: Any) -> int:
+    """Replace, in place, each ``DequantizeLinear`` whose inputs are all initializers (the int8 weights
+    of ``weight_only_matmuls``) by the fp32 initializer it computes, w = (q - zero_point) * scale along
+    its axis; the int8 tensors go. Returns how many were folded (onnxruntime keeps such nodes as
+    run-time work, so the session would dequantise every weight on every call)."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    folded: list[Any] = []
+    used: set[str] = set()
+    for node in graph.node:
+        if node.op_type != WEIGHT_ONLY_OP or not all(i in inits for i in node.input if i):
+            continue
+        q = numpy_helper.to_array(inits[node.input[0]]).astype(np.float32)
+        scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
+        zero = (
+            numpy_helper.to_array(inits[node.input[2]]).astype(np.float32)
+            if len(node.input) > 2 and node.input[2]
+            else np.zeros_like(scale)
+        )
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        shape = [1] * q.ndim
+        if scale.ndim == 1 and q.ndim > 1:
+            shape[axis] = -1
+        w = (q - zero.reshape(shape)) * scale.reshape(shape)
+        graph.initializer.append(numpy_helper.from_array(w.astype(np.float32), node.output[0]))
+        folded.append(node)
+        used.update(i for i in node.input if i)
+    if folded:
+        still = {i for n in graph.node if n not in folded for i in n.input}
+        keep = [i for i in graph.initializer if i.name not in used or i.name in still]
+        del graph.initializer[:]
+        graph.initializer.extend(keep)
+        rest = [n for n in graph.node if n not in folded]
+        del graph.node[:]
+        graph.node.extend(rest)
+    return len(folded)
 
 
 def ffn_input_matmuls(model: Any) -> list[str]:
@@ -281,10 +417,12 @@ def export_reader(
     out: Path,
     fp32_out: Path | None = None,
     smooth_windows: Sequence[Windows] = (),
+    fp32_compute: str = "none",
     **info: Any,
 ) -> dict[str, Any]:
     """Export ``model_dir`` to an int8 ONNX folder ``out`` (and optionally an fp32 one); returns out's
-    manifest. ``smooth_windows``: see ``quantize_int8`` (the manifest records ``smoothed_matmuls``)."""
+    manifest. ``smooth_windows``, ``fp32_compute``: see ``quantize_int8`` (the manifest records
+    ``smoothed_matmuls``, or ``fp32_compute`` and ``fp32_compute_matmuls``)."""
     with tempfile.TemporaryDirectory(prefix="drqa-ng-onnx-") as td:
         fp32 = Path(td) / "model.fp32.onnx"
         int8 = Path(td) / "model.int8.onnx"
@@ -293,9 +431,11 @@ def export_reader(
         if fp32_out is not None:
             write_onnx_folder(model_dir, fp32, fp32_out, "fp32", **info)
         log.info("quantising to int8")
-        smoothed = quantize_int8(fp32, int8, smooth_windows)
-        if smoothed:
-            info = {**info, "smoothed_matmuls": smoothed, "smooth_alpha": SMOOTH_ALPHA}
+        done = quantize_int8(fp32, int8, smooth_windows, fp32_compute)
+        if fp32_compute != "none":
+            info = {**info, "fp32_compute": fp32_compute, "fp32_compute_matmuls": done}
+        elif done:
+            info = {**info, "smoothed_matmuls": done, "smooth_alpha": SMOOTH_ALPHA}
         return write_onnx_folder(model_dir, int8, out, "int8", **info)
 
 
@@ -355,6 +495,12 @@ def load_onnx_session(folder: Path, threads: int | None = None) -> Any:
     except ImportError as e:  # pragma: no cover - onnxruntime is a declared dependency
         raise UnsupportedError("onnxruntime is not installed") from e
     data = read_onnx_bytes(folder)
+    if WEIGHT_ONLY_OP.encode() in data:  # int8-stored weights run in fp32: dequantised once, here
+        import onnx
+
+        model = onnx.load_from_string(data)
+        if fold_weight_dequant(model):
+            data = model.SerializeToString()
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads

@@ -146,3 +146,28 @@ def test_export_reader_smooths_with_squad_data_and_refuses_data_without_paragrap
     )
     assert rc == 2 and "SQuAD JSON" in err
     assert not (tmp_path / "o2").exists()
+
+
+def test_export_reader_fp32_compute_says_how_many_and_is_not_combined_with_smoothing(  # type: ignore[no-untyped-def]
+    run_cli, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    rc, out, err = run_cli(
+        "export-reader", str(tiny_model_dir), str(tmp_path / "ffn"), "--fp32-compute", "ffn"
+    )
+    assert rc == 0, err
+    assert "2 MatMuls with int8 weights run in fp32" in out  # the tiny encoder's two FFN inputs
+    manifest = json.loads((tmp_path / "ffn" / "manifest.json").read_text())
+    assert manifest["fp32_compute"] == "ffn" and manifest["fp32_compute_matmuls"] == 2
+    data = tmp_path / "s.json"
+    data.write_text(json.dumps(SQUAD))
+    rc, _, err = run_cli(
+        "export-reader",
+        str(tiny_model_dir),
+        str(tmp_path / "o2"),
+        "--fp32-compute",
+        "all",
+        "--smooth-data",
+        str(data),
+    )
+    assert rc == 2 and "alternatives" in err
+    assert not (tmp_path / "o2").exists()

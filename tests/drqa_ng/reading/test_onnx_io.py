@@ -269,3 +269,63 @@ def test_smoothed_export_reads_and_model_from_onnx_divides_the_scales_back_out(
     for name, p in rebuilt.named_parameters():
         step = params[name].detach().abs().max() / 100  # int8 rounding, not a factor s off
         assert torch.allclose(p, params[name], atol=float(step)), name
+
+
+def test_weight_only_matmul_is_int8_on_disk_and_folds_back_to_fp32_arithmetic() -> None:
+    import onnx
+
+    from drqa_ng.reading.onnx_io import constant_weight_matmuls, fold_weight_dequant, weight_only_matmuls
+
+    rng = np.random.default_rng(1)
+    w = (rng.standard_normal((16, 64)) * 0.1).astype(np.float32)
+    x = rng.standard_normal((50, 16)).astype(np.float32)
+    x[:, 3] *= 60.0  # an outlier channel: no int8 activation scale is involved, so it costs nothing
+    exact = _run_x(_matmul_model(w), x)
+    model = _matmul_model(w)
+    assert constant_weight_matmuls(model) == ["up"]
+    assert weight_only_matmuls(model, ["up"]) == 1
+    onnx.checker.check_model(model)
+    inits = {i.name: i for i in model.graph.initializer}  # type: ignore[attr-defined]
+    assert sorted(inits) == ["w_quantized", "w_scale", "w_zero_point"]
+    assert inits["w_quantized"].data_type == onnx.TensorProto.INT8
+    assert [n.op_type for n in model.graph.node] == ["DequantizeLinear", "MatMul"]  # type: ignore[attr-defined]
+    # unfolded, onnxruntime may fuse DequantizeLinear + MatMul into a dynamically quantised MatMul
+    # (int8 activations after all), so sessions are made from the folded graph (load_onnx_session)
+    assert fold_weight_dequant(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["MatMul"]  # type: ignore[attr-defined]
+    assert [i.name for i in model.graph.initializer] == ["w"]  # type: ignore[attr-defined]
+    step = np.abs(w).max(axis=0) / 127  # one scale per output column
+    bound = np.abs(x) @ np.broadcast_to(step / 2, w.shape) + 1e-4
+    assert np.all(np.abs(_run_x(model, x) - exact) <= bound)  # the weight's rounding only
+
+
+@pytest.mark.parametrize("mode", ["ffn", "all"])
+def test_fp32_compute_export_is_int8_sized_and_reads_like_fp32(
+    tiny_model_dir: Path, tiny_onnx_dir: Path, tmp_path: Path, mode: str
+) -> None:
+    import torch
+
+    from drqa_ng.reading.features import load_tokenizer, make_windows
+    from drqa_ng.reading.model import load_model
+    from drqa_ng.reading.onnx_io import export_reader, model_from_onnx, read_onnx_bytes
+
+    manifest = export_reader(tiny_model_dir, tmp_path / mode, fp32_compute=mode)
+    assert manifest["fp32_compute"] == mode and manifest["fp32_compute_matmuls"] >= 2
+    data = read_onnx_bytes(tmp_path / mode)
+    fp32_bytes = len(read_onnx_bytes(tiny_onnx_dir.parent / "fp32"))
+    assert len(data) < 0.5 * fp32_bytes  # the weights stay int8 on disk
+    assert (b"MatMulInteger" in data) == (mode == "ffn")  # "all": no int8 arithmetic left
+    tok = load_tokenizer(tiny_model_dir)
+    w = make_windows(tok, [Q], [TEXT], 64, 16)
+    ts, te = load_reader(tiny_model_dir).logits_fn(w)
+    qs, qe = load_reader(tmp_path / mode, backend="onnx").logits_fn(w)
+    real = w.attention_mask.astype(bool)
+    if mode == "all":  # weight rounding only: far closer than dynamic int8
+        np.testing.assert_allclose(qs[real], ts[real], atol=0.05)
+        np.testing.assert_allclose(qe[real], te[real], atol=0.05)
+    assert np.corrcoef(qs[real], ts[real])[0, 1] > 0.95
+    rebuilt, orig = model_from_onnx(tmp_path / mode, tiny_model_dir), load_model(tiny_model_dir)
+    params = dict(orig.named_parameters())
+    for name, p in rebuilt.named_parameters():
+        step = params[name].detach().abs().max() / 100
+        assert torch.allclose(p, params[name], atol=float(step)), name
