@@ -412,6 +412,52 @@ def write_onnx_folder(
     return manifest
 
 
+CHECK_QUESTION = "Which river flows through the old capital, and when was its first bridge built?"
+CHECK_PASSAGE = (
+    "The old capital stands on both banks of the river Spree. Its first stone bridge was built in 1307, "
+    "and the island between the two arms of the river holds five museums, a cathedral and a park."
+)
+CHECK_MIN_CORRELATION = 0.9
+"""An int8 folder whose start or end logits on the check window correlate less than this with the
+fp32 export's (over the window's tokens) is refused where it is loaded: its arithmetic is broken on
+this CPU, not merely rounded (a healthy int8 export stays above 0.99)."""
+
+
+def _check_window(tokenizer: Any) -> Windows:
+    from drqa_ng.reading.features import make_windows
+
+    return make_windows(tokenizer, [CHECK_QUESTION], [CHECK_PASSAGE], 128, 32)
+
+
+def check_logits(session: Any, tokenizer: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end logits of ``session`` on the fixed check window (real tokens only)."""
+    w = _check_window(tokenizer)
+    declared = {i.name for i in session.get_inputs()}
+    start, end = session.run(None, w.model_inputs(declared))[:2]
+    real = w.attention_mask[0].astype(bool)
+    return np.asarray(start[0][real], dtype=np.float64), np.asarray(end[0][real], dtype=np.float64)
+
+
+def self_check(session: Any, tokenizer: Any, reference: Mapping[str, Any]) -> float:
+    """The lower of the start and end logit correlations (Pearson) between ``session`` and the
+    ``reference`` an export recorded (``export_reader``: the fp32 model's logits on the check window);
+    1.0 when the reference is for other text or another tokenisation (nothing to compare)."""
+    if reference.get("question") != CHECK_QUESTION or reference.get("passage") != CHECK_PASSAGE:
+        return 1.0
+    start, end = check_logits(session, tokenizer)
+    want_s = np.asarray(reference.get("start", []), dtype=np.float64)
+    want_e = np.asarray(reference.get("end", []), dtype=np.float64)
+    if want_s.shape != start.shape or want_e.shape != end.shape or len(start) < 3:
+        return 1.0
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        if a.std() < 1e-9 or b.std() < 1e-9:  # a constant row: agreeing only if both are the same
+            return 1.0 if np.allclose(a, b, atol=1e-3) else 0.0
+        return float(np.corrcoef(a, b)[0, 1])
+
+    return min(corr(start, want_s), corr(end, want_e))
+
+
 def export_reader(
     model_dir: Path,
     out: Path,
@@ -432,6 +478,7 @@ def export_reader(
             write_onnx_folder(model_dir, fp32, fp32_out, "fp32", **info)
         log.info("quantising to int8")
         done = quantize_int8(fp32, int8, smooth_windows, fp32_compute)
+        info = {**info, "self_check": _reference(fp32, model_dir)}
         if fp32_compute != "none":
             info = {**info, "fp32_compute": fp32_compute, "fp32_compute_matmuls": done}
         elif done:
@@ -486,6 +533,22 @@ def read_onnx_bytes(folder: Path) -> bytes:
         if not (folder / name).is_file() or file_sha256(folder / name) != digest:
             raise IndexFormatError(f"{folder}/{name} is missing or corrupt: sha256 does not match {MANIFEST}")
     return data
+
+
+def _reference(fp32_file: Path, model_dir: Path) -> dict[str, Any]:
+    """What ``self_check`` compares against: the fp32 export's logits on the check window."""
+    import onnxruntime as ort
+
+    from drqa_ng.reading.features import load_tokenizer
+
+    session = ort.InferenceSession(str(fp32_file), providers=["CPUExecutionProvider"])
+    start, end = check_logits(session, load_tokenizer(Path(model_dir)))
+    return {
+        "question": CHECK_QUESTION,
+        "passage": CHECK_PASSAGE,
+        "start": [round(float(v), 4) for v in start],
+        "end": [round(float(v), 4) for v in end],
+    }
 
 
 def load_onnx_session(folder: Path, threads: int | None = None) -> Any:

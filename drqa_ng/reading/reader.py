@@ -288,7 +288,20 @@ def load_reader(
         return torch_reader(load_model(folder), load_tokenizer(folder), settings)
     if kind == ONNX_KIND and backend in ("auto", "onnx"):
         session = load_onnx_session(folder, threads=threads)
-        return onnx_reader(session, load_tokenizer(folder), settings)
+        tokenizer = load_tokenizer(folder)
+        reference = manifest.extra.get("self_check")
+        if isinstance(reference, dict):
+            from drqa_ng.reading.onnx_io import CHECK_MIN_CORRELATION, self_check
+
+            agree = self_check(session, tokenizer, reference)
+            if agree < CHECK_MIN_CORRELATION:
+                raise UnsupportedError(
+                    f"{folder}: on this CPU the reader's int8 arithmetic does not reproduce its fp32 logits "
+                    f"(correlation {agree:.2f} on the export's check window; x86 CPUs without VNNI can "
+                    "overflow int8 products): export it again with `drqa-ng export-reader MODEL OUT "
+                    "--fp32-compute all` (int8 weights, fp32 arithmetic)"
+                )
+        return onnx_reader(session, tokenizer, settings)
     raise UnsupportedError(
         f"{folder} holds a {kind!r} folder, which the {backend!r} backend cannot load"
         + (" (run `drqa-ng export-reader` to get an ONNX folder)" if kind == MODEL_KIND else "")

@@ -329,3 +329,27 @@ def test_fp32_compute_export_is_int8_sized_and_reads_like_fp32(
     for name, p in rebuilt.named_parameters():
         step = params[name].detach().abs().max() / 100
         assert torch.allclose(p, params[name], atol=float(step)), name
+
+
+def test_an_int8_folder_whose_arithmetic_breaks_on_this_cpu_is_refused(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The export records the fp32 logits of a fixed check window; loading compares (onnxruntime's
+    u8s8 int8 products overflow on x86 CPUs without VNNI for some models: answers would be garbage)."""
+    from drqa_ng.reading.features import load_tokenizer
+    from drqa_ng.reading.onnx_io import CHECK_PASSAGE, export_reader, load_onnx_session, self_check
+
+    folder = tmp_path / "int8"
+    manifest = export_reader(tiny_model_dir, folder)
+    ref = manifest["self_check"]
+    assert ref["passage"] == CHECK_PASSAGE and len(ref["start"]) == len(ref["end"]) > 10
+    session, tok = load_onnx_session(folder), load_tokenizer(folder)
+    assert self_check(session, tok, ref) > 0.95  # int8 rounding only
+    assert self_check(session, tok, {**ref, "passage": "other text"}) == 1.0  # nothing to compare
+    load_reader(folder)  # passes
+    # the same folder on a "CPU" whose int8 results do not follow fp32: here, a reference turned around
+    data = json.loads((folder / "manifest.json").read_text())
+    data["self_check"]["start"] = [-v for v in ref["start"]]
+    (folder / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(UnsupportedError, match="--fp32-compute all"):
+        load_reader(folder)
