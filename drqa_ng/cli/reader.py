@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from drqa_ng.errors import InputError
+from drqa_ng.reading.formats import FP32_COMPUTE
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -281,7 +282,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument(
         "--fp32-compute",
-        choices=("none", "ffn", "all"),
+        choices=FP32_COMPUTE,
         default="none",
         help="MatMuls that keep int8 weights (same size) but run in fp32: ffn = the FFN inputs, whose "
         "outlier channels cost int8 accuracy (instead of --smooth-data); all = every layer: fp32 "
@@ -415,12 +416,12 @@ def _export(args: argparse.Namespace) -> int:
         notes.setdefault("smooth_data", str(args.smooth_data))
     manifest = export_reader(model_dir, args.out_dir, args.fp32, windows, args.fp32_compute, **notes)
     size = sum(p["bytes"] for p in manifest["parts"])
-    smoothed = f", {manifest['smoothed_matmuls']} MatMuls smoothed" if "smoothed_matmuls" in manifest else ""
+    done = ""
+    if "smoothed_matmuls" in manifest:
+        done = f", {manifest['smoothed_matmuls']} MatMuls smoothed"
     if "fp32_compute_matmuls" in manifest:
-        smoothed = f", {manifest['fp32_compute_matmuls']} MatMuls with int8 weights run in fp32"
-    print(
-        f"wrote {args.out_dir}: int8 ONNX {size / 2**20:.1f} MiB in {len(manifest['parts'])} part(s){smoothed}"
-    )
+        done = f", {manifest['fp32_compute_matmuls']} MatMuls with int8 weights run in fp32"
+    print(f"wrote {args.out_dir}: int8 ONNX {size / 2**20:.1f} MiB in {len(manifest['parts'])} part(s){done}")
     return 0
 
 

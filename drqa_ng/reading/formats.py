@@ -15,3 +15,6 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 HF_KIND = "hf-qa"
 ONNX_KIND = "reader-onnx"
 ONNX_VERSION = 1
+FP32_COMPUTE = ("none", "ffn", "all")
+"""``export-reader --fp32-compute``: which MatMuls keep int8 weights but run in fp32 arithmetic
+(``onnx_io.quantize_int8``)."""

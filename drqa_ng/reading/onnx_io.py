@@ -22,6 +22,7 @@ import numpy as np
 
 from drqa_ng.errors import IndexFormatError, UnsupportedError
 from drqa_ng.index_io import MANIFEST, atomic_dir, file_sha256, quantize_rows
+from drqa_ng.reading.formats import FP32_COMPUTE
 from drqa_ng.reading.formats import ONNX_KIND as ONNX_KIND  # re-exported: older imports
 from drqa_ng.reading.formats import ONNX_VERSION as ONNX_VERSION
 from drqa_ng.reading.manifest import OnnxPart, ReaderManifest
@@ -79,10 +80,6 @@ SMOOTH_ALPHA = 0.5
 SMOOTH_SUFFIX = "_smooth_inv"
 
 
-FP32_COMPUTE = ("none", "ffn", "all")
-"""Which MatMuls ``quantize_int8`` keeps in fp32 arithmetic (their weights stored int8 all the same)."""
-
-
 def quantize_int8(
     fp32_path: Path, int8_path: Path, smooth_windows: Sequence[Windows] = (), fp32_compute: str = "none"
 ) -> int:
@@ -108,15 +105,15 @@ def quantize_int8(
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if fp32_compute not in FP32_COMPUTE:
+        raise ValueError(f"fp32_compute must be one of {FP32_COMPUTE}, got {fp32_compute!r}")
     with tempfile.TemporaryDirectory(prefix="drqa-ng-rows-") as td:
         rows = Path(td) / "rows.onnx"
         model = onnx.load(str(fp32_path))
-        if fp32_compute not in FP32_COMPUTE:
-            raise ValueError(f"fp32_compute must be one of {FP32_COMPUTE}, got {fp32_compute!r}")
         done = 0
-        targets = ffn_input_matmuls(model) if fp32_compute == "ffn" else []
-        if fp32_compute == "all":
-            targets = constant_weight_matmuls(model)
+        targets = {"none": [], "ffn": ffn_input_matmuls(model), "all": list(matmul_weight_dims(model))}[
+            fp32_compute
+        ]
         if smooth_windows and fp32_compute == "none":
             done = smooth_matmuls(model, activation_maxima(model, ffn_input_matmuls(model), smooth_windows))
         quantize_embedding_rows(model)
@@ -140,16 +137,18 @@ def quantize_int8(
     return done
 
 
-def constant_weight_matmuls(model: Any) -> list[str]:
-    """Names of the MatMuls whose second input is a 2-D float initializer (a layer's weight)."""
+def matmul_weight_dims(model: Any) -> dict[str, tuple[int, int]]:
+    """The MatMuls whose second input is a 2-D float initializer (a layer's weight W [d, D]): node
+    name -> (d, D), in graph order."""
     from onnx import TensorProto
 
     shapes = {i.name: tuple(i.dims) for i in model.graph.initializer if i.data_type == TensorProto.FLOAT}
-    return [
-        str(n.name)
-        for n in model.graph.node
-        if n.op_type == "MatMul" and len(n.input) == 2 and len(shapes.get(n.input[1], ())) == 2
-    ]
+    out: dict[str, tuple[int, int]] = {}
+    for node in model.graph.node:
+        dims = shapes.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
+        if dims is not None and len(dims) == 2:
+            out[str(node.name)] = (int(dims[0]), int(dims[1]))
+    return out
 
 
 WEIGHT_ONLY_OP = "DequantizeLinear"
@@ -219,9 +218,9 @@ def fold_weight_dequant(model: Any) -> int:
 
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
-    folded: list[Any] = []
+    folded: set[int] = set()  # node positions: comparing protobuf nodes by value is slow on a large graph
     used: set[str] = set()
-    for node in graph.node:
+    for j, node in enumerate(graph.node):
         if node.op_type != WEIGHT_ONLY_OP or not all(i in inits for i in node.input if i):
             continue
         q = numpy_helper.to_array(inits[node.input[0]]).astype(np.float32)
@@ -237,14 +236,14 @@ def fold_weight_dequant(model: Any) -> int:
             shape[axis] = -1
         w = (q - zero.reshape(shape)) * scale.reshape(shape)
         graph.initializer.append(numpy_helper.from_array(w.astype(np.float32), node.output[0]))
-        folded.append(node)
+        folded.add(j)
         used.update(i for i in node.input if i)
     if folded:
-        still = {i for n in graph.node if n not in folded for i in n.input}
+        rest = [n for j, n in enumerate(graph.node) if j not in folded]
+        still = {i for n in rest for i in n.input}
         keep = [i for i in graph.initializer if i.name not in used or i.name in still]
         del graph.initializer[:]
         graph.initializer.extend(keep)
-        rest = [n for n in graph.node if n not in folded]
         del graph.node[:]
         graph.node.extend(rest)
     return len(folded)
@@ -253,15 +252,7 @@ def fold_weight_dequant(model: Any) -> int:
 def ffn_input_matmuls(model: Any) -> list[str]:
     """Names of the MatMuls that widen a constant weight, [d, D] with D > d: a transformer's FFN input
     (up-projection) MatMuls, fed by a LayerNorm whose output has a few outlier channels."""
-    from onnx import TensorProto
-
-    shapes = {i.name: tuple(i.dims) for i in model.graph.initializer if i.data_type == TensorProto.FLOAT}
-    out = []
-    for node in model.graph.node:
-        dims = shapes.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
-        if dims is not None and len(dims) == 2 and dims[1] > dims[0]:
-            out.append(str(node.name))
-    return out
+    return [name for name, (d, wide) in matmul_weight_dims(model).items() if wide > d]
 
 
 def activation_maxima(model: Any, names: Sequence[str], windows: Sequence[Windows]) -> dict[str, np.ndarray]:

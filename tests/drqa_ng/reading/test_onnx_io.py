@@ -274,7 +274,7 @@ def test_smoothed_export_reads_and_model_from_onnx_divides_the_scales_back_out(
 def test_weight_only_matmul_is_int8_on_disk_and_folds_back_to_fp32_arithmetic() -> None:
     import onnx
 
-    from drqa_ng.reading.onnx_io import constant_weight_matmuls, fold_weight_dequant, weight_only_matmuls
+    from drqa_ng.reading.onnx_io import fold_weight_dequant, matmul_weight_dims, weight_only_matmuls
 
     rng = np.random.default_rng(1)
     w = (rng.standard_normal((16, 64)) * 0.1).astype(np.float32)
@@ -282,7 +282,7 @@ def test_weight_only_matmul_is_int8_on_disk_and_folds_back_to_fp32_arithmetic() 
     x[:, 3] *= 60.0  # an outlier channel: no int8 activation scale is involved, so it costs nothing
     exact = _run_x(_matmul_model(w), x)
     model = _matmul_model(w)
-    assert constant_weight_matmuls(model) == ["up"]
+    assert matmul_weight_dims(model) == {"up": (16, 64)}
     assert weight_only_matmuls(model, ["up"]) == 1
     onnx.checker.check_model(model)
     inits = {i.name: i for i in model.graph.initializer}  # type: ignore[attr-defined]
