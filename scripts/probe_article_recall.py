@@ -54,12 +54,12 @@ def recall(ranks: list[int], k: int) -> float:
 
 def measure(ranker: ArticleRanker, store: DocStore, qs: list[Question], regex: bool) -> dict[str, object]:
     art_rank, par_rank, pool, top5_paras = [], [], [], []
+    weights = ranker.weights.vector()
     for lo in range(0, len(qs), BATCH):
         batch = qs[lo : lo + BATCH]
         texts = [q.question for q in batch]
         doc_hits = ranker.documents.search(texts, max(KS))
         cands = ranker.candidates(texts, max(KS))
-        weights = ranker.weights.vector()
         for q, dh, c in zip(batch, doc_hits, cands, strict=True):
             docs = store.get_documents([h.doc_id for h in dh])
             art_rank.append(
